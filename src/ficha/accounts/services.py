@@ -1,0 +1,383 @@
+"""Customers and staff: the only door that changes them, and staff money actions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ficha.core import audit, clock, roles
+from ficha.ledger import services as ledger
+from ficha.ledger.models import Account
+
+from .models import Customer
+
+USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
+PIN_RE = re.compile(r"^\d{4,8}$")
+
+CUSTOMER_FIELDS = [
+    "username", "full_name", "phone", "email", "id_doc_type", "id_doc_number", "notes",
+    "price_group", "custom_group", "status", "card_uid",
+]
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; the message is for people."""
+
+
+# --- customers --------------------------------------------------------------------------
+def find_customer(username: str) -> Customer | None:
+    return Customer.objects.filter(username__iexact=str(username).strip()).first()
+
+
+def _check_fields(fields: dict, *, instance: Customer | None = None) -> dict:
+    out = {}
+    for key, value in fields.items():
+        if key not in CUSTOMER_FIELDS:
+            raise AccountError(_("Unknown field: %(name)s") % {"name": key})
+        if isinstance(value, str):
+            value = value.strip()
+        out[key] = value
+    if "username" in out:
+        name = out["username"]
+        if not name or not USERNAME_RE.match(name):
+            raise AccountError(
+                _("A username has letters, digits and . @ + - _ only (at most 150).")
+            )
+        clash = Customer.objects.filter(username__iexact=name)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            raise AccountError(_("The username “%(name)s” is taken.") % {"name": name})
+    if out.get("email"):
+        try:
+            validate_email(out["email"])
+        except ValidationError:
+            raise AccountError(_("Enter a valid e-mail address."))
+    if "price_group" in out and out["price_group"] not in Customer.PriceGroup.values:
+        raise AccountError(_("Unknown price group."))
+    if "status" in out and out["status"] not in Customer.Status.values:
+        raise AccountError(_("Unknown status."))
+    if "card_uid" in out:
+        uid = (out["card_uid"] or "").replace(":", "").replace(" ", "").upper() or None
+        if uid is not None:
+            if not re.fullmatch(r"[0-9A-F]{4,40}", uid):
+                raise AccountError(_("A card UID is written in hexadecimal."))
+            clash = Customer.objects.filter(card_uid=uid)
+            if instance is not None:
+                clash = clash.exclude(pk=instance.pk)
+            if clash.exists():
+                raise AccountError(_("This card belongs to another customer."))
+        out["card_uid"] = uid
+    return out
+
+
+def _hash_password(password: str | None) -> str:
+    if not password:
+        return ""
+    if len(password) < 4:
+        raise AccountError(_("A password has at least 4 characters."))
+    return make_password(password)
+
+
+def _hash_pin(pin: str | None) -> str:
+    if not pin:
+        return ""
+    if not PIN_RE.match(pin):
+        raise AccountError(_("A PIN has 4 to 8 digits."))
+    return make_password(pin)
+
+
+def create_customer(
+    actor: audit.Actor,
+    username: str,
+    *,
+    password: str | None = None,
+    pin: str | None = None,
+    origin: str = Customer.Origin.STAFF,
+    **fields,
+) -> Customer:
+    fields = _check_fields({"username": username, **fields})
+    with transaction.atomic():
+        credit = ledger.open_account(
+            f"customer:{secrets.token_hex(8)}", Account.Kind.LIABILITY,
+            f"Credit of {fields['username']}",
+        )
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    password=_hash_password(password), pin=_hash_pin(pin), origin=origin,
+                    credit_account=credit, created_at=clock.now(), **fields,
+                )
+        except IntegrityError:
+            raise AccountError(
+                _("The username “%(name)s” is taken.") % {"name": fields["username"]}
+            )
+        audit.record(actor, "customer.create", customer,
+                     after=audit.snapshot(customer, CUSTOMER_FIELDS),
+                     summary=_("Customer %(name)s created") % {"name": customer.username})
+    return customer
+
+
+def update_customer(actor: audit.Actor, customer: Customer, **fields) -> Customer:
+    fields = _check_fields(fields, instance=customer)
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        before = audit.snapshot(customer, CUSTOMER_FIELDS)
+        for key, value in fields.items():
+            setattr(customer, key, value)
+        try:
+            with transaction.atomic():
+                customer.save()
+        except IntegrityError:
+            raise AccountError(_("The username or card is already used by another customer."))
+        after = audit.snapshot(customer, CUSTOMER_FIELDS)
+        if after != before:
+            changed = {k for k in after if after[k] != before[k]}
+            audit.record(actor, "customer.update", customer,
+                         before={k: before[k] for k in changed},
+                         after={k: after[k] for k in changed},
+                         summary=_("Customer %(name)s edited") % {"name": customer.username})
+    return customer
+
+
+def set_customer_status(actor: audit.Actor, customer: Customer, active: bool) -> Customer:
+    status = Customer.Status.ACTIVE if active else Customer.Status.DISABLED
+    return update_customer(actor, customer, status=status)
+
+
+def set_customer_password(actor: audit.Actor, customer: Customer, password: str | None = None,
+                          pin: str | None = None) -> Customer:
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        changed = []
+        if password is not None:
+            customer.password = _hash_password(password)
+            changed.append("password")
+        if pin is not None:
+            customer.pin = _hash_pin(pin)
+            changed.append("pin")
+        customer.save(update_fields=changed or None)
+        audit.record(actor, "customer.credentials", customer, after={"changed": changed},
+                     summary=_("Credentials of %(name)s changed") % {"name": customer.username})
+    return customer
+
+
+def authenticate_customer(username: str, password: str) -> Customer | None:
+    """The active customer with these credentials (password or PIN), or None."""
+    customer = find_customer(username)
+    if customer is None:
+        make_password(password)  # same work either way: no timing oracle on usernames
+        return None
+    if not customer.is_active:
+        return None
+    if customer.check_password(password) or customer.check_pin(password):
+        return customer
+    return None
+
+
+def touch(customer: Customer) -> None:
+    Customer.objects.filter(pk=customer.pk).update(last_seen_at=clock.now())
+
+
+def balance(customer: Customer) -> int:
+    """The customer's credit in minor units (sum of their credit entries)."""
+    return ledger.balance(customer.credit_account)
+
+
+# --- staff money actions ----------------------------------------------------------------
+def _positive(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise AccountError("amount must be an integer of minor units")
+    if amount <= 0:
+        raise AccountError(_("The amount must be more than zero."))
+    return amount
+
+
+def _money_after(customer: Customer, tx, kind: str, amount: int, memo: str) -> dict:
+    return {"amount": amount, "transaction": tx.pk, "balance": balance(customer), "memo": memo}
+
+
+def deposit(actor: audit.Actor, customer: Customer, amount: int, memo: str = ""):
+    """Cash in the drawer becomes the customer's credit."""
+    amount = _positive(amount)
+    if not customer.is_active:
+        raise AccountError(_("This customer is disabled."))
+    shift = ledger.require_shift(actor.staff)
+    with transaction.atomic():
+        before = balance(customer)
+        tx = ledger.post(
+            "deposit", [(ledger.CASH, amount), (customer.credit_account, -amount)],
+            actor=actor, shift=shift, memo=memo, reference=f"customer:{customer.pk}",
+        )
+        audit.record(actor, "customer.deposit", customer, before={"balance": before},
+                     after=_money_after(customer, tx, "deposit", amount, memo),
+                     summary=_("Deposit to %(name)s") % {"name": customer.username})
+    return tx
+
+
+def refund(actor: audit.Actor, customer: Customer, amount: int, memo: str = ""):
+    """Pay the customer's credit back in cash."""
+    amount = _positive(amount)
+    shift = ledger.require_shift(actor.staff)
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
+        before = balance(customer)
+        if amount > before:
+            raise AccountError(_("The refund is more than the customer's credit."))
+        tx = ledger.post(
+            "refund", [(customer.credit_account, amount), (ledger.CASH, -amount)],
+            actor=actor, shift=shift, memo=memo, reference=f"customer:{customer.pk}",
+        )
+        audit.record(actor, "customer.refund", customer, before={"balance": before},
+                     after=_money_after(customer, tx, "refund", amount, memo),
+                     summary=_("Refund to %(name)s") % {"name": customer.username})
+    return tx
+
+
+def adjust(actor: audit.Actor, customer: Customer, amount: int, reason: str):
+    """Correct a balance without cash (positive: more credit). A reason is required."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise AccountError(_("The adjustment must not be zero."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise AccountError(_("Say why you adjust this balance."))
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
+        before = balance(customer)
+        if before + amount < 0:
+            raise AccountError(_("The adjustment would make the balance negative."))
+        tx = ledger.post(
+            "adjustment", [(ledger.ADJUSTMENTS, amount), (customer.credit_account, -amount)],
+            actor=actor, shift=ledger.current_shift(actor.staff), memo=reason,
+            reference=f"customer:{customer.pk}",
+        )
+        audit.record(actor, "customer.adjust", customer, before={"balance": before},
+                     after=_money_after(customer, tx, "adjustment", amount, reason),
+                     summary=_("Balance of %(name)s adjusted") % {"name": customer.username})
+    return tx
+
+
+# --- staff ------------------------------------------------------------------------------
+def _validate_staff_password(password: str, user=None) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountError(" ".join(exc.messages))
+
+
+def create_staff(actor: audit.Actor, username: str, password: str, role: str,
+                 full_name: str = ""):
+    User = get_user_model()
+    username = (username or "").strip()
+    if not username or not USERNAME_RE.match(username):
+        raise AccountError(_("A username has letters, digits and . @ + - _ only (at most 150)."))
+    if role not in roles.ROLES:
+        raise AccountError(_("Unknown role."))
+    if User.objects.filter(username__iexact=username).exists():
+        raise AccountError(_("The username “%(name)s” is taken.") % {"name": username})
+    _validate_staff_password(password)
+    with transaction.atomic():
+        if not Group.objects.filter(name=role).exists():
+            roles.sync_roles()
+        user = User.objects.create_user(username=username, password=password)
+        user.first_name = full_name[:150]
+        user.is_superuser = role == roles.OWNER
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        audit.record(actor, "staff.create", user, after={"username": username, "role": role},
+                     summary=_("Staff member %(name)s created") % {"name": username})
+    return user
+
+
+def set_staff_role(actor: audit.Actor, user, role: str):
+    if role not in roles.ROLES:
+        raise AccountError(_("Unknown role."))
+    with transaction.atomic():
+        before = roles.role_of(user)
+        if before == roles.OWNER and role != roles.OWNER:
+            _ensure_other_owner(user)
+        user.groups.set([Group.objects.get(name=role)])
+        user.is_superuser = role == roles.OWNER
+        user.save(update_fields=["is_superuser"])
+        user.__dict__.pop("_ficha_role", None)
+        if hasattr(user, "_perm_cache"):
+            del user._perm_cache
+        if hasattr(user, "_group_perm_cache"):
+            del user._group_perm_cache
+        audit.record(actor, "staff.role", user, before={"role": before}, after={"role": role},
+                     summary=_("Role of %(name)s changed") % {"name": user.username})
+    return user
+
+
+def _ensure_other_owner(user) -> None:
+    User = get_user_model()
+    others = User.objects.filter(groups__name=roles.OWNER, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
+        raise AccountError(_("Ficha needs at least one active owner."))
+
+
+def set_staff_active(actor: audit.Actor, user, active: bool):
+    with transaction.atomic():
+        if not active and roles.role_of(user) == roles.OWNER:
+            _ensure_other_owner(user)
+        if not active and actor.staff is not None and actor.staff.pk == user.pk:
+            raise AccountError(_("You cannot disable your own login."))
+        before = user.is_active
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit.record(actor, "staff.active", user, before={"active": before},
+                     after={"active": active},
+                     summary=_("Staff member %(name)s enabled") % {"name": user.username}
+                     if active else
+                     _("Staff member %(name)s disabled") % {"name": user.username})
+    return user
+
+
+def set_staff_password(actor: audit.Actor, user, password: str):
+    _validate_staff_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(actor, "staff.password", user, summary=_("Password of %(name)s changed")
+                     % {"name": user.username})
+    return user
+
+
+def ensure_owner(password: str | None = None, username: str = "owner") -> tuple[object, str | None]:
+    """Make sure an active owner login exists. Returns (user, generated password or None).
+
+    A password is generated (and returned, to be printed once) only when Ficha creates
+    the owner and none was given.
+    """
+    User = get_user_model()
+    roles.sync_roles()
+    existing = User.objects.filter(groups__name=roles.OWNER, is_active=True).first()
+    if existing is not None:
+        return existing, None
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(username=username, password=password)
+        else:
+            user.set_password(password)
+            user.is_active = True
+        user.is_superuser = True
+        user.is_staff = True
+        user.save()
+        user.groups.set([Group.objects.get(name=roles.OWNER)])
+        audit.record(audit.Actor(source="cli", label="ficha serve"), "staff.create", user,
+                     after={"username": username, "role": roles.OWNER},
+                     summary=_("Owner login created"))
+    return user, generated

@@ -1,0 +1,35 @@
+"""The ``ficha`` command.
+
+Every subcommand is a Django management command in this app (``serve``, ``web``,
+``worker``, ``token``, ``recharges``, ...); ``ficha manage ...`` reaches all of Django's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """usage: ficha COMMAND [options]
+
+  serve [--demo]    migrate, make sure an owner login exists, run web server + worker
+  web               run the web server only
+  worker            run the periodic worker only
+  token ...         create, list or revoke API tokens
+  recharges ...     generate, sell, export and print recharge codes
+  manage ...        any Django management command (migrate, shell, ...)
+
+Run `ficha COMMAND --help` for a command's options.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ficha.settings")
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        sys.stdout.write(USAGE)
+        return
+    if argv[0] == "manage":
+        argv = argv[1:] or ["help"]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["ficha", *argv])

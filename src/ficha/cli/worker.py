@@ -1,0 +1,54 @@
+"""The periodic worker: runs each app's due jobs every FICHA_WORKER_INTERVAL seconds.
+
+Jobs claim their rows with conditional UPDATEs, so several workers (or a worker and
+``ficha serve``) can run at once without doing the same work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger("ficha.worker")
+
+
+def jobs() -> list[tuple[str, Callable[[], int]]]:
+    """(name, function) pairs; each function returns how many items it handled."""
+    out: list[tuple[str, Callable[[], int]]] = []
+    try:
+        from ficha.recharges import services as recharges
+    except ImportError:  # pragma: no cover - recharges is always installed
+        recharges = None
+    if recharges is not None and hasattr(recharges, "expire_due"):
+        out.append(("recharges.expire", recharges.expire_due))
+    if recharges is not None and hasattr(recharges, "check_failure_rate"):
+        out.append(("recharges.failure_rate", recharges.check_failure_rate))
+    return out
+
+
+def run_once() -> dict[str, int]:
+    done: dict[str, int] = {}
+    for name, job in jobs():
+        close_old_connections()
+        try:
+            done[name] = job()
+        except Exception:  # one failing job must not stop the others
+            log.exception("job %s failed", name)
+            done[name] = -1
+        if done[name]:
+            log.info("job %s handled %s", name, done[name])
+    close_old_connections()
+    return done
+
+
+def run_forever(stop: threading.Event, interval: float | None = None) -> None:
+    interval = settings.WORKER_INTERVAL if interval is None else interval
+    log.info("worker started, every %ss", interval)
+    while not stop.is_set():
+        run_once()
+        stop.wait(interval)
+    log.info("worker stopped")

@@ -1,0 +1,78 @@
+"""The audit trail: every staff action on money, codes, accounts, roles or settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from .models import AuditLog
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting and from where; every service that changes state takes one."""
+
+    user: Any = None  # a staff User, or None for customers, the worker, the RADIUS server
+    ip: str | None = None
+    source: str = "system"  # console, api, cli, portal, worker, system
+    label: str = ""  # free text when there is no staff user ("customer alice", "station 3")
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        if self.user is not None and getattr(self.user, "is_authenticated", False):
+            return self.user.get_username()
+        return self.label or self.source
+
+    @property
+    def staff(self):
+        user = self.user
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user
+        return None
+
+
+SYSTEM = Actor(source="system", label="system")
+
+
+def snapshot(obj: models.Model, fields: list[str]) -> dict:
+    """A JSON-safe dict of some fields of ``obj``, for before/after."""
+    out = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, models.Model):
+            value = value.pk
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def record(
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    object_type: str = "",
+    object_id: str | int = "",
+    summary: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditLog:
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    return AuditLog.objects.create(
+        actor=actor.staff,
+        actor_label=actor.name[:150],
+        source=actor.source[:20],
+        ip=actor.ip or None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        summary=summary,
+        before=before,
+        after=after,
+    )

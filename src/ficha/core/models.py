@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from . import clock
+
+
+class Access(models.Model):
+    """Holds the capability permissions (see roles.py); no table."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = ()  # created by roles.sync_roles()
+
+
+class AuditLog(models.Model):
+    """Who did what, when, from where, with the state before and after. Append-only."""
+
+    at = models.DateTimeField(default=clock.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=20, blank=True)  # console, api, cli, portal, worker
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=60, db_index=True)
+    object_type = models.CharField(max_length=60, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.TextField(blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name = _("audit entry")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class VenueSettings(models.Model):
+    """The venue's own settings, edited by the owner; one row (pk=1)."""
+
+    venue_name = models.CharField(_("venue name"), max_length=120)
+    currency = models.CharField(_("currency"), max_length=3)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    language = models.CharField(_("default language"), max_length=8)
+    code_length = models.PositiveSmallIntegerField(_("recharge code length"), default=8)
+    code_check_digit = models.BooleanField(_("Damm check digit in codes"), default=False)
+    breakage_enabled = models.BooleanField(
+        _("move expired, unused recharges to breakage revenue"), default=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("venue settings")
+
+    def __str__(self) -> str:
+        return self.venue_name

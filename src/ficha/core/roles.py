@@ -1,0 +1,107 @@
+"""Staff roles and what each may do.
+
+Roles are Django groups; capabilities are Django permissions on the unmanaged
+``core.Access`` model, so ``user.has_perm("core.<capability>")`` is the one check every
+view, API handler and CLI command makes. The owner is also a Django superuser.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+OWNER = "owner"
+MANAGER = "manager"
+CASHIER = "cashier"
+VOUCHER_SELLER = "voucher_seller"
+
+ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)
+ROLE_LABELS = {
+    OWNER: _("Owner"),
+    MANAGER: _("Manager"),
+    CASHIER: _("Cashier"),
+    VOUCHER_SELLER: _("Voucher seller"),
+}
+
+_ALL = set(ROLES)
+_CASH = {OWNER, MANAGER, CASHIER}
+_MGMT = {OWNER, MANAGER}
+
+# capability -> (label, roles that have it)
+CAPABILITIES: dict[str, tuple[str, set[str]]] = {
+    "view_dashboard": (_("See the dashboard"), _ALL),
+    "view_customers": (_("See customers"), _CASH),
+    "manage_customers": (_("Create and edit customers"), _CASH),
+    "deposit": (_("Deposit cash to a customer"), _CASH),
+    "refund": (_("Refund a customer"), _CASH),
+    "adjust": (_("Adjust a balance manually"), _MGMT),
+    "use_shift": (_("Open and close a cash shift"), _ALL),
+    "view_all_shifts": (_("See every shift"), _MGMT),
+    "manage_staff": (_("Manage staff and roles"), {OWNER}),
+    "view_audit": (_("Browse the audit log"), _MGMT),
+    "manage_settings": (_("Change settings"), {OWNER}),
+    "manage_tokens": (_("Create and revoke API tokens"), {OWNER}),
+    "view_alerts": (_("See alerts"), _MGMT),
+    "ack_alerts": (_("Acknowledge alerts"), _MGMT),
+    "view_recharges": (_("List recharges"), _ALL),
+    "generate_recharges": (_("Generate recharges"), _MGMT),
+    "sell_recharges": (_("Sell recharges"), _ALL),
+    "print_recharges": (_("Print recharges"), _ALL),
+    "unsell_recharges": (_("Undo a sale in the same shift"), _CASH),
+    "delete_recharges": (_("Delete unsold recharges"), _MGMT),
+    "void_recharges": (_("Void sold recharges"), {OWNER}),
+    "export_recharges": (_("Export recharges"), _MGMT),
+    "redeem_for_customer": (_("Redeem a code for a customer"), _CASH),
+    "view_reports": (_("See reports"), _MGMT),
+}
+
+
+def perm(capability: str) -> str:
+    """The Django permission name for a capability: ``core.<capability>``."""
+    if capability not in CAPABILITIES:
+        raise KeyError(capability)
+    return f"core.{capability}"
+
+
+def role_of(user) -> str | None:
+    """The user's role (the first role group they belong to), or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    cached = getattr(user, "_ficha_role", "unset")
+    if cached != "unset":
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    role = next((r for r in ROLES if r in names), None)
+    if role is None and user.is_superuser:
+        role = OWNER
+    user._ficha_role = role
+    return role
+
+
+def can(user, capability: str) -> bool:
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    return user.has_perm(perm(capability))
+
+
+def sync_roles() -> None:
+    """Create the role groups and give each exactly its capabilities."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from .models import Access
+
+    ct = ContentType.objects.get_for_model(Access, for_concrete_model=False)
+    perms = {}
+    for codename, (label, _roles) in CAPABILITIES.items():
+        p, _created = Permission.objects.get_or_create(
+            content_type=ct, codename=codename, defaults={"name": str(label)[:255]}
+        )
+        perms[codename] = p
+    for role in ROLES:
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = [perms[c] for c, (_l, roles) in CAPABILITIES.items() if role in roles]
+        group.permissions.set(wanted)
+
+
+def sync_roles_signal(sender, **kwargs) -> None:
+    sync_roles()

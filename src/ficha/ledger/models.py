@@ -1,0 +1,147 @@
+"""Double-entry ledger. Amounts are signed integers in minor units, debit positive.
+
+Every transaction's entries sum to zero. Rows are append-only: corrections are
+reversing transactions. An account's balance is the sum of its entries times its
+normal sign (+1 for assets, −1 for liabilities, revenue and equity), so a customer's
+credit shows as a positive number.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ficha.core import clock
+
+from .guard import LedgerImmutable
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise LedgerImmutable("ledger rows are append-only")
+
+    def delete(self):
+        raise LedgerImmutable("ledger rows are append-only")
+
+    def bulk_update(self, *args, **kwargs):
+        raise LedgerImmutable("ledger rows are append-only")
+
+    def update_or_create(self, *args, **kwargs):
+        raise LedgerImmutable("ledger rows are append-only")
+
+
+class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerImmutable("ledger rows are append-only")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerImmutable("ledger rows are append-only")
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        ASSET = "asset", _("Asset")
+        LIABILITY = "liability", _("Liability")
+        REVENUE = "revenue", _("Revenue")
+        EXPENSE = "expense", _("Expense")
+        EQUITY = "equity", _("Equity")
+
+    code = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name or self.code
+
+    @property
+    def normal_sign(self) -> int:
+        return 1 if self.kind in (self.Kind.ASSET, self.Kind.EXPENSE) else -1
+
+
+class Shift(models.Model):
+    """A cashier's drawer session: opening float, cash movements, counted cash at close."""
+
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shifts"
+    )
+    opened_at = models.DateTimeField(default=clock.now)
+    opening_float = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    expected = models.BigIntegerField(null=True, blank=True)
+    counted = models.BigIntegerField(null=True, blank=True)
+    variance = models.BigIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opened_by"], condition=Q(closed_at__isnull=True),
+                name="one_open_shift_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.opened_by} {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Transaction(AppendOnly):
+    kind = models.CharField(max_length=32, db_index=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+    memo = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    shift = models.ForeignKey(
+        Shift, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
+    source = models.CharField(max_length=20, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"
+
+
+class Entry(AppendOnly):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "transaction"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount:+d} {self.currency}"

@@ -1,0 +1,292 @@
+"""The only code that writes money.
+
+``post`` records one balanced transaction; ``reverse`` undoes one by posting its
+mirror image. Shifts hold the cash drawer: every line on the cash account belongs to an
+open shift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from ficha.core import audit, clock
+from ficha.core.services import currency
+
+from .models import Account, Entry, Shift, Transaction
+
+# --- chart of accounts ------------------------------------------------------------------
+CASH = "cash"  # the cash drawer
+SAFE = "safe"  # where a float comes from and a closed drawer's cash goes (owner's equity)
+OVER_SHORT = "cash_over_short"  # drawer variances
+RECHARGE_LIABILITY = "recharge_liability"  # sold, unused codes: money the shop owes
+REVENUE_CAFE = "revenue:cafe"
+REVENUE_HOTSPOT = "revenue:hotspot"
+REVENUE_CALLS = "revenue:calls"
+REVENUE_PRODUCTS = "revenue:products"
+BREAKAGE = "breakage"  # revenue from expired, never-used codes
+ADJUSTMENTS = "adjustments"  # discounts and manual adjustments (an expense)
+
+SYSTEM_ACCOUNTS: dict[str, tuple[str, str]] = {
+    CASH: (Account.Kind.ASSET, "Cash drawer"),
+    SAFE: (Account.Kind.EQUITY, "Safe / owner's cash"),
+    OVER_SHORT: (Account.Kind.EXPENSE, "Cash over/short"),
+    RECHARGE_LIABILITY: (Account.Kind.LIABILITY, "Recharge liability"),
+    REVENUE_CAFE: (Account.Kind.REVENUE, "Revenue: café time"),
+    REVENUE_HOTSPOT: (Account.Kind.REVENUE, "Revenue: hotspot"),
+    REVENUE_CALLS: (Account.Kind.REVENUE, "Revenue: calls"),
+    REVENUE_PRODUCTS: (Account.Kind.REVENUE, "Revenue: products"),
+    BREAKAGE: (Account.Kind.REVENUE, "Breakage (expired codes)"),
+    ADJUSTMENTS: (Account.Kind.EXPENSE, "Discounts and adjustments"),
+}
+REVENUE_ACCOUNTS = (REVENUE_CAFE, REVENUE_HOTSPOT, REVENUE_CALLS, REVENUE_PRODUCTS, BREAKAGE)
+
+_ids: dict[str, int] = {}
+
+
+class LedgerError(ValueError):
+    """A posting that would break the ledger's rules; the message is for people."""
+
+
+class NoOpenShift(LedgerError):
+    pass
+
+
+def clear_cache() -> None:
+    _ids.clear()
+
+
+def customer_code(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+def account(code: str) -> Account:
+    """The account with ``code``; system accounts are created on first use."""
+    acct = Account.objects.filter(code=code).first()
+    if acct is None:
+        if code not in SYSTEM_ACCOUNTS:
+            raise LedgerError(f"unknown ledger account {code!r}")
+        kind, name = SYSTEM_ACCOUNTS[code]
+        try:
+            with transaction.atomic():
+                acct = Account.objects.create(code=code, kind=kind, name=name)
+        except IntegrityError:
+            acct = Account.objects.get(code=code)
+    _ids[code] = acct.pk
+    return acct
+
+
+def account_id(code: str) -> int:
+    pk = _ids.get(code)
+    if pk is None:
+        pk = account(code).pk
+    return pk
+
+
+def open_account(code: str, kind: str, name: str) -> Account:
+    """Create a per-party account (a customer's credit)."""
+    acct = Account.objects.create(code=code, kind=kind, name=name[:120])
+    _ids[code] = acct.pk
+    return acct
+
+
+def _resolve(acct: Account | str | int) -> int:
+    if isinstance(acct, Account):
+        return acct.pk
+    if isinstance(acct, str):
+        return account_id(acct)
+    if isinstance(acct, int) and not isinstance(acct, bool):
+        return acct
+    raise LedgerError(f"not a ledger account: {acct!r}")
+
+
+Line = tuple[Account | str | int, int]
+
+
+def post(
+    kind: str,
+    lines: Sequence[Line],
+    *,
+    actor: audit.Actor = audit.SYSTEM,
+    shift: Shift | None = None,
+    memo: str = "",
+    reference: str = "",
+    reverses: Transaction | None = None,
+) -> Transaction:
+    """Record one balanced transaction. Lines are (account, signed minor units)."""
+    clean: list[tuple[int, int]] = []
+    for acct, amount in lines:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError("ledger amounts are integers of minor units")
+        if amount:
+            clean.append((_resolve(acct), amount))
+    if len(clean) < 2:
+        raise LedgerError(_("A transaction needs at least two non-zero lines."))
+    if sum(a for _acct, a in clean) != 0:
+        raise LedgerError(_("A transaction's lines must sum to zero."))
+    cur = currency()
+    cash_id = account_id(CASH)
+    with transaction.atomic():
+        if any(acct == cash_id for acct, _a in clean):
+            if shift is None:
+                raise NoOpenShift(_("Open a shift before moving cash."))
+            locked = Shift.objects.select_for_update().filter(pk=shift.pk).first()
+            if locked is None or locked.closed_at is not None:
+                raise NoOpenShift(_("This shift is closed; open a new one."))
+        tx = Transaction(
+            kind=kind,
+            created_at=clock.now(),
+            memo=memo[:255],
+            reference=reference[:64],
+            staff=actor.staff,
+            shift=shift,
+            source=actor.source[:20],
+            source_ip=actor.ip or None,
+            reverses=reverses,
+        )
+        tx.save()
+        Entry.objects.bulk_create(
+            [Entry(transaction=tx, account_id=a, amount=amt, currency=cur) for a, amt in clean]
+        )
+    return tx
+
+
+def reverse(
+    tx: Transaction,
+    *,
+    actor: audit.Actor,
+    shift: Shift | None = None,
+    memo: str = "",
+    kind: str | None = None,
+) -> Transaction:
+    """Post the mirror image of ``tx``; a transaction can be reversed once."""
+    with transaction.atomic():
+        if Transaction.objects.filter(reverses=tx).exists():
+            raise LedgerError(_("This transaction was already reversed."))
+        lines = [(e.account_id, -e.amount) for e in tx.entries.all()]
+        try:
+            with transaction.atomic():
+                return post(
+                    kind or f"{tx.kind}.reversal", lines, actor=actor, shift=shift,
+                    memo=memo or f"reverses #{tx.pk}", reference=tx.reference, reverses=tx,
+                )
+        except IntegrityError:
+            raise LedgerError(_("This transaction was already reversed."))
+
+
+# --- reading ----------------------------------------------------------------------------
+def raw_sum(acct: Account | str | int) -> int:
+    return Entry.objects.filter(account_id=_resolve(acct)).aggregate(s=Sum("amount"))["s"] or 0
+
+
+def balance(acct: Account | str) -> int:
+    """Balance in minor units, in the account's normal sign (customer credit positive)."""
+    if isinstance(acct, str):
+        acct = account(acct)
+    return acct.normal_sign * raw_sum(acct)
+
+
+def balances(accounts: Iterable[Account]) -> dict[int, int]:
+    accounts = list(accounts)
+    sums = dict(
+        Entry.objects.filter(account__in=accounts)
+        .values_list("account_id")
+        .annotate(s=Sum("amount"))
+        .values_list("account_id", "s")
+    )
+    return {a.pk: a.normal_sign * (sums.get(a.pk) or 0) for a in accounts}
+
+
+def has_entries() -> bool:
+    return Entry.objects.exists()
+
+
+# --- shifts -----------------------------------------------------------------------------
+def current_shift(user) -> Shift | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Shift.objects.filter(opened_by=user, closed_at__isnull=True).first()
+
+
+def require_shift(user) -> Shift:
+    shift = current_shift(user)
+    if shift is None:
+        raise NoOpenShift(_("Open a shift before moving cash."))
+    return shift
+
+
+def shift_cash(shift: Shift) -> int:
+    """Cash that should be in the drawer now (float included, before closing)."""
+    return (
+        Entry.objects.filter(transaction__shift=shift, account_id=account_id(CASH))
+        .exclude(transaction__kind="shift.close")
+        .aggregate(s=Sum("amount"))["s"]
+        or 0
+    )
+
+
+def open_shift(actor: audit.Actor, opening_float: int = 0) -> Shift:
+    user = actor.staff
+    if user is None:
+        raise LedgerError(_("Only a staff member can open a shift."))
+    if isinstance(opening_float, bool) or not isinstance(opening_float, int):
+        raise LedgerError("opening float must be an integer of minor units")
+    if opening_float < 0:
+        raise LedgerError(_("The opening float cannot be negative."))
+    with transaction.atomic():
+        if current_shift(user) is not None:
+            raise LedgerError(_("You already have an open shift."))
+        try:
+            with transaction.atomic():
+                shift = Shift.objects.create(
+                    opened_by=user, opening_float=opening_float, currency=currency(),
+                    opened_at=clock.now(),
+                )
+        except IntegrityError:
+            raise LedgerError(_("You already have an open shift."))
+        if opening_float:
+            post("shift.open", [(CASH, opening_float), (SAFE, -opening_float)],
+                 actor=actor, shift=shift, memo="opening float")
+        audit.record(actor, "shift.open", shift,
+                     after={"opening_float": opening_float, "currency": shift.currency},
+                     summary=_("Shift opened"))
+    return shift
+
+
+def close_shift(actor: audit.Actor, shift: Shift, counted: int, note: str = "") -> Shift:
+    """Close with the cash counted: records expected, counted and variance.
+
+    The variance goes to cash over/short; then the counted cash leaves the drawer for
+    the safe, so the drawer starts the next shift at its new float.
+    """
+    if isinstance(counted, bool) or not isinstance(counted, int):
+        raise LedgerError("counted cash must be an integer of minor units")
+    if counted < 0:
+        raise LedgerError(_("Counted cash cannot be negative."))
+    with transaction.atomic():
+        locked = Shift.objects.select_for_update().get(pk=shift.pk)
+        if locked.closed_at is not None:
+            raise LedgerError(_("This shift is already closed."))
+        expected = shift_cash(locked)
+        variance = counted - expected
+        if variance:
+            post("shift.variance", [(CASH, variance), (OVER_SHORT, -variance)],
+                 actor=actor, shift=locked, memo="drawer variance")
+        if counted:
+            post("shift.close", [(CASH, -counted), (SAFE, counted)],
+                 actor=actor, shift=locked, memo="cash to safe")
+        locked.closed_at = clock.now()
+        locked.closed_by = actor.staff
+        locked.expected = expected
+        locked.counted = counted
+        locked.variance = variance
+        locked.note = note
+        locked.save()
+        audit.record(actor, "shift.close", locked,
+                     before={"expected": expected},
+                     after={"counted": counted, "variance": variance, "note": note},
+                     summary=_("Shift closed"))
+    return locked

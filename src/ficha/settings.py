@@ -1,0 +1,203 @@
+"""Django settings for Ficha.
+
+Every setting comes from a ``FICHA_*`` environment variable with a zero-config default:
+without any variable, Ficha keeps a SQLite database, its secret key and uploads in
+``./ficha-data`` (see docs/configuration.md for the full list).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(f"FICHA_{name}", default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(f"FICHA_{name}")
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DATA_DIR = Path(env("DATA_DIR", "ficha-data")).expanduser().resolve()
+
+
+def _secret_key() -> str:
+    given = env("SECRET_KEY")
+    if given:
+        return given
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        # Written once, read on every later start: sessions survive restarts.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [h.strip() for h in env("CSRF_TRUSTED_ORIGINS", "").split(",") if h.strip()]
+HTTP_ADDR = env("HTTP_ADDR", "127.0.0.1:8000")
+# Public base URL used in printed QR codes (the portal's recharge page).
+PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
+# Number of reverse proxies in front of Ficha whose X-Forwarded-For we trust (0: none).
+TRUSTED_PROXIES = int(env("TRUSTED_PROXIES", "0") or 0)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "ficha.core",
+    "ficha.ledger",
+    "ficha.accounts",
+    "ficha.recharges",
+    "ficha.reports",
+    "ficha.printing",
+    "ficha.console",
+    "ficha.portal",
+    "ficha.api",
+    "ficha.cli",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "ficha.core.middleware.ClientIPMiddleware",
+]
+
+ROOT_URLCONF = "ficha.urls"
+WSGI_APPLICATION = "ficha.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ficha.core.context_processors.venue",
+            ],
+        },
+    }
+]
+
+
+def _database() -> dict:
+    url = env("DATABASE_URL")
+    if url:
+        import dj_database_url
+
+        db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            db.setdefault("OPTIONS", {})
+        return db
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "ficha.sqlite3"),
+        "OPTIONS": {
+            # Writers take the lock at BEGIN, so two writers never deadlock on upgrade.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA foreign_keys=ON;"
+                "PRAGMA busy_timeout=30000;"
+            ),
+        },
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+
+# Languages the console ships complete catalogs for.
+LANGUAGES = [
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+    ("it", _("Italian")),
+    ("pt", _("Portuguese")),
+    ("de", _("German")),
+]
+LANGUAGE_CODE = env("LANGUAGE", "en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env("TIME_ZONE", "UTC")
+
+# The venue: what customers and receipts see. Editable in the console's settings page;
+# these are the defaults used until the owner saves there.
+VENUE_NAME = env("VENUE_NAME", "Ficha")
+CURRENCY = env("CURRENCY", "XOF").upper()
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+MEDIA_ROOT = DATA_DIR / "uploads"
+MEDIA_URL = "/media/"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# How often the worker runs its periodic jobs (seconds).
+WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -62,3 +62,20 @@ class VenueSettings(models.Model):
 
     def __str__(self) -> str:
         return self.venue_name
+
+
+class Throttle(models.Model):
+    """Failure counter and lock-out for one source (IP, MAC, station, account) in a scope."""
+
+    scope = models.CharField(max_length=32)
+    key = models.CharField(max_length=128)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="throttle_unique")]
+        indexes = [models.Index(fields=["scope", "locked_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} ({self.failures})"

@@ -1,0 +1,98 @@
+"""`ficha serve` as a user runs it: a real process, a real port, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FICHA = [sys.executable, "-c", "from ficha.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(data_dir: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FICHA_") and k != "DJANGO_SETTINGS_MODULE"}
+    env.update(FICHA_DATA_DIR=str(data_dir), FICHA_WORKER_INTERVAL="1", **extra)
+    return env
+
+
+def _start(data_dir: Path, *args: str, **extra):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*FICHA, "serve", "--addr", f"127.0.0.1:{port}", *args],
+        env=_env(data_dir, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}/healthz"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read())
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return proc, port, json.loads(resp.read())
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("ficha serve did not answer /healthz in 90 s")
+
+
+def _stop(proc) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_serve_first_run_prints_owner_once_and_stops_on_ctrl_c(tmp_path):
+    data = tmp_path / "data"
+    proc, port, health = _start(data, "--demo")
+    try:
+        assert health["status"] == "ok" and health["database"]["status"] == "ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/login/", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert "password:" in out and "Demo data loaded" in out and "Stopped." in out
+    assert (data / "ficha.sqlite3").exists() and (data / "secret_key").exists()
+
+    proc, _port, _health = _start(data, "--demo")
+    out = _stop(proc)
+    assert "password:" not in out, "the owner password must be printed only once"
+    assert "already loaded" in out
+
+
+def test_serve_takes_the_owner_password_from_the_environment(tmp_path):
+    proc, _port, _ = _start(tmp_path / "d", FICHA_OWNER_PASSWORD="from-env-pass-1")
+    out = _stop(proc)
+    assert "password:" not in out
+    check = subprocess.run(
+        [*FICHA, "manage", "shell", "-c",
+         "from django.contrib.auth import authenticate;"
+         "print(bool(authenticate(username='owner', password='from-env-pass-1')))"],
+        env=_env(tmp_path / "d"), capture_output=True, text=True, timeout=60,
+    )
+    assert check.stdout.strip().endswith("True"), check.stderr
+
+
+def test_worker_once_runs_its_jobs(tmp_path):
+    env = _env(tmp_path / "w")
+    subprocess.run([*FICHA, "manage", "migrate", "-v0"], env=env, check=True, timeout=120)
+    out = subprocess.run([*FICHA, "worker", "--once"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr

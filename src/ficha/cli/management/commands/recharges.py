@@ -1,0 +1,198 @@
+"""`ficha recharges generate | sell | export | print`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ficha.accounts import services as accounts
+from ficha.core import audit, roles
+from ficha.core.money import Money, MoneyError
+from ficha.core.services import currency
+from ficha.ledger import services as ledger
+from ficha.recharges import printouts
+from ficha.recharges import services as recharges
+
+CSV_FIELDS = [
+    "code", "amount", "currency", "status", "batch", "expires_at", "sold_at", "sold_by",
+    "sale_price", "payment_method", "used_at", "used_by",
+]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+class Command(BaseCommand):
+    help = "Generate, sell, export and print recharge codes."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        user_help = "staff username acting (default: the owner)"
+
+        g = sub.add_parser("generate", help="generate a batch of unsold codes")
+        g.add_argument("--count", type=int, required=True, help="how many codes (1-100000)")
+        g.add_argument("--amount", required=True, help="face value in major units, e.g. 500")
+        exp = g.add_mutually_exclusive_group()
+        exp.add_argument("--expires", help="last valid day, YYYY-MM-DD")
+        exp.add_argument("--valid-days", type=int, help="valid for D days from today")
+        g.add_argument("--batch", default="", help="batch label (default: generated)")
+        g.add_argument("--user", help=user_help)
+
+        s = sub.add_parser("sell", help="sell a whole batch or a range of codes")
+        s.add_argument("--batch", help="batch label or id")
+        s.add_argument("--from", dest="first", help="first code of a range")
+        s.add_argument("--to", dest="last", help="last code of a range")
+        s.add_argument("--price", help="price per code in major units (default: face value)")
+        s.add_argument("--payment-method", default="cash",
+                       choices=sorted(recharges.PAYMENT_METHODS))
+        s.add_argument("--user", help=user_help)
+        s.add_argument("--open-shift", action="store_true",
+                       help="open a shift (no float) for the user if none is open")
+
+        e = sub.add_parser("export", help="write recharges as CSV")
+        e.add_argument("--status", choices=[c for c, _ in recharges.Recharge.Status.choices])
+        e.add_argument("--batch", help="batch label or id")
+        e.add_argument("--out", help="file to write (default: standard output)")
+
+        p = sub.add_parser("print", help="print a batch as an A4 PDF or ESC/POS tickets")
+        p.add_argument("--batch", required=True, help="batch label or id")
+        p.add_argument("--status", choices=["unsold", "sold"],
+                       help="only codes in this status (default: unsold and sold)")
+        p.add_argument("--out", required=True, help="output file (.pdf, or raw bytes)")
+        p.add_argument("--escpos", action="store_true", help="ESC/POS receipt tickets")
+        p.add_argument("--width", type=int, choices=[58, 80], default=58,
+                       help="ticket paper width in mm")
+
+    # --- helpers ----------------------------------------------------------------------
+    def _actor(self, username: str | None) -> audit.Actor:
+        User = get_user_model()
+        if username:
+            user = User.objects.filter(username=username, is_active=True).first()
+            if user is None:
+                raise CommandError(f"No active staff member named {username!r}.")
+        else:
+            user = (User.objects.filter(groups__name=roles.OWNER, is_active=True,
+                                        api_token__isnull=True).order_by("pk").first())
+            if user is None:
+                raise CommandError("No owner login yet: run `ficha serve` once, or pass --user.")
+        return audit.Actor(user=user, source="cli", label=f"cli {getpass.getuser()}")
+
+    def _need(self, actor: audit.Actor, capability: str) -> None:
+        if not roles.can(actor.user, capability):
+            raise CommandError(f"{actor.user.username} may not do this ({capability}).")
+
+    def _money(self, text: str) -> int:
+        try:
+            return Money.parse(text, currency()).minor
+        except MoneyError as exc:
+            raise CommandError(str(exc))
+
+    def handle(self, *args, action: str, **opts):
+        self.err = Console(stderr=True)
+        try:
+            getattr(self, f"do_{action}")(**opts)
+        except (recharges.RechargeError, ledger.LedgerError, accounts.AccountError) as exc:
+            raise CommandError(str(exc))
+
+    # --- actions ----------------------------------------------------------------------
+    def do_generate(self, count, amount, expires=None, valid_days=None, batch="", user=None,
+                    **_):
+        actor = self._actor(user)
+        self._need(actor, "generate_recharges")
+        minor = self._money(amount)
+        expires_at = None
+        if expires:
+            try:
+                expires_at = dt.date.fromisoformat(expires)
+            except ValueError:
+                raise CommandError(f"--expires must be YYYY-MM-DD, not {expires!r}")
+        with _progress(self.err) as progress:
+            task = progress.add_task("Generating codes", total=max(count, 0))
+            made = recharges.generate(
+                actor, count=count, amount=minor, expires_at=expires_at, valid_days=valid_days,
+                label=batch, progress=lambda n: progress.update(task, completed=n),
+            )
+        expiry = f", valid until {recharges.format_time(made.expires_at)}" if made.expires_at \
+            else ", no expiry"
+        self.stdout.write(f"Batch {made.label}: {made.count} codes of "
+                          f"{Money(made.amount, made.currency).format()}{expiry}.")
+
+    def do_sell(self, batch=None, first=None, last=None, price=None, payment_method="cash",
+                user=None, open_shift=False, **_):
+        actor = self._actor(user)
+        self._need(actor, "sell_recharges")
+        if bool(batch) == bool(first or last):
+            raise CommandError("Give either --batch or --from and --to.")
+        if open_shift and ledger.current_shift(actor.user) is None:
+            ledger.open_shift(actor, 0)
+            self.stdout.write(f"Opened a shift for {actor.user.username}.")
+        kw = {"payment_method": payment_method}
+        if price:
+            kw["price"] = self._money(price)
+        if batch:
+            sold = recharges.sell_batch(actor, recharges.get_batch(batch), **kw)
+        else:
+            if not (first and last):
+                raise CommandError("A range needs both --from and --to.")
+            sold = recharges.sell_range(actor, first, last, **kw)
+        self.stdout.write(f"Sold {sold} codes.")
+
+    def do_export(self, status=None, batch=None, out=None, **_):
+        qs = recharges.search(status=status, batch=batch, order="id").select_related(
+            "batch", "sold_by", "used_by")
+        total = qs.count()
+        if out:
+            fh = open(out, "w", newline="", encoding="utf-8")
+        else:
+            fh = self.stdout
+            fh.ending = ""
+        try:
+            writer = csv.writer(fh)
+            writer.writerow(CSV_FIELDS)
+            with _progress(self.err) as progress:
+                task = progress.add_task("Exporting", total=total, visible=bool(out))
+                for n, r in enumerate(qs.iterator(chunk_size=2000), 1):
+                    writer.writerow(export_row(r))
+                    if n % 1000 == 0 or n == total:
+                        progress.update(task, completed=n)
+        finally:
+            if out:
+                fh.close()
+        if out:
+            self.stdout.write(f"Wrote {total} recharges to {out}.")
+
+    def do_print(self, batch, out, status=None, escpos=False, width=58, **_):
+        found = recharges.get_batch(batch)
+        wanted = [status] if status else ["unsold", "sold"]
+        rows = list(recharges.search(batch=found, status=wanted, order="id"))
+        if not rows:
+            raise CommandError("No printable codes (unsold or sold) in this batch.")
+        url = printouts.base_url()
+        if escpos:
+            data = printouts.escpos(rows, url, width_mm=width)
+        else:
+            data = printouts.pdf(rows, url, title=found.label)
+        with open(out, "wb") as fh:
+            fh.write(data)
+        self.stdout.write(f"Wrote {len(rows)} cards to {out} ({len(data)} bytes).")
+
+
+def export_row(r) -> list:
+    def when(value):
+        return value.isoformat() if value else ""
+
+    return [
+        r.code, Money(r.amount, r.currency).major_str(), r.currency, r.status,
+        r.batch.label if r.batch_id else "", when(r.expires_at), when(r.sold_at),
+        r.sold_by.username if r.sold_by_id else "",
+        Money(r.sale_price, r.currency).major_str() if r.sale_price is not None else "",
+        r.payment_method, when(r.used_at), r.used_by.username if r.used_by_id else "",
+    ]

@@ -1,0 +1,63 @@
+"""Recharge cards for the printers: from recharge rows to PDF sheets and ESC/POS tickets.
+
+The console, the API and the CLI all print through here, so a card looks the same
+whichever door asked for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.utils import formats, translation
+
+from ficha.core.money import Money
+from ficha.core.services import venue_settings
+from ficha.printing import cards as printing
+
+from .models import Recharge
+from .services import local_time
+
+
+def base_url(request=None) -> str:
+    """Where customers reach the portal: FICHA_PUBLIC_URL, else the request's host."""
+    if settings.PUBLIC_URL:
+        return settings.PUBLIC_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    host = settings.HTTP_ADDR
+    if host.startswith("0.0.0.0:"):
+        host = "127.0.0.1:" + host.split(":", 1)[1]
+    return f"http://{host}"
+
+
+def cards(recharges: Iterable[Recharge], url: str) -> list[printing.Card]:
+    out = []
+    for r in recharges:
+        expires = None
+        if r.expires_at:
+            expires = formats.date_format(local_time(r.expires_at), "DATE_FORMAT")
+        out.append(printing.Card(
+            code=r.code,
+            amount=Money(r.amount, r.currency).format(),
+            expires=expires,
+            url=printing.recharge_url(url, r.code),
+            label=r.batch.label if r.batch_id else "",
+        ))
+    return out
+
+
+def _language() -> str:
+    return translation.get_language() or venue_settings().language
+
+
+def pdf(recharges: Iterable[Recharge], url: str, title: str = "") -> bytes:
+    with translation.override(_language()):
+        return printing.pdf_sheet(cards(recharges, url), venue=venue_settings().venue_name,
+                                  title=title)
+
+
+def escpos(recharges: Iterable[Recharge], url: str, width_mm: int = 58) -> bytes:
+    with translation.override(_language()):
+        return printing.escpos_tickets(cards(recharges, url),
+                                       venue=venue_settings().venue_name, width_mm=width_mm)

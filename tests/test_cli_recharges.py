@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ficha.core.models import AuditLog
+from ficha.ledger import services as ledger
+from ficha.recharges.models import Batch, Recharge
+
+
+def run(*args) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("recharges", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def test_generate_sell_export_print(owner, tmp_path):
+    out = run("generate", "--count", "25", "--amount", "500", "--valid-days", "30",
+              "--batch", "Promo")
+    assert "Batch Promo: 25 codes" in out
+    batch = Batch.objects.get(label="Promo")
+    assert batch.recharges.filter(status="unsold").count() == 25
+    assert AuditLog.objects.filter(action__startswith="recharge", actor=owner).exists()
+
+    with pytest.raises(CommandError, match="shift"):
+        run("sell", "--batch", "Promo")
+    assert "Sold 25 codes." in run("sell", "--batch", "Promo", "--open-shift")
+    assert ledger.balance(ledger.RECHARGE_LIABILITY) == 25 * 500
+
+    text = run("export", "--status", "sold", "--batch", "Promo")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 25
+    assert {r["code"] for r in rows} == set(batch.recharges.values_list("code", flat=True))
+    assert rows[0]["sold_by"] == owner.username and rows[0]["amount"] == "500"
+
+    pdf = tmp_path / "promo.pdf"
+    assert "Wrote 25 cards" in run("print", "--batch", "Promo", "--out", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    tickets = tmp_path / "promo.bin"
+    run("print", "--batch", "Promo", "--out", str(tickets), "--escpos", "--width", "80")
+    data = tickets.read_bytes()
+    assert data.startswith(b"\x1b@")
+    assert batch.recharges.first().code.encode() in data
+
+
+def test_sell_a_range_and_export_to_file(owner, tmp_path):
+    run("generate", "--count", "10", "--amount", "200", "--batch", "R")
+    # a range is the printed sequence of a batch (generation order), not numeric order
+    codes = list(Recharge.objects.order_by("pk").values_list("code", flat=True))
+    run("sell", "--from", codes[2], "--to", codes[5], "--open-shift")
+    assert Recharge.objects.filter(status="sold").count() == 4
+    target = tmp_path / "all.csv"
+    assert "Wrote 10 recharges" in run("export", "--out", str(target))
+    assert len(target.read_text().splitlines()) == 11
+
+
+def test_clear_errors_for_bad_input(owner, cashier):
+    with pytest.raises(CommandError):
+        run("generate", "--count", "5", "--amount", "abc")
+    with pytest.raises(CommandError):
+        run("generate", "--count", "0", "--amount", "100")
+    with pytest.raises(CommandError, match="may not"):
+        run("generate", "--count", "5", "--amount", "100", "--user", cashier.username)
+    with pytest.raises(CommandError):
+        run("sell", "--batch", "no-such-batch", "--open-shift")

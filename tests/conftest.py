@@ -85,3 +85,57 @@ def make_customer(db):
         return accounts.create_customer(audit.SYSTEM, name, **fields)
 
     return make
+
+
+# --- JSON API (tests/test_api*.py) -------------------------------------------------------
+@pytest.fixture
+def api_client(db):
+    """api_client(user=None, token=None): a test Client for /api/v1/.
+
+    ``user`` logs in with the console session; ``token`` sends ``Authorization: Bearer``.
+    ``client.post(path, data, key="...")`` sends JSON with an Idempotency-Key.
+    """
+    import json
+
+    from django.test import Client
+
+    class ApiClient(Client):
+        def _send(self, method, path, data=None, key=None, headers=None, **extra):
+            headers = dict(headers or {})
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            if data is not None and not isinstance(data, (bytes, str)):
+                data = json.dumps(data)
+            return self.generic(method, path, data or "", content_type="application/json",
+                                headers=headers, **extra)
+
+        def post(self, path, data=None, key=None, headers=None, **extra):
+            return self._send("POST", path, data, key, headers, **extra)
+
+        def patch(self, path, data=None, key=None, headers=None, **extra):
+            return self._send("PATCH", path, data, key, headers, **extra)
+
+    def make(user=None, token=None, **kwargs):
+        if token is not None:
+            kwargs["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        client = ApiClient(**kwargs)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_token(db):
+    """api_token(role, name=None) -> (ApiToken, plaintext) created by the system."""
+    from ficha.accounts import tokens
+
+    counter = {"n": 0}
+
+    def make(role: str, name: str | None = None):
+        counter["n"] += 1
+        roles.sync_roles()
+        return tokens.create_token(audit.SYSTEM, name or f"{role}-{counter['n']}", role)
+
+    return make

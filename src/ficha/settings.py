@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs page's bundled Swagger UI (no CDN)
     "ficha.core",
     "ficha.ledger",
     "ficha.accounts",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.db.models.functions import Lower
@@ -69,3 +70,49 @@ class Customer(models.Model):
 
     def check_pin(self, raw: str) -> bool:
         return bool(self.pin) and check_password(raw, self.pin)
+
+
+class ApiToken(models.Model):
+    """An API token for an integration. Only a hash of the secret is kept.
+
+    Each token acts through its own staff user (``api-<name>``, no usable password, in
+    the token's role group), so role checks, the audit log and shifts treat it exactly
+    like a person. Revoking the token disables that user.
+    """
+
+    name = models.CharField(_("name"), max_length=40)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_token"
+    )
+    role = models.CharField(_("role"), max_length=20)
+    prefix = models.CharField(_("prefix"), max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=clock.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), condition=models.Q(revoked_at__isnull=True),
+                name="api_token_active_name_ci_unique",
+            ),
+        ]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

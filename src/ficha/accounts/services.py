@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -320,7 +321,8 @@ def set_staff_role(actor: audit.Actor, user, role: str):
 
 def _ensure_other_owner(user) -> None:
     User = get_user_model()
-    others = User.objects.filter(groups__name=roles.OWNER, is_active=True).exclude(pk=user.pk)
+    others = User.objects.filter(groups__name=roles.OWNER, is_active=True,
+                                 api_token__isnull=True).exclude(pk=user.pk)
     if not others.exists():
         raise AccountError(_("Ficha needs at least one active owner."))
 
@@ -360,7 +362,8 @@ def ensure_owner(password: str | None = None, username: str = "owner") -> tuple[
     """
     User = get_user_model()
     roles.sync_roles()
-    existing = User.objects.filter(groups__name=roles.OWNER, is_active=True).first()
+    existing = User.objects.filter(groups__name=roles.OWNER, is_active=True,
+                                   api_token__isnull=True).first()
     if existing is not None:
         return existing, None
     generated = None
@@ -381,3 +384,32 @@ def ensure_owner(password: str | None = None, username: str = "owner") -> tuple[
                      after={"username": username, "role": roles.OWNER},
                      summary=_("Owner login created"))
     return user, generated
+
+
+# --- reading (customer-facing) ------------------------------------------------------------
+@dataclass(frozen=True)
+class Movement:
+    """One change of a customer's credit, in the credit's sign (+ more credit)."""
+
+    at: object  # aware datetime of the transaction
+    kind: str  # the ledger transaction kind ("deposit", "recharge.redeem", ...)
+    amount: int  # minor units, positive when the customer's credit grew
+    reference: str
+    transaction_id: int
+
+
+def history(customer: Customer, limit: int = 10) -> list[Movement]:
+    """The latest movements on the customer's credit, newest first (read-only)."""
+    from ficha.ledger.models import Entry
+
+    sign = customer.credit_account.normal_sign
+    rows = (
+        Entry.objects.filter(account_id=customer.credit_account_id)
+        .select_related("transaction")
+        .order_by("-transaction_id", "-id")[: max(0, int(limit))]
+    )
+    return [
+        Movement(at=e.transaction.created_at, kind=e.transaction.kind, amount=sign * e.amount,
+                 reference=e.transaction.reference, transaction_id=e.transaction_id)
+        for e in rows
+    ]

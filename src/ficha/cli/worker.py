@@ -27,6 +27,9 @@ def jobs() -> list[tuple[str, Callable[[], int]]]:
         out.append(("recharges.expire", recharges.expire_due))
     if recharges is not None and hasattr(recharges, "check_failure_rate"):
         out.append(("recharges.failure_rate", recharges.check_failure_rate))
+    from ficha.api import services as api_services
+
+    out.append(("api.idempotency_purge", api_services.purge_idempotency_keys))
     return out
 
 

@@ -1,0 +1,178 @@
+"""API tokens for integrations: create, list, revoke, authenticate.
+
+A token is ``fch_`` followed by 43 random URL-safe characters (256 bits). Ficha keeps
+only its SHA-256 (a fast hash is enough for a secret this long: nobody can guess it, so
+there is nothing to slow down) and a short visible prefix to tell tokens apart.
+
+Each token is backed by its own staff user named ``api-<name>`` with no usable password,
+in the role's group. Role checks (``roles.can``), audit actors, ledger rows and shifts
+therefore work exactly as for a person. Revoking the token disables that user, so the
+token stops working on the very next request. The user is kept (never deleted) because
+ledger rows and the audit log point at it.
+
+Doors check ``roles.can(user, "manage_tokens")`` before calling ``create_token`` or
+``revoke_token``; the CLI acts as the system.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from ficha.core import audit, clock, roles
+
+from .models import ApiToken
+from .services import AccountError
+
+TOKEN_PREFIX = "fch_"
+VISIBLE_CHARS = 12  # "fch_" + 8 characters, shown in lists
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+USER_PREFIX = "api-"
+# last_used_at is written at most this often per token (a write per request would be
+# a write lock per GET on SQLite).
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+class TokenError(AccountError):
+    """A token request that cannot be done; the message is for people."""
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def is_token_user(user) -> bool:
+    """True for the hidden staff users behind API tokens (hide them from staff lists).
+
+    In a queryset: ``User.objects.filter(api_token__isnull=True)`` keeps only people.
+    """
+    if user is None or getattr(user, "pk", None) is None:
+        return False
+    return ApiToken.objects.filter(user_id=user.pk).exists()
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not NAME_RE.match(name):
+        raise TokenError(
+            _("A token name has 1 to 40 letters, digits, dots, dashes or underscores, "
+              "and starts with a letter or digit.")
+        )
+    return name
+
+
+def _clean_role(role: str) -> str:
+    role = (role or "").strip().lower().replace("-", "_").replace(" ", "_")
+    if role not in roles.ROLES:
+        raise TokenError(
+            _("Unknown role. Choose one of: %(roles)s.") % {"roles": ", ".join(roles.ROLES)}
+        )
+    return role
+
+
+def _free_username(name: str) -> str:
+    User = get_user_model()
+    base = f"{USER_PREFIX}{name}"
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def create_token(actor: audit.Actor, name: str, role: str) -> tuple[ApiToken, str]:
+    """Create a token; returns (token, plaintext). Show the plaintext once: it is not kept."""
+    name = _clean_name(name)
+    role = _clean_role(role)
+    User = get_user_model()
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        if ApiToken.objects.filter(name__iexact=name, revoked_at__isnull=True).exists():
+            raise TokenError(_("A token named “%(name)s” already exists.") % {"name": name})
+        if not Group.objects.filter(name=role).exists():
+            roles.sync_roles()
+        user = User(username=_free_username(name), first_name=f"API: {name}"[:150])
+        user.set_unusable_password()
+        user.is_superuser = False  # the role group gives exactly the role's capabilities
+        user.is_staff = False
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    name=name, user=user, role=role, prefix=plaintext[:VISIBLE_CHARS],
+                    token_hash=hash_token(plaintext), created_at=clock.now(),
+                    created_by=actor.staff,
+                )
+        except IntegrityError:
+            raise TokenError(_("A token named “%(name)s” already exists.") % {"name": name})
+        audit.record(actor, "token.create", token,
+                     after={"name": name, "role": role, "prefix": token.prefix,
+                            "user": user.username},
+                     summary=_("API token %(name)s created") % {"name": name})
+    return token, plaintext
+
+
+def revoke_token(actor: audit.Actor, token: ApiToken) -> ApiToken:
+    """Revoke a token: it stops working immediately and cannot be restored."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise TokenError(_("This token is already revoked."))
+        token.revoked_at = clock.now()
+        token.revoked_by = actor.staff
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        user = token.user
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        audit.record(actor, "token.revoke", token,
+                     before={"active": True}, after={"active": False, "prefix": token.prefix},
+                     summary=_("API token %(name)s revoked") % {"name": token.name})
+    return token
+
+
+def find_token(name: str) -> ApiToken | None:
+    """The active token with this name (case-insensitive), or None."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(name__iexact=str(name).strip(), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def list_tokens(include_revoked: bool = True):
+    """Tokens, active ones first, then by name (a queryset)."""
+    qs = ApiToken.objects.select_related("user", "created_by", "revoked_by")
+    if not include_revoked:
+        qs = qs.filter(revoked_at__isnull=True)
+    return qs.order_by(F("revoked_at").asc(nulls_first=True), "name", "-created_at")
+
+
+def authenticate_token(plaintext: str, ip: str | None = None):
+    """The active user behind this token, or None. Records when it was last used."""
+    if not isinstance(plaintext, str):
+        return None
+    plaintext = plaintext.strip()
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=hash_token(plaintext), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
+        ApiToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOUCH_EVERY)
+        ).update(last_used_at=now, last_used_ip=ip or None)
+    return token.user

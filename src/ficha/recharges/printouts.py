@@ -51,13 +51,16 @@ def _language() -> str:
     return translation.get_language() or venue_settings().language
 
 
-def pdf(recharges: Iterable[Recharge], url: str, title: str = "") -> bytes:
+def pdf(recharges: Iterable[Recharge], url: str, title: str = "", page_size: str = "A4"
+        ) -> bytes:
     with translation.override(_language()):
         return printing.pdf_sheet(cards(recharges, url), venue=venue_settings().venue_name,
-                                  title=title)
+                                  title=title, page_size=page_size)
 
 
-def escpos(recharges: Iterable[Recharge], url: str, width_mm: int = 58) -> bytes:
+def escpos(recharges: Iterable[Recharge], url: str, width_mm: int = 58, cut: bool = True,
+           with_qr: bool = True) -> bytes:
     with translation.override(_language()):
         return printing.escpos_tickets(cards(recharges, url),
-                                       venue=venue_settings().venue_name, width_mm=width_mm)
+                                       venue=venue_settings().venue_name, width_mm=width_mm,
+                                       cut=cut, with_qr=with_qr)

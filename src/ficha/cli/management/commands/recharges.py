@@ -70,6 +70,12 @@ class Command(BaseCommand):
         p.add_argument("--escpos", action="store_true", help="ESC/POS receipt tickets")
         p.add_argument("--width", type=int, choices=[58, 80], default=58,
                        help="ticket paper width in mm")
+        p.add_argument("--page-size", choices=["A4", "Letter"], default="A4",
+                       help="PDF paper size")
+        p.add_argument("--no-cut", action="store_true",
+                       help="ESC/POS: feed past the tear bar instead of cutting")
+        p.add_argument("--no-qr", action="store_true",
+                       help="ESC/POS: print the address as text (printers without QR)")
 
     # --- helpers ----------------------------------------------------------------------
     def _actor(self, username: str | None) -> audit.Actor:
@@ -169,7 +175,8 @@ class Command(BaseCommand):
         if out:
             self.stdout.write(f"Wrote {total} recharges to {out}.")
 
-    def do_print(self, batch, out, status=None, escpos=False, width=58, **_):
+    def do_print(self, batch, out, status=None, escpos=False, width=58, page_size="A4",
+                 no_cut=False, no_qr=False, **_):
         found = recharges.get_batch(batch)
         wanted = [status] if status else ["unsold", "sold"]
         rows = list(recharges.search(batch=found, status=wanted, order="id"))
@@ -177,9 +184,10 @@ class Command(BaseCommand):
             raise CommandError("No printable codes (unsold or sold) in this batch.")
         url = printouts.base_url()
         if escpos:
-            data = printouts.escpos(rows, url, width_mm=width)
+            data = printouts.escpos(rows, url, width_mm=width, cut=not no_cut,
+                                    with_qr=not no_qr)
         else:
-            data = printouts.pdf(rows, url, title=found.label)
+            data = printouts.pdf(rows, url, title=found.label, page_size=page_size)
         with open(out, "wb") as fh:
             fh.write(data)
         self.stdout.write(f"Wrote {len(rows)} cards to {out} ({len(data)} bytes).")

@@ -1,0 +1,272 @@
+"""Console forms. They only parse and check types; the rules live in the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from ficha.accounts.models import Customer
+from ficha.core import codes, roles
+from ficha.core.money import Money, MoneyError, exponent
+from ficha.core.services import currency
+
+
+class ConsoleForm(forms.Form):
+    template_name = "console/forms/div.html"
+    required_css_class = "required"
+    error_css_class = "has-error"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        money_fields = [f for f in self.fields.values() if isinstance(f, MoneyField)]
+        if money_fields:
+            exp = exponent(currency())
+            for field in money_fields:
+                field.widget.attrs["placeholder"] = "0" if exp == 0 else "0." + "0" * exp
+
+    def add_service_error(self, exc: Exception, field: str | None = None) -> None:
+        """Show a service's refusal (a ValueError with a message for people) on the form."""
+        self.add_error(field, str(exc))
+
+
+class MoneyField(forms.CharField):
+    """An amount typed in major units of the venue currency; cleans to int minor units."""
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs):
+        self.allow_negative = allow_negative
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs["autocomplete"] = "off"
+        attrs["class"] = "money"
+        attrs["maxlength"] = "24"
+        if not self.allow_negative:
+            attrs["inputmode"] = "decimal"
+        return attrs
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return Money.parse(text, currency(), allow_negative=self.allow_negative).minor
+        except MoneyError as exc:
+            raise ValidationError(str(exc), code="money")
+
+
+# --- customers --------------------------------------------------------------------------
+class CustomerForm(ConsoleForm):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    price_group = forms.ChoiceField(label=_("Price group"), choices=Customer.PriceGroup.choices,
+                                    initial=Customer.PriceGroup.GUEST)
+    custom_group = forms.CharField(label=_("Custom price group"), max_length=60, required=False,
+                                   help_text=_("Only for the custom price group."))
+    card_uid = forms.CharField(label=_("Smart-card UID"), max_length=60, required=False,
+                               help_text=_("Hexadecimal, as the card reader shows it."))
+    id_doc_type = forms.CharField(label=_("ID document type"), max_length=40, required=False)
+    id_doc_number = forms.CharField(label=_("ID document number"), max_length=60,
+                                    required=False)
+    notes = forms.CharField(label=_("Notes"), required=False,
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+    FIELDS = ["username", "full_name", "phone", "email", "price_group", "custom_group",
+              "card_uid", "id_doc_type", "id_doc_number", "notes"]
+
+
+class NewCustomerForm(CustomerForm):
+    password = forms.CharField(
+        label=_("Password"), required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("For the customer's login at a PC or on Wi-Fi. At least 4 characters."),
+    )
+    pin = forms.CharField(
+        label=_("PIN"), required=False, max_length=8,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text=_("Optional: 4 to 8 digits."),
+    )
+
+
+class CredentialsForm(ConsoleForm):
+    password = forms.CharField(
+        label=_("New password"), required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to keep the current password."),
+    )
+    pin = forms.CharField(
+        label=_("New PIN"), required=False, max_length=8,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text=_("Leave empty to keep the current PIN."),
+    )
+    clear_pin = forms.BooleanField(label=_("Remove the PIN"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("password") and not data.get("pin") and not data.get("clear_pin"):
+            raise ValidationError(_("Enter a new password or PIN."))
+        return data
+
+
+class DepositForm(ConsoleForm):
+    amount = MoneyField(label=_("Amount received"))
+    memo = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class RefundForm(ConsoleForm):
+    amount = MoneyField(label=_("Amount paid back"))
+    memo = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class AdjustForm(ConsoleForm):
+    amount = MoneyField(label=_("Adjustment"), allow_negative=True,
+                        help_text=_("Positive adds credit, negative removes it."))
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+# --- shifts -----------------------------------------------------------------------------
+class OpenShiftForm(ConsoleForm):
+    opening_float = MoneyField(label=_("Opening float"), required=False,
+                               help_text=_("Cash in the drawer as you start."))
+
+
+class CloseShiftForm(ConsoleForm):
+    counted = MoneyField(label=_("Cash counted"),
+                         help_text=_("Count every note and coin in the drawer."))
+    note = forms.CharField(label=_("Note"), max_length=500, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- staff ------------------------------------------------------------------------------
+def role_choices():
+    return [(r, roles.ROLE_LABELS[r]) for r in roles.ROLES]
+
+
+class _NewPasswordMixin:
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+def _password_fields(label):
+    return (
+        forms.CharField(label=label, strip=False, widget=forms.PasswordInput(
+            attrs={"autocomplete": "new-password"})),
+        forms.CharField(label=_("Repeat the password"), strip=False, widget=forms.PasswordInput(
+            attrs={"autocomplete": "new-password"})),
+    )
+
+
+class StaffForm(_NewPasswordMixin, ConsoleForm):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=role_choices)
+    password, password2 = _password_fields(_("Password"))
+
+
+class StaffRoleForm(ConsoleForm):
+    role = forms.ChoiceField(label=_("Role"), choices=role_choices)
+
+
+class StaffPasswordForm(_NewPasswordMixin, ConsoleForm):
+    password, password2 = _password_fields(_("New password"))
+
+
+class OwnPasswordForm(_NewPasswordMixin, ConsoleForm):
+    current = forms.CharField(label=_("Current password"), strip=False,
+                              widget=forms.PasswordInput(
+                                  attrs={"autocomplete": "current-password"}))
+    password, password2 = _password_fields(_("New password"))
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_current(self):
+        value = self.cleaned_data["current"]
+        if not self.user.check_password(value):
+            raise ValidationError(_("This is not your current password."))
+        return value
+
+
+class TokenForm(ConsoleForm):
+    name = forms.CharField(label=_("Name"), max_length=40,
+                           help_text=_("What the token is for, e.g. “website” or “kiosk-2”."))
+    role = forms.ChoiceField(label=_("Role"), choices=role_choices, initial=roles.CASHIER)
+
+
+# --- settings ---------------------------------------------------------------------------
+class SettingsForm(ConsoleForm):
+    venue_name = forms.CharField(label=_("Venue name"), max_length=120)
+    currency = forms.CharField(
+        label=_("Currency"), max_length=3, min_length=3,
+        help_text=_("ISO 4217 code, e.g. XOF, EUR, GHS. It cannot change once money has "
+                    "been recorded."),
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 4}),
+    )
+    time_zone = forms.CharField(label=_("Time zone"), max_length=64,
+                                help_text=_("e.g. Africa/Dakar, Europe/Paris, America/Lima."))
+    language = forms.ChoiceField(label=_("Default language"), choices=settings.LANGUAGES)
+    code_length = forms.IntegerField(
+        label=_("Recharge code length"), min_value=codes.MIN_LENGTH, max_value=codes.MAX_LENGTH,
+        help_text=_("Digits per code, check digit included. Longer codes are harder to guess."),
+    )
+    code_check_digit = forms.BooleanField(
+        label=_("Add a check digit (Damm) to new codes"), required=False,
+        help_text=_("Typing mistakes are caught before they count as a failed attempt."),
+    )
+    breakage_enabled = forms.BooleanField(
+        label=_("Move expired, unused recharges to breakage revenue"), required=False,
+    )
+
+    def __init__(self, *args, currency_locked: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if currency_locked:
+            self.fields["currency"].disabled = True
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].strip().upper()
+
+
+# --- audit ------------------------------------------------------------------------------
+class AuditFilterForm(ConsoleForm):
+    required_css_class = ""
+
+    q = forms.CharField(label=_("Text"), required=False)
+    actor = forms.TypedChoiceField(label=_("Who"), required=False, coerce=int, empty_value=None)
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    object_type = forms.ChoiceField(label=_("Object"), required=False)
+    since = forms.DateField(label=_("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, actors=(), actions=(), object_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        anyone = [("", _("Anyone"))]
+        self.fields["actor"].choices = anyone + [(u.pk, u.get_username()) for u in actors]
+        self.fields["action"].choices = [("", _("Any action"))] + [(a, a) for a in actions]
+        self.fields["object_type"].choices = [("", _("Any object"))] + [
+            (t, t) for t in object_types
+        ]
+
+
+# --- login ------------------------------------------------------------------------------
+class LoginForm(AuthenticationForm):
+    template_name = "console/forms/div.html"
+    required_css_class = "required"
+    error_css_class = "has-error"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update(autocapitalize="none", autocorrect="off")

@@ -1,0 +1,36 @@
+"""Words for codes stored in the database (transaction kinds, revenue streams)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+KINDS = {
+    "deposit": _("Deposit"),
+    "refund": _("Refund"),
+    "adjustment": _("Adjustment"),
+    "shift.open": _("Opening float"),
+    "shift.close": _("Cash to safe"),
+    "shift.variance": _("Drawer variance"),
+    "recharge.sale": _("Recharge sale"),
+    "recharge.redeem": _("Recharge redeemed"),
+    "recharge.unsell": _("Recharge sale undone"),
+    "recharge.void": _("Recharge voided"),
+    "recharge.breakage": _("Expired recharges"),
+}
+
+STREAMS = {
+    "cafe": _("Café time"),
+    "hotspot": _("Hotspot"),
+    "calls": _("Calls"),
+    "products": _("Products"),
+    "breakage": _("Expired recharges (breakage)"),
+}
+
+
+def kind_label(kind: str) -> str:
+    if kind in KINDS:
+        return str(KINDS[kind])
+    if kind.endswith(".reversal"):
+        base = kind[: -len(".reversal")]
+        return _("Reversal: %(what)s") % {"what": kind_label(base)}
+    return kind

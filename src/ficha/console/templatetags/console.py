@@ -1,0 +1,97 @@
+"""Template helpers for the console: money, roles, navigation, the user's shift."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+from ficha.core import roles
+from ficha.core.money import Money
+from ficha.core.services import currency
+from ficha.ledger import services as ledger
+
+from .. import labels, nav
+
+register = template.Library()
+
+
+@register.filter
+def money(minor, cur: str | None = None) -> str:
+    """``{{ amount|money }}``: minor units shown in the venue (or given) currency."""
+    if minor is None or minor == "":
+        return ""
+    try:
+        return Money(int(minor), cur or currency()).format()
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def signed_money(minor, cur: str | None = None) -> str:
+    """Like ``money`` with an explicit + for positive amounts."""
+    text = money(minor, cur)
+    if text and minor and int(minor) > 0:
+        return "+" + text
+    return text
+
+
+@register.filter
+def sign_class(minor) -> str:
+    try:
+        value = int(minor or 0)
+    except (TypeError, ValueError):
+        return ""
+    return "pos" if value > 0 else "neg" if value < 0 else "zero"
+
+
+@register.filter
+def can(user, capability: str) -> bool:
+    """``{% if user|can:"deposit" %}``"""
+    return roles.can(user, capability)
+
+
+@register.filter
+def role_label(user_or_role) -> str:
+    role = user_or_role if isinstance(user_or_role, str) else roles.role_of(user_or_role)
+    return str(roles.ROLE_LABELS.get(role, "")) if role else ""
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    return labels.kind_label(kind or "")
+
+
+@register.simple_tag(takes_context=True)
+def nav_items(context):
+    """``{% nav_items as items %}``: [(url, label, active)] the user may use."""
+    request = context.get("request")
+    user = context.get("user")
+    current = ""
+    if request is not None and getattr(request, "resolver_match", None):
+        current = request.resolver_match.url_name or ""
+    out = []
+    for item, active in nav.items_for(user, current):
+        try:
+            out.append((reverse(item.url_name), item.label, active))
+        except NoReverseMatch:
+            continue
+    return out
+
+
+@register.simple_tag(takes_context=True)
+def user_shift(context):
+    """``{% user_shift as shift %}``: the user's open shift, or None (once per request)."""
+    request = context.get("request")
+    if request is None:
+        return None
+    if not hasattr(request, "_console_shift"):
+        request._console_shift = ledger.current_shift(request.user)
+    return request._console_shift
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

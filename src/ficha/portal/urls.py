@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+"""The customer portal, mounted at the site root ("/")."""
+
+from django.urls import path, re_path
+
+from . import views
 
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login", views.login, name="login"),
+    path("logout", views.logout, name="logout"),
+    # Printed cards' QR codes open /recharge?code=12345678 (a trailing slash is forgiven).
+    re_path(r"^recharge/?$", views.recharge, name="recharge"),
+    path("credit", views.topup, name="topup"),
+    path("password", views.set_password, name="set_password"),
+]

@@ -59,3 +59,22 @@ def test_hundred_thousand_guesses_get_at_most_twenty_evaluated(db, rate_per_s):
                 wait = throttle.retry_after("redeem", key)
         t += max(wait, 1 / rate_per_s)
     assert 3 < evaluated <= 20
+
+
+def test_a_stranger_cannot_lock_an_account_out_for_long(db):
+    """Account keys back off but never take the 24 h lock-out (IP keys do)."""
+    t = 0.0
+    for _ in range(200):
+        with clock.frozen(T0 + dt.timedelta(seconds=t)):
+            wait = throttle.claim("portal_login", ["user:alice", f"ip:10.9.{int(t) % 250}.1"])
+        assert wait <= throttle.ACCOUNT_MAX_SECONDS
+        t += max(wait, 1)
+    t = 0.0
+    for _ in range(40):  # the same guesser's IP does get the long lock-out
+        with clock.frozen(T0 + dt.timedelta(seconds=t)):
+            wait = throttle.claim("portal_login", ["ip:6.6.6.6"])
+            wait = wait or throttle.retry_after("portal_login", ["ip:6.6.6.6"])
+        if wait > 3600:
+            break
+        t += max(wait, 1)
+    assert wait > 3600

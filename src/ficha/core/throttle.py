@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 
@@ -41,8 +41,18 @@ POLICIES: dict[str, Policy] = {
 DEFAULT = Policy()
 
 
-def policy(scope: str) -> Policy:
-    return POLICIES.get(scope, DEFAULT)
+# Keys that name a customer or staff account: a stranger can type anyone's username, so
+# these keys only slow guessing down (short back-off, no long lock-out) — the guesser's
+# own IP, MAC or station keys carry the long lock-out instead.
+ACCOUNT_KEY_PREFIXES = ("user:", "account:")
+ACCOUNT_MAX_SECONDS = 300
+
+
+def policy(scope: str, key: str = "") -> Policy:
+    p = POLICIES.get(scope, DEFAULT)
+    if key.startswith(ACCOUNT_KEY_PREFIXES):
+        p = replace(p, hard_limit=10**9, max_seconds=min(p.max_seconds, ACCOUNT_MAX_SECONDS))
+    return p
 
 
 def lock_seconds(p: Policy, failures: int) -> int:
@@ -97,7 +107,6 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
     keys = _clean(keys)
     if not keys:
         return 0
-    p = policy(scope)
     now = clock.now()
     with transaction.atomic():
         rows = _rows(scope, keys)
@@ -106,6 +115,7 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
         if waits:
             return max(1, int(max(waits) + 0.999))
         for r in rows:
+            p = policy(scope, r.key)
             if r.last_failure_at and (now - r.last_failure_at).total_seconds() > p.window_seconds:
                 r.failures = 0
             r.failures += 1
@@ -121,10 +131,10 @@ def forgive(scope: str, keys: Iterable[str | None]) -> None:
     keys = _clean(keys)
     if not keys:
         return
-    p = policy(scope)
     now = clock.now()
     with transaction.atomic():
         for r in Throttle.objects.select_for_update().filter(scope=scope, key__in=keys):
+            p = policy(scope, r.key)
             r.failures = max(0, r.failures - 1)
             seconds = lock_seconds(p, r.failures)
             if not seconds:

@@ -18,11 +18,7 @@ from ficha.core.services import currency
 from ficha.ledger import services as ledger
 from ficha.recharges import printouts
 from ficha.recharges import services as recharges
-
-CSV_FIELDS = [
-    "code", "amount", "currency", "status", "batch", "expires_at", "sold_at", "sold_by",
-    "sale_price", "payment_method", "used_at", "used_by",
-]
+from ficha.recharges.export import CSV_FIELDS, export_row
 
 
 def _progress(console: Console) -> Progress:
@@ -192,15 +188,3 @@ class Command(BaseCommand):
             fh.write(data)
         self.stdout.write(f"Wrote {len(rows)} cards to {out} ({len(data)} bytes).")
 
-
-def export_row(r) -> list:
-    def when(value):
-        return value.isoformat() if value else ""
-
-    return [
-        r.code, Money(r.amount, r.currency).major_str(), r.currency, r.status,
-        r.batch.label if r.batch_id else "", when(r.expires_at), when(r.sold_at),
-        r.sold_by.username if r.sold_by_id else "",
-        Money(r.sale_price, r.currency).major_str() if r.sale_price is not None else "",
-        r.payment_method, when(r.used_at), r.used_by.username if r.used_by_id else "",
-    ]

@@ -139,3 +139,13 @@ def api_token(db):
         return tokens.create_token(audit.SYSTEM, name or f"{role}-{counter['n']}", role)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_recharge_caches():
+    """The recharge service caches the code formats ever issued; tests start clean."""
+    from ficha.recharges import services as recharges
+
+    recharges.clear_cache()
+    yield
+    recharges.clear_cache()

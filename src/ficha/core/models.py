@@ -79,3 +79,41 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} ({self.failures})"
+
+
+class Alert(models.Model):
+    """Something the owner should look at: a fraud signal, a brute-force alarm, ...
+
+    Repeats of the same alert (same ``dedupe_key``) while it is open and recent bump
+    ``count`` and ``last_seen_at`` instead of adding rows (see ``core.alerts``).
+    """
+
+    kind = models.CharField(max_length=32)  # fraud, bruteforce, ... (alerts.KINDS)
+    message = models.TextField()
+    source = models.CharField(max_length=255, blank=True)  # who/where, in words
+    data = models.JSONField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=255, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=clock.now)
+    last_seen_at = models.DateTimeField(default=clock.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.TextField(blank=True)  # what the person acknowledging wrote
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [
+            models.Index(fields=["acknowledged_at", "last_seen_at"]),
+            models.Index(fields=["dedupe_key", "last_seen_at"]),
+        ]
+        verbose_name = _("alert")
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message[:60]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

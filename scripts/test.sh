@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench scripts
 pg_url=${FICHA_TEST_DATABASE_URL:-}
 echo "== tests on SQLite"
 FICHA_TEST_DATABASE_URL= .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -701,3 +701,28 @@ def test_demo_recharges_load(db, cashier, open_shift, make_customer):
     assert_books_balanced()
     assert Entry.objects.filter(transaction__kind="recharge.sale").aggregate(
         s=Sum("amount"))["s"] == 0
+
+
+
+def test_far_dates_are_refused_with_a_message_not_a_crash(db, office):
+    for bad in ("9999-12-31", "0001-01-01", "9999-12-31T23:59:59-12:00"):
+        with pytest.raises(rs.RechargeError) as err:
+            list(rs.search(sold_to=bad))
+        assert err.value.reason == "input"
+    with pytest.raises(rs.RechargeError) as err:
+        rs.generate(office, count=1, amount=100, expires_at=dt.date(2999, 1, 1))
+    assert err.value.reason == "input"
+
+
+def test_staff_at_the_till_do_not_lock_out_customers_on_the_same_ip(db, cashier, make_customer):
+    """Codes mistyped at the counter count against the cashier, not the till's IP."""
+    till = actor_for(cashier, ip="10.0.0.2")
+    for i in range(25):
+        customer = make_customer(f"walkin{i}")
+        with pytest.raises(rs.RechargeError):
+            rs.redeem("1111" + f"{i:04d}", customer=customer, actor=till,
+                      source=rs.Source(ip="10.0.0.2", door="console"))
+    assert throttle.retry_after("redeem", ["ip:10.0.0.2"]) == 0
+    assert throttle.retry_after("redeem", ["staff:cass"]) <= throttle.ACCOUNT_MAX_SECONDS
+    attempt = RedeemAttempt.objects.order_by("-pk").first()
+    assert attempt.ip == "10.0.0.2"

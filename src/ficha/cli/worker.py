@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 log = logging.getLogger("ficha.worker")
 
 
+OPTIMIZE_EVERY = 3600.0  # seconds between SQLite planner-statistics refreshes
+_last_optimize = 0.0
+
+
+def optimize_database() -> int:
+    """SQLite only: refresh the query planner's statistics (``PRAGMA optimize``) hourly,
+    so list pages keep using the right indexes as tables grow. Returns 1 when it ran."""
+    global _last_optimize
+    if connection.vendor != "sqlite" or time.monotonic() - _last_optimize < OPTIMIZE_EVERY:
+        return 0
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA optimize")
+    _last_optimize = time.monotonic()
+    return 1
+
+
 def jobs() -> list[tuple[str, Callable[[], int]]]:
     """(name, function) pairs; each function returns how many items it handled."""
-    out: list[tuple[str, Callable[[], int]]] = []
+    out: list[tuple[str, Callable[[], int]]] = [("db.optimize", optimize_database)]
     try:
         from ficha.recharges import services as recharges
     except ImportError:  # pragma: no cover - recharges is always installed

@@ -44,7 +44,7 @@ DEFAULT = Policy()
 # Keys that name a customer or staff account: a stranger can type anyone's username, so
 # these keys only slow guessing down (short back-off, no long lock-out) — the guesser's
 # own IP, MAC or station keys carry the long lock-out instead.
-ACCOUNT_KEY_PREFIXES = ("user:", "account:")
+ACCOUNT_KEY_PREFIXES = ("user:", "account:", "staff:")
 ACCOUNT_MAX_SECONDS = 300
 
 

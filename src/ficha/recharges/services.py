@@ -128,6 +128,9 @@ class Source:
     station: str | None = None
     account: str | None = None
     door: str = "portal"  # portal, portal_login, api, console, station, hotspot
+    # A staff member redeeming for a customer at the counter: the till's IP serves every
+    # customer, so the staff login (with the customer's account) is throttled instead.
+    staff: str | None = None
 
     @staticmethod
     def _mac(mac: str) -> str:
@@ -135,6 +138,11 @@ class Source:
 
     def keys(self) -> list[str]:
         """Throttle keys: one per thing we know about the source."""
+        if self.staff:
+            out = [f"staff:{self.staff.strip().lower()}"]
+            if self.account:
+                out.append(f"account:{str(self.account).strip().lower()}")
+            return [k[:128] for k in out]
         out = []
         if self.ip:
             out.append(f"ip:{str(self.ip).strip()}")
@@ -150,6 +158,8 @@ class Source:
 
     def describe(self) -> str:
         parts = []
+        if self.staff:
+            parts.append(_("staff %(name)s") % {"name": self.staff})
         if self.station:
             parts.append(_("station %(name)s") % {"name": self.station})
         if self.ip:
@@ -288,12 +298,17 @@ _SORTS = {"id", "code", "amount", "status", "expires_at", "sold_at", "used_at", 
 
 def _bound(value, *, end: bool) -> tuple[str, dt.datetime]:
     """A filter bound: dates are whole venue-local days; datetimes are exact."""
-    if isinstance(value, dt.datetime):
-        return ("lte" if end else "gte"), _aware(value)
-    if isinstance(value, dt.date):
-        day = value + dt.timedelta(days=1) if end else value
-        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=_tz())
-        return ("lt" if end else "gte"), start
+    if isinstance(value, dt.date) and not 1970 <= value.year <= 2999:
+        raise _error_input(_("Dates must be between the years 1970 and 2999."))
+    try:
+        if isinstance(value, dt.datetime):
+            return ("lte" if end else "gte"), _aware(value).astimezone(dt.UTC)
+        if isinstance(value, dt.date):
+            day = value + dt.timedelta(days=1) if end else value
+            start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=_tz())
+            return ("lt" if end else "gte"), start.astimezone(dt.UTC)
+    except OverflowError:
+        raise _error_input(_("Dates must be between the years 1970 and 2999."))
     if isinstance(value, str):
         try:
             parsed = dt.date.fromisoformat(value.strip())
@@ -550,11 +565,16 @@ def _expiry(expires_at, valid_days, now: dt.datetime) -> dt.datetime | None:
     elif isinstance(expires_at, dt.datetime):
         expires_at = _aware(expires_at)
     elif isinstance(expires_at, dt.date):
+        if not 1970 <= expires_at.year <= 2999:
+            raise _error_input(_("Dates must be between the years 1970 and 2999."))
         expires_at = end_of_day(expires_at)
     else:
         raise _error_input(_("“%(text)s” is not a date.") % {"text": expires_at})
     if expires_at <= now:
         raise _error_input(_("The expiry date is already past."))
+    if expires_at > now + dt.timedelta(days=MAX_VALID_DAYS + 1):
+        raise _error_input(_("A code is valid for 1 to %(max)d days.")
+                           % {"max": MAX_VALID_DAYS})
     return expires_at
 
 
@@ -1158,6 +1178,8 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     code = _check_format(code)
     if customer is not None and not source.account:
         source = dataclasses.replace(source, account=customer.username)
+    if actor is not None and actor.staff is not None and not source.staff:
+        source = dataclasses.replace(source, staff=actor.staff.get_username())
     keys = source.keys()
     wait = throttle.claim(THROTTLE_SCOPE, keys)
     if wait:

@@ -354,6 +354,18 @@ def set_staff_password(actor: audit.Actor, user, password: str):
     return user
 
 
+def record_login(actor: audit.Actor, user) -> None:
+    """Audit a staff member's login (console session)."""
+    audit.record(actor, "staff.login", user, summary=_("%(name)s logged in")
+                 % {"name": user.get_username()})
+
+
+def record_logout(actor: audit.Actor, user) -> None:
+    """Audit a staff member's logout (console session)."""
+    audit.record(actor, "staff.logout", user, summary=_("%(name)s logged out")
+                 % {"name": user.get_username()})
+
+
 def ensure_owner(password: str | None = None, username: str = "owner") -> tuple[object, str | None]:
     """Make sure an active owner login exists. Returns (user, generated password or None).
 

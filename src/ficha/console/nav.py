@@ -7,6 +7,7 @@ To add a page (say the recharges window): write the view with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
@@ -21,12 +22,23 @@ class NavItem:
     capability: str
     match: tuple[str, ...] = ()  # URL names (without "console:") that light this entry up
     order: int = 100
+    # optional: a number shown beside the label (e.g. open alerts); 0 shows nothing
+    badge: Callable[[object], int] | None = None
+
+
+def _open_alert_count(user) -> int:
+    from ficha.core import alerts
+
+    return alerts.open_alerts().count()
 
 
 ITEMS: list[NavItem] = [
     NavItem("console:dashboard", _("Dashboard"), "view_dashboard", ("dashboard",), 10),
     NavItem("console:customers", _("Customers"), "view_customers", ("customer",), 20),
+    NavItem("console:recharges", _("Recharges"), "view_recharges", ("recharge",), 30),
     NavItem("console:shifts", _("Shifts"), "use_shift", ("shift",), 40),
+    NavItem("console:alerts", _("Alerts"), "view_alerts", ("alert",), 60,
+            badge=_open_alert_count),
     NavItem("console:audit", _("Audit log"), "view_audit", ("audit",), 70),
     NavItem("console:staff", _("Staff"), "manage_staff", ("staff",), 80),
     NavItem("console:tokens", _("API tokens"), "manage_tokens", ("token",), 85),

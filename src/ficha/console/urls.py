@@ -6,7 +6,18 @@ tests/test_console.py walks this list and fails on any view that is not.
 
 from django.urls import path
 
-from .views import audit, auth, customers, dashboard, settings, shifts, staff, tokens
+from .views import (
+    alerts,
+    audit,
+    auth,
+    customers,
+    dashboard,
+    recharges,
+    settings,
+    shifts,
+    staff,
+    tokens,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -15,6 +26,9 @@ urlpatterns = [
     path("logout/", auth.logout_view, name="logout"),
     path("password/", auth.password_view, name="password"),
     path("alerts/<int:pk>/ack/", dashboard.alert_ack, name="alert_ack"),
+    path("alerts/", alerts.alert_list, name="alerts"),
+    path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),
+    path("alerts/unlock/", alerts.unlock, name="alerts_unlock"),
     # customers
     path("customers/", customers.customer_list, name="customers"),
     path("customers/new/", customers.customer_new, name="customer_new"),
@@ -26,6 +40,17 @@ urlpatterns = [
     path("customers/<int:pk>/deposit/", customers.customer_deposit, name="customer_deposit"),
     path("customers/<int:pk>/refund/", customers.customer_refund, name="customer_refund"),
     path("customers/<int:pk>/adjust/", customers.customer_adjust, name="customer_adjust"),
+    path("customers/<int:pk>/redeem/", recharges.customer_redeem, name="customer_redeem"),
+    # recharges window
+    path("recharges/", recharges.window, name="recharges"),
+    path("recharges/generate/", recharges.generate, name="recharge_generate"),
+    path("recharges/sell/", recharges.sell, name="recharge_sell"),
+    path("recharges/unsell/", recharges.unsell, name="recharge_unsell"),
+    path("recharges/delete/", recharges.delete, name="recharge_delete"),
+    path("recharges/print/", recharges.print_codes, name="recharge_print"),
+    path("recharges/export.csv", recharges.export_csv, name="recharge_export"),
+    path("recharges/<int:pk>/", recharges.detail, name="recharge"),
+    path("recharges/<int:pk>/void/", recharges.void, name="recharge_void"),
     # shifts
     path("shifts/", shifts.shift_list, name="shifts"),
     path("shifts/open/", shifts.shift_open, name="shift_open"),

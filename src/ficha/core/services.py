@@ -107,3 +107,24 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
                          summary=_("Settings changed"))
     clear_cache()
     return obj
+
+
+def unlock_source(actor: audit.Actor, scope: str, key: str) -> bool:
+    """Lift the lock-out of one throttled source (an operator's decision), audited.
+
+    Returns False (and records nothing) when there is no such source in that scope.
+    """
+    from . import throttle
+    from .models import Throttle
+
+    with transaction.atomic():
+        row = Throttle.objects.select_for_update().filter(scope=scope, key=key).first()
+        if row is None:
+            return False
+        before = {"scope": scope, "key": key, "failures": row.failures,
+                  "locked_until": row.locked_until.isoformat() if row.locked_until else None}
+        throttle.reset(scope, key)
+        audit.record(actor, "throttle.unlock", row, before=before,
+                     after={"scope": scope, "key": key, "failures": 0, "locked_until": None},
+                     summary=_("Unlocked %(key)s (%(scope)s)") % {"key": key, "scope": scope})
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from ficha.core import roles
 from ficha.core.money import Money
@@ -72,9 +73,14 @@ def nav_items(context):
     out = []
     for item, active in nav.items_for(user, current):
         try:
-            out.append((reverse(item.url_name), item.label, active))
+            url = reverse(item.url_name)
         except NoReverseMatch:
             continue
+        label = item.label
+        count = item.badge(user) if item.badge is not None else 0
+        if count:
+            label = format_html('{} <span class="nav-badge">{}</span>', label, count)
+        out.append((url, label, active))
     return out
 
 

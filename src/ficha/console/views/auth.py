@@ -55,6 +55,7 @@ def login_view(request):
         if not wait and form.is_valid():
             throttle.forgive(SCOPE, keys)
             login(request, form.get_user())
+            accounts.record_login(actor(request), request.user)
             return redirect(nxt)
         if wait:
             refused = True
@@ -71,6 +72,7 @@ def login_view(request):
 @require_POST
 @capability_required()
 def logout_view(request):
+    accounts.record_logout(actor(request), request.user)
     logout(request)
     return redirect(settings.LOGIN_URL)
 

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.conf import settings as django_settings
 from django.urls import URLPattern, reverse
 
 from ficha.accounts import services as accounts
@@ -619,7 +620,8 @@ def test_settings(as_user, owner, cashier, make_customer):
 
     response = client.post(url, {**form, "code_length": "20"})
     assert "code_length" in response.context["form"].errors
-    form["language"] = "en"  # the venue's language is now the console's: read errors in English
+    form["language"] = "en"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"  # read the errors in English
     assert "Unknown time zone" in text(client.post(url, {**form, "time_zone": "Mars/Base"}))
     assert "Unknown currency" in text(client.post(url, {**form, "currency": "ZZZ"}))
 

@@ -66,3 +66,14 @@ def test_clear_errors_for_bad_input(owner, cashier):
         run("generate", "--count", "5", "--amount", "100", "--user", cashier.username)
     with pytest.raises(CommandError):
         run("sell", "--batch", "no-such-batch", "--open-shift")
+
+
+def test_every_printout_is_audited(owner, tmp_path):
+    run("generate", "--count", "3", "--amount", "100", "--batch", "Audited")
+    run("print", "--batch", "Audited", "--out", str(tmp_path / "a.pdf"))
+    run("print", "--batch", "Audited", "--out", str(tmp_path / "a.bin"), "--escpos")
+    prints = list(AuditLog.objects.filter(action="recharges.print").order_by("pk"))
+    assert [p.after["format"] for p in prints] == ["pdf A4", "escpos 58 mm"]
+    assert prints[0].actor == owner and prints[0].after["count"] == 3
+    assert set(prints[0].after["codes"]) == set(
+        Recharge.objects.filter(batch__label="Audited").values_list("code", flat=True))

@@ -615,7 +615,7 @@ def batch_pdf(request, batch_id: Path[Id], query: Query[BatchPrintQuery]):
     ``status``), in print order; 21 cards per A4 page. A large batch takes time (about
     a second per 1,000 cards): ``offset`` and ``limit`` print it in parts."""
     batch, rows = _batch_rows(batch_id, query)
-    data = printouts.pdf(rows, printouts.base_url(request), title=batch.label)
+    data = printouts.pdf(actor(request), rows, printouts.base_url(request), title=batch.label)
     return _download(data, "application/pdf", f"{_safe_name(batch.label)}.pdf")
 
 
@@ -628,7 +628,8 @@ def batch_escpos(request, batch_id: Path[Id], query: Query[BatchPrintQuery],
     """Raw bytes for a 58 or 80 mm receipt printer, one ticket per code (same selection
     as the PDF)."""
     batch, rows = _batch_rows(batch_id, query)
-    data = printouts.escpos(rows, printouts.base_url(request), width_mm=int(options.width))
+    data = printouts.escpos(actor(request), rows, printouts.base_url(request),
+                            width_mm=int(options.width))
     return _download(data, "application/octet-stream", f"{_safe_name(batch.label)}.escpos")
 
 
@@ -651,7 +652,7 @@ def export_csv(request, filters: Query[RechargeFilter]):
     """The same filters as the list; every matching code, one row each: code, amount,
     currency, status, batch, expires_at, sold_at, sold_by, sale_price, payment_method,
     used_at, used_by. Times are ISO 8601 (UTC). Exports are recorded in the audit log."""
-    qs = _search(filters).select_related("batch", "sold_by", "used_by")
+    qs = _search(filters)
     export.record_export(actor(request), filters=_filters_for_audit(filters),
                          count=qs.count())
     response = StreamingHttpResponse(export.csv_lines(qs.iterator(chunk_size=2000)),
@@ -666,7 +667,7 @@ def export_csv(request, filters: Query[RechargeFilter]):
 def selection_pdf(request, selection: Query[PrintSelection]):
     """``?code=…&code=…`` and/or ``?id=…`` (up to 1,000); unsold and sold codes only."""
     rows = _selection_rows(selection)
-    data = printouts.pdf(rows, printouts.base_url(request))
+    data = printouts.pdf(actor(request), rows, printouts.base_url(request))
     return _download(data, "application/pdf", f"recharges-{_stamp()}.pdf")
 
 
@@ -676,7 +677,8 @@ def selection_pdf(request, selection: Query[PrintSelection]):
 def selection_escpos(request, selection: Query[PrintSelection],
                      options: Query[TicketOptions]):
     rows = _selection_rows(selection)
-    data = printouts.escpos(rows, printouts.base_url(request), width_mm=int(options.width))
+    data = printouts.escpos(actor(request), rows, printouts.base_url(request),
+                            width_mm=int(options.width))
     return _download(data, "application/octet-stream", f"recharges-{_stamp()}.escpos")
 
 

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.utils import formats, translation
 
+from ficha.core import audit
 from ficha.core.money import Money
 from ficha.core.services import venue_settings
 from ficha.printing import cards as printing
 
+from . import services
 from .models import Recharge
 from .services import local_time
 
@@ -51,15 +53,21 @@ def _language() -> str:
     return translation.get_language() or venue_settings().language
 
 
-def pdf(recharges: Iterable[Recharge], url: str, title: str = "", page_size: str = "A4"
-        ) -> bytes:
+def pdf(actor: audit.Actor, recharges: Iterable[Recharge], url: str, title: str = "",
+        page_size: str = "A4") -> bytes:
+    """An A4/Letter sheet of cards; the printout is recorded in the audit log."""
+    recharges = list(recharges)
+    services.record_print(actor, recharges, f"pdf {page_size}")
     with translation.override(_language()):
         return printing.pdf_sheet(cards(recharges, url), venue=venue_settings().venue_name,
                                   title=title, page_size=page_size)
 
 
-def escpos(recharges: Iterable[Recharge], url: str, width_mm: int = 58, cut: bool = True,
-           with_qr: bool = True) -> bytes:
+def escpos(actor: audit.Actor, recharges: Iterable[Recharge], url: str, width_mm: int = 58,
+           cut: bool = True, with_qr: bool = True) -> bytes:
+    """ESC/POS tickets, one per card; the printout is recorded in the audit log."""
+    recharges = list(recharges)
+    services.record_print(actor, recharges, f"escpos {width_mm} mm")
     with translation.override(_language()):
         return printing.escpos_tickets(cards(recharges, url),
                                        venue=venue_settings().venue_name, width_mm=width_mm,

@@ -332,7 +332,9 @@ def search(*, status=None, batch=None, amount=None, code=None, sold_from=None, s
     ``order``: a field (id, code, amount, status, expires_at, sold_at, used_at,
     created_at, batch), "-" for descending; rows without that date come last.
     """
-    qs = Recharge.objects.select_related("batch", "sold_by", "used_by")
+    # The batch comes in a second, tiny query (prefetch): joined, SQLite may walk the
+    # batches first and sort every code of each (1.5 s instead of 2 ms at 1,000,000 codes).
+    qs = Recharge.objects.select_related("sold_by", "used_by").prefetch_related("batch")
     if status:
         wanted = [status] if isinstance(status, str) else list(status)
         if any(s not in S.values for s in wanted):
@@ -788,6 +790,19 @@ def _staff_shift(actor: audit.Actor, what: str):
 
 def _codes_for_audit(ids_or_codes: list, limit: int = 100) -> list:
     return list(ids_or_codes[:limit])
+
+
+def record_print(actor: audit.Actor, recharges: list, fmt: str) -> None:
+    """Audit a printout: who printed which codes, in what format (codes are money)."""
+    batches = sorted({r.batch.label for r in recharges if r.batch_id})
+    audit.record(
+        actor, "recharges.print", object_type="recharges.recharge",
+        object_id=",".join(batches)[:64],
+        after={"count": len(recharges), "format": fmt, "batches": batches,
+               "codes": _codes_for_audit([r.code for r in recharges])},
+        summary=ngettext("%(n)d code printed (%(fmt)s)", "%(n)d codes printed (%(fmt)s)",
+                         len(recharges)) % {"n": len(recharges), "fmt": fmt},
+    )
 
 
 # --- selling ----------------------------------------------------------------------------

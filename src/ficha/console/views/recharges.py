@@ -286,11 +286,7 @@ def _totals(status: str, others: dict) -> dict:
 
 
 def _page_rows(qs, start: int, size: int) -> list[Recharge]:
-    """One page of the list. The batch comes in a second, tiny query: joined, SQLite may
-    walk the batches first and sort every code of each (1.5 s instead of 2 ms at
-    1,000,000 codes)."""
-    qs = qs.select_related(None).select_related("sold_by", "used_by").prefetch_related(
-        "batch")
+    """One page of the list (rs.search fetches batches in a second, tiny query)."""
     return list(qs[start:start + size])
 
 
@@ -578,11 +574,11 @@ def print_codes(request):
     url = printouts.base_url(request)
     name = _file_name(f"recharges-{name}")
     if fmt == "pdf":
-        data = printouts.pdf(rows, url, title=name.removeprefix("recharges-"))
+        data = printouts.pdf(actor(request), rows, url, title=name.removeprefix("recharges-"))
         response = HttpResponse(data, content_type="application/pdf")
         filename = f"{name}.pdf"
     else:
-        data = printouts.escpos(rows, url, width_mm=int(fmt))
+        data = printouts.escpos(actor(request), rows, url, width_mm=int(fmt))
         response = HttpResponse(data, content_type="application/octet-stream")
         filename = f"{name}-{fmt}mm.prn"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -66,6 +66,7 @@ class Command(BaseCommand):
         p.add_argument("--escpos", action="store_true", help="ESC/POS receipt tickets")
         p.add_argument("--width", type=int, choices=[58, 80], default=58,
                        help="ticket paper width in mm")
+        p.add_argument("--user", help=user_help)
         p.add_argument("--page-size", choices=["A4", "Letter"], default="A4",
                        help="PDF paper size")
         p.add_argument("--no-cut", action="store_true",
@@ -148,8 +149,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Sold {sold} codes.")
 
     def do_export(self, status=None, batch=None, out=None, **_):
-        qs = recharges.search(status=status, batch=batch, order="id").select_related(
-            "batch", "sold_by", "used_by")
+        qs = recharges.search(status=status, batch=batch, order="id")
         total = qs.count()
         if out:
             fh = open(out, "w", newline="", encoding="utf-8")
@@ -172,7 +172,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {total} recharges to {out}.")
 
     def do_print(self, batch, out, status=None, escpos=False, width=58, page_size="A4",
-                 no_cut=False, no_qr=False, **_):
+                 no_cut=False, no_qr=False, user=None, **_):
+        actor = self._actor(user)
+        self._need(actor, "print_recharges")
         found = recharges.get_batch(batch)
         wanted = [status] if status else ["unsold", "sold"]
         rows = list(recharges.search(batch=found, status=wanted, order="id"))
@@ -180,10 +182,10 @@ class Command(BaseCommand):
             raise CommandError("No printable codes (unsold or sold) in this batch.")
         url = printouts.base_url()
         if escpos:
-            data = printouts.escpos(rows, url, width_mm=width, cut=not no_cut,
+            data = printouts.escpos(actor, rows, url, width_mm=width, cut=not no_cut,
                                     with_qr=not no_qr)
         else:
-            data = printouts.pdf(rows, url, title=found.label, page_size=page_size)
+            data = printouts.pdf(actor, rows, url, title=found.label, page_size=page_size)
         with open(out, "wb") as fh:
             fh.write(data)
         self.stdout.write(f"Wrote {len(rows)} cards to {out} ({len(data)} bytes).")

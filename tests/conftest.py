@@ -149,3 +149,7 @@ def _fresh_recharge_caches():
     recharges.clear_cache()
     yield
     recharges.clear_cache()
+
+
+# The browser tests' headless Chromium (skips cleanly without Chromium or Playwright).
+from .browser_support import chromium  # noqa: E402,F401

@@ -6,50 +6,31 @@ skips cleanly without them. Set FICHA_SCREENSHOT_DIR to keep screenshots of the 
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from ficha.core import services as core_services
 from ficha.core.money import Money
 
-CHROMIUM = os.environ.get("FICHA_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .browser_support import BROWSER_MARKS, screenshot
+
 PASSWORD = "correct-horse-9"  # the conftest staff password
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
-        pg = context.new_page()
-        pg.set_default_timeout(15_000)
-        yield pg
-        context.close()
-        browser.close()
-        # Inside Playwright's greenlet the ORM sees its own connection (Django keeps
-        # connections per context); close it, or PostgreSQL cannot drop the test database.
-        connections.close_all()
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
 
 
 def _shot(page, name: str) -> None:
-    folder = os.environ.get("FICHA_SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=True)
+    screenshot(page, f"console-{name}")
 
 
 def _money(text: str) -> str:

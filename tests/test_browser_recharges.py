@@ -9,12 +9,9 @@ skips cleanly without them. Set FICHA_SCREENSHOT_DIR to keep screenshots of the 
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from ficha.core import codes
 from ficha.core import services as core_services
@@ -22,40 +19,22 @@ from ficha.core.money import Money
 from ficha.ledger import services as ledger
 from ficha.recharges import services as rs
 
+from .browser_support import BROWSER_MARKS, PHONE, screenshot
 from .conftest import actor_for
 from .recharges_support import fresh_source
 
-CHROMIUM = os.environ.get("FICHA_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "correct-horse-9"  # the conftest staff password
-PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-        # Inside Playwright's greenlet the ORM sees its own connection (Django keeps
-        # connections per context); close it, or PostgreSQL cannot drop the test database.
-        connections.close_all()
+def browser(chromium):
+    return chromium
 
 
 def _shot(page, name: str, full: bool = True) -> None:
-    folder = os.environ.get("FICHA_SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"window-{name}.png"), full_page=full)
+    screenshot(page, f"window-{name}", full)
 
 
 def _money(minor: int) -> str:

@@ -5,9 +5,7 @@ Set ``FICHA_SCREENSHOTS=/some/dir`` to keep a screenshot of each page visited.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,21 +14,13 @@ from ficha.core import audit, codes, roles
 from ficha.ledger import services as ledger
 from ficha.recharges import services as rs
 
-CHROMIUM = os.environ.get("FICHA_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
+from .browser_support import BROWSER_MARKS, PHONE, screenshot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _shot(page, name: str) -> None:
-    folder = os.environ.get("FICHA_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"portal-{name}.png"), full_page=True)
+    screenshot(page, f"portal-{name}")
 
 
 @pytest.fixture
@@ -51,52 +41,42 @@ def venue(transactional_db):
     return {"customer": ada, "codes": found}
 
 
-def test_log_in_and_redeem_a_code_without_javascript_on_a_phone(live_server, venue,
-                                                                 monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM work is done
-    # before it starts and after it stops, this only silences Django's guard.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def test_log_in_and_redeem_a_code_without_javascript_on_a_phone(live_server, venue, chromium):
     first, second = venue["codes"]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(java_script_enabled=False, viewport=PHONE,
-                                          is_mobile=True, has_touch=True)
-            page = context.new_page()
+    context = chromium.new_context(java_script_enabled=False, viewport=PHONE,
+                                   is_mobile=True, has_touch=True)
+    page = context.new_page()
 
-            page.goto(f"{live_server.url}/")
-            assert page.url.endswith("/login")
-            _shot(page, "login")
-            page.fill("#username", "ada")
-            page.fill("#password", "ada-secret")
-            page.get_by_role("button", name="Log in").click()
-            assert re.search(r"500\b", page.inner_text("#balance"))
-            _shot(page, "home")
+    page.goto(f"{live_server.url}/")
+    assert page.url.endswith("/login")
+    _shot(page, "login")
+    page.fill("#username", "ada")
+    page.fill("#password", "ada-secret")
+    page.get_by_role("button", name="Log in").click()
+    assert re.search(r"500\b", page.inner_text("#balance"))
+    _shot(page, "home")
 
-            page.fill("#code", codes.group(first))
-            page.get_by_role("button", name="Add to my credit").click()
-            assert re.search(r"1,500\b", page.inner_text("#balance"))
-            assert "added to your credit" in page.inner_text("main")
-            _shot(page, "home-after-redeem")
+    page.fill("#code", codes.group(first))
+    page.get_by_role("button", name="Add to my credit").click()
+    assert re.search(r"1,500\b", page.inner_text("#balance"))
+    assert "added to your credit" in page.inner_text("main")
+    _shot(page, "home-after-redeem")
 
-            page.fill("#code", codes.group(first))
-            page.get_by_role("button", name="Add to my credit").click()
-            assert "This code has already been used." in page.inner_text("#code-error")
-            _shot(page, "home-error")
+    page.fill("#code", codes.group(first))
+    page.get_by_role("button", name="Add to my credit").click()
+    assert "This code has already been used." in page.inner_text("#code-error")
+    _shot(page, "home-error")
 
-            # The QR code on a card: the code is filled in, one tap redeems it.
-            page.goto(f"{live_server.url}/recharge?code={second}")
-            assert page.input_value("#code") == codes.group(second)
-            _shot(page, "recharge")
-            page.get_by_role("button", name="Add this code to my credit").click()
-            assert re.search(r"3,500\b", page.inner_text("#balance"))
+    # The QR code on a card: the code is filled in, one tap redeems it.
+    page.goto(f"{live_server.url}/recharge?code={second}")
+    assert page.input_value("#code") == codes.group(second)
+    _shot(page, "recharge")
+    page.get_by_role("button", name="Add this code to my credit").click()
+    assert re.search(r"3,500\b", page.inner_text("#balance"))
 
-            # Everything fits the phone's width: no sideways scrolling to reach a button.
-            for selector in ("#balance", "#code", "button.primary", "footer"):
-                box = page.locator(selector).first.bounding_box()
-                assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
-            context.close()
-        finally:
-            browser.close()
+    # Everything fits the phone's width: no sideways scrolling to reach a button.
+    for selector in ("#balance", "#code", "button.primary", "footer"):
+        box = page.locator(selector).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
+    context.close()
     assert accounts.balance(venue["customer"]) == 3500

@@ -237,3 +237,34 @@ def test_pages_need_a_customer(client, db):
         resp = client.get(path)
         assert resp.status_code == 302 and resp["Location"].startswith("/login")
     assert client.get("/logout")["Location"] == "/login"
+
+
+def test_an_idle_portal_session_ends_on_a_shared_pc(client, db, make_customer, monkeypatch):
+    import time as _time
+
+    from ficha.portal import auth as portal_auth
+
+    make_customer("idle", password="idle-pass-1")
+    client.post("/login", {"username": "idle", "password": "idle-pass-1"})
+    assert client.get("/").status_code == 200
+    assert client.session.get_expire_at_browser_close()
+    later = _time.time() + portal_auth.IDLE_SECONDS + 5
+    monkeypatch.setattr(portal_auth.time, "time", lambda: later)
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_a_stale_form_gets_a_plain_page_not_a_technical_error(db, make_customer):
+    from django.test import Client
+
+    make_customer("stale", password="stale-pass-1")
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/login", {"username": "stale", "password": "stale-pass-1"},
+                           HTTP_REFERER="http://testserver/login")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This page has expired" in body and "CSRF" not in body
+    assert 'href="http://testserver/login"' in body
+    strict.cookies["django_language"] = "fr"
+    response = strict.post("/login", {"username": "stale", "password": "x"})
+    assert "Cette page a expiré" in response.content.decode()

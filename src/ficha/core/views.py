@@ -27,3 +27,15 @@ def healthz(request):
         {"status": "ok" if status == 200 else "error", "version": __version__, "database": db},
         status=status,
     )
+
+
+def csrf_failure(request, reason: str = ""):
+    """A plain, translated page instead of Django's technical 403 (stale forms happen on
+    captive portals and shared PCs). Nothing was done; the person goes back and retries."""
+    from django.shortcuts import render
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    back = request.META.get("HTTP_REFERER") or request.path
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = request.path
+    return render(request, "core/csrf_failure.html", {"back": back}, status=403)

@@ -9,12 +9,19 @@ console.
 
 from __future__ import annotations
 
+import time
+
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ficha.accounts.models import Customer
 
 CUSTOMER_KEY = "portal_customer_id"
 TOKEN_KEY = "portal_customer_token"
+SEEN_KEY = "portal_customer_seen"
+# Café PCs are shared: a portal session ends after this long without a page view, and
+# its cookie when the browser closes.
+IDLE_SECONDS = 3600
+_SEEN_EVERY = 60  # refresh the last-seen stamp at most once a minute (one session write)
 
 
 def _token(customer: Customer) -> str:
@@ -32,6 +39,8 @@ def login(request, customer: Customer) -> None:
     request.session.cycle_key()  # no session fixation
     request.session[CUSTOMER_KEY] = customer.pk
     request.session[TOKEN_KEY] = _token(customer)
+    request.session[SEEN_KEY] = int(time.time())
+    request.session.set_expiry(0)
     request.customer = customer
 
 
@@ -42,8 +51,8 @@ def refresh(request, customer: Customer) -> None:
 
 
 def logout(request) -> None:
-    request.session.pop(CUSTOMER_KEY, None)
-    request.session.pop(TOKEN_KEY, None)
+    for key in (CUSTOMER_KEY, TOKEN_KEY, SEEN_KEY):
+        request.session.pop(key, None)
     request.session.cycle_key()
     request.customer = None
 
@@ -57,11 +66,15 @@ def current(request) -> Customer | None:
     if pk is not None:
         customer = Customer.objects.select_related("credit_account").filter(pk=pk).first()
         token = request.session.get(TOKEN_KEY) or ""
-        if customer is None or not customer.is_active or not constant_time_compare(
-            token, _token(customer)
-        ):
-            request.session.pop(CUSTOMER_KEY, None)
-            request.session.pop(TOKEN_KEY, None)
+        now = int(time.time())
+        seen = request.session.get(SEEN_KEY) or 0
+        if (customer is None or not customer.is_active
+                or not constant_time_compare(token, _token(customer))
+                or now - seen > IDLE_SECONDS):
+            for key in (CUSTOMER_KEY, TOKEN_KEY, SEEN_KEY):
+                request.session.pop(key, None)
             customer = None
+        elif now - seen > _SEEN_EVERY:
+            request.session[SEEN_KEY] = now
     request.customer = customer
     return customer

@@ -77,3 +77,12 @@ def test_every_printout_is_audited(owner, tmp_path):
     assert prints[0].actor == owner and prints[0].after["count"] == 3
     assert set(prints[0].after["codes"]) == set(
         Recharge.objects.filter(batch__label="Audited").values_list("code", flat=True))
+
+
+def test_big_batches_print_into_several_files(owner, tmp_path):
+    run("generate", "--count", "7", "--amount", "100", "--batch", "Big")
+    out = run("print", "--batch", "Big", "--out", str(tmp_path / "big.pdf"), "--per-file", "3")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["big-part001.pdf", "big-part002.pdf", "big-part003.pdf"]
+    assert out.count("Wrote") == 3 and "Wrote 1 cards" in out
+    assert (tmp_path / "big-part003.pdf").read_bytes().startswith(b"%PDF")

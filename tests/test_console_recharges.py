@@ -452,6 +452,24 @@ def test_print_ticked_codes_and_whole_batches(as_user, seller, batch, office):
                       {"batch": "nope"}).status_code == 404
 
 
+def test_a_big_batch_prints_in_parts(as_user, seller, batch, monkeypatch):
+    from ficha.console.views import recharges as window
+
+    monkeypatch.setattr(window, "PRINT_PART", 8)
+    client = as_user(seller)
+    response = client.get(reverse("console:recharge_print"), {"batch": "B500", "format": "pdf"})
+    assert response.status_code == 200 and "text/html" in response["Content-Type"]
+    page = text(response)
+    assert "Part 3: cards 17 to 20" in page and "Part 4" not in page
+    response = client.post(reverse("console:recharge_print"),
+                           {"batch": "B500", "format": "pdf", "part": "3"})
+    assert response["Content-Disposition"] == 'attachment; filename="recharges-B500-part3.pdf"'
+    content = _pdf_text(response.content)
+    in_order = list(batch.recharges.order_by("pk"))
+    assert all(codes.group(r.code) in content for r in in_order[16:])
+    assert not any(codes.group(r.code) in content for r in in_order[:16])
+
+
 def test_export_csv_of_the_current_filter(as_user, manager, desk, batch):
     sold = first(batch, 4)
     rs.sell(desk, sold)

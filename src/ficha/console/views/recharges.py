@@ -561,6 +561,11 @@ def _file_name(text: str) -> str:
     return safe.strip("-.")[:60] or "recharges"
 
 
+# One printout holds at most this many cards (100 A4 sheets: a few seconds and ~20 MB of
+# memory to make); a bigger batch is offered as parts.
+PRINT_PART = 2100
+
+
 @require_http_methods(["GET", "POST"])
 @capability_required("view_recharges", "print_recharges")
 def print_codes(request):
@@ -571,6 +576,21 @@ def print_codes(request):
     if not rows:
         messages.error(request, _("Nothing to print: only unsold and sold codes are printed."))
         return redirect(_back(request))
+    if len(rows) > PRINT_PART:
+        parts = [(n + 1, start + 1, min(start + PRINT_PART, len(rows)))
+                 for n, start in enumerate(range(0, len(rows), PRINT_PART))]
+        try:
+            part = int(request.POST.get("part") or request.GET.get("part") or 0)
+        except ValueError:
+            part = 0
+        if not 1 <= part <= len(parts):
+            return render(request, "console/recharges/print_parts.html", {
+                "parts": parts, "fmt": fmt, "count": len(rows), "name": name,
+                "batch": request.POST.get("batch") or request.GET.get("batch") or "",
+                "ids": _ids(request), "next": _back(request),
+            })
+        rows = rows[(part - 1) * PRINT_PART:part * PRINT_PART]
+        name = f"{name}-part{part}"
     url = printouts.base_url(request)
     name = _file_name(f"recharges-{name}")
     if fmt == "pdf":

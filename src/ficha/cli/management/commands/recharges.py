@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import getpass
+import os
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -19,6 +20,10 @@ from ficha.ledger import services as ledger
 from ficha.recharges import printouts
 from ficha.recharges import services as recharges
 from ficha.recharges.export import CSV_FIELDS, export_row
+
+# A PDF keeps every page in memory until it is written (~8.5 KB a card): big batches are
+# split into files of this many cards (238 A4 sheets each).
+PDF_PER_FILE = 5000
 
 
 def _progress(console: Console) -> Progress:
@@ -67,6 +72,9 @@ class Command(BaseCommand):
         p.add_argument("--width", type=int, choices=[58, 80], default=58,
                        help="ticket paper width in mm")
         p.add_argument("--user", help=user_help)
+        p.add_argument("--per-file", type=int, default=None,
+                       help=f"cards per file; more go to FILE-part001.pdf, ... "
+                            f"(default {PDF_PER_FILE} for PDF, 0 = one file)")
         p.add_argument("--page-size", choices=["A4", "Letter"], default="A4",
                        help="PDF paper size")
         p.add_argument("--no-cut", action="store_true",
@@ -172,7 +180,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {total} recharges to {out}.")
 
     def do_print(self, batch, out, status=None, escpos=False, width=58, page_size="A4",
-                 no_cut=False, no_qr=False, user=None, **_):
+                 no_cut=False, no_qr=False, user=None, per_file=None, **_):
         actor = self._actor(user)
         self._need(actor, "print_recharges")
         found = recharges.get_batch(batch)
@@ -181,12 +189,23 @@ class Command(BaseCommand):
         if not rows:
             raise CommandError("No printable codes (unsold or sold) in this batch.")
         url = printouts.base_url()
-        if escpos:
-            data = printouts.escpos(actor, rows, url, width_mm=width, cut=not no_cut,
-                                    with_qr=not no_qr)
-        else:
-            data = printouts.pdf(actor, rows, url, title=found.label, page_size=page_size)
-        with open(out, "wb") as fh:
-            fh.write(data)
-        self.stdout.write(f"Wrote {len(rows)} cards to {out} ({len(data)} bytes).")
+        per = per_file if per_file is not None else (0 if escpos else PDF_PER_FILE)
+        if per < 0:
+            raise CommandError("--per-file must be 0 (one file) or more.")
+        parts = [rows[i:i + per] for i in range(0, len(rows), per)] if per else [rows]
+        stem, suffix = os.path.splitext(out)
+        with _progress(self.err) as progress:
+            task = progress.add_task("Printing", total=len(rows), visible=len(parts) > 1)
+            for n, part in enumerate(parts, 1):
+                if escpos:
+                    data = printouts.escpos(actor, part, url, width_mm=width, cut=not no_cut,
+                                            with_qr=not no_qr)
+                else:
+                    data = printouts.pdf(actor, part, url, title=found.label,
+                                         page_size=page_size)
+                path = out if len(parts) == 1 else f"{stem}-part{n:03d}{suffix}"
+                with open(path, "wb") as fh:
+                    fh.write(data)
+                progress.advance(task, len(part))
+                self.stdout.write(f"Wrote {len(part)} cards to {path} ({len(data)} bytes).")
 

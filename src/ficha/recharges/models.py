@@ -115,10 +115,13 @@ class Recharge(models.Model):
             # (totals per status come from the Tally table, not from an index scan)
             # date filters and sorts; sold/used date ranges are answered (rows, count
             # and totals) from these covering, partial indexes alone
-            models.Index(fields=["expires_at"], name="recharge_expires"),
-            models.Index(fields=["sold_at", "status", "amount"], name="recharge_sold_at",
+            # (date, id) orders the window's date sorts without a sort (services.page);
+            # status and amount make the sold/used ones cover date-range totals
+            models.Index(fields=["expires_at", "id"], name="recharge_expires_id"),
+            models.Index(fields=["status", "expires_at", "id"], name="recharge_status_expires"),
+            models.Index(fields=["sold_at", "id", "status", "amount"], name="recharge_sold_id",
                          condition=Q(sold_at__isnull=False)),
-            models.Index(fields=["used_at", "status", "amount"], name="recharge_used_at",
+            models.Index(fields=["used_at", "id", "status", "amount"], name="recharge_used_id",
                          condition=Q(used_at__isnull=False)),
             # the worker's sweeps touch only the rows they look for (services.LIVE_SQL
             # and UNBROKEN_SQL repeat these conditions literally so SQLite uses them)

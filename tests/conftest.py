@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management.commands import flush
+from django.utils import translation
 
 from ficha.core import audit, roles
 from ficha.core import services as core_services
@@ -23,6 +24,9 @@ flush.Command.handle = _flush_unlocked
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
+    # A request served in another language leaves it active in this thread: start each
+    # test in English, as a fresh process would.
+    translation.activate("en")
     core_services.clear_cache()
     ledger.clear_cache()
     yield

@@ -17,7 +17,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 
 from . import clock
 from .models import Throttle
@@ -86,17 +87,57 @@ def retry_after(scope: str, keys: Iterable[str | None]) -> int:
     return max(1, int((latest - now).total_seconds() + 0.999))
 
 
-def _rows(scope: str, keys: list[str]) -> list[Throttle]:
-    existing = {t.key for t in Throttle.objects.filter(scope=scope, key__in=keys)}
-    for key in keys:
-        if key not in existing:
-            try:
-                with transaction.atomic():
-                    Throttle.objects.create(scope=scope, key=key)
-            except IntegrityError:
-                pass  # created meanwhile by a parallel attempt
-    return list(Throttle.objects.select_for_update().filter(scope=scope, key__in=keys)
-                .order_by("key"))
+# claim() and forgive() run on every code and login attempt, so they speak SQL directly:
+# a handful of short statements instead of the ORM's query building (which cost more
+# than the rest of a redemption together).
+_COLS = ("id", "key", "failures", "locked_until", "last_failure_at")
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _read_dt(value) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _write_dt(value: dt.datetime | None):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _lock_rows(cur, scope: str, keys: list[str], *, create: bool) -> list[list]:
+    """The keys' rows, locked (FOR UPDATE on PostgreSQL; SQLite's write transaction
+    already excludes every other writer), created first when ``create``."""
+    table = _q(Throttle._meta.db_table)
+    if create:
+        cur.execute(
+            f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}) VALUES "
+            + ", ".join(["(%s, %s, 0)"] * len(keys))
+            + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO NOTHING",
+            [v for key in keys for v in (scope, key)],
+        )
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    cur.execute(
+        f"SELECT {', '.join(_q(c) for c in _COLS)} FROM {table} WHERE {_q('scope')} = %s "
+        f"AND {_q('key')} IN ({', '.join(['%s'] * len(keys))}) ORDER BY {_q('key')}{lock}",
+        [scope, *keys],
+    )
+    return [[pk, key, failures, _read_dt(locked), _read_dt(last)]
+            for pk, key, failures, locked, last in cur.fetchall()]
+
+
+def _save(cur, pk: int, failures: int, locked_until, last_failure_at) -> None:
+    cur.execute(
+        f"UPDATE {_q(Throttle._meta.db_table)} SET {_q('failures')} = %s, "
+        f"{_q('locked_until')} = %s, {_q('last_failure_at')} = %s WHERE {_q('id')} = %s",
+        [failures, _write_dt(locked_until), _write_dt(last_failure_at), pk],
+    )
 
 
 def claim(scope: str, keys: Iterable[str | None]) -> int:
@@ -108,21 +149,20 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
     if not keys:
         return 0
     now = clock.now()
-    with transaction.atomic():
-        rows = _rows(scope, keys)
-        waits = [(r.locked_until - now).total_seconds() for r in rows
-                 if r.locked_until and r.locked_until > now]
+    with transaction.atomic(), connection.cursor() as cur:
+        rows = _lock_rows(cur, scope, keys, create=True)
+        waits = [(locked - now).total_seconds() for _pk, _k, _f, locked, _l in rows
+                 if locked and locked > now]
         if waits:
             return max(1, int(max(waits) + 0.999))
-        for r in rows:
-            p = policy(scope, r.key)
-            if r.last_failure_at and (now - r.last_failure_at).total_seconds() > p.window_seconds:
-                r.failures = 0
-            r.failures += 1
-            r.last_failure_at = now
-            seconds = lock_seconds(p, r.failures)
-            r.locked_until = now + dt.timedelta(seconds=seconds) if seconds else None
-            r.save(update_fields=["failures", "last_failure_at", "locked_until"])
+        for pk, key, failures, _locked, last in rows:
+            p = policy(scope, key)
+            if last and (now - last).total_seconds() > p.window_seconds:
+                failures = 0
+            failures += 1
+            seconds = lock_seconds(p, failures)
+            _save(cur, pk, failures, now + dt.timedelta(seconds=seconds) if seconds else None,
+                  now)
     return 0
 
 
@@ -132,16 +172,16 @@ def forgive(scope: str, keys: Iterable[str | None]) -> None:
     if not keys:
         return
     now = clock.now()
-    with transaction.atomic():
-        for r in Throttle.objects.select_for_update().filter(scope=scope, key__in=keys):
-            p = policy(scope, r.key)
-            r.failures = max(0, r.failures - 1)
-            seconds = lock_seconds(p, r.failures)
+    with transaction.atomic(), connection.cursor() as cur:
+        for pk, key, failures, locked, last in _lock_rows(cur, scope, keys, create=False):
+            p = policy(scope, key)
+            failures = max(0, failures - 1)
+            seconds = lock_seconds(p, failures)
             if not seconds:
-                r.locked_until = None
-            elif r.last_failure_at:
-                r.locked_until = max(now, r.last_failure_at + dt.timedelta(seconds=seconds))
-            r.save(update_fields=["failures", "locked_until"])
+                locked = None
+            elif last:
+                locked = max(now, last + dt.timedelta(seconds=seconds))
+            _save(cur, pk, failures, locked, last)
 
 
 def reset(scope: str, key: str) -> int:

@@ -324,7 +324,13 @@ def reverse(
 
 # --- reading ----------------------------------------------------------------------------
 def raw_sum(acct: Account | str | int) -> int:
-    return Entry.objects.filter(account_id=_resolve(acct)).aggregate(s=Sum("amount"))["s"] or 0
+    """Σ of an account's entries (read after every redemption and top-up: plain SQL)."""
+    conn = connections[router.db_for_read(Entry)]
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT SUM(amount) FROM {conn.ops.quote_name(Entry._meta.db_table)} "
+                    "WHERE account_id = %s", [_resolve(acct)])
+        total = cur.fetchone()[0]
+    return int(total or 0)
 
 
 def balance(acct: Account | str) -> int:

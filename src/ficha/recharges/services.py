@@ -1303,6 +1303,9 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
                         _tally_rows([(row.batch_id, row.amount)], (S.SOLD, -1),
                                     (S.USED, 1), (Tally.LIABILITY, -1))
                     outcome = Out.SUCCESS
+                    # the row as the UPDATE left it (no second read of the code)
+                    row.status, row.used_at, row.used_by = S.USED, now, target
+                    row.used_door, row.redeem_transaction = door, tx
                     result = Redemption(row, target, row.amount, 0, customer is None)
                 except _Lost:
                     row.refresh_from_db(fields=["status", "expires_at", "sold_at",
@@ -1327,10 +1330,11 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
         )
         if outcome in (Out.UNSOLD, Out.DELETED, Out.VOID):
             _fraud_alert(row, outcome, source)
+        if result is not None:
+            # in the same transaction: a success costs no extra commit
+            throttle.forgive(THROTTLE_SCOPE, keys)
 
     if result is not None:
-        throttle.forgive(THROTTLE_SCOPE, keys)
-        result.recharge = Recharge.objects.select_related("batch").get(pk=row.pk)
         result.balance = accounts.balance(result.customer)
         if actor is not None and actor.staff is not None:
             audit.record(

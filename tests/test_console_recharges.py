@@ -478,8 +478,9 @@ def test_export_csv_of_the_current_filter(as_user, manager, desk, batch):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="recharges-')
-    body = b"".join(response.streaming_content).decode()
-    rows = list(csv.reader(io.StringIO(body)))
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel on Windows reads accents
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0][:4] == ["code", "amount", "currency", "status"]
     assert [r[0] for r in rows[1:]] == sorted(r.code for r in sold)
     assert {r[3] for r in rows[1:]} == {"sold"}

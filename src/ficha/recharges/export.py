@@ -45,10 +45,15 @@ class _Line:
         return text
 
 
-def csv_lines(recharges: Iterable[Recharge]) -> Iterator[str]:
-    """The header and one CSV line per recharge, lazily (for a streamed download)."""
+def csv_lines(recharges: Iterable[Recharge], *, excel: bool = False) -> Iterator[str]:
+    """The header and one CSV line per recharge, lazily (for a streamed download).
+
+    ``excel``: start with a UTF-8 byte-order mark, without which Excel on Windows reads
+    the file as ANSI and garbles accented names (the console's download; scripts using
+    the API or the CLI get plain UTF-8).
+    """
     writer = csv.writer(_Line())
-    yield writer.writerow(CSV_FIELDS)
+    yield ("\ufeff" if excel else "") + writer.writerow(CSV_FIELDS)
     for r in recharges:
         yield writer.writerow(export_row(r))
 

@@ -619,7 +619,7 @@ def export_csv(request):
     except rs.RechargeError as exc:
         messages.error(request, str(exc))
         return redirect(reverse("console:recharges"))
-    response = StreamingHttpResponse(export.csv_lines(qs.iterator(chunk_size=2000)),
+    response = StreamingHttpResponse(export.csv_lines(qs.iterator(chunk_size=2000), excel=True),
                                      content_type="text/csv; charset=utf-8")
     stamp = rs.local_time(clock.now()).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="recharges-{stamp}.csv"'

@@ -124,6 +124,12 @@ def _write(lang: str, catalog) -> None:
         write_po(fh, catalog, width=100, include_previous=False)
 
 
+def _key(msg) -> str:
+    """A message's key in the JSON files: its msgid, after "context\x04" when it has one."""
+    msgid = msg.id if isinstance(msg.id, str) else msg.id[0]
+    return f"{msg.context}\x04{msgid}" if msg.context else msgid
+
+
 def todo(lang: str) -> dict:
     out = {}
     for msg in _read(lang):
@@ -131,8 +137,7 @@ def todo(lang: str) -> dict:
             continue
         strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
         if msg.fuzzy or not all(strings):
-            key = msg.id if isinstance(msg.id, str) else msg.id[0]
-            out[key] = list(msg.id) if isinstance(msg.id, tuple) else ""
+            out[_key(msg)] = list(msg.id) if isinstance(msg.id, tuple) else ""
     return out
 
 
@@ -145,7 +150,7 @@ def apply(lang: str, path: str) -> int:
     for msg in catalog:
         if not msg.id:
             continue
-        key = msg.id if isinstance(msg.id, str) else msg.id[0]
+        key = _key(msg)
         if key not in wanted or not wanted[key]:
             continue
         value = wanted[key]

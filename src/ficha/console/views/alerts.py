@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from ficha.core import alerts, roles, throttle
@@ -21,9 +21,9 @@ from ..access import actor, capability_required
 from .common import paginate
 
 STATES = {
-    "open": gettext_lazy("Open"),
-    "acknowledged": gettext_lazy("Acknowledged"),
-    "all": gettext_lazy("All"),
+    "open": pgettext_lazy("alerts", "Open"),
+    "acknowledged": pgettext_lazy("alerts", "Acknowledged"),
+    "all": pgettext_lazy("alerts", "All"),
 }
 SCOPES = {
     "redeem": gettext_lazy("Recharge codes"),

@@ -77,6 +77,18 @@ def open_shift(cashier_actor):
 
 
 @pytest.fixture
+def office(owner):
+    """The owner at the console (generates, voids)."""
+    return actor_for(owner)
+
+
+@pytest.fixture
+def desk(cashier, open_shift):
+    """The cashier with an open shift (the one who sells in most tests)."""
+    return actor_for(cashier)
+
+
+@pytest.fixture
 def make_customer(db):
     from ficha.accounts import services as accounts
 

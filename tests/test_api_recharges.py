@@ -42,10 +42,6 @@ def code_of(response) -> str:
     return response.json()["code"]
 
 
-@pytest.fixture
-def office(owner):
-    return actor_for(owner)
-
 
 @pytest.fixture
 def batch(office):
@@ -71,11 +67,6 @@ def as_cashier(api_client, cashier):
 def as_seller(api_client, seller):
     return api_client(user=seller)
 
-
-@pytest.fixture
-def desk(cashier, open_shift):
-    """The cashier with an open shift (the one who sells in most tests)."""
-    return actor_for(cashier)
 
 
 def rows(batch, status=None) -> list[Recharge]:

@@ -53,14 +53,6 @@ def as_user(client):
     return login
 
 
-@pytest.fixture
-def office(owner):
-    return actor_for(owner)
-
-
-@pytest.fixture
-def desk(cashier, open_shift):
-    return actor_for(cashier)
 
 
 @pytest.fixture

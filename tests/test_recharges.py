@@ -24,14 +24,6 @@ S = Recharge.Status
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def office(owner):
-    return actor_for(owner)
-
-
-@pytest.fixture
-def desk(cashier, open_shift):
-    return actor_for(cashier)
 
 
 @pytest.fixture

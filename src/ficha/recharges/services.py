@@ -1265,9 +1265,6 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     if actor is not None and actor.staff is not None and not source.staff:
         source = dataclasses.replace(source, staff=actor.staff.get_username())
     keys = source.keys()
-    wait = throttle.claim(THROTTLE_SCOPE, keys)
-    if wait:
-        raise RechargeError("throttled", _wait_message(wait), retry_after=wait)
     now = clock.now()
     door = (source.door or "portal")[:20]
     ledger_actor = actor if actor is not None else audit.Actor(
@@ -1278,6 +1275,12 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     outcome = Out.UNKNOWN
     row = None
     with transaction.atomic():
+        # The claim commits with the attempt it allows: one transaction per attempt. A
+        # wrong code still commits its counted failure (nothing below raises); only a
+        # refused claim rolls back, and it had nothing to keep.
+        wait = throttle.claim(THROTTLE_SCOPE, keys)
+        if wait:
+            raise RechargeError("throttled", _wait_message(wait), retry_after=wait)
         row = (Recharge.objects.filter(code=code).select_related("batch")
                .only("pk", "code", "amount", "status", "expires_at", "sold_at",
                      "used_by_id", "batch_id", "batch__label").first())

@@ -203,7 +203,7 @@ def _positive(amount: int) -> int:
     return amount
 
 
-def _money_after(customer: Customer, tx, kind: str, amount: int, memo: str) -> dict:
+def _money_after(customer: Customer, tx, amount: int, memo: str) -> dict:
     return {"amount": amount, "transaction": tx.pk, "balance": balance(customer), "memo": memo}
 
 
@@ -220,7 +220,7 @@ def deposit(actor: audit.Actor, customer: Customer, amount: int, memo: str = "")
             actor=actor, shift=shift, memo=memo, reference=f"customer:{customer.pk}",
         )
         audit.record(actor, "customer.deposit", customer, before={"balance": before},
-                     after=_money_after(customer, tx, "deposit", amount, memo),
+                     after=_money_after(customer, tx, amount, memo),
                      summary=_("Deposit to %(name)s") % {"name": customer.username})
     return tx
 
@@ -239,7 +239,7 @@ def refund(actor: audit.Actor, customer: Customer, amount: int, memo: str = ""):
             actor=actor, shift=shift, memo=memo, reference=f"customer:{customer.pk}",
         )
         audit.record(actor, "customer.refund", customer, before={"balance": before},
-                     after=_money_after(customer, tx, "refund", amount, memo),
+                     after=_money_after(customer, tx, amount, memo),
                      summary=_("Refund to %(name)s") % {"name": customer.username})
     return tx
 
@@ -262,7 +262,7 @@ def adjust(actor: audit.Actor, customer: Customer, amount: int, reason: str):
             reference=f"customer:{customer.pk}",
         )
         audit.record(actor, "customer.adjust", customer, before={"balance": before},
-                     after=_money_after(customer, tx, "adjustment", amount, reason),
+                     after=_money_after(customer, tx, amount, reason),
                      summary=_("Balance of %(name)s adjusted") % {"name": customer.username})
     return tx
 

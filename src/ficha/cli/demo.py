@@ -7,6 +7,7 @@ from django.db import transaction
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
+from ficha.cli.demo_recharges import load_demo_recharges
 from ficha.core import audit, roles
 from ficha.core.money import Money
 from ficha.core.services import currency
@@ -50,13 +51,7 @@ def load_demo() -> str:
             if deposit:
                 accounts.deposit(desk, customer, Money.parse(str(deposit), cur).minor,
                                  memo="demo deposit")
-    extra = ""
-    try:
-        from ficha.cli.demo_recharges import load_demo_recharges
-    except ImportError:
-        load_demo_recharges = None
-    if load_demo_recharges is not None:
-        extra = load_demo_recharges(cashier, shift)
+    extra = load_demo_recharges(cashier, shift)
     return (
         f"Demo data loaded: {len(DEMO_CUSTOMERS)} customers (password {DEMO_PASSWORD}), "
         f"staff 'cashier' and 'seller' (password {DEMO_PASSWORD}), an open shift. {extra}"

@@ -35,19 +35,15 @@ def optimize_database() -> int:
 
 def jobs() -> list[tuple[str, Callable[[], int]]]:
     """(name, function) pairs; each function returns how many items it handled."""
-    out: list[tuple[str, Callable[[], int]]] = [("db.optimize", optimize_database)]
-    try:
-        from ficha.recharges import services as recharges
-    except ImportError:  # pragma: no cover - recharges is always installed
-        recharges = None
-    if recharges is not None and hasattr(recharges, "expire_due"):
-        out.append(("recharges.expire", recharges.expire_due))
-    if recharges is not None and hasattr(recharges, "check_failure_rate"):
-        out.append(("recharges.failure_rate", recharges.check_failure_rate))
     from ficha.api import services as api_services
+    from ficha.recharges import services as recharges
 
-    out.append(("api.idempotency_purge", api_services.purge_idempotency_keys))
-    return out
+    return [
+        ("db.optimize", optimize_database),
+        ("recharges.expire", recharges.expire_due),
+        ("recharges.failure_rate", recharges.check_failure_rate),
+        ("api.idempotency_purge", api_services.purge_idempotency_keys),
+    ]
 
 
 def run_once() -> dict[str, int]:

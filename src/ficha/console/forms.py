@@ -82,30 +82,30 @@ class CustomerForm(ConsoleForm):
               "card_uid", "id_doc_type", "id_doc_number", "notes"]
 
 
-class NewCustomerForm(CustomerForm):
-    password = forms.CharField(
-        label=_("Password"), required=False, strip=False,
+def _customer_password(label, help_text) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, strip=False, help_text=help_text,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("For the customer's login at a PC or on Wi-Fi. At least 4 characters."),
     )
-    pin = forms.CharField(
-        label=_("PIN"), required=False, max_length=8,
+
+
+def _customer_pin(label, help_text) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, max_length=8, help_text=help_text,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-        help_text=_("Optional: 4 to 8 digits."),
     )
+
+
+class NewCustomerForm(CustomerForm):
+    password = _customer_password(
+        _("Password"), _("For the customer's login at a PC or on Wi-Fi. At least 4 characters."))
+    pin = _customer_pin(_("PIN"), _("Optional: 4 to 8 digits."))
 
 
 class CredentialsForm(ConsoleForm):
-    password = forms.CharField(
-        label=_("New password"), required=False, strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("Leave empty to keep the current password."),
-    )
-    pin = forms.CharField(
-        label=_("New PIN"), required=False, max_length=8,
-        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-        help_text=_("Leave empty to keep the current PIN."),
-    )
+    password = _customer_password(_("New password"),
+                                  _("Leave empty to keep the current password."))
+    pin = _customer_pin(_("New PIN"), _("Leave empty to keep the current PIN."))
     clear_pin = forms.BooleanField(label=_("Remove the PIN"), required=False)
 
     def clean(self):

@@ -285,11 +285,6 @@ def _totals(status: str, others: dict) -> dict:
     return rs.totals(rs.search(**others))
 
 
-def _page_rows(qs, start: int, size: int) -> list[Recharge]:
-    """One page of the list: its ids from an index, then those rows (rs.page)."""
-    return rs.page(qs, start, size)
-
-
 def _headers(sort: str) -> list[dict]:
     current = sort.lstrip("-")
     desc = sort.startswith("-")
@@ -348,7 +343,7 @@ def _window_context(request) -> dict:
     page = min(page, pages)
     start = (page - 1) * per_page
     now = clock.now()
-    rows = [Row(r, now) for r in _page_rows(qs, start, per_page)]
+    rows = [Row(r, now) for r in rs.page(qs, start, per_page)]
     shift = ledger.current_shift(user)
     tabs = [{"value": "", "label": _("All"), "count": totals["total"]["count"],
              "value_total": totals["total"]["value"]}]

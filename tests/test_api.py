@@ -214,6 +214,9 @@ def test_list_search_and_paginate_customers(as_cashier, make_customer):
     assert [c["username"] for c in found["items"]] == ["anna", "bert", "carla", "dora"]
     assert as_cashier.get(f"{V1}/customers", {"q": "0199"}).json()["items"][0]["username"] \
         == "zoe"
+    # phone numbers match whatever spacing was typed, as in the console
+    assert [c["username"] for c in as_cashier.get(f"{V1}/customers",
+                                                  {"q": "5550199"}).json()["items"]] == ["zoe"]
     disabled = as_cashier.get(f"{V1}/customers", {"status": "disabled"}).json()
     assert [c["username"] for c in disabled["items"]] == ["zoe"]
     beyond = as_cashier.get(f"{V1}/customers", {"page": 9}).json()

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
@@ -12,6 +12,7 @@ from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Entry
+from ficha.reports import services as reports
 
 from .auth import actor, require
 from .errors import ApiError
@@ -209,16 +210,10 @@ def movement_out(customer: Customer, tx, credit_change: int) -> dict:
 @router.get("/customers", response={200: CustomerPage, **ERRORS},
             auth=require("view_customers"), summary="List and search customers")
 def list_customers(request, filters: Query[CustomerFilter]):
-    """Search matches username, name, phone, e-mail and card UID (case-insensitive)."""
-    qs = Customer.objects.select_related("credit_account").order_by("username", "id")
-    q = filters.q.strip()
-    if q:
-        qs = qs.filter(
-            Q(username__icontains=q) | Q(full_name__icontains=q) | Q(phone__icontains=q)
-            | Q(email__icontains=q) | Q(card_uid__icontains=q.replace(":", "").upper())
-        )
-    if filters.status:
-        qs = qs.filter(status=filters.status)
+    """Search matches username, name, phone (whatever its spacing), e-mail and card UID
+    (case-insensitive), as the console's customer search does."""
+    qs = (reports.search_customers(filters.q, filters.status or "")
+          .select_related("credit_account").order_by("username", "id"))
     items, meta = paginate(qs, filters.page, filters.page_size)
     balances = ledger.balances([c.credit_account for c in items])
     return {**meta,

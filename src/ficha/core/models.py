@@ -55,6 +55,26 @@ class VenueSettings(models.Model):
     breakage_enabled = models.BooleanField(
         _("move expired, unused recharges to breakage revenue"), default=True
     )
+    # Money limits: above these the console asks again before recording (0 = no limit).
+    max_deposit = models.BigIntegerField(_("largest deposit without confirmation"), default=0)
+    max_face_value = models.BigIntegerField(
+        _("largest recharge face value without confirmation"), default=0
+    )
+    max_shift_variance = models.BigIntegerField(
+        _("largest shift variance without confirmation"), default=0
+    )
+    # Where customers reach the portal (printed QR codes); empty = FICHA_PUBLIC_URL.
+    public_url = models.CharField(_("public address"), max_length=200, blank=True)
+    date_format = models.CharField(_("date format"), max_length=16, default="dmy")
+    # Receipt/ticket printer on the network (raw ESC/POS, usually port 9100).
+    printer_host = models.CharField(_("ticket printer address"), max_length=255, blank=True)
+    printer_port = models.PositiveIntegerField(_("ticket printer port"), default=9100)
+    ticket_width = models.PositiveSmallIntegerField(_("ticket width (mm)"), default=80)
+    # Staff sessions on shared counter PCs.
+    staff_idle_minutes = models.PositiveIntegerField(_("staff idle timeout (minutes)"), default=30)
+    staff_session_hours = models.PositiveIntegerField(
+        _("staff session lifetime (hours)"), default=12
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

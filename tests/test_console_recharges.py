@@ -445,7 +445,7 @@ def test_print_ticked_codes_and_whole_batches(as_user, seller, batch, office):
 
 
 def test_a_big_batch_prints_in_parts(as_user, seller, batch, monkeypatch):
-    from ficha.console.views import recharges as window
+    from ficha.console.views.recharges import printing as window
 
     monkeypatch.setattr(window, "PRINT_PART", 8)
     client = as_user(seller)

@@ -127,7 +127,7 @@ def test_collisions_are_drawn_again_and_deleted_codes_are_never_reissued(
 
 
 def test_generation_refuses_to_crowd_the_code_space(db, office, monkeypatch):
-    monkeypatch.setattr(rs, "MAX_SPACE_SHARE", 1e-7)  # 10 codes of 8 digits
+    monkeypatch.setattr(rs.issue, "MAX_SPACE_SHARE", 1e-7)  # 10 codes of 8 digits
     rs.generate(office, count=10, amount=100)
     with pytest.raises(rs.RechargeError, match="longer codes"):
         rs.generate(office, count=1, amount=100)
@@ -718,3 +718,15 @@ def test_staff_at_the_till_do_not_lock_out_customers_on_the_same_ip(db, cashier,
     assert throttle.retry_after("redeem", ["staff:cass"]) <= throttle.ACCOUNT_MAX_SECONDS
     attempt = RedeemAttempt.objects.order_by("-pk").first()
     assert attempt.ip == "10.0.0.2"
+
+
+def test_worker_knows_no_app_by_name():
+    """Jobs come from the apps' registrations: the worker imports neither the API nor
+    the recharges app (so a new app's job needs no edit to the CLI)."""
+    import pathlib
+
+    from ficha.cli import worker
+
+    text = pathlib.Path(worker.__file__).read_text()
+    assert "ficha.api" not in text and "ficha.recharges" not in text
+    assert {"recharges.expire", "api.idempotency_purge"} <= dict(worker.jobs()).keys()

@@ -56,7 +56,7 @@ from ficha.accounts.models import Customer
 from ficha.core import audit, clock, roles
 from ficha.core.codes import group, random_code
 from ficha.core.money import Money
-from ficha.core.services import currency
+from ficha.core.services import currency, venue_settings
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Entry, Transaction
 from ficha.recharges import services as rs
@@ -178,8 +178,8 @@ def generation(ctx: Context, count: int | None = None) -> list[Measurement]:
     raw = RawInsert()
     amount = 1_000
     tag = _tag()
-    vs_len = rs.venue_settings().code_length
-    check = rs.venue_settings().code_check_digit
+    vs_len = venue_settings().code_length
+    check = venue_settings().code_check_digit
     if check:  # the baseline draws plain codes of the same length: same row widths
         ctx.log("note: check digits are on; the baseline's codes have none (same length)")
     taken = set(Recharge.objects.values_list("code", flat=True))

@@ -6,3 +6,10 @@ class ApiConfig(AppConfig):
     name = "ficha.api"
     label = "api"
     verbose_name = _("Api")
+
+    def ready(self) -> None:
+        from ficha.core import jobs
+
+        from . import services
+
+        jobs.register("api.idempotency_purge", services.purge_idempotency_keys)

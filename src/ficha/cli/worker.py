@@ -1,4 +1,5 @@
-"""The periodic worker: runs each app's due jobs every FICHA_WORKER_INTERVAL seconds.
+"""The periodic worker: every FICHA_WORKER_INTERVAL seconds, runs the jobs each app
+registered in ``ficha.core.jobs``.
 
 Jobs claim their rows with conditional UPDATEs, so several workers (or a worker and
 ``ficha serve``) can run at once without doing the same work twice.
@@ -13,6 +14,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+
+from ficha.core import jobs as registry
 
 log = logging.getLogger("ficha.worker")
 
@@ -34,16 +37,10 @@ def optimize_database() -> int:
 
 
 def jobs() -> list[tuple[str, Callable[[], int]]]:
-    """(name, function) pairs; each function returns how many items it handled."""
-    from ficha.api import services as api_services
-    from ficha.recharges import services as recharges
-
-    return [
-        ("db.optimize", optimize_database),
-        ("recharges.expire", recharges.expire_due),
-        ("recharges.failure_rate", recharges.check_failure_rate),
-        ("api.idempotency_purge", api_services.purge_idempotency_keys),
-    ]
+    """(name, function) pairs: the worker's own database upkeep, then every job the apps
+    registered (``ficha.core.jobs``, filled from each app's ``AppConfig.ready``); each
+    function returns how many items it handled."""
+    return [("db.optimize", optimize_database), *registry.registered()]
 
 
 def run_once() -> dict[str, int]:

@@ -1,0 +1,136 @@
+"""Selling, undoing a sale and deleting codes from the window."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Q, Sum
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from ficha.ledger import services as ledger
+from ficha.recharges import services as rs
+from ficha.recharges.models import Recharge
+
+from ...access import actor, capability_required
+from .common import MAX_SELECTION, S, _back, _ids, _money, _ngroup
+from .forms import RangeForm, SellForm
+
+
+def _last_sale_tx(user) -> int:
+    from ficha.ledger.models import Transaction
+
+    return (Transaction.objects.filter(kind="recharge.sale", staff=user)
+            .order_by("-id").values_list("pk", flat=True).first() or 0)
+
+
+def _paid_since(user, last_tx: int) -> int:
+    """What the buyer paid in the sale(s) this staff member just recorded."""
+    from ficha.ledger.models import Transaction
+
+    txs = Transaction.objects.filter(kind="recharge.sale", staff=user, pk__gt=last_tx)
+    return int(Recharge.objects.filter(sale_transaction__in=txs)
+               .aggregate(s=Sum("sale_price"))["s"] or 0)
+
+
+@require_POST
+@capability_required("view_recharges", "sell_recharges")
+def sell(request):
+    mode = request.POST.get("mode") or "selected"
+    who = actor(request)
+    if mode == "range":
+        form = RangeForm(request.POST)
+    elif mode == "batch":
+        form = SellForm(request.POST, prefix="batch")
+    else:
+        form = SellForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        return redirect(_back(request))
+    data = form.cleaned_data
+    kw = {"payment_method": data["payment_method"], "price": data.get("price")}
+    last_tx = _last_sale_tx(request.user)
+    try:
+        if mode == "range":
+            n = rs.sell_range(who, data["first"], data["last"], **kw)
+        elif mode == "batch":
+            n = rs.sell_batch(who, request.POST.get("batch", ""), **kw)
+        else:
+            ids = _ids(request)
+            if not ids:
+                raise rs.RechargeError("input", _("Tick the codes to sell first."))
+            n = rs.sell(who, ids, **kw)
+    except (rs.RechargeError, ledger.LedgerError) as exc:
+        messages.error(request, str(exc))
+        if getattr(exc, "reason", "") == "shift":
+            messages.info(request, _("Open your shift on the Shifts page, then sell."))
+        return redirect(_back(request))
+    paid = _paid_since(request.user, last_tx)
+    messages.success(request, ngettext(
+        "%(count)s code sold for %(paid)s (%(method)s).",
+        "%(count)s codes sold for %(paid)s (%(method)s).", n,
+    ) % {"count": _ngroup(n), "paid": _money(paid),
+         "method": rs.payment_method_label(kw["payment_method"])})
+    return redirect(_back(request))
+
+
+@require_POST
+@capability_required("view_recharges", "unsell_recharges")
+def unsell(request):
+    ids = _ids(request)
+    shift = ledger.current_shift(request.user)
+    # what goes back to the buyers: the same codes the service will take (sold in this
+    # shift, still unused)
+    give_back = 0
+    if shift is not None and ids:
+        give_back = int(Recharge.objects.filter(pk__in=ids, status=S.SOLD, sold_shift=shift)
+                        .aggregate(s=Sum("sale_price"))["s"] or 0)
+    try:
+        if not ids:
+            raise rs.RechargeError("input", _("Tick the codes whose sale you undo."))
+        n = rs.unsell(actor(request), ids)
+    except (rs.RechargeError, ledger.LedgerError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, ngettext(
+            "Sale of %(count)s code undone: give %(amount)s back to the buyer.",
+            "Sale of %(count)s codes undone: give %(amount)s back to the buyer.", n,
+        ) % {"count": _ngroup(n), "amount": _money(give_back)})
+    return redirect(_back(request))
+
+
+def _deletable(ids: list[int]):
+    return (Recharge.objects.filter(pk__in=ids)
+            .filter(Q(status=S.UNSOLD) | Q(status=S.EXPIRED, sold_at__isnull=True))
+            .select_related("batch").order_by("id"))
+
+
+@require_POST
+@capability_required("view_recharges", "delete_recharges")
+def delete(request):
+    ids = _ids(request)
+    if not ids:
+        messages.error(request, _("Tick the codes to delete first."))
+        return redirect(_back(request))
+    if request.POST.get("confirm") != "1":
+        deletable = list(_deletable(ids)[:MAX_SELECTION])
+        return render(request, "console/recharges/delete.html", {
+            "deletable": deletable,
+            "skipped": len(ids) - len(deletable),
+            "ids": [r.pk for r in deletable],
+            "next": _back(request),
+        })
+    try:
+        n = rs.delete(actor(request), ids)
+    except rs.RechargeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, ngettext(
+            "%(count)s unsold code deleted. It can never be used or issued again.",
+            "%(count)s unsold codes deleted. They can never be used or issued again.", n,
+        ) % {"count": _ngroup(n)})
+    return redirect(_back(request))
+

@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ficha.accounts.models import Customer
 from ficha.core import codes, roles
-from ficha.core.money import Money, MoneyError
-from ficha.core.services import currency, over_limit
+from ficha.core.money import Money, MoneyError, check_currency
+from ficha.core.services import SettingsError, check_time_zone, currency, over_limit
 
 # What each venue limit (core.services.LIMITS) is, in the confirmation question.
 LIMIT_LABELS = {
@@ -109,6 +109,7 @@ class ConsoleForm(forms.Form):
         field.widget = ConfirmInput(minor)
         field.label = gettext("Yes, %(amount)s is right") % {
             "amount": amount.understood(lang)}
+        self._bound_fields_cache.pop(key, None)  # a bound field keeps the label it had
         typed = str(self.data.get(self.add_prefix(name), "")).strip()
         self.add_error(name, gettext(
             "You typed “%(typed)s” → %(amount)s (%(words)s). %(why)s Tick the box below to "
@@ -345,8 +346,18 @@ class SettingsForm(ConsoleForm):
         if currency_locked:
             self.fields["currency"].disabled = True
 
+    # The service's own checks, here too, so that every error shows at once.
     def clean_currency(self):
-        return self.cleaned_data["currency"].strip().upper()
+        try:
+            return check_currency(self.cleaned_data["currency"].strip().upper())
+        except MoneyError as exc:
+            raise ValidationError(str(exc))
+
+    def clean_time_zone(self):
+        try:
+            return check_time_zone(self.cleaned_data["time_zone"].strip())
+        except SettingsError as exc:
+            raise ValidationError(str(exc))
 
 
 # --- audit ------------------------------------------------------------------------------

@@ -69,6 +69,15 @@ def over_limit(name: str, minor: int) -> int:
     return limit if limit and abs(minor) > limit else 0
 
 
+def check_time_zone(name) -> str:
+    """``name`` if it is an IANA time zone, else SettingsError."""
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(_("Unknown time zone."))
+    return str(name)
+
+
 def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> VenueSettings:
     """Change venue settings. ``currency_locked``: money exists, so the currency is fixed."""
     unknown = set(changes) - set(EDITABLE)
@@ -92,11 +101,7 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
             except MoneyError as exc:
                 raise SettingsError(str(exc))
         if "time_zone" in changes:
-            try:
-                zoneinfo.ZoneInfo(str(changes["time_zone"]))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise SettingsError(_("Unknown time zone."))
-            obj.time_zone = str(changes["time_zone"])
+            obj.time_zone = check_time_zone(changes["time_zone"])
         if "language" in changes:
             if changes["language"] not in dict(settings.LANGUAGES):
                 raise SettingsError(_("Unsupported language."))

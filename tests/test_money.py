@@ -17,30 +17,106 @@ def test_exponents_come_from_cldr():
 
 @pytest.mark.parametrize("text,currency,minor", [
     ("1500", "XOF", 1500),
-    ("1 500", "XOF", 1500),
     ("12.50", "EUR", 1250),
-    ("12,5", "EUR", 1250),
+    ("12.5", "EUR", 1250),
     ("0.125", "KWD", 125),
+    ("2.000", "KWD", 2000),  # "." is always the decimal point: two dinars
     (" 7 ", "EUR", 700),
 ])
-def test_parse_what_people_type(text, currency, minor):
+def test_parse_the_locale_independent_form(text, currency, minor):
+    """Without a locale (API, command line): digits, "." for decimals, no grouping."""
     assert Money.parse(text, currency) == Money(minor, currency)
 
 
-@pytest.mark.parametrize("text,currency", [
-    ("12.5", "XOF"),  # XOF has no decimals
-    ("1.234", "EUR"),
-    ("abc", "EUR"),
-    ("-5", "EUR"),
-    ("NaN", "EUR"),
-    ("Infinity", "EUR"),
-    ("", "EUR"),
-    ("1e30", "EUR"),
+@pytest.mark.parametrize("text,currency,why", [
+    ("12.5", "XOF", "no decimals"),
+    ("2.000", "XOF", "ambiguous"),
+    ("1.234", "EUR", "at most 2 decimals"),
+    ("1,000", "XOF", "without grouping"),
+    ("1 000", "XOF", "without grouping"),
+    ("12,50", "EUR", "“.” as the decimal point"),
+    ("abc", "EUR", "not an amount"),
+    ("-5", "EUR", "negative"),
+    ("+5", "EUR", "without a sign"),
+    ("NaN", "EUR", "in figures"),
+    ("Infinity", "EUR", "in figures"),
+    ("", "EUR", "Enter an amount"),
+    ("1e30", "EUR", "Exponents"),
+    ("1e3", "XOF", "Exponents"),
+    ("1E9", "XOF", "Exponents"),
+    ("9" * 16, "XOF", "too large"),
+    ("1" * 100, "XOF", "too long"),
 ])
-def test_parse_refuses_with_a_message(text, currency):
+def test_parse_refuses_with_a_message(text, currency, why):
     with pytest.raises(MoneyError) as err:
         Money.parse(text, currency)
-    assert str(err.value)
+    assert why in str(err.value)
+
+
+@pytest.mark.parametrize("text,currency,locale,minor", [
+    ("1,000", "XOF", "en", 1000),  # the bug of issue 6: it was read as 1
+    ("1,000,000", "XOF", "en", 1_000_000),
+    ("1 000", "XOF", "en", 1000),  # a space groups in every language
+    ("12.50", "EUR", "en", 1250),
+    ("€1,234.50", "EUR", "en", 123450),
+    ("F\u202fCFA1,500", "XOF", "en", 1500),
+    ("1500 XOF", "XOF", "en", 1500),
+    ("1 000", "XOF", "fr", 1000),
+    ("1\u202f000", "XOF", "fr", 1000),
+    ("1\u00a0000", "XOF", "fr", 1000),
+    ("12,50", "EUR", "fr", 1250),
+    ("12,50 €", "EUR", "fr", 1250),
+    ("2.000", "XOF", "de", 2000),
+    ("1.234,5", "EUR", "de", 123450),
+    ("1.000,250", "KWD", "de", 1_000_250),
+    ("٣٠٠", "XOF", "fr", 300),  # Arabic-Indic digits
+])
+def test_parse_what_people_type_in_their_language(text, currency, locale, minor):
+    assert Money.parse(text, currency, locale=locale) == Money(minor, currency)
+
+
+@pytest.mark.parametrize("text,currency,locale,why", [
+    ("1,000", "XOF", "fr", "XOF has no decimals"),  # "," is the decimal comma in French
+    ("1.000", "XOF", "en", "XOF has no decimals"),
+    ("1,000", "XOF", "de", "XOF has no decimals"),
+    ("12,50", "EUR", "en", "“.” marks decimals"),  # not a well-formed group
+    ("12.50", "EUR", "de", "“,” marks decimals"),
+    ("1.000", "XOF", "fr", "a space separates"),
+    ("1,00,000", "XOF", "en", "groups of three"),
+    ("0,500", "XOF", "en", "groups of three"),
+    ("1,000 000", "XOF", "en", "groups of three"),
+    ("12.505", "EUR", "en", "at most 2 decimals"),
+    ("1e9", "XOF", "en", "Exponents"),
+    ("1,5e3", "EUR", "fr", "Exponents"),
+    ("-5", "XOF", "en", "negative"),
+    ("nan", "EUR", "fr", "in figures"),
+    ("12,50 $", "EUR", "fr", "not an amount"),
+])
+def test_parse_in_a_language_refuses_what_it_cannot_be_sure_of(text, currency, locale, why):
+    with pytest.raises(MoneyError) as err:
+        Money.parse(text, currency, locale=locale)
+    assert why in str(err.value)
+
+
+def test_the_error_says_what_a_group_would_have_meant():
+    with pytest.raises(MoneyError) as err:
+        Money.parse("1,000", "XOF", locale="fr")
+    assert "“1,000”" in str(err.value) and "1000 or 1\u202f000" in str(err.value)
+
+
+def test_signed_amounts_where_allowed():
+    assert Money.parse("-1,500", "XOF", locale="en", allow_negative=True).minor == -1500
+    assert Money.parse("−1 500", "XOF", locale="fr", allow_negative=True).minor == -1500
+    assert Money.parse("+200", "XOF", allow_negative=True).minor == 200
+    assert Money.parse("-12.50", "EUR", allow_negative=True).minor == -1250
+
+
+def test_what_was_understood_is_said_back():
+    m = Money.parse("1,000,000", "XOF", locale="en")
+    assert m.understood("en") == "XOF\u00a01,000,000"
+    assert m.understood("fr") == "XOF\u00a01\u202f000\u202f000"
+    assert "West African CFA francs" in m.in_words("en")
+    assert Money(1250, "EUR").figures("de") == "12,50"
 
 
 def test_no_floats_and_no_currency_mixing():

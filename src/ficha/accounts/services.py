@@ -31,7 +31,15 @@ CUSTOMER_FIELDS = [
 
 
 class AccountError(ValueError):
-    """A request about an account that cannot be done; the message is for people."""
+    """A request about an account that cannot be done; the message is for people.
+
+    ``errors`` ({field: message}) carries every problem found at once, so a form can show
+    them all on their fields; the message is then all of them.
+    """
+
+    def __init__(self, message: str = "", *, errors: dict[str, str] | None = None):
+        self.errors = dict(errors or {})
+        super().__init__(message or " ".join(self.errors.values()))
 
 
 # --- customers --------------------------------------------------------------------------
@@ -39,8 +47,11 @@ def find_customer(username: str) -> Customer | None:
     return Customer.objects.filter(username__iexact=str(username).strip()).first()
 
 
-def _check_fields(fields: dict, *, instance: Customer | None = None) -> dict:
+def _check_fields(fields: dict, *, instance: Customer | None = None,
+                  password: str | None = None, pin: str | None = None) -> dict:
+    """The fields cleaned; every problem at once (AccountError.errors), not the first."""
     out = {}
+    errors: dict[str, str] = {}
     for key, value in fields.items():
         if key not in CUSTOMER_FIELDS:
             raise AccountError(_("Unknown field: %(name)s") % {"name": key})
@@ -50,34 +61,41 @@ def _check_fields(fields: dict, *, instance: Customer | None = None) -> dict:
     if "username" in out:
         name = out["username"]
         if not name or not USERNAME_RE.match(name):
-            raise AccountError(
-                _("A username has letters, digits and . @ + - _ only (at most 150).")
-            )
-        clash = Customer.objects.filter(username__iexact=name)
-        if instance is not None:
-            clash = clash.exclude(pk=instance.pk)
-        if clash.exists():
-            raise AccountError(_("The username “%(name)s” is taken.") % {"name": name})
+            errors["username"] = _(
+                "A username has letters, digits and . @ + - _ only (at most 150).")
+        else:
+            clash = Customer.objects.filter(username__iexact=name)
+            if instance is not None:
+                clash = clash.exclude(pk=instance.pk)
+            if clash.exists():
+                errors["username"] = _("The username “%(name)s” is taken.") % {"name": name}
     if out.get("email"):
         try:
             validate_email(out["email"])
         except ValidationError:
-            raise AccountError(_("Enter a valid e-mail address."))
+            errors["email"] = _("Enter a valid e-mail address.")
     if "price_group" in out and out["price_group"] not in Customer.PriceGroup.values:
-        raise AccountError(_("Unknown price group."))
+        errors["price_group"] = _("Unknown price group.")
     if "status" in out and out["status"] not in Customer.Status.values:
-        raise AccountError(_("Unknown status."))
+        errors["status"] = _("Unknown status.")
     if "card_uid" in out:
         uid = (out["card_uid"] or "").replace(":", "").replace(" ", "").upper() or None
         if uid is not None:
             if not re.fullmatch(r"[0-9A-F]{4,40}", uid):
-                raise AccountError(_("A card UID is written in hexadecimal."))
-            clash = Customer.objects.filter(card_uid=uid)
-            if instance is not None:
-                clash = clash.exclude(pk=instance.pk)
-            if clash.exists():
-                raise AccountError(_("This card belongs to another customer."))
+                errors["card_uid"] = _("A card UID is written in hexadecimal.")
+            else:
+                clash = Customer.objects.filter(card_uid=uid)
+                if instance is not None:
+                    clash = clash.exclude(pk=instance.pk)
+                if clash.exists():
+                    errors["card_uid"] = _("This card belongs to another customer.")
         out["card_uid"] = uid
+    if password and len(password) < 4:
+        errors["password"] = _("A password has at least 4 characters.")
+    if pin and not PIN_RE.match(pin):
+        errors["pin"] = _("A PIN has 4 to 8 digits.")
+    if errors:
+        raise AccountError(errors=errors)
     return out
 
 
@@ -106,7 +124,7 @@ def create_customer(
     origin: str = Customer.Origin.STAFF,
     **fields,
 ) -> Customer:
-    fields = _check_fields({"username": username, **fields})
+    fields = _check_fields({"username": username, **fields}, password=password, pin=pin)
     with transaction.atomic():
         credit = ledger.open_account(
             f"customer:{secrets.token_hex(8)}", Account.Kind.LIABILITY,
@@ -157,6 +175,7 @@ def set_customer_status(actor: audit.Actor, customer: Customer, active: bool) ->
 
 def set_customer_password(actor: audit.Actor, customer: Customer, password: str | None = None,
                           pin: str | None = None) -> Customer:
+    _check_fields({}, password=password, pin=pin)  # both refusals at once
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         changed = []
@@ -279,13 +298,20 @@ def create_staff(actor: audit.Actor, username: str, password: str, role: str,
                  full_name: str = ""):
     User = get_user_model()
     username = (username or "").strip()
+    errors = {}  # every problem at once
     if not username or not USERNAME_RE.match(username):
-        raise AccountError(_("A username has letters, digits and . @ + - _ only (at most 150)."))
+        errors["username"] = _("A username has letters, digits and . @ + - _ only (at most "
+                               "150).")
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = _("The username “%(name)s” is taken.") % {"name": username}
     if role not in roles.ROLES:
-        raise AccountError(_("Unknown role."))
-    if User.objects.filter(username__iexact=username).exists():
-        raise AccountError(_("The username “%(name)s” is taken.") % {"name": username})
-    _validate_staff_password(password)
+        errors["role"] = _("Unknown role.")
+    try:
+        _validate_staff_password(password)
+    except AccountError as exc:
+        errors["password"] = str(exc)
+    if errors:
+        raise AccountError(errors=errors)
     with transaction.atomic():
         if not Group.objects.filter(name=role).exists():
             roles.sync_roles()

@@ -5,9 +5,11 @@ Money convention (see docs/api.md):
 * out: every amount is an object ``{"amount_minor": 1250, "amount": "12.50",
   "currency": "EUR", "formatted": "€12.50"}``;
 * in: a money field ``X`` is sent either as ``X_minor`` (integer of minor units) or as
-  ``X`` (string in major units, "12.50"), exactly one of the two, optionally with
+  ``X`` (string in major units in the one locale-independent form: digits, "." as the
+  decimal point, no grouping: "12.50"), exactly one of the two, optionally with
   ``"currency"`` which must then be the venue's currency. JSON numbers with decimals
-  are refused: floats never carry money.
+  are refused: floats never carry money. Strings go through :func:`parse_major` (the
+  core parser without a locale), so ``Accept-Language`` never changes how they read.
 """
 
 import math
@@ -99,7 +101,18 @@ class MoneyInput(In):
             if minor < 0 and not allow_negative:
                 raise MoneyError(_("The amount cannot be negative."))
             return minor
-        return Money.parse(getattr(self, name), cur, allow_negative=allow_negative).minor
+        return parse_major(getattr(self, name), cur, field=name,
+                           allow_negative=allow_negative).minor
+
+
+def parse_major(text: str, currency: str, *, field: str = "",
+                allow_negative: bool = False) -> Money:
+    """An amount the API received as a string in major units (the locale-independent
+    form, whatever the request's language); the error names the field."""
+    try:
+        return Money.parse(text, currency, allow_negative=allow_negative, locale=None)
+    except MoneyError as exc:
+        raise MoneyError(f"{field}: {exc}" if field else str(exc)) from None
 
 
 class MoneyOut(Schema):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from . import audit, codes
 from .models import VenueSettings
-from .money import MoneyError, check_currency
+from .money import MAX_MINOR, MoneyError, check_currency
 
 _cache: tuple[float, VenueSettings] | None = None
 _TTL = 5.0  # seconds; other processes (worker, RADIUS) see a change within this
@@ -53,7 +53,29 @@ def currency() -> str:
 EDITABLE = [
     "venue_name", "currency", "time_zone", "language",
     "code_length", "code_check_digit", "breakage_enabled",
+    *("max_deposit", "max_face_value", "max_shift_variance"),
 ]
+
+# Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
+LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
+
+
+def over_limit(name: str, minor: int) -> int:
+    """The limit ``name`` (one of LIMITS) when ``minor`` is beyond it, else 0.
+
+    A variance counts both ways: 5,000 short is as far off as 5,000 over.
+    """
+    limit = int(getattr(venue_settings(), name) or 0)
+    return limit if limit and abs(minor) > limit else 0
+
+
+def check_time_zone(name) -> str:
+    """``name`` if it is an IANA time zone, else SettingsError."""
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(_("Unknown time zone."))
+    return str(name)
 
 
 def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> VenueSettings:
@@ -79,11 +101,7 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
             except MoneyError as exc:
                 raise SettingsError(str(exc))
         if "time_zone" in changes:
-            try:
-                zoneinfo.ZoneInfo(str(changes["time_zone"]))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise SettingsError(_("Unknown time zone."))
-            obj.time_zone = str(changes["time_zone"])
+            obj.time_zone = check_time_zone(changes["time_zone"])
         if "language" in changes:
             if changes["language"] not in dict(settings.LANGUAGES):
                 raise SettingsError(_("Unsupported language."))
@@ -100,6 +118,13 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
             obj.code_check_digit = bool(changes["code_check_digit"])
         if "breakage_enabled" in changes:
             obj.breakage_enabled = bool(changes["breakage_enabled"])
+        for name in LIMITS:
+            if name in changes:
+                value = changes[name] or 0
+                if isinstance(value, bool) or not isinstance(value, int) or not (
+                        0 <= value <= MAX_MINOR):
+                    raise SettingsError(_("A limit is an amount of zero (no limit) or more."))
+                setattr(obj, name, value)
         obj.save()
         after = audit.snapshot(obj, EDITABLE)
         if after != before:

@@ -183,7 +183,7 @@ def _money_action(request, pk: int, which: str):
         except (accounts.AccountError, ledger.LedgerError) as exc:
             form.add_service_error(exc)
         else:
-            text = text % {"amount": Money(data["amount"], currency()).format(),
+            text = text % {"amount": Money(data["amount"], currency()).understood(),
                            "name": customer.username}
             if getattr(request, "htmx", False):
                 return render(request, "console/customers/_money.html",

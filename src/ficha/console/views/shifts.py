@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from ficha.core import roles
 from ficha.core.money import Money
+from ficha.core.services import over_limit
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Shift
 from ficha.reports import services as reports
@@ -50,7 +51,8 @@ def shift_open(request):
             form.add_service_error(exc)
         else:
             messages.success(request, _("Shift opened with a float of %(amount)s.")
-                             % {"amount": Money(shift.opening_float, shift.currency).format()})
+                             % {"amount": Money(shift.opening_float,
+                                                shift.currency).understood()})
             return done(request, reverse("console:shifts"))
     return render(request, "console/shifts/list.html", _list_context(request, open_form=form))
 
@@ -70,19 +72,43 @@ def shift_close(request, pk: int | None = None):
     if shift is None:
         form.is_valid()
         form.add_error(None, _("You have no open shift to close."))
-    elif form.is_valid():
+    elif form.is_valid() and _variance_confirmed(form, shift):
         try:
             closed = ledger.close_shift(actor(request), shift, form.cleaned_data["counted"],
                                         form.cleaned_data["note"])
         except ledger.LedgerError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, _("Shift closed."))
+            cur = closed.currency
+            messages.success(request, _(
+                "Shift closed: %(counted)s counted, %(expected)s expected, variance "
+                "%(variance)s.") % {"counted": Money(closed.counted, cur).understood(),
+                                     "expected": Money(closed.expected, cur).understood(),
+                                     "variance": Money(closed.variance, cur).understood()})
             return done(request, reverse("console:shift", args=[closed.pk]))
     if pk is not None:
         return _detail(request, shift, close_form=form)
     return render(request, "console/shifts/list.html",
                   _list_context(request, close_form=form, close_open=True))
+
+
+def _variance_confirmed(form: CloseShiftForm, shift: Shift) -> bool:
+    """A variance beyond the venue's limit is closed only once confirmed (the form asks)."""
+    counted = form.cleaned_data["counted"]
+    variance = counted - ledger.shift_cash(shift)
+    limit = over_limit("max_shift_variance", variance)
+    if not limit:
+        return True
+    cur = shift.currency
+    if variance < 0:
+        why = _("That is %(variance)s short of the cash expected, more than %(limit)s, the "
+                "largest shift variance accepted without confirmation.")
+    else:
+        why = _("That is %(variance)s over the cash expected, more than %(limit)s, the "
+                "largest shift variance accepted without confirmation.")
+    why = why % {"variance": Money(abs(variance), cur).understood(),
+                 "limit": Money(limit, cur).understood()}
+    return form.confirm_amount("counted", counted, why)
 
 
 def _detail(request, shift, close_form=None):

@@ -10,3 +10,5 @@ urlpatterns = [
     path("console/", include("ficha.console.urls")),
     path("", include("ficha.portal.urls")),
 ]
+
+handler400 = "ficha.core.views.bad_request"

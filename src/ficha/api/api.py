@@ -23,6 +23,7 @@ and every error becomes JSON with no extra work.
 
 import importlib
 
+from django.utils import translation
 from ninja import NinjaAPI, Schema, Swagger
 from ninja.openapi.schema import OpenAPISchema
 
@@ -36,6 +37,7 @@ from .customers import router as customers_router
 from .idempotency import idempotent
 from .schemas import ERRORS
 from .shifts import router as shifts_router
+from .strict import refuse_unknown_query
 
 DESCRIPTION = """
 JSON API of Ficha. Authenticate with `Authorization: Bearer <token>` (create one with
@@ -78,9 +80,16 @@ class _Schema(OpenAPISchema):
 
 class FichaAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """Built once per mount point and language, then served from memory: building it
+        walks every operation (tenths of a second), which anonymous callers could repeat."""
         if path_prefix is None:
             path_prefix = self.get_root_path(path_params or {})
-        return _Schema(api=self, path_prefix=path_prefix)
+        key = (path_prefix, translation.get_language())
+        cache = self.__dict__.setdefault("_ficha_schemas", {})
+        schema = cache.get(key)
+        if schema is None:
+            schema = cache[key] = _Schema(api=self, path_prefix=path_prefix)
+        return schema
 
 
 api = FichaAPI(
@@ -92,6 +101,7 @@ api = FichaAPI(
 )
 errors.install(api)
 api.add_decorator(idempotent, mode="view")
+api.add_decorator(refuse_unknown_query, mode="view")  # runs first: added last, wraps outermost
 
 
 class MeOut(Schema):

@@ -14,7 +14,13 @@ from __future__ import annotations
 import logging
 import re
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
 from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -154,6 +160,19 @@ def on_unexpected(request, exc: Exception):
     return error_response(500, _("Internal error; it has been logged."), "internal_error")
 
 
+def on_suspicious(request, exc: SuspiciousOperation):
+    """What Django refuses while reading the request (too many fields, a body over the
+    limit): the same answer as the middleware gives before the API is reached."""
+    from ficha.core.middleware import body_too_large, max_body_for, too_many_fields
+
+    if isinstance(exc, TooManyFieldsSent):
+        return too_many_fields(request)
+    if isinstance(exc, RequestDataTooBig):
+        return body_too_large(request, max_body_for(request.path_info))
+    log.warning("suspicious request refused: %s", exc)
+    return error_response(400, _("The request could not be understood."), "bad_request")
+
+
 def install(api) -> None:
     api.add_exception_handler(Exception, on_unexpected)
     api.add_exception_handler(ValueError, on_value_error)
@@ -167,3 +186,4 @@ def install(api) -> None:
     api.add_exception_handler(PermissionDenied, on_permission_denied)
     api.add_exception_handler(DataError, on_data_error)
     api.add_exception_handler(IntegrityError, on_integrity_error)
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)

@@ -29,3 +29,105 @@ class ClientIPMiddleware:
     def __call__(self, request):
         request.client_ip = client_ip(request)
         return self.get_response(request)
+
+
+# --- Request limits -----------------------------------------------------------------------
+# path prefix -> largest body (bytes) accepted there, for the few paths that take uploads.
+_BODY_ALLOWANCES: dict[str, int] = {}
+
+API_PREFIX = "/api/"
+
+
+def allow_body(path_prefix: str, max_bytes: int) -> None:
+    """Accept request bodies up to ``max_bytes`` under ``path_prefix`` (an upload form, e.g.
+    a rate deck), instead of ``FICHA_MAX_BODY_MB``. Call it from the app's ``ready()``."""
+    if not path_prefix.startswith("/"):
+        raise ValueError("path_prefix starts with /")
+    _BODY_ALLOWANCES[path_prefix] = int(max_bytes)
+
+
+def max_body_for(path: str) -> int:
+    """The largest request body accepted at ``path``: the longest matching allowance, else
+    the site-wide limit."""
+    best, longest = settings.MAX_BODY_BYTES, -1
+    for prefix, limit in _BODY_ALLOWANCES.items():
+        if path.startswith(prefix) and len(prefix) > longest:
+            best, longest = limit, len(prefix)
+    return best
+
+
+def refuse(request, status: int, title: str, message: str, code: str):
+    """A refusal in the door's own format: the API's JSON error (``{"detail", "code"}``,
+    see ficha.api.errors) under /api/, a plain translated page elsewhere."""
+    from django.http import HttpResponse, JsonResponse
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    if request.path_info.startswith(API_PREFIX):
+        response = JsonResponse({"detail": str(message), "code": code}, status=status)
+    else:
+        language = getattr(request, "LANGUAGE_CODE", None) or \
+            translation.get_language_from_request(request)
+        with translation.override(language):
+            html = render_to_string("core/refused.html", {
+                "title": str(title), "message": str(message), "LANGUAGE_CODE": language,
+            })
+        response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+    if status == 413:
+        # the body was not read: the connection cannot carry another request
+        response["Connection"] = "close"
+    return response
+
+
+def body_too_large(request, limit: int):
+    from django.utils.translation import gettext as _
+
+    return refuse(
+        request, 413, _("Too much data"),
+        _("The request is larger than %(mb)s MB, the most this address accepts.")
+        % {"mb": f"{limit / (1024 * 1024):g}"},
+        "request_too_large",
+    )
+
+
+def too_many_fields(request):
+    from django.utils.translation import gettext as _
+
+    return refuse(
+        request, 400, _("Too many fields"),
+        _("The request has more than %(n)d fields (query parameters or form fields); "
+          "send fewer at a time.") % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS},
+        "too_many_fields",
+    )
+
+
+class RequestLimitsMiddleware:
+    """First in the chain: refuses a body larger than the path accepts (413) from its
+    Content-Length, before anything reads it — the server (Granian) hands the request over
+    unread — and a query string with more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields (400),
+    on every door. A form with too many fields is refused by ``ficha.core.views.bad_request``
+    (Django raises it when the form is read)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.core.exceptions import TooManyFieldsSent
+        from django.utils.translation import gettext as _
+
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return refuse(request, 400, _("Bad request"),
+                          _("The Content-Length header is not a valid size."), "invalid_request")
+        limit = max_body_for(request.path_info)
+        if length > limit:
+            return body_too_large(request, limit)
+        try:
+            request.GET  # noqa: B018 — parsed (and counted) once, here
+        except TooManyFieldsSent:
+            return too_many_fields(request)
+        return self.get_response(request)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 
 from django.db import connection
@@ -7,11 +8,16 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from ficha import __version__
+from ficha.core import roles
+
+log = logging.getLogger("ficha.health")
 
 
 @never_cache
 def healthz(request):
-    """Liveness and database status, for monitors and `ficha serve` itself."""
+    """Status for monitors and `ficha serve` itself: ``ok`` (200) or ``degraded`` (503) for
+    anyone; the version, database vendor, latency and error text only for logged-in staff
+    (they tell a stranger what to attack)."""
     started = time.perf_counter()
     try:
         with connection.cursor() as cur:
@@ -23,10 +29,38 @@ def healthz(request):
     except Exception as exc:  # the point of /healthz is to report this, not crash
         db = {"status": "error", "vendor": connection.vendor, "error": str(exc)[:200]}
         status = 503
-    return JsonResponse(
-        {"status": "ok" if status == 200 else "error", "version": __version__, "database": db},
-        status=status,
-    )
+    body = {"status": "ok" if status == 200 else "degraded"}
+    if status != 200:
+        log.error("healthz: database check failed: %s", db.get("error"))
+    if _is_staff(request):
+        body.update(version=__version__, database=db)
+    return JsonResponse(body, status=status)
+
+
+def _is_staff(request) -> bool:
+    """A logged-in staff member; False when that cannot be checked (the session and the
+    users live in the database that may be the thing failing)."""
+    try:
+        return roles.can(getattr(request, "user", None), "view_dashboard")
+    except Exception:
+        return False
+
+
+def bad_request(request, exception=None):
+    """Django's 400 handler (``handler400``): what Django refuses while reading a request —
+    a form with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS, a body over the limit — is
+    answered in the door's format (JSON under /api/, a translated page elsewhere)."""
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+    from django.utils.translation import gettext as _
+
+    from .middleware import body_too_large, max_body_for, refuse, too_many_fields
+
+    if isinstance(exception, TooManyFieldsSent):
+        return too_many_fields(request)
+    if isinstance(exception, RequestDataTooBig):
+        return body_too_large(request, max_body_for(request.path_info))
+    return refuse(request, 400, _("Bad request"),
+                  _("The request could not be understood."), "bad_request")
 
 
 def csrf_failure(request, reason: str = ""):

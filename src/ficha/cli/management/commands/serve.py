@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
 
 from django.conf import settings
@@ -22,8 +21,10 @@ class Command(BaseCommand):
                             help="load demo data (a venue, customers, some history) once")
         parser.add_argument("--addr", help="host:port (default: FICHA_HTTP_ADDR)")
         parser.add_argument("--no-worker", action="store_true", help="do not run the worker")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="web worker processes (default: FICHA_WEB_WORKERS)")
 
-    def handle(self, *args, demo=False, addr=None, no_worker=False, **opts):
+    def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None, **opts):
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
         user, generated = accounts.ensure_owner(os.environ.get("FICHA_OWNER_PASSWORD") or None)
@@ -37,29 +38,26 @@ class Command(BaseCommand):
 
             summary = load_demo()
             self.stdout.write(summary)
-        server = make_server(addr)
-        url = f"http://{server.effective_host}:{server.effective_port}"
+        server = make_server(addr, workers)
+        url = server.url
         self.stdout.write(self.style.SUCCESS(
             f"Ficha is running: console {url}/console/  portal {url}/  (Ctrl-C stops)"
         ))
+        self.stdout.flush()
         stop = threading.Event()
         thread = None
         if not no_worker:
             thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True,
                                       name="ficha-worker")
             thread.start()
-
-        def _stop(*_args):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, _stop)
         try:
+            # Blocks until Ctrl-C or SIGTERM, then stops the web worker processes.
             server.run()
         except KeyboardInterrupt:
-            self.stdout.write("Stopping…")
+            pass
         finally:
+            self.stdout.write("Stopping…")
             stop.set()
-            server.close()
             if thread is not None:
                 thread.join(timeout=10)
         self.stdout.write("Stopped.")

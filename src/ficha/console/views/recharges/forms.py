@@ -75,7 +75,7 @@ class GenerateForm(ConsoleForm):
     count = forms.IntegerField(label=gettext_lazy("Number of codes"), min_value=1,
                                max_value=rs.MAX_BATCH, initial=100,
                                widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    amount = MoneyField(label=gettext_lazy("Amount of each code"))
+    amount = MoneyField(label=gettext_lazy("Amount of each code"), limit="max_face_value")
     validity = forms.ChoiceField(label=gettext_lazy("Valid for"), choices=VALIDITY,
                                  required=False, initial="", widget=forms.RadioSelect)
     expires_on = forms.DateField(label=gettext_lazy("Expiry date"), required=False,

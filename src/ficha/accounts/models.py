@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models
@@ -8,6 +10,20 @@ from django.utils.translation import gettext_lazy as _
 
 from ficha.core import clock
 from ficha.ledger.models import Account
+
+# NFKC-casefolded names can be longer than what was typed ("ß" → "ss", "ﬃ" → "ffi").
+USERNAME_KEY_LENGTH = 600
+
+
+def username_key(name: str) -> str:
+    """The form under which a username is unique and looked up, whatever its case.
+
+    Unicode case folding plus compatibility normalisation (NFKC), done in Python so that
+    SQLite (whose LOWER() folds ASCII only) and PostgreSQL agree: "É-Ω" and "é-ω" are one
+    name, and so are "ｆｏｏ" and "foo".
+    """
+    folded = unicodedata.normalize("NFKC", str(name).strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)[:USERNAME_KEY_LENGTH]
 
 
 class Customer(models.Model):
@@ -26,8 +42,15 @@ class Customer(models.Model):
         SELF = "self", _("Signed up")
 
     username = models.CharField(_("username"), max_length=150)
+    # username_key(username), kept by save(): the unique, case-insensitive form.
+    username_key = models.CharField(max_length=USERNAME_KEY_LENGTH, unique=True)
     password = models.CharField(max_length=128, blank=True)
     pin = models.CharField(max_length=128, blank=True)
+    # Set when strangers' wrong guesses passed the PIN cap: the PIN no longer works from
+    # unknown browsers until staff unlock it at the counter (ficha.accounts.logins).
+    pin_locked_at = models.DateTimeField(null=True, blank=True)
+    # Part of every "this browser knows me" cookie; changing it forgets all browsers.
+    device_key = models.CharField(max_length=32, blank=True, default="")
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -50,12 +73,16 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["username"]
-        constraints = [
-            models.UniqueConstraint(Lower("username"), name="customer_username_ci_unique"),
-        ]
 
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args, **kwargs):
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:
@@ -70,6 +97,28 @@ class Customer(models.Model):
 
     def check_pin(self, raw: str) -> bool:
         return bool(self.pin) and check_password(raw, self.pin)
+
+    @property
+    def pin_locked(self) -> bool:
+        return self.pin_locked_at is not None
+
+
+class StaffProfile(models.Model):
+    """What Ficha keeps about a staff login beside Django's user row.
+
+    ``username_key`` makes staff usernames unique and found whatever their case (see
+    :func:`username_key`); ``session_key`` is part of every console session and every
+    "this browser knows me" cookie of the user: changing it (password change, "log out
+    everywhere") ends all their sessions and forgets their browsers.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="ficha_profile")
+    username_key = models.CharField(max_length=USERNAME_KEY_LENGTH, unique=True)
+    session_key = models.CharField(max_length=32, blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.username_key
 
 
 class ApiToken(models.Model):

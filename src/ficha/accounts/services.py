@@ -19,7 +19,7 @@ from ficha.core import audit, clock, roles
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 
-from .models import Customer
+from .models import Customer, StaffProfile, username_key
 
 USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
 PIN_RE = re.compile(r"^\d{4,8}$")
@@ -44,7 +44,7 @@ class AccountError(ValueError):
 
 # --- customers --------------------------------------------------------------------------
 def find_customer(username: str) -> Customer | None:
-    return Customer.objects.filter(username__iexact=str(username).strip()).first()
+    return Customer.objects.filter(username_key=username_key(username)).first()
 
 
 def _check_fields(fields: dict, *, instance: Customer | None = None,
@@ -64,7 +64,7 @@ def _check_fields(fields: dict, *, instance: Customer | None = None,
             errors["username"] = _(
                 "A username has letters, digits and . @ + - _ only (at most 150).")
         else:
-            clash = Customer.objects.filter(username__iexact=name)
+            clash = Customer.objects.filter(username_key=username_key(name))
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
@@ -302,7 +302,7 @@ def create_staff(actor: audit.Actor, username: str, password: str, role: str,
     if not username or not USERNAME_RE.match(username):
         errors["username"] = _("A username has letters, digits and . @ + - _ only (at most "
                                "150).")
-    elif User.objects.filter(username__iexact=username).exists():
+    elif find_staff(username) is not None:
         errors["username"] = _("The username “%(name)s” is taken.") % {"name": username}
     if role not in roles.ROLES:
         errors["role"] = _("Unknown role.")
@@ -371,13 +371,73 @@ def set_staff_active(actor: audit.Actor, user, active: bool):
 
 
 def set_staff_password(actor: audit.Actor, user, password: str):
+    """Change a staff password; every session of that user ends (the caller keeps its own
+    with :func:`staff_session_key` when the user changed it themselves)."""
     _validate_staff_password(password, user)
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
+        _new_session_key(user)
         audit.record(actor, "staff.password", user, summary=_("Password of %(name)s changed")
                      % {"name": user.username})
     return user
+
+
+def find_staff(username: str):
+    """The staff user with this username, whatever its case (Unicode-folded), or None."""
+    User = get_user_model()
+    profile = (StaffProfile.objects.select_related("user")
+               .filter(username_key=username_key(username)).first())
+    if profile is not None:
+        return profile.user
+    # a user created without a profile (e.g. by Django's createsuperuser before Ficha ran)
+    return User.objects.filter(username__iexact=str(username).strip()).first()
+
+
+def sync_staff_profile(user) -> StaffProfile:
+    """Create or update the user's profile after the user row was saved."""
+    key = username_key(user.get_username())
+    profile = StaffProfile.objects.filter(user_id=user.pk).first()
+    if profile is None:
+        try:
+            with transaction.atomic():
+                profile = StaffProfile.objects.create(user_id=user.pk, username_key=key)
+        except IntegrityError:
+            raise AccountError(_("The username “%(name)s” is taken.")
+                               % {"name": user.get_username()})
+    elif profile.username_key != key:
+        profile.username_key = key
+        profile.save(update_fields=["username_key"])
+    return profile
+
+
+def staff_session_key(user) -> str:
+    """The user's current session key (see StaffProfile); sessions carry it."""
+    profile = StaffProfile.objects.filter(user_id=user.pk).only("session_key").first()
+    if profile is None:
+        profile = sync_staff_profile(user)
+    return profile.session_key
+
+
+def _new_session_key(user) -> str:
+    key = secrets.token_hex(16)
+    if not StaffProfile.objects.filter(user_id=user.pk).update(session_key=key):
+        sync_staff_profile(user)
+        StaffProfile.objects.filter(user_id=user.pk).update(session_key=key)
+    return key
+
+
+def log_out_everywhere(actor: audit.Actor, user) -> str:
+    """End every console session of ``user`` and forget the browsers that knew them.
+
+    Returns the new session key (the caller may keep its own session alive with it).
+    """
+    with transaction.atomic():
+        key = _new_session_key(user)
+        audit.record(actor, "staff.logout_everywhere", user,
+                     summary=_("%(name)s logged out everywhere")
+                     % {"name": user.get_username()})
+    return key
 
 
 def record_login(actor: audit.Actor, user) -> None:

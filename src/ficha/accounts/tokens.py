@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from ficha.core import audit, clock, roles
 
 from .models import ApiToken
-from .services import AccountError
+from .services import AccountError, find_staff
 
 TOKEN_PREFIX = "fch_"
 VISIBLE_CHARS = 12  # "fch_" + 8 characters, shown in lists
@@ -79,10 +79,9 @@ def _clean_role(role: str) -> str:
 
 
 def _free_username(name: str) -> str:
-    User = get_user_model()
     base = f"{USER_PREFIX}{name}"
     candidate, n = base, 1
-    while User.objects.filter(username__iexact=candidate).exists():
+    while find_staff(candidate) is not None:
         n += 1
         candidate = f"{base}-{n}"
     return candidate

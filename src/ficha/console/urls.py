@@ -25,6 +25,7 @@ urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("logout/", auth.logout_view, name="logout"),
     path("password/", auth.password_view, name="password"),
+    path("logout/everywhere/", auth.logout_everywhere_view, name="logout_everywhere"),
     path("alerts/<int:pk>/ack/", dashboard.alert_ack, name="alert_ack"),
     path("alerts/", alerts.alert_list, name="alerts"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),

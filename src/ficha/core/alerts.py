@@ -22,10 +22,12 @@ from .models import Alert
 
 FRAUD = "fraud"  # an unsold, deleted or voided code was tried (copied from a display?)
 BRUTEFORCE = "bruteforce"  # the global failure rate of code guesses is above the threshold
+ACCOUNT = "account"  # one account's password or PIN is being guessed (accounts.logins)
 
 KINDS = {
     FRAUD: _("Fraud"),
     BRUTEFORCE: _("Brute-force alarm"),
+    ACCOUNT: _("Account under attack"),
 }
 
 # A repeat within this many seconds of the last occurrence is counted, not added.

@@ -8,8 +8,11 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from django.core.signals import request_finished
         from django.db.models.signals import post_migrate
 
-        from . import roles
+        from . import roles, throttle
 
         post_migrate.connect(roles.sync_roles_signal, sender=self)
+        # refused attempts counted during a request are written once it is answered
+        request_finished.connect(throttle.flush, dispatch_uid="ficha.core.throttle.flush")

@@ -92,6 +92,10 @@ class Throttle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # Attempts refused (not evaluated) while locked, and the last one: names the sources
+    # of a flood (see ThrottleTally for the totals).
+    refused = models.PositiveBigIntegerField(default=0, db_default=0)
+    last_refused_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="throttle_unique")]
@@ -99,6 +103,19 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} ({self.failures})"
+
+
+class ThrottleTally(models.Model):
+    """Attempts refused by the throttle in one scope during one minute (one row a minute,
+    bumped with one statement): a flood is counted without a row per attempt."""
+
+    scope = models.CharField(max_length=32)
+    minute = models.DateTimeField()
+    refused = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "minute"],
+                                               name="throttle_tally_unique")]
 
 
 class Alert(models.Model):

@@ -9,19 +9,35 @@ window. Failures are forgotten ``window_seconds`` after the last one.
 Attempts are *claimed* before they are evaluated: :func:`claim` counts the attempt as a
 failure up front under a row lock, and :func:`forgive` takes it back when it succeeded.
 So a burst of parallel guesses cannot slip through between check and count.
+
+Refused attempts (the key was locked, nothing was evaluated) are counted too, cheaply:
+one :class:`ThrottleTally` row per scope and minute plus a counter on the key's row,
+bumped once per request (:func:`flush`), not a row per attempt. When a minute's refusals
+in a scope reach ``FICHA_FLOOD_REFUSED_PER_MINUTE`` a brute-force alert is raised at once,
+naming the busiest sources; :func:`refused_count` lets periodic alarms add refusals to
+the failures they count.
+
+Login keys (``login:<name>``, see ``ficha.accounts.logins``) carry the per-account
+budget for clients an account does not know: a short back-off and a hard daily cap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import clock
-from .models import Throttle
+from .models import Throttle, ThrottleTally
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,22 @@ ACCOUNT_KEY_PREFIXES = ("user:", "account:", "staff:")
 ACCOUNT_MAX_SECONDS = 300
 
 
+# Keys of the per-account budget for unknown clients (ficha.accounts.logins): they back
+# off like account keys, and after the daily cap the account refuses unknown clients for
+# the rest of the day (its known browsers and stations are not affected).
+LOGIN_KEY_PREFIX = "login:"
+LOGIN_DAILY_CAP = 30
+
+
+def login_daily_cap() -> int:
+    return int(getattr(settings, "FICHA_LOGIN_DAILY_CAP", LOGIN_DAILY_CAP))
+
+
 def policy(scope: str, key: str = "") -> Policy:
     p = POLICIES.get(scope, DEFAULT)
+    if key.startswith(LOGIN_KEY_PREFIX):
+        return replace(p, max_seconds=min(p.max_seconds, ACCOUNT_MAX_SECONDS),
+                       hard_limit=login_daily_cap(), window_seconds=24 * 3600)
     if key.startswith(ACCOUNT_KEY_PREFIXES):
         p = replace(p, hard_limit=10**9, max_seconds=min(p.max_seconds, ACCOUNT_MAX_SECONDS))
     return p
@@ -154,6 +184,7 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
         waits = [(locked - now).total_seconds() for _pk, _k, _f, locked, _l in rows
                  if locked and locked > now]
         if waits:
+            _note_refused(scope, keys)
             return max(1, int(max(waits) + 0.999))
         for pk, key, failures, _locked, last in rows:
             p = policy(scope, key)
@@ -194,3 +225,134 @@ def locked_now(scope: str | None = None):
     if scope:
         qs = qs.filter(scope=scope)
     return qs.order_by("-locked_until")
+
+
+def failures(scope: str, key: str) -> int:
+    """Failures currently counted for one key (0 when forgotten or never seen)."""
+    row = Throttle.objects.filter(scope=scope, key=key[:128]).values_list(
+        "failures", "last_failure_at").first()
+    if row is None:
+        return 0
+    n, last = row
+    if last and (clock.now() - last).total_seconds() > policy(scope, key).window_seconds:
+        return 0
+    return n
+
+
+# --- refused attempts: aggregated counting and the flood alarm ---------------------------
+FLOOD_REFUSED_PER_MINUTE = 60
+
+# What a scope's attempts are, for the alarm (the venue reads it); and the alert's dedupe
+# key, shared with the failure-rate alarm of the same scope so that one flood is one alert.
+
+SCOPE_LABELS = {
+    "redeem": _("recharge code attempts"),
+    "portal_login": _("customer logins"),
+    "staff_login": _("staff logins"),
+}
+FLOOD_DEDUPE = {"redeem": "bruteforce"}
+
+_pending_lock = threading.Lock()
+_pending: Counter = Counter()  # (scope, minute, key or "") -> refused attempts not yet written
+
+
+def flood_threshold() -> int:
+    return int(getattr(settings, "FICHA_FLOOD_REFUSED_PER_MINUTE", FLOOD_REFUSED_PER_MINUTE))
+
+
+def _minute(at: dt.datetime) -> dt.datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _note_refused(scope: str, keys: list[str]) -> None:
+    """Count a refused attempt. The caller's transaction may roll back (a refused
+    redemption does), so the count waits in memory and is written by :func:`flush` at the
+    end of the request, or right now when no transaction is open."""
+    minute = _minute(clock.now())
+    with _pending_lock:
+        _pending[(scope, minute, "")] += 1
+        for key in keys:
+            _pending[(scope, minute, key)] += 1
+    if not connection.in_atomic_block:
+        flush()
+
+
+def flush(**_signal_kwargs) -> list[str]:
+    """Write the refused attempts counted in this process; raise the flood alarm when a
+    minute of a scope reaches the threshold. Returns the scopes that alarmed.
+
+    Connected to ``request_finished``; cheap when nothing is pending."""
+    if not _pending:
+        return []
+    with _pending_lock:
+        pending = dict(_pending)
+        _pending.clear()
+    table = _q(Throttle._meta.db_table)
+    tally = _q(ThrottleTally._meta.db_table)
+    alarms: list[tuple[str, dt.datetime, int, int]] = []
+    threshold = flood_threshold()
+    with transaction.atomic(), connection.cursor() as cur:
+        for (scope, minute, key), n in sorted(pending.items(), key=lambda kv: kv[0][2]):
+            if key:
+                cur.execute(
+                    f"UPDATE {table} SET {_q('refused')} = {_q('refused')} + %s, "
+                    f"{_q('last_refused_at')} = %s WHERE {_q('scope')} = %s AND {_q('key')} = %s",
+                    [n, _write_dt(clock.now()), scope, key],
+                )
+                continue
+            cur.execute(
+                f"INSERT INTO {tally} ({_q('scope')}, {_q('minute')}, {_q('refused')}) "
+                f"VALUES (%s, %s, %s) ON CONFLICT ({_q('scope')}, {_q('minute')}) DO UPDATE "
+                f"SET {_q('refused')} = {tally}.{_q('refused')} + %s RETURNING {_q('refused')}",
+                [scope, _write_dt(minute), n, n],
+            )
+            total = cur.fetchone()[0]
+            before = total - n
+            # alarm when this flush crossed the threshold (or another multiple of it, so
+            # an ongoing flood keeps refreshing the open alert)
+            if threshold > 0 and total // threshold > before // threshold:
+                alarms.append((scope, minute, total, threshold))
+    for scope, _minute_at, total, threshold in alarms:
+        _flood_alarm(scope, total, threshold)
+    return [a[0] for a in alarms]
+
+
+def refused_count(scope: str, window_seconds: int) -> int:
+    """Attempts refused in ``scope`` during the last ``window_seconds`` (whole minutes).
+
+    Periodic alarms call it; it also forgets tallies older than a month."""
+    flush()
+    prune_tallies()
+    since = _minute(clock.now() - dt.timedelta(seconds=window_seconds))
+    return ThrottleTally.objects.filter(scope=scope, minute__gte=since).aggregate(
+        n=Sum("refused"))["n"] or 0
+
+
+def top_refused(scope: str, window_seconds: int, limit: int = 5) -> list[tuple[str, int]]:
+    """The keys refused most often lately (all-time counts of keys refused in the window)."""
+    since = clock.now() - dt.timedelta(seconds=window_seconds)
+    return list(Throttle.objects.filter(scope=scope, last_refused_at__gte=since)
+                .order_by("-refused").values_list("key", "refused")[:limit])
+
+
+def _flood_alarm(scope: str, total: int, threshold: int) -> None:
+    from . import alerts
+
+    top = top_refused(scope, 120)
+    with alerts.in_venue_language():
+        what = SCOPE_LABELS.get(scope, scope)
+        sources = ", ".join(f"{k} ({n})" for k, n in top) or gettext("many sources")
+        message = gettext(
+            "%(n)d %(what)s refused by the throttle in one minute (alarm at %(threshold)d). "
+            "Someone is guessing. Most refused: %(sources)s."
+        ) % {"n": total, "what": what, "threshold": threshold, "sources": sources}
+    alerts.raise_alert(alerts.BRUTEFORCE, message, source=scope,
+                       data={"scope": scope, "refused_per_minute": total,
+                             "threshold": threshold, "top": top},
+                       dedupe_key=FLOOD_DEDUPE.get(scope, f"flood:{scope}"))
+
+
+def prune_tallies(days: int = 30) -> int:
+    """Forget per-minute tallies older than ``days``."""
+    cutoff = clock.now() - dt.timedelta(days=days)
+    return ThrottleTally.objects.filter(minute__lt=cutoff).delete()[0]

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from ficha.accounts import logins
 from ficha.accounts import services as accounts
 from ficha.core import audit, codes, throttle
 from ficha.core.money import Money, exponent
@@ -304,30 +305,33 @@ def _login_with_password(request, next_url: str):
     if not username or not password:
         return _login_page(request, next_url, username=username,
                            login_error=_("Enter your username and your password or PIN."))
-    keys = [f"ip:{_ip(request)}" if _ip(request) else None, f"user:{username.lower()}"]
-    wait = throttle.claim("portal_login", keys)
-    if wait:
+    # Browsers this customer logged in from before are never locked out by strangers'
+    # failures (see ficha.accounts.logins and docs/security.md).
+    result = logins.customer_login(
+        username, password, ip=_ip(request),
+        device_entries_of=lambda c: logins.customer_device_tag(request, c))
+    if result.wait:
         return _login_page(request, next_url, username=username,
-                           login_error=texts.too_many_attempts(wait))
-    customer = None
-    plausible = len(password) <= _MAX_PASSWORD and "\x00" not in password
-    if plausible:
-        customer = accounts.authenticate_customer(username, password)
+                           login_error=texts.too_many_attempts(result.wait))
+    if result.disabled:
+        # Only someone who knows the password learns that the account is disabled.
+        return _login_page(request, next_url, username=username, login_error=_(
+            "This account is disabled; please ask at the counter."))
+    customer = result.customer
     if customer is None:
-        disabled = accounts.find_customer(username) if plausible else None
-        if (disabled is not None and not disabled.is_active
-                and (disabled.check_password(password) or disabled.check_pin(password))):
-            # Only someone who knows the password learns that the account is disabled.
-            error = _("This account is disabled; please ask at the counter.")
-        else:
-            error = _("Wrong username or password.")
+        error = _("Wrong username or password.")
+        if result.pin_locked:
+            error = _("Wrong username or password. PINs stop working on new devices after "
+                      "many wrong guesses: use your password, or ask at the counter.")
         return _login_page(request, next_url, username=username, login_error=error)
-    throttle.forgive("portal_login", keys)
     auth.login(request, customer)
     accounts.touch(customer)
     if is_low(accounts.balance(customer)) and not _code_in(next_url):
-        return HttpResponseRedirect(_with_next(reverse("portal:topup"), next_url))
-    return HttpResponseRedirect(next_url or reverse("portal:home"))
+        response = HttpResponseRedirect(_with_next(reverse("portal:topup"), next_url))
+    else:
+        response = HttpResponseRedirect(next_url or reverse("portal:home"))
+    logins.remember_customer(request, response, customer)
+    return response
 
 
 def _login_with_code(request, next_url: str):
@@ -348,8 +352,11 @@ def _login_with_code(request, next_url: str):
         next_url = ""  # that code is now used: do not offer it again
     if is_low(redemption.balance) and not _code_in(next_url):
         # Back with the code of an account whose credit is spent.
-        return HttpResponseRedirect(_with_next(reverse("portal:topup"), next_url))
-    return HttpResponseRedirect(next_url or reverse("portal:home"))
+        response = HttpResponseRedirect(_with_next(reverse("portal:topup"), next_url))
+    else:
+        response = HttpResponseRedirect(next_url or reverse("portal:home"))
+    logins.remember_customer(request, response, redemption.customer)
+    return response
 
 
 @portal_page

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login, logout, update_session_auth_hash
+from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from ficha.accounts import logins, staff_sessions
 from ficha.accounts import services as accounts
 from ficha.core import throttle
 
@@ -17,19 +18,7 @@ from ..access import actor, capability_required, public
 from ..forms import LoginForm, OwnPasswordForm
 from .common import posted, safe_next
 
-SCOPE = "staff_login"
-
-
-def _keys(request, username: str) -> list[str]:
-    return [f"ip:{request.client_ip or 'unknown'}", f"user:{username.strip().lower()[:100]}"]
-
-
-def _canonical_username(typed: str) -> str:
-    """Staff usernames are unique regardless of case; log in with the stored spelling."""
-    User = get_user_model()
-    found = User.objects.filter(username__iexact=typed.strip()).values_list(
-        "username", flat=True).first()
-    return found or typed
+SCOPE = logins.STAFF
 
 
 @public
@@ -43,25 +32,39 @@ def login_view(request):
         return redirect(nxt)
     wait = 0
     refused = False
+    attempt = None
     if request.method == "POST":
         data = request.POST.copy()
         typed = data.get("username", "")
-        if typed:
-            data["username"] = _canonical_username(typed)
+        user = accounts.find_staff(typed) if typed.strip() else None
+        if user is not None:
+            data["username"] = user.get_username()  # log in with the stored spelling
         form = LoginForm(request, data=data)
-        keys = _keys(request, typed)
-        # Claimed before the password is checked: parallel guesses cannot slip through.
-        wait = throttle.claim(SCOPE, keys) if typed else 0
-        if not wait and form.is_valid():
-            throttle.forgive(SCOPE, keys)
-            login(request, form.get_user())
+        if typed:
+            # Claimed before the password is checked: parallel guesses cannot slip
+            # through. A browser this user logged in from before is throttled only by its
+            # own failures (docs/security.md).
+            tag = staff_sessions.device_tag(request, user) if user is not None else None
+            attempt = logins.claim(SCOPE, typed, ip=request.client_ip, device_tag=tag)
+            wait = attempt.wait
+        if attempt is not None and not wait and form.is_valid():
+            logins.settle(attempt, ok=True)
+            user = form.get_user()
+            login(request, user)
+            staff_sessions.start(request, user)
             accounts.record_login(actor(request), request.user)
-            return redirect(nxt)
+            response = redirect(nxt)
+            staff_sessions.remember_device(request, response, user)
+            return response
         if wait:
             refused = True
+        elif attempt is not None:
+            logins.settle(attempt, ok=False, account_label=_("Staff member %(name)s")
+                          % {"name": user.get_username()} if user is not None else "")
+            wait = throttle.retry_after(SCOPE, attempt.keys)  # this failure may have locked us
+        if wait:
+            # one message: the lock-out (not also "wrong password")
             form = LoginForm(request, initial={"username": typed})
-        elif typed:
-            wait = throttle.retry_after(SCOPE, keys)  # this failure may have locked us
     else:
         form = LoginForm(request)
     return render(request, "console/login.html",
@@ -89,7 +92,18 @@ def password_view(request):
         except accounts.AccountError as exc:
             form.add_service_error(exc, "password")
         else:
-            update_session_auth_hash(request, request.user)
+            staff_sessions.keep(request, request.user)  # this session survives the change
             messages.success(request, _("Your password was changed."))
             return redirect("console:dashboard")
     return render(request, "console/password.html", {"form": form})
+
+
+@require_POST
+@capability_required("view_dashboard")
+def logout_everywhere_view(request):
+    """End every session of this staff member (other counter PCs included) and forget the
+    browsers that knew them; this one logs in again."""
+    accounts.log_out_everywhere(actor(request), request.user)
+    logout(request)
+    messages.info(request, _("You were logged out everywhere."))
+    return redirect(settings.LOGIN_URL)

@@ -22,6 +22,38 @@ def _flush_unlocked(self, *args, **kwargs):
 flush.Command.handle = _flush_unlocked
 
 
+# --- Slow tests ----------------------------------------------------------------------------
+# Tests marked ``@pytest.mark.slow`` (benchmarks' smoke runs, concurrency storms, real
+# servers) are skipped by a plain ``pytest`` so that the edit-test loop stays fast, and the
+# run says so. scripts/test.sh (the whole suite, what CI runs) passes --run-slow.
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the tests marked slow (scripts/test.sh does)")
+
+
+SLOW_SKIP_REASON = "slow test: run with --run-slow (scripts/test.sh runs every test)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason=SLOW_SKIP_REASON)
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--run-slow"):
+        return
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if SLOW_SKIP_REASON in str(getattr(r, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} slow tests were skipped; run them with --run-slow "
+            "(scripts/test.sh runs the whole suite).", yellow=True)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     # A request served in another language leaves it active in this thread: start each

@@ -17,7 +17,7 @@ else:
 from ficha.settings import *  # noqa: E402,F403
 from ficha.settings import DATA_DIR, DATABASES  # noqa: E402
 
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if DATABASES["default"]["ENGINE"] == "ficha.core.db.sqlite":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 # Argon2 is the production hasher (tests/test_security.py checks it); the suite hashes

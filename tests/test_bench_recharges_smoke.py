@@ -20,7 +20,7 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import Batch, Recharge, Tally
 
 S = Recharge.Status
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _tiny(ops: int = 2) -> Context:

@@ -157,7 +157,9 @@ def _database() -> dict:
         return db
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend with writers queued first come, first served, across
+        # threads and processes (never "database is locked" under load): core/db/sqlite.
+        "ENGINE": "ficha.core.db.sqlite",
         "NAME": str(DATA_DIR / "ficha.sqlite3"),
         "OPTIONS": {
             # Writers take the lock at BEGIN, so two writers never deadlock on upgrade.

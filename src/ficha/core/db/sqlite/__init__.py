@@ -1,0 +1,1 @@
+"""SQLite with fair writers: ``ENGINE = "ficha.core.db.sqlite"`` (see base.py)."""

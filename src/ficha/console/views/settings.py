@@ -10,6 +10,7 @@ from ficha.ledger import services as ledger
 
 from ..access import actor, capability_required
 from ..forms import SettingsForm
+from . import printing
 from .common import posted
 
 
@@ -19,7 +20,10 @@ def settings_view(request):
     locked = ledger.has_entries()
     initial = {name: getattr(venue, name) for name in core.EDITABLE}
     form = SettingsForm(posted(request), initial=initial, currency_locked=locked)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") == "test_printer":
+        if form.is_valid():
+            printing.test_printer(request, form.cleaned_data)  # typed values, not saved
+    elif request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
         if locked:
             changes.pop("currency", None)

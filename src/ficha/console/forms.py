@@ -222,7 +222,7 @@ class OutputSettingsFields(forms.Form):
         widget=forms.URLInput(attrs={"placeholder": "http://192.168.1.10:8000",
                                      "autocapitalize": "none", "spellcheck": "false"}),
     )
-    date_format = forms.ChoiceField(label=_("Date format"), choices=())
+    date_format = forms.ChoiceField(label=_("Date format"), choices=(), required=False)
     printer_host = forms.CharField(
         label=_("Ticket printer address"), max_length=255, required=False,
         help_text=_("IP address or name of the receipt printer on the network (raw ESC/POS), "
@@ -230,10 +230,10 @@ class OutputSettingsFields(forms.Form):
         widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
     printer_port = forms.IntegerField(label=_("Ticket printer port"), min_value=1,
-                                      max_value=65535, initial=9100,
+                                      max_value=65535, initial=9100, required=False,
                                       help_text=_("Almost always 9100."))
     ticket_width = forms.TypedChoiceField(
-        label=_("Ticket paper width"), coerce=int,
+        label=_("Ticket paper width"), coerce=int, required=False, empty_value=None,
         choices=[(58, _("58 mm")), (80, _("80 mm"))], initial=80,
     )
 
@@ -256,6 +256,16 @@ class OutputSettingsFields(forms.Form):
             return clean_printer_host(self.cleaned_data["printer_host"])
         except SettingsError as exc:
             raise ValidationError(str(exc), code="printer_host")
+
+    def clean(self):
+        data = super().clean()
+        # A field left out of the post (or a choice left empty) keeps its saved value;
+        # only the public address and the printer address may be cleared.
+        for name in self.OUTPUT_FIELDS:
+            if name not in self.data or (
+                    name not in ("public_url", "printer_host") and data.get(name) in ("", None)):
+                data.pop(name, None)
+        return data
 
     def output_fields(self):
         return [self[name] for name in self.OUTPUT_FIELDS]

@@ -199,16 +199,31 @@ def test_csrf_is_enforced_on_portal_forms(funded):
     assert client.post("/logout", {"csrfmiddlewaretoken": token}).status_code == 302
 
 
-def test_pages_speak_the_venue_language_until_the_customer_picks_one(client, owner):
+def test_pages_speak_the_customers_choice_else_the_phones_else_the_venues(client, owner):
     core_services.update_settings(actor_for(owner), currency_locked=False, language="fr")
-    page = client.get("/login", HTTP_ACCEPT_LANGUAGE="de")  # the venue's language wins
+    # no choice, a phone in German: German
+    page = client.get("/login", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.8")
     html = page.content.decode()
-    assert '<html lang="fr"' in html and page["Content-Language"] == "fr"
-    # The language buttons are a plain form: no JavaScript needed.
+    assert '<html lang="de"' in html and page["Content-Language"] == "de"
+    assert "Accept-Language" in page["Vary"]
+    # the phone's order of preference, and languages Ficha does not speak are skipped
+    for header, expected in [("wo-SN,pt-BR;q=0.8,es;q=0.9", "es"), ("ar,en;q=0.1", "en"),
+                             ("it;q=0,pt;q=0.5", "pt"), ("*", "fr"), ("wo,ar", "fr"),
+                             ("x" * 600, "fr"), ("de;q=abc,es;q=2", "fr")]:
+        page = client.get("/login", HTTP_ACCEPT_LANGUAGE=header)
+        assert page["Content-Language"] == expected, header
+    # nothing to go on: the venue's language
+    assert client.get("/login")["Content-Language"] == "fr"
+    # The language buttons are a plain form: no JavaScript needed; the choice wins.
+    html = client.get("/login").content.decode()
     assert 'action="/i18n/setlang/"' in html and 'name="language" value="en"' in html
     resp = client.post("/i18n/setlang/", {"language": "en", "next": "/login"})
     assert resp.status_code == 302 and resp["Location"] == "/login"
-    assert '<html lang="en"' in client.get("/login").content.decode()
+    page = client.get("/login", HTTP_ACCEPT_LANGUAGE="de")
+    assert '<html lang="en"' in page.content.decode() and page["Content-Language"] == "en"
+    # a cookie naming a language Ficha does not speak falls back to the phone's
+    client.cookies["django_language"] = "zz"
+    assert client.get("/login", HTTP_ACCEPT_LANGUAGE="pt")["Content-Language"] == "pt"
 
 
 def test_customer_changes_password_with_the_current_one(client, funded):

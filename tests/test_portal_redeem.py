@@ -116,10 +116,11 @@ def test_expired_code_says_when_in_the_venue_time_zone_and_language(client, ada,
     login(client)
     with clock.frozen(dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)):
         page = html(client.post("/", {"code": code}))
-        assert "Dec. 1, 2026, 11:59 p.m." in page  # Lima time, not UTC (04:59 on the 2nd)
+        # Lima time, not UTC (04:59 on the 2nd), day first (the venue's date format)
+        assert "This code expired on 01/12/2026 23:59." in page
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
         page = html(client.post("/", {"code": code}))
-        assert "1 décembre 2026 23:59" in page
+        assert "Ce code a expiré le 01/12/2026 23:59." in page
     assert accounts.balance(ada) == 1500
 
 

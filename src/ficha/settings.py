@@ -201,6 +201,8 @@ LANGUAGES = [
 ]
 LANGUAGE_CODE = env("LANGUAGE", "en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates follow the venue's date format (Settings) in every language: ficha/core/dates.py.
+FORMAT_MODULE_PATH = "ficha.core.formats"
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -12,6 +12,7 @@ import sys
 USAGE = """usage: ficha COMMAND [options]
 
   serve [--demo]    migrate, make sure an owner login exists, run web server + worker
+  init              migrate, make sure an owner login exists (before web and worker apart)
   web               run the web server only
   worker            run the periodic worker only
   token ...         create, list or revoke API tokens

@@ -11,9 +11,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ficha.accounts.models import Customer
-from ficha.core import codes, roles
+from ficha.core import codes, dates, public_url, roles
 from ficha.core.money import Money, MoneyError, check_currency
-from ficha.core.services import SettingsError, check_time_zone, currency, over_limit
+from ficha.core.services import (
+    SettingsError,
+    check_time_zone,
+    clean_printer_host,
+    currency,
+    over_limit,
+)
 
 # What each venue limit (core.services.LIMITS) is, in the confirmation question.
 LIMIT_LABELS = {
@@ -304,7 +310,75 @@ class TokenForm(ConsoleForm):
 
 
 # --- settings ---------------------------------------------------------------------------
-class SettingsForm(ConsoleForm):
+class OutputSettingsFields(forms.Form):
+    """Settings: what customers and printers see (the public address, dates, the ticket
+    printer). Kept together; the settings page shows them as one group."""
+
+    OUTPUT_FIELDS = ("public_url", "date_format", "printer_host", "printer_port",
+                     "ticket_width")
+
+    public_url = forms.CharField(
+        label=_("Public address"), max_length=200, required=False,
+        help_text=_("The address customers' phones open the portal at, printed in the QR "
+                    "codes of recharge cards, e.g. http://192.168.1.10:8000 or "
+                    "https://wifi.example.com. Not 127.0.0.1 or localhost: only this "
+                    "computer can open those."),
+        widget=forms.URLInput(attrs={"placeholder": "http://192.168.1.10:8000",
+                                     "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    date_format = forms.ChoiceField(label=_("Date format"), choices=(), required=False)
+    printer_host = forms.CharField(
+        label=_("Ticket printer address"), max_length=255, required=False,
+        help_text=_("IP address or name of the receipt printer on the network (raw ESC/POS), "
+                    "e.g. 192.168.1.50. Empty: no network printer."),
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+    printer_port = forms.IntegerField(label=_("Ticket printer port"), min_value=1,
+                                      max_value=65535, initial=9100, required=False,
+                                      help_text=_("Almost always 9100."))
+    ticket_width = forms.TypedChoiceField(
+        label=_("Ticket paper width"), coerce=int, required=False, empty_value=None,
+        choices=[(58, _("58 mm")), (80, _("80 mm"))], initial=80,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        lang = translation.get_language() or settings.LANGUAGE_CODE
+        self.fields["date_format"].choices = [
+            (name, f"{dates.example(name, lang)} — {label}")
+            for name, label in dates.FORMATS.items()
+        ]
+
+    def clean_public_url(self):
+        try:
+            return public_url.clean(self.cleaned_data["public_url"])
+        except public_url.PublicURLError as exc:
+            raise ValidationError(str(exc), code="public_url")
+
+    def clean_printer_host(self):
+        try:
+            return clean_printer_host(self.cleaned_data["printer_host"])
+        except SettingsError as exc:
+            raise ValidationError(str(exc), code="printer_host")
+
+    def clean(self):
+        data = super().clean()
+        # A field left out of the post (or a choice left empty) keeps its saved value;
+        # only the public address and the printer address may be cleared.
+        for name in self.OUTPUT_FIELDS:
+            if name not in self.data or (
+                    name not in ("public_url", "printer_host") and data.get(name) in ("", None)):
+                data.pop(name, None)
+        return data
+
+    def output_fields(self):
+        return [self[name] for name in self.OUTPUT_FIELDS]
+
+    def other_fields(self):
+        return [bf for bf in self if bf.name not in self.OUTPUT_FIELDS and not bf.is_hidden]
+
+
+class SettingsForm(OutputSettingsFields, ConsoleForm):
     venue_name = forms.CharField(label=_("Venue name"), max_length=120)
     currency = forms.CharField(
         label=_("Currency"), max_length=3, min_length=3,

@@ -55,6 +55,8 @@ EDITABLE = [
     "code_length", "code_check_digit", "breakage_enabled",
     *("max_deposit", "max_face_value", "max_shift_variance"),
 ]
+# What customers and printers see: the public address, dates, the ticket printer.
+EDITABLE += ["public_url", "date_format", "printer_host", "printer_port", "ticket_width"]
 
 # Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
 LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
@@ -125,6 +127,7 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
                         0 <= value <= MAX_MINOR):
                     raise SettingsError(_("A limit is an amount of zero (no limit) or more."))
                 setattr(obj, name, value)
+        _apply_output_settings(obj, changes)
         obj.save()
         after = audit.snapshot(obj, EDITABLE)
         if after != before:
@@ -153,3 +156,67 @@ def unlock_source(actor: audit.Actor, scope: str, key: str) -> bool:
                      after={"scope": scope, "key": key, "failures": 0, "locked_until": None},
                      summary=_("Unlocked %(key)s (%(scope)s)") % {"key": key, "scope": scope})
     return True
+
+
+# --- what customers and printers see ----------------------------------------------------
+TICKET_WIDTHS = (58, 80)
+
+
+def _apply_output_settings(obj: VenueSettings, changes: dict) -> None:
+    """The public address, the date format and the ticket printer (checked, then set)."""
+    from . import dates, public_url
+
+    if "public_url" in changes:
+        try:
+            obj.public_url = public_url.clean(str(changes["public_url"] or ""))
+        except public_url.PublicURLError as exc:
+            raise SettingsError(str(exc))
+    if "date_format" in changes:
+        if changes["date_format"] not in dates.FORMATS:
+            raise SettingsError(_("Unknown date format."))
+        obj.date_format = changes["date_format"]
+    if "printer_host" in changes:
+        obj.printer_host = clean_printer_host(changes["printer_host"])
+    if "printer_port" in changes:
+        obj.printer_port = clean_printer_port(changes["printer_port"])
+    if "ticket_width" in changes:
+        try:
+            width = int(changes["ticket_width"])
+        except (TypeError, ValueError):
+            width = 0
+        if width not in TICKET_WIDTHS:
+            raise SettingsError(_("Tickets are 58 mm or 80 mm wide."))
+        obj.ticket_width = width
+
+
+def clean_printer_host(value) -> str:
+    """A ticket printer's IP address or host name ("" for none), checked."""
+    import ipaddress
+
+    host = str(value or "").strip().lower()
+    if not host:
+        return ""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).compressed
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(
+        label and len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+        and not label.startswith("-") for label in labels
+    ):
+        raise SettingsError(_(
+            "The printer address is an IP address or a host name, e.g. 192.168.1.50 "
+            "(no http://, no port)."
+        ))
+    return host.rstrip(".")
+
+
+def clean_printer_port(value) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise SettingsError(_("The printer port is a number from 1 to 65535 (usually 9100)."))
+    return port

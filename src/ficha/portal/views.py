@@ -4,9 +4,9 @@ Plain server-rendered HTML that works with JavaScript disabled (captive-portal
 browsers), on a phone screen. Every form posts back with a CSRF token; successful
 posts redirect (post/redirect/get) so a reload never redeems twice.
 
-Pages speak the venue's default language (``VenueSettings.language``) until the
-customer picks another one with the language buttons (Django's ``set_language``
-cookie).
+Pages speak the language the customer picked with the language buttons (Django's
+``set_language`` cookie), else the phone's (``Accept-Language``) when Ficha speaks it,
+else the venue's default language (see ``language.py``).
 
 Low credit: right after a password login, a customer whose balance is below
 :data:`LOW_CREDIT_MAJOR_UNITS` major units of the venue currency (1 XOF, 1.00 EUR,
@@ -21,7 +21,6 @@ import unicodedata
 from functools import wraps
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -36,11 +35,11 @@ from ficha.accounts import logins
 from ficha.accounts import services as accounts
 from ficha.core import audit, codes, throttle
 from ficha.core.money import Money, exponent
-from ficha.core.services import currency, venue_settings
+from ficha.core.services import currency
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Recharge
 
-from . import auth, texts
+from . import auth, language, texts
 
 # A balance below this many major units of the venue currency counts as "used up" at
 # login (see the module docstring). Tariffs may later replace it with "less than the
@@ -68,20 +67,8 @@ def money(minor: int) -> str:
 
 # --- helpers -----------------------------------------------------------------------------
 def _language(request) -> str:
-    """The customer's chosen language (cookie), else the venue's default language."""
-    supported = dict(settings.LANGUAGES)
-    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-    language = None
-    if chosen:
-        try:
-            language = translation.get_supported_language_variant(chosen)
-        except LookupError:
-            language = None
-    if language is None:
-        language = venue_settings().language
-        if language not in supported:
-            language = settings.LANGUAGE_CODE
-    return language
+    """The customer's chosen language, else the browser's, else the venue's (language.py)."""
+    return language.preferred_language(request)
 
 
 def portal_page(view):

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .escpos import CODE_PAGES, DEFAULT_CODE_PAGE, escpos_ticket, escpos_tickets
+from .escpos import (
+    CODE_PAGES,
+    DEFAULT_CODE_PAGE,
+    escpos_test_ticket,
+    escpos_ticket,
+    escpos_tickets,
+)
 from .pdf import grid_for, pdf_sheet, write_pdf_sheet
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "DEFAULT_CODE_PAGE",
     "Card",
     "cards_per_page",
+    "escpos_test_ticket",
     "escpos_ticket",
     "escpos_tickets",
     "grid_for",

@@ -210,3 +210,32 @@ def escpos_tickets(cards: Sequence[Card], *, venue: str, width_mm: int = 58,
     for card in cards:
         ticket.ticket(card, venue, cut=cut, with_qr=with_qr)
     return bytes(ticket.out)
+
+
+def escpos_test_ticket(*, venue: str, url: str, width_mm: int = 58, details: Sequence[str] = (),
+                       cut: bool = True, code_page: str = DEFAULT_CODE_PAGE) -> bytes:
+    """A test print: the venue name, ``details`` (one line each), accented letters, a
+    ruler of the paper's width in characters, and the portal address as a QR code, so
+    one ticket shows that the printer, the paper width, the code page and the QR code
+    scanned by a phone all work."""
+    ticket = _Ticket(width_mm, code_page)
+    ticket.init()
+    ticket.lines(venue, size=2, bold=True, max_lines=2)
+    ticket.rule()
+    ticket.lines(_("Test ticket"), size=2, bold=True)
+    ticket.lines(_("Not a recharge code"))
+    ticket.blank()
+    for line in details:
+        ticket.lines(line, max_lines=2)
+    ticket.lines("é è ê à ç ô ñ ü ß")
+    ticket.lines("".join(str(n % 10) for n in range(1, ticket.columns + 1)), max_lines=1)
+    ticket.blank()
+    ticket.qr(url)
+    ticket.lines(url, max_lines=4)
+    ticket.style()
+    if cut:
+        ticket.feed(1)
+        ticket.cut()
+    else:
+        ticket.feed(4)
+    return bytes(ticket.out)

@@ -7,14 +7,16 @@ whichever door asked for it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import formats, translation
+from django.utils.translation import gettext as _
 
-from ficha.core import audit
+from ficha.core import audit, public_url
 from ficha.core.money import Money
 from ficha.core.services import venue_settings
 from ficha.printing import cards as printing
+from ficha.printing import network, svg
 
 from . import services
 from .models import Recharge
@@ -22,15 +24,8 @@ from .services import local_time
 
 
 def base_url(request=None) -> str:
-    """Where customers reach the portal: FICHA_PUBLIC_URL, else the request's host."""
-    if settings.PUBLIC_URL:
-        return settings.PUBLIC_URL
-    if request is not None:
-        return request.build_absolute_uri("/").rstrip("/")
-    host = settings.HTTP_ADDR
-    if host.startswith("0.0.0.0:"):
-        host = "127.0.0.1:" + host.split(":", 1)[1]
-    return f"http://{host}"
+    """Where customers reach the portal (see ``ficha.core.public_url``)."""
+    return public_url.public_url(request)
 
 
 def cards(recharges: Iterable[Recharge], url: str) -> list[printing.Card]:
@@ -72,3 +67,85 @@ def escpos(actor: audit.Actor, recharges: Iterable[Recharge], url: str, width_mm
         return printing.escpos_tickets(cards(recharges, url),
                                        venue=venue_settings().venue_name, width_mm=width_mm,
                                        cut=cut, with_qr=with_qr)
+
+
+# --- the ticket printer on the network, and the browser's print page ---------------------
+# One job to the network printer holds at most this many tickets (a receipt printer takes
+# about half a second a ticket; a web request should not wait minutes).
+NETWORK_MAX = 200
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What reached the ticket printer."""
+
+    count: int  # tickets
+    printer: str  # "host:port"
+    size: int  # bytes
+
+
+def to_printer(actor: audit.Actor, recharges: Iterable[Recharge], url: str) -> Sent:
+    """Print tickets on the venue's network ticket printer (Settings); audited.
+
+    Raises ``network.PrinterError`` (a message for people) when no printer is set up, it
+    cannot be reached or it stops taking the job; a job cut off midway is still audited,
+    since some tickets may have come out.
+    """
+    recharges = list(recharges)
+    venue = venue_settings()
+    if len(recharges) > NETWORK_MAX:
+        raise network.PrinterError(
+            _("At most %(max)d tickets go to the printer at a time; select fewer codes.")
+            % {"max": NETWORK_MAX})
+    if not venue.printer_host:
+        raise network.PrinterError(_("No ticket printer is set up (Settings)."))
+    width = venue.ticket_width
+    with translation.override(_language()):
+        data = printing.escpos_tickets(cards(recharges, url), venue=venue.venue_name,
+                                       width_mm=width)
+    printer = f"{venue.printer_host}:{venue.printer_port}"
+    fmt = f"escpos {width} mm to {printer}"
+    try:
+        size = network.send(venue.printer_host, venue.printer_port, data)
+    except network.PrinterError as exc:
+        if exc.sent:
+            services.record_print(actor, recharges, f"{fmt}, interrupted")
+        raise
+    services.record_print(actor, recharges, fmt)
+    return Sent(len(recharges), printer, size)
+
+
+def test_ticket(actor: audit.Actor, *, host: str, port: int, width_mm: int, url: str) -> Sent:
+    """Print a test ticket (no code on it) on ``host:port``; audited. Raises PrinterError."""
+    venue = venue_settings()
+    printer = f"{host}:{port}"
+    with translation.override(_language()):
+        details = [_("Printer: %(printer)s") % {"printer": printer},
+                   _("Paper: %(width)d mm") % {"width": width_mm}]
+        data = printing.escpos_test_ticket(venue=venue.venue_name, url=url,
+                                           width_mm=width_mm, details=details)
+    size = network.send(host, port, data)
+    audit.record(actor, "printing.test", venue, after={"printer": printer, "width": width_mm},
+                 summary=_("Test ticket printed on %(printer)s") % {"printer": printer})
+    return Sent(1, printer, size)
+
+
+@dataclass(frozen=True)
+class PageTicket:
+    """A ticket on the browser's print page: the card and its QR code as inline SVG."""
+
+    card: printing.Card
+    qr_svg: str
+
+
+# The browser's print page holds at most this many tickets.
+PAGE_MAX = 500
+
+
+def page_tickets(actor: audit.Actor, recharges: Iterable[Recharge], url: str,
+                 width_mm: int) -> list[PageTicket]:
+    """Tickets for the browser's print page (a page sized to the paper); audited."""
+    recharges = list(recharges)[:PAGE_MAX]
+    services.record_print(actor, recharges, f"browser page {width_mm} mm")
+    return [PageTicket(card, svg.qr_svg(card.url, label=card.url))
+            for card in cards(recharges, url)]

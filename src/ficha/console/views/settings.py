@@ -11,6 +11,7 @@ from ficha.ledger import services as ledger
 
 from ..access import actor, capability_required
 from ..forms import SettingsForm
+from . import printing
 from .common import posted
 
 
@@ -34,7 +35,10 @@ def settings_view(request):
     for name in core.LIMITS:  # 0 is "no limit": an empty field
         initial[name] = initial[name] or None
     form = SettingsForm(posted(request), initial=initial, currency_locked=locked)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") == "test_printer":
+        if form.is_valid():
+            printing.test_printer(request, form.cleaned_data)  # typed values, not saved
+    elif request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
         if locked:
             changes.pop("currency", None)

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import os
 import threading
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from ficha.accounts import services as accounts
 from ficha.cli import worker
+from ficha.cli.management.commands.init import initialise
 from ficha.cli.web import make_server
 
 
@@ -26,13 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None, **opts):
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
-        call_command("migrate", interactive=False, verbosity=0)
-        user, generated = accounts.ensure_owner(os.environ.get("FICHA_OWNER_PASSWORD") or None)
-        if generated:
-            self.stdout.write(self.style.WARNING(
-                "\n  Owner login created — this password is shown only once:\n"
-                f"    username: {user.get_username()}\n    password: {generated}\n"
-            ))
+        initialise(self)  # migrate, owner login (as `ficha init`)
         if demo:
             from ficha.cli.demo import load_demo
 

@@ -11,7 +11,8 @@ E.164 digits (country code first, no "+"):
   prefix, as in countries that have none), or the digits as they are when no country
   code is set.
 
-Spaces, dots, dashes and parentheses are ignored. Anything else that is not a digit
+Spaces, dots, dashes and parentheses are ignored, and so is a "(0)" (the trunk prefix
+written for national callers, as in "+33 (0)1 40 00 00 00"). Anything else that is not a digit
 (``*97``, ``s``, a SIP URI) is not a phone number.
 
 :class:`DeckIndex` is the in-memory index used to rate: a dict from prefix to rate terms
@@ -68,7 +69,8 @@ class DialPlan:
         """E.164 digits of ``dialled`` (no "+"), or :class:`NumberError`."""
         number = dialled.strip()
         if not number.isdigit():
-            number = number.translate(_IGNORED)
+            # "+33 (0)1 40…": the "(0)" is the trunk prefix written for national callers.
+            number = number.replace("(0)", "").translate(_IGNORED)
             if number.startswith("+"):
                 number = number[1:]
                 if not number.isdigit():

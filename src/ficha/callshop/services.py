@@ -259,14 +259,17 @@ def policy(deck: Deck) -> rating.Policy:
                          rounding=deck.rounding, whole_duration=deck.whole_duration)
 
 
-_indexes: dict[int, tuple[int, DeckIndex]] = {}
+_indexes: dict[int, tuple[tuple, DeckIndex]] = {}
 
 
 def deck_index(deck: Deck) -> DeckIndex:
-    """The in-memory index of ``deck``, cached per (deck, version): an import or a settings
-    change bumps the version, so the next caller holding the new row rebuilds it."""
+    """The in-memory index of ``deck``, cached per deck version: an import or a settings
+    change bumps the version, so the next caller holding the new row rebuilds it (the
+    creation and import times are part of the key, so a re-created deck never meets an
+    old index)."""
+    stamp = (deck.version, deck.created_at, deck.imported_at)
     cached = _indexes.get(deck.pk)
-    if cached is not None and cached[0] == deck.version:
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     terms = []
     for rate_id, *row in Rate.objects.filter(deck_id=deck.pk).values_list(
@@ -278,7 +281,7 @@ def deck_index(deck: Deck) -> DeckIndex:
             tiers=rating.parse_tiers(tiers), windows=rating.parse_windows(windows),
             valid_from=vfrom, valid_to=vto, rate_id=rate_id))
     index = DeckIndex(terms, policy(deck))
-    _indexes[deck.pk] = (deck.version, index)
+    _indexes[deck.pk] = (stamp, index)
     return index
 
 

@@ -208,7 +208,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             except RatingError as exc:
                 errors.append(RowError(line_no, "price", str(exc)))
                 bad = True
-        if plain_only:
+        if plain_only or (positional and len(cells) == 3):
             if bad:
                 continue
             row = (prefix, desc, price, 0, default_min_block, default_increment, 0, 0, 0,
@@ -233,11 +233,6 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         progress(count)
 
 
-def _cell(cells: list[str], index: dict[str, int], name: str) -> str:
-    i = index.get(name)
-    return cells[i].strip() if i is not None and i < len(cells) else ""
-
-
 def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str, desc: str,
               price: int, default_min_block: int, default_increment: int,
               errors: list[RowError]) -> tuple | None:
@@ -248,16 +243,22 @@ def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str
         ok = False
         errors.append(RowError(line_no, column, message))
 
+    width = len(cells)
+
+    def cell(name: str) -> str:
+        i = index.get(name)
+        return cells[i].strip() if i is not None and i < width else ""
+
     values: dict[str, object] = {}
     for name in ("connect_fee", "min_cost"):
-        raw = _cell(cells, index, name)
+        raw = cell(name)
         try:
             values[name] = rating.parse_micro(raw) if raw else 0
         except RatingError as exc:
             fail(name, str(exc))
     defaults = {"min_block": default_min_block, "increment": default_increment, "grace": 0,
                 "free_seconds": 0}
-    billing = _cell(cells, index, "billing")
+    billing = cell("billing")
     if billing:
         m_text, slash, i_text = billing.partition("/")
         if slash and m_text.strip().isdigit() and i_text.strip().isdigit():
@@ -266,7 +267,7 @@ def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str
             fail("billing", _("“%(v)s” is not MIN/INCREMENT seconds (e.g. 60/60, 30/6).")
                  % {"v": billing})
     for name in SECONDS:
-        raw = _cell(cells, index, name)
+        raw = cell(name)
         if not raw:
             values[name] = defaults[name]
         elif raw.isdigit() and int(raw) <= 86400:
@@ -278,7 +279,10 @@ def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str
              _("The increment is at least 1 second."))
     for name, parser, formatter in (("tiers", rating.parse_tiers, rating.format_tiers),
                                     ("windows", rating.parse_windows, rating.format_windows)):
-        raw = _cell(cells, index, name)
+        raw = cell(name)
+        if not raw:
+            values[name] = ""
+            continue
         try:
             text = formatter(parser(raw))
         except RatingError as exc:
@@ -288,7 +292,7 @@ def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str
             fail(name, _("Longer than %(n)d characters.") % {"n": MAX_TEXT})
         values[name] = text
     for name in ("valid_from", "valid_to"):
-        raw = _cell(cells, index, name)
+        raw = cell(name)
         if not raw:
             values[name] = None
             continue

@@ -139,6 +139,10 @@ class DeckIndex:
         self._lengths = tuple(sorted({len(p) for p in exact}, reverse=True))
         self.size = sum(len(g) for g in grouped.values())
 
+    def rows(self) -> list[Terms]:
+        """Every row of the index."""
+        return [p[0] for p in self._params.values()]
+
     def match(self, digits: str, when: dt.datetime | None = None) -> Terms | None:
         """The row for E.164 ``digits`` at local time ``when`` (None: no row matches)."""
         exact = self._exact

@@ -49,8 +49,16 @@ class RatingError(ValueError):
 
 
 # --- amounts ----------------------------------------------------------------------------
+_PLAIN_PRICE = re.compile(r"(\d{1,9})(?:[.,](\d{1,6}))?\Z")
+
+
 def parse_micro(text: str | int | Decimal) -> int:
     """Parse a price in major units ("0.05", "0,05", "150", "1 500") into micro-units."""
+    if type(text) is str:  # the fast path for what deck files hold: digits, one separator
+        m = _PLAIN_PRICE.match(text)
+        if m is not None:
+            whole, frac = m.groups()
+            return int(whole) * MICRO + (int(frac.ljust(MICRO_DIGITS, "0")) if frac else 0)
     if isinstance(text, bool):
         raise RatingError(_("“%(text)s” is not a price.") % {"text": text})
     if isinstance(text, int):

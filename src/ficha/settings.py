@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "ficha.ledger",
     "ficha.accounts",
     "ficha.recharges",
+    "ficha.callshop",
     "ficha.reports",
     "ficha.printing",
     "ficha.console",

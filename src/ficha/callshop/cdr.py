@@ -1,0 +1,234 @@
+"""Call detail records from the PBX: Asterisk ``cdr_csv`` and FreeSWITCH ``mod_cdr_csv``
+(pure, no database).
+
+Asterisk's Master.csv has no header. Its columns are accountcode, src, dst, dcontext,
+clid, channel, dstchannel, lastapp, lastdata, start, answer, end, duration, billsec,
+disposition, amaflags, then (optionally) uniqueid, userfield, then (optionally)
+peeraccount, linkedid, sequence: 16, 17, 18 or 21 columns, detected per row. Strings are
+quoted with ``"``, a ``"`` inside doubled; ``answer`` is empty for unanswered calls.
+
+FreeSWITCH's example ``mod_cdr_csv`` template writes caller_id_name, caller_id_number,
+destination_number, context, start_stamp, answer_stamp, end_stamp, duration, billsec,
+hangup_cause, uuid, bleg_uuid, accountcode, read_codec, write_codec (15 columns).
+
+Each line becomes a :class:`Cdr` or a :class:`CdrError` with its line number and reason;
+a truncated last line (a file being written) is reported, never crashes the reader.
+Times are naive local times as the PBX wrote them ("YYYY-MM-DD HH:MM:SS"); the importer
+attaches the PBX's time zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+ASTERISK = "asterisk"
+FREESWITCH = "freeswitch"
+
+ASTERISK_COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
+                    "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
+                    "disposition", "amaflags", "uniqueid", "userfield", "peeraccount",
+                    "linkedid", "sequence")
+ASTERISK_WIDTHS = (16, 17, 18, 21)
+FREESWITCH_COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "context",
+                      "start_stamp", "answer_stamp", "end_stamp", "duration", "billsec",
+                      "hangup_cause", "uuid", "bleg_uuid", "accountcode", "read_codec",
+                      "write_codec")
+DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION")
+
+# Channel names: "PJSIP/booth3-0000001a", "SIP/101-00000007", "sofia/internal/1001@host".
+_CHANNEL = re.compile(r"^[A-Za-z0-9_]+/(?:[^/]+/)?([^/@;]+?)(?:-[0-9a-fA-F]{8})?(?:[@;].*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Cdr:
+    """One call as the PBX recorded it (format-neutral)."""
+
+    line: int
+    source: str  # ASTERISK or FREESWITCH
+    uid: str  # uniqueid (Asterisk) / uuid (FreeSWITCH); "" when the PBX wrote none
+    accountcode: str
+    channel: str
+    endpoint: str  # the endpoint named in the channel ("booth3"), "" when none
+    src: str
+    dst: str
+    start: dt.datetime
+    answer: dt.datetime | None  # None when the call was not answered
+    end: dt.datetime | None
+    duration: int
+    billsec: int
+    disposition: str  # ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION (FreeSWITCH mapped)
+    hangup_cause: str = ""
+    linkedid: str = ""
+    sequence: int | None = None
+    userfield: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.answer is not None and self.billsec > 0
+
+
+@dataclass(frozen=True, slots=True)
+class CdrError:
+    line: int
+    message: str
+    text: str = ""  # the raw line (shortened), to find it again
+
+    def __str__(self) -> str:
+        return _("line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
+
+
+def endpoint_of(channel: str) -> str:
+    """The endpoint a channel name belongs to: PJSIP/booth3-0000001a → "booth3"."""
+    m = _CHANNEL.match(channel.strip())
+    return m.group(1) if m else ""
+
+
+def _time(text: str, column: str) -> dt.datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(_("%(column)s “%(value)s” is not a date and time.")
+                         % {"column": column, "value": text[:40]}) from None
+    return value.replace(tzinfo=None) if value.tzinfo is None else value
+
+
+def _seconds(text: str, column: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or len(text) > 9:
+        raise ValueError(_("%(column)s “%(value)s” is not a whole number of seconds.")
+                         % {"column": column, "value": text[:40]})
+    return int(text)
+
+
+_FREESWITCH_DISPOSITION = {
+    "NORMAL_CLEARING": "ANSWERED", "USER_BUSY": "BUSY", "NO_ANSWER": "NO ANSWER",
+    "NO_USER_RESPONSE": "NO ANSWER", "ORIGINATOR_CANCEL": "NO ANSWER",
+    "CALL_REJECTED": "BUSY", "NORMAL_CIRCUIT_CONGESTION": "CONGESTION",
+    "SWITCH_CONGESTION": "CONGESTION",
+}
+
+
+def _asterisk(line_no: int, f: list[str]) -> Cdr:
+    width = len(f)
+    if width not in ASTERISK_WIDTHS:
+        raise ValueError(_("%(n)d columns; Asterisk writes 16, 17, 18 or 21.") % {"n": width})
+    start = _time(f[9], "start")
+    if start is None:
+        raise ValueError(_("start is empty."))
+    answer = _time(f[10], "answer")
+    end = _time(f[11], "end")
+    duration, billsec = _seconds(f[12], "duration"), _seconds(f[13], "billsec")
+    disposition = f[14].strip().upper()
+    if disposition not in DISPOSITIONS:
+        raise ValueError(_("Unknown disposition “%(d)s”.") % {"d": f[14][:40]})
+    if billsec > duration:
+        raise ValueError(_("billsec %(b)d is longer than duration %(d)d.")
+                         % {"b": billsec, "d": duration})
+    if answer is None:  # unanswered: nothing to bill whatever billsec says
+        billsec = 0
+    sequence = None
+    if width == 21:
+        seq = f[20].strip()
+        sequence = int(seq) if seq.isdigit() else None
+    return Cdr(
+        line=line_no, source=ASTERISK, uid=f[16].strip() if width >= 17 else "",
+        accountcode=f[0].strip(), channel=f[5].strip(), endpoint=endpoint_of(f[5]),
+        src=f[1].strip(), dst=f[2].strip(), start=start, answer=answer, end=end,
+        duration=duration, billsec=billsec, disposition=disposition,
+        userfield=f[17] if width >= 18 else "", linkedid=f[19].strip() if width == 21 else "",
+        sequence=sequence,
+    )
+
+
+def _freeswitch(line_no: int, f: list[str]) -> Cdr:
+    if len(f) != len(FREESWITCH_COLUMNS):
+        raise ValueError(_("%(n)d columns; the FreeSWITCH template has 15.") % {"n": len(f)})
+    start = _time(f[4], "start_stamp")
+    if start is None:
+        raise ValueError(_("start_stamp is empty."))
+    answer = _time(f[5], "answer_stamp")
+    end = _time(f[6], "end_stamp")
+    duration, billsec = _seconds(f[7], "duration"), _seconds(f[8], "billsec")
+    if billsec > duration:
+        raise ValueError(_("billsec %(b)d is longer than duration %(d)d.")
+                         % {"b": billsec, "d": duration})
+    cause = f[9].strip().upper()
+    if answer is not None and billsec > 0:
+        disposition = "ANSWERED"
+    else:
+        disposition = _FREESWITCH_DISPOSITION.get(cause, "FAILED")
+        if disposition == "ANSWERED":
+            disposition = "NO ANSWER"
+        billsec = 0
+    return Cdr(
+        line=line_no, source=FREESWITCH, uid=f[10].strip(), accountcode=f[12].strip(),
+        channel="", endpoint="", src=f[1].strip(), dst=f[2].strip(), start=start,
+        answer=answer, end=end, duration=duration, billsec=billsec, disposition=disposition,
+        hangup_cause=cause,
+    )
+
+
+def detect(first_line: str) -> str:
+    """ASTERISK or FREESWITCH from a file's first line (15 columns = FreeSWITCH)."""
+    fields = next(csv.reader([first_line]), [])
+    return FREESWITCH if len(fields) == len(FREESWITCH_COLUMNS) else ASTERISK
+
+
+def parse_lines(lines: Iterable[str], *, source: str | None = None, first_line: int = 1,
+                complete: bool = False) -> Iterator[Cdr | CdrError]:
+    """Parse CDR lines (with or without their newline), one result per non-empty line.
+
+    ``source`` None: detected from the first line. A last line that does not end with a
+    newline is *truncated* (the PBX was still writing it) unless ``complete`` says the
+    input was whole; it is reported as an error.
+    """
+    line_no = first_line - 1
+    pending: str | None = None
+    for raw in lines:
+        line_no += 1
+        if pending is not None:  # a quoted field spanning lines: join them
+            raw = pending + raw
+            pending = None
+        if raw.count('"') % 2 == 1 and raw.endswith("\n"):
+            pending = raw
+            continue
+        text = raw.rstrip("\r\n")
+        truncated = not raw.endswith("\n") and not complete
+        if not text.strip():
+            continue
+        if source is None:
+            source = detect(text)
+        if truncated:
+            yield CdrError(line_no, _("Truncated last line (no line end): not read yet."),
+                           text[:120])
+            continue
+        yield parse_line(text, line_no, source)
+    if pending is not None:
+        yield CdrError(line_no, _("A quoted field is not closed."), pending[:120])
+
+
+def parse_line(text: str, line_no: int, source: str) -> Cdr | CdrError:
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        return CdrError(line_no, _("Not valid CSV: %(why)s.") % {"why": exc}, text[:120])
+    try:
+        if source == FREESWITCH:
+            return _freeswitch(line_no, fields)
+        return _asterisk(line_no, fields)
+    except ValueError as exc:
+        return CdrError(line_no, str(exc), text[:120])
+
+
+def parse_text(text: str, *, source: str | None = None) -> list[Cdr | CdrError]:
+    """Parse a whole file's text (its last line may be truncated: then it is reported)."""
+    return list(parse_lines(text.splitlines(keepends=True), source=source))

@@ -1,0 +1,322 @@
+"""Rate-deck CSV files: read (with a per-row error report) and write (pure, no database).
+
+Two forms are read:
+
+* the plain form ``prefix;description;price`` (no header needed);
+* the full form, with a header naming the columns (any order, any subset with ``prefix``
+  and ``price``): ``prefix, description, price, connect_fee, min_block, increment,
+  billing ("60/60"), grace, free_seconds, min_cost, tiers, windows, valid_from,
+  valid_to``. Without a header, columns are taken in that order (``billing`` aside).
+
+The separator (``;``, tab, ``|`` or ``,``) is detected from the first lines, and a
+decimal comma ("0,05") is accepted in any amount. Empty lines and lines starting with
+``#`` are skipped. Every problem is reported with its line number, column and reason;
+nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from . import rating
+from .rating import RatingError
+
+# The order of the stored columns (and of the full form without a header).
+COLUMNS = ("prefix", "description", "price", "connect_fee", "min_block", "increment",
+           "grace", "free_seconds", "min_cost", "tiers", "windows", "valid_from", "valid_to")
+AMOUNTS = ("price", "connect_fee", "min_cost")
+SECONDS = ("min_block", "increment", "grace", "free_seconds")
+MAX_DESCRIPTION = 100
+MAX_TEXT = 200  # tiers, windows
+SEPARATORS = (";", "\t", "|", ",")
+
+ALIASES = {
+    "prefix": "prefix", "dialprefix": "prefix", "dial_prefix": "prefix", "code": "prefix",
+    "dial_code": "prefix", "destination_prefix": "prefix",
+    "description": "description", "destination": "description", "name": "description",
+    "country": "description",
+    "price": "price", "rate": "price", "price_per_minute": "price", "rate_per_minute": "price",
+    "sell_rate": "price", "rateinitial": "price",
+    "connect_fee": "connect_fee", "connection_fee": "connect_fee", "connect": "connect_fee",
+    "connectcharge": "connect_fee", "setup_fee": "connect_fee",
+    "min_block": "min_block", "minimum_block": "min_block", "initblock": "min_block",
+    "initial_block": "min_block", "min_duration": "min_block",
+    "increment": "increment", "billingblock": "increment", "billing_increment": "increment",
+    "billing": "billing", "billing_blocks": "billing",
+    "grace": "grace", "grace_seconds": "grace",
+    "free_seconds": "free_seconds", "free": "free_seconds",
+    "min_cost": "min_cost", "minimum_cost": "min_cost", "minimal_cost": "min_cost",
+    "tiers": "tiers", "windows": "windows", "time_windows": "windows",
+    "valid_from": "valid_from", "start_date": "valid_from", "startdate": "valid_from",
+    "valid_to": "valid_to", "valid_until": "valid_to", "end_date": "valid_to",
+    "stopdate": "valid_to",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int  # line number in the file, from 1
+    column: str  # "" when the problem is the whole row
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return _("line %(row)d, %(column)s: %(message)s") % {
+                "row": self.row, "column": self.column, "message": self.message}
+        return _("line %(row)d: %(message)s") % {"row": self.row, "message": self.message}
+
+
+@dataclass
+class ParsedDeck:
+    """What a file holds: good rows (tuples in :data:`COLUMNS` order) and every error."""
+
+    rows: list[tuple] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    separator: str = ";"
+    header: bool = False
+    columns: tuple[str, ...] = ()
+    lines: int = 0  # data lines read (not counting the header, blank and comment lines)
+
+
+def decode(data: bytes) -> str:
+    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def detect_separator(sample_lines: list[str]) -> str:
+    """The separator giving the most columns on every sample line (``;`` wins ties)."""
+    best, best_score = ";", 0
+    for sep in SEPARATORS:
+        counts = [len(next(csv.reader([line], delimiter=sep))) for line in sample_lines]
+        score = min(counts) if counts else 0
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _is_data(first_cell: str) -> bool:
+    cell = first_cell.strip().lstrip("+")
+    return cell.isdigit()
+
+
+def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60,
+          progress: Callable[[int], None] | None = None) -> ParsedDeck:
+    """Read a deck file's text into rows and errors (see the module doc)."""
+    out = ParsedDeck()
+    lines = text.replace("\x00", "").splitlines()
+    numbered = [(n, line) for n, line in enumerate(lines, start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        out.errors.append(RowError(1, "", _("The file holds no rates.")))
+        return out
+    sep = detect_separator([line for _n, line in numbered[:5]])
+    out.separator = sep
+    reader = csv.reader((line for _n, line in numbered), delimiter=sep)
+    # (file line number, cells); a quoted field may span lines: its record's last line.
+    records = ((numbered[reader.line_num - 1][0], cells) for cells in reader)
+    first_n, first = numbered[0][0], next(csv.reader([numbered[0][1]], delimiter=sep))
+    columns: list[str]
+    if first and not _is_data(first[0]):
+        next(records)
+        out.header = True
+        columns = []
+        for cell in first:
+            key = ALIASES.get(_key(cell))
+            if key is None:
+                out.errors.append(RowError(first_n, cell.strip(), _("Unknown column.")))
+                key = ""
+            elif key in columns:
+                out.errors.append(RowError(first_n, cell.strip(), _("Column given twice.")))
+            columns.append(key)
+        for required in ("prefix", "price"):
+            if required not in columns:
+                out.errors.append(RowError(first_n, required, _("Required column missing.")))
+        if "billing" in columns and ({"min_block", "increment"} & set(columns)):
+            out.errors.append(RowError(first_n, "billing", _(
+                "Give either billing (m/i) or min_block and increment, not both.")))
+        if out.errors:
+            return out
+    else:
+        columns = list(COLUMNS)
+    out.columns = tuple(c for c in columns if c)
+    try:
+        _read_rows(out, records, columns, default_min_block, default_increment, progress)
+    except csv.Error as exc:  # e.g. a field larger than the csv module's limit
+        line = numbered[min(reader.line_num, len(numbered)) - 1][0]
+        out.errors.append(RowError(line, "", _("Unreadable CSV: %(why)s. Reading stopped here.")
+                                   % {"why": exc}))
+    return out
+
+
+def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: int,
+               default_increment: int, progress) -> None:
+    n_columns = len(columns)
+    positional = not out.header
+    seen: dict[tuple, int] = {}
+    index = {name: i for i, name in enumerate(columns) if name}
+    i_prefix, i_desc, i_price = index["prefix"], index.get("description"), index["price"]
+    plain_only = set(index) <= {"prefix", "description", "price"}
+    errors = out.errors
+    rows = out.rows
+    parse_micro = rating.parse_micro
+    count = 0
+    for line_no, cells in records:
+        count += 1
+        if progress is not None and count % 5000 == 0:
+            progress(count)
+        if len(cells) > n_columns and any(c.strip() for c in cells[n_columns:]):
+            errors.append(RowError(line_no, "", _("%(n)d fields, at most %(max)d expected.")
+                                   % {"n": len(cells), "max": n_columns}))
+            continue
+        if positional and len(cells) < 3:
+            errors.append(RowError(line_no, "", _(
+                "%(n)d fields: at least prefix, description and price expected.")
+                % {"n": len(cells)}))
+            continue
+        bad = False
+        prefix = cells[i_prefix].strip().lstrip("+") if i_prefix < len(cells) else ""
+        if not prefix.isdigit() or len(prefix) > 15:
+            errors.append(RowError(line_no, "prefix", _("“%(v)s” is not 1 to 15 digits.")
+                                   % {"v": prefix}))
+            bad = True
+        desc = cells[i_desc].strip() if i_desc is not None and i_desc < len(cells) else ""
+        if len(desc) > MAX_DESCRIPTION:
+            errors.append(RowError(line_no, "description", _("Longer than %(n)d characters.")
+                                   % {"n": MAX_DESCRIPTION}))
+            bad = True
+        raw_price = cells[i_price].strip() if i_price < len(cells) else ""
+        price = 0
+        if not raw_price:
+            errors.append(RowError(line_no, "price", _("Missing.")))
+            bad = True
+        else:
+            try:
+                price = parse_micro(raw_price)
+            except RatingError as exc:
+                errors.append(RowError(line_no, "price", str(exc)))
+                bad = True
+        if plain_only or (positional and len(cells) == 3):
+            if bad:
+                continue
+            row = (prefix, desc, price, 0, default_min_block, default_increment, 0, 0, 0,
+                   "", "", None, None)
+            key = (prefix, "", None, None)
+        else:
+            row = _full_row(line_no, cells, index, prefix, desc, price, default_min_block,
+                            default_increment, errors)
+            if bad or row is None:
+                continue
+            key = (prefix, row[10], row[11], row[12])
+        first_line = seen.get(key)
+        if first_line is not None:
+            errors.append(RowError(line_no, "prefix", _(
+                "Prefix %(p)s is already on line %(line)d (same windows and dates).")
+                % {"p": prefix, "line": first_line}))
+            continue
+        seen[key] = line_no
+        rows.append(row)
+    out.lines = count
+    if progress is not None:
+        progress(count)
+
+
+def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str, desc: str,
+              price: int, default_min_block: int, default_increment: int,
+              errors: list[RowError]) -> tuple | None:
+    ok = True
+
+    def fail(column: str, message: str) -> None:
+        nonlocal ok
+        ok = False
+        errors.append(RowError(line_no, column, message))
+
+    width = len(cells)
+
+    def cell(name: str) -> str:
+        i = index.get(name)
+        return cells[i].strip() if i is not None and i < width else ""
+
+    values: dict[str, object] = {}
+    for name in ("connect_fee", "min_cost"):
+        raw = cell(name)
+        try:
+            values[name] = rating.parse_micro(raw) if raw else 0
+        except RatingError as exc:
+            fail(name, str(exc))
+    defaults = {"min_block": default_min_block, "increment": default_increment, "grace": 0,
+                "free_seconds": 0}
+    billing = cell("billing")
+    if billing:
+        m_text, slash, i_text = billing.partition("/")
+        if slash and m_text.strip().isdigit() and i_text.strip().isdigit():
+            defaults["min_block"], defaults["increment"] = int(m_text), int(i_text)
+        else:
+            fail("billing", _("“%(v)s” is not MIN/INCREMENT seconds (e.g. 60/60, 30/6).")
+                 % {"v": billing})
+    for name in SECONDS:
+        raw = cell(name)
+        if not raw:
+            values[name] = defaults[name]
+        elif raw.isdigit() and int(raw) <= 86400:
+            values[name] = int(raw)
+        else:
+            fail(name, _("“%(v)s” is not a whole number of seconds (0 to 86400).") % {"v": raw})
+    if ok and values["increment"] < 1:
+        fail("increment" if "increment" in index else "billing",
+             _("The increment is at least 1 second."))
+    for name, parser, formatter in (("tiers", rating.parse_tiers, rating.format_tiers),
+                                    ("windows", rating.parse_windows, rating.format_windows)):
+        raw = cell(name)
+        if not raw:
+            values[name] = ""
+            continue
+        try:
+            text = formatter(parser(raw))
+        except RatingError as exc:
+            fail(name, str(exc))
+            continue
+        if len(text) > MAX_TEXT:
+            fail(name, _("Longer than %(n)d characters.") % {"n": MAX_TEXT})
+        values[name] = text
+    for name in ("valid_from", "valid_to"):
+        raw = cell(name)
+        if not raw:
+            values[name] = None
+            continue
+        try:
+            values[name] = dt.date.fromisoformat(raw)
+        except ValueError:
+            fail(name, _("“%(v)s” is not a date (YYYY-MM-DD).") % {"v": raw})
+    if ok and values["valid_from"] and values["valid_to"] and \
+            values["valid_to"] < values["valid_from"]:
+        fail("valid_to", _("Ends before it starts."))
+    if not ok:
+        return None
+    return (prefix, desc, price, values["connect_fee"], values["min_block"],
+            values["increment"], values["grace"], values["free_seconds"], values["min_cost"],
+            values["tiers"], values["windows"], values["valid_from"], values["valid_to"])
+
+
+def write(rows: Iterable[tuple], out: io.TextIOBase | None = None) -> str:
+    """The full form with a header, ``;``-separated, ``.`` decimals (reads back identical)."""
+    buffer = out if out is not None else io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    writer.writerow(COLUMNS)
+    fmt = rating.format_micro
+    for (prefix, desc, price, fee, m, i, g, f, k, tiers, windows, vfrom, vto) in rows:
+        writer.writerow((prefix, desc, fmt(price), fmt(fee), m, i, g, f, fmt(k), tiers, windows,
+                         vfrom.isoformat() if vfrom else "", vto.isoformat() if vto else ""))
+    return buffer.getvalue() if out is None else ""

@@ -23,7 +23,8 @@ from ficha.printing.network import PrinterError
 from ficha.recharges import printouts
 
 from ..access import actor, capability_required
-from .recharges import _back, _ids, _print_rows
+from .recharges.common import _back, _ids
+from .recharges.printing import _print_rows
 
 
 def _width(request) -> int:

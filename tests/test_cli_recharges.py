@@ -27,7 +27,7 @@ def test_generate_sell_export_print(owner, tmp_path):
 
     with pytest.raises(CommandError, match="shift"):
         run("sell", "--batch", "Promo")
-    assert "Sold 25 codes." in run("sell", "--batch", "Promo", "--open-shift")
+    assert "Sold 25 codes for" in run("sell", "--batch", "Promo", "--open-shift")
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 25 * 500
 
     text = run("export", "--status", "sold", "--batch", "Promo")
@@ -35,6 +35,10 @@ def test_generate_sell_export_print(owner, tmp_path):
     assert len(rows) == 25
     assert {r["code"] for r in rows} == set(batch.recharges.values_list("code", flat=True))
     assert rows[0]["sold_by"] == owner.username and rows[0]["amount"] == "500"
+    # the CLI's export is audited like the console's and the API's
+    log = AuditLog.objects.get(action="recharges.export")
+    assert log.actor == owner and log.after["count"] == 25
+    assert log.after["filters"] == {"status": "sold", "batch": "Promo", "order": "id"}
 
     pdf = tmp_path / "promo.pdf"
     assert "Wrote 25 cards" in run("print", "--batch", "Promo", "--out", str(pdf))

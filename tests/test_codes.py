@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,3 +44,23 @@ def test_damm_catches_every_adjacent_swap(body, pos):
 def test_luhn_blind_spot_09_90_is_caught():
     body = "1234509"
     assert codes.damm_digit(body) != codes.damm_digit("1234590")
+
+
+def test_parse_reads_a_typed_code_the_same_way_for_every_door():
+    from ficha.core.codes import CodeError, parse
+
+    body = "1234567"
+    code = body + codes.damm_digit(body)
+    arabic = "".join(chr(0x660 + int(d)) for d in code)
+    for typed in (code, f" {code[:4]} {code[4:]} ", f"{code[:4]}-{code[4:]}",
+                  f"{code[:4]}\u00a0{code[4:]}", arabic, "\uff11" + code[1:] if code[0] == "1"
+                  else code):
+        assert parse(typed, {(8, True)}) == code
+    for typed, reason in (("", "empty"), ("  - ", "empty"), ("1234abcd", "chars"),
+                          ("²" * 8, "chars"), ("1" * 65, "chars"), ("1234567", "length"),
+                          (body + str((int(codes.damm_digit(body)) + 1) % 10), "check")):
+        with pytest.raises(CodeError) as exc:
+            parse(typed, {(8, True)})
+        assert exc.value.reason == reason and str(exc.value)
+    # a length without a check digit accepts any digits
+    assert parse("12345678", {(8, False), (10, True)}) == "12345678"

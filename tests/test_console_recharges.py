@@ -715,3 +715,47 @@ def test_audit_actor_for_login_is_the_user(db, cashier):
 
     accounts.record_login(audit.Actor(user=cashier, source="console"), cashier)
     assert AuditLog.objects.get(action="staff.login").summary == "cass logged in"
+
+
+def test_an_unknown_print_format_is_refused_with_a_message(as_user, seller, batch):
+    client = as_user(seller)
+    for how in (client.get, client.post):
+        response = how(reverse("console:recharge_print"), {"batch": "B500", "format": "xyz"})
+        assert response.status_code == 400
+        assert "Unknown print format" in response.content.decode()
+        assert response["Content-Type"].startswith("text/plain")
+    assert not AuditLog.objects.filter(action="recharges.print").exists()
+
+
+def test_sale_and_undo_messages_come_from_what_the_service_did(as_user, cashier, desk,
+                                                              batch):
+    client = as_user(cashier)
+    picked = first(batch, 2)
+    page = text(client.post(reverse("console:recharge_sell"),
+                            {"ids": ids_of(picked), "payment_method": "mobile_money",
+                             "price": "450"}, follow=True))
+    assert "2 codes sold for" in page and "900" in page and "Mobile money" in page
+    page = text(client.post(reverse("console:recharge_unsell"), {"ids": ids_of(picked)},
+                            follow=True))
+    assert "give" in page and "900" in page
+
+
+def test_export_is_audited_with_its_filters(as_user, manager, desk, batch):
+    rs.sell(desk, first(batch, 3))
+    response = as_user(manager).get(reverse("console:recharge_export"), {"status": "sold"})
+    b"".join(response.streaming_content)
+    log = AuditLog.objects.get(action="recharges.export")
+    assert log.actor == manager and log.after == {"filters": {"status": "sold"}, "count": 3}
+
+
+def test_an_expired_code_is_neither_printed_nor_offered_for_deletion_twice(
+        as_user, owner, desk, batch, office):
+    """Rules live on the model: a live code past its date counts as expired everywhere."""
+    client = as_user(owner)
+    old = first(batch, 1)[0]
+    Recharge.objects.filter(pk=old.pk).update(expires_at=clock.now() - dt.timedelta(days=1))
+    response = client.post(reverse("console:recharge_print"),
+                           {"ids": [old.pk], "format": "pdf"}, follow=True)
+    assert "Nothing to print" in text(response)
+    page = text(client.get(reverse("console:recharge", args=[old.pk])))
+    assert "Expired" in page

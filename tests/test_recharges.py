@@ -144,7 +144,10 @@ def test_sale_needs_the_sellers_open_shift(db, cashier, batch):
 def test_sale_posts_cash_against_liability_and_records_the_seller(
         db, cashier, desk, open_shift, batch):
     picked = codes_of(batch, 3)
-    assert rs.sell(desk, picked) == 3
+    sale = rs.sell(desk, picked)
+    # the sale says what it did: no door re-reads the ledger to learn it
+    assert (sale.count, sale.paid, sale.face, sale.method) == (3, 1_500, 1_500, "cash")
+    assert sale.shift_id == open_shift.pk and sale.transaction.kind == "recharge.sale"
     for r in picked:
         r.refresh_from_db()
         assert r.status == S.SOLD and r.sold_by == cashier and r.sold_shift == open_shift
@@ -159,7 +162,8 @@ def test_sale_posts_cash_against_liability_and_records_the_seller(
 
 
 def test_discounted_sale_keeps_the_liability_at_face_value(db, desk, open_shift, batch):
-    assert rs.sell(desk, codes_of(batch, 4), price=400) == 4
+    sale = rs.sell(desk, codes_of(batch, 4), price=400)
+    assert (sale.count, sale.paid, sale.face) == (4, 1_600, 2_000)
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 2_000
     assert ledger.shift_cash(open_shift) == 10_000 + 1_600
     assert ledger.balance(ledger.ADJUSTMENTS) == 400  # the discount
@@ -202,8 +206,7 @@ def test_selling_a_sold_or_expired_code_is_refused(db, office, desk, batch):
 def test_sell_range_follows_print_order_within_one_batch(db, office, desk, batch):
     rows = codes_of(batch)
     # given backwards and typed with spaces, like from a printed sheet
-    n = rs.sell_range(desk, codes.group(rows[9].code), rows[5].code)
-    assert n == 5
+    assert rs.sell_range(desk, codes.group(rows[9].code), rows[5].code).count == 5
     sold = set(Recharge.objects.filter(status=S.SOLD).values_list("pk", flat=True))
     assert sold == {r.pk for r in rows[5:10]}
     other = rs.generate(office, count=1, amount=500)
@@ -215,7 +218,7 @@ def test_sell_range_follows_print_order_within_one_batch(db, office, desk, batch
 
 def test_sell_batch_sells_what_is_left(db, desk, batch):
     rs.sell(desk, codes_of(batch, 5))
-    assert rs.sell_batch(desk, "B500") == 15
+    assert rs.sell_batch(desk, "B500").count == 15
     assert not batch.recharges.filter(status=S.UNSOLD).exists()
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 20 * 500
     with pytest.raises(rs.RechargeError):
@@ -229,7 +232,8 @@ def test_unsell_in_the_same_shift_reverses_the_sale(db, desk, open_shift, batch)
     picked = codes_of(batch, 2)
     rs.sell(desk, picked)
     sale = Transaction.objects.get(kind="recharge.sale")
-    assert rs.unsell(desk, picked) == 2
+    undone = rs.unsell(desk, picked)
+    assert (undone.count, undone.refund, undone.refunds) == (2, 1_000, {"cash": 1_000})
     for r in picked:
         r.refresh_from_db()
         assert r.status == S.UNSOLD and r.sold_at is None and r.sold_shift is None
@@ -239,17 +243,17 @@ def test_unsell_in_the_same_shift_reverses_the_sale(db, desk, open_shift, batch)
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 0
     assert AuditLog.objects.filter(action="recharges.unsell").count() == 1
     # it can be sold again
-    assert rs.sell(desk, picked) == 2
+    assert rs.sell(desk, picked).count == 2
     assert_books_balanced()
 
 
 def test_partial_unsell_gives_back_only_those_codes(db, desk, open_shift, batch):
     picked = codes_of(batch, 4)
     rs.sell(desk, picked, price=450)
-    assert rs.unsell(desk, picked[:1]) == 1
+    assert rs.unsell(desk, picked[:1]).refund == 450
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 1_500
     assert ledger.shift_cash(open_shift) == 10_000 + 3 * 450
-    assert rs.unsell(desk, picked[1:]) == 3
+    assert rs.unsell(desk, picked[1:]).count == 3
     assert ledger.balance(ledger.RECHARGE_LIABILITY) == 0
     assert ledger.shift_cash(open_shift) == 10_000
     assert ledger.balance(ledger.ADJUSTMENTS) == 0
@@ -654,21 +658,28 @@ def test_totals_by_status_and_batch_come_from_the_tally(db, office, desk, batch,
                {"amount": 1000}, {"amount": 1000, "batch": batch.pk}, {"amount": 7},
                {"created_from": today, "status": "sold"}, {"created_to": today},
                {"created_from": today + dt.timedelta(days=1)}]:
-        qs = rs.search(**kw)
+        query = rs.RechargeQuery(**kw)
+        qs = rs.search(query)
         with django_assert_max_num_queries(4) as fast:
-            got = rs.totals(qs)
+            got = rs.totals(query)
         sqls = [q["sql"] for q in fast.captured_queries]
         assert any("recharges_tally" in q for q in sqls) or got["total"]["count"] == 0, kw
         assert not any("recharges_recharge" in q for q in sqls), kw
-        # the same rows, through a filter the tally cannot answer: a real scan
+        # the same rows as a QuerySet (the tally never guesses what one filters): a scan
         with django_assert_max_num_queries(2) as slow:
-            scanned = rs.totals(qs.filter(amount__gt=0))
+            scanned = rs.totals(qs)
         assert all("recharges_recharge" in q["sql"] for q in slow.captured_queries)
         assert got == scanned, kw
     # keyset paging is not mistaken for a creation-date filter
     last = codes_of(other)[-1].pk
     assert rs.totals(rs.search().filter(id__gte=last, id__lte=last))["total"]["count"] == 1
-    assert rs.totals(rs.search(batch="B1000"))["outstanding"] == {"count": 1, "value": 1000}
+    assert rs.totals(rs.RechargeQuery(batch="B1000"))["outstanding"] == {"count": 1,
+                                                                         "value": 1000}
+    # a filter only the codes know is counted from the codes
+    with django_assert_max_num_queries(2) as by_code:
+        got = rs.totals(rs.RechargeQuery(code=codes_of(other)[0].code[:3]))
+    assert all("recharges_recharge" in q["sql"] for q in by_code.captured_queries)
+    assert got["total"]["count"] >= 1
 
 
 # --- worker registration ----------------------------------------------------------------

@@ -59,7 +59,7 @@ def _sold_batch(owner, cashier, count: int, amount: int):
     batch = rs.generate(actor_for(owner), count=count, amount=amount)
     desk = actor_for(cashier)
     ledger.open_shift(desk, 0)
-    assert rs.sell_batch(desk, batch) == count
+    assert rs.sell_batch(desk, batch).count == count
     return batch
 
 

@@ -24,8 +24,8 @@ def load_demo_recharges(cashier_user, shift) -> str:
     large = recharges.generate(office, count=10, amount=Money.parse("1000", cur).minor,
                                label="Demo 1000")
     first_small = list(small.recharges.order_by("id")[:8])
-    sold = recharges.sell(desk, first_small)
-    sold += recharges.sell(desk, list(large.recharges.order_by("id")[:4]))
+    sold = recharges.sell(desk, first_small).count
+    sold += recharges.sell(desk, list(large.recharges.order_by("id")[:4])).count
     redeemed = ""
     customer = Customer.objects.filter(username__iexact="amina").first()
     if customer is not None:

@@ -1,8 +1,16 @@
-"""Recharge code generation: digits from ``secrets``, optional Damm check digit."""
+"""Recharge codes: generation (digits from ``secrets``, optional Damm check digit) and
+:func:`parse`, the one reading of a code a person typed, for every door (portal,
+console, API, CLI, and later the RADIUS server and the station agent)."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
+from collections.abc import Iterable
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # Damm's totally anti-symmetric quasigroup of order 10 (H. Michael Damm, 2004).
 _DAMM = (
@@ -45,9 +53,72 @@ def random_code(length: int, check_digit: bool) -> str:
     return body + damm_digit(body) if check_digit else body
 
 
+MAX_INPUT = 64  # longer input is not a code (and is not read further)
+# What people put between digit groups: spaces of every kind, dashes and hyphens, dots.
+_SEPARATORS = re.compile(r"[\s\-.\u00a0\u2010-\u2015\u2212]+")
+
+
+class CodeError(ValueError):
+    """A typed code that cannot be one; ``str(exc)`` says why, for people.
+
+    ``reason``: ``empty``, ``chars`` (something other than digits and separators, or
+    too long), ``length`` (a length no code has) or ``check`` (the check digit fails:
+    a typo).
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _digits(text: str) -> str | None:
+    """ASCII digits of ``text`` without separators, or None if another character is
+    in it. A decimal digit of any script (Arabic-Indic "٠١٢", Devanagari, full-width …)
+    counts as that digit."""
+    compact = _SEPARATORS.sub("", text)
+    if not all(ch.isdecimal() for ch in compact):
+        return None
+    return "".join(str(unicodedata.decimal(ch)) for ch in compact)
+
+
+def parse(text, formats: Iterable[tuple[int, bool]] | None = None) -> str:
+    """A code as a person typed it → its digits ("1234 5678", "1234-5678", "١٢٣٤٥٦٧٨"
+    → "12345678"), or :class:`CodeError`.
+
+    ``formats``: the (length, check digit) pairs codes are issued in; when given, a
+    length none of them has is refused, and so is a failed check digit when every
+    format of that length has one. Without it only the characters are checked.
+    """
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise CodeError("empty", _("Enter the code printed on your card."))
+    if len(raw) > MAX_INPUT:
+        raise CodeError("chars", _("This is not a recharge code."))
+    code = _digits(raw)
+    if code is None:
+        raise CodeError("chars", _("A recharge code has digits only; check what you typed."))
+    if not code:
+        raise CodeError("empty", _("Enter the code printed on your card."))
+    if formats is not None:
+        formats = set(formats)
+        lengths = sorted({n for n, _c in formats})
+        if lengths and len(code) not in lengths:
+            raise CodeError("length", ngettext(
+                "A code has %(digits)s digit; check what you typed.",
+                "A code has %(digits)s digits; check what you typed.", lengths[-1],
+            ) % {"digits": _(" or ").join(str(n) for n in lengths)})
+        if (lengths and all(check for n, check in formats if n == len(code))
+                and not damm_valid(code)):
+            raise CodeError("check", _("This code has a typo; check each digit."))
+    return code
+
+
 def normalize(text: str) -> str:
-    """What a person typed, reduced to digits ("1234 5678", "1234-5678" → "12345678")."""
-    return "".join(ch for ch in str(text) if ch.isdigit())
+    """The digits of what a person typed, leniently (for searching by a code's start):
+    every decimal digit of any script read as its ASCII digit, anything else dropped
+    ("1234 5678", "١٢٣٤-5678" → "12345678")."""
+    return "".join(str(unicodedata.decimal(ch)) for ch in str(text)[:MAX_INPUT]
+                   if ch.isdecimal())
 
 
 def group(code: str, size: int = 4) -> str:

@@ -2,7 +2,8 @@
 
 Columns (``CSV_FIELDS``): code, amount and sale price in major units (plain decimals,
 no currency sign), currency, status, batch label, ISO 8601 times (UTC), seller's and
-customer's usernames. Empty cells for what does not apply.
+customer's usernames. Empty cells for what does not apply. The audited export itself is
+``services.export``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 
-from django.utils.translation import gettext as _
-
-from ficha.core import audit
 from ficha.core.money import Money
 
 from .models import Recharge
@@ -56,12 +54,3 @@ def csv_lines(recharges: Iterable[Recharge], *, excel: bool = False) -> Iterator
     yield ("\ufeff" if excel else "") + writer.writerow(CSV_FIELDS)
     for r in recharges:
         yield writer.writerow(export_row(r))
-
-
-def record_export(actor: audit.Actor, *, filters: dict, count: int) -> None:
-    """Write the audit entry of an export: codes that are sold and unused are money."""
-    audit.record(
-        actor, "recharges.export", object_type="recharges.recharge",
-        after={"filters": filters, "count": count},
-        summary=_("Exported %(count)d recharges") % {"count": count},
-    )

@@ -49,6 +49,35 @@ class Batch(models.Model):
         return self.label
 
 
+def _live(now) -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+class RechargeQuerySet(models.QuerySet):
+    """The rules about which codes an action may touch, in one place for every door."""
+
+    def live(self, now=None):
+        """Codes not past their expiry date (whatever the worker has marked yet)."""
+        return self.filter(_live(now or clock.now()))
+
+    def sellable(self, now=None):
+        """Unsold and not past expiry."""
+        return self.filter(status=Recharge.Status.UNSOLD).live(now)
+
+    def deletable(self):
+        """Never sold: unsold, or expired without a sale (deleting gives no money back)."""
+        S = Recharge.Status
+        return self.filter(Q(status=S.UNSOLD) | Q(status=S.EXPIRED, sold_at__isnull=True))
+
+    def printable(self, now=None):
+        """Unsold or sold, not past expiry: a card worth handing out."""
+        return self.filter(status__in=Recharge.PRINTABLE).live(now)
+
+    def redeemable(self, now=None):
+        """Sold and not past expiry."""
+        return self.filter(status=Recharge.Status.SOLD).live(now)
+
+
 class Recharge(models.Model):
     class Status(models.TextChoices):
         UNSOLD = "unsold", _("Unsold")
@@ -104,6 +133,10 @@ class Recharge(models.Model):
     deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+", db_index=False)
 
+    objects = RechargeQuerySet.as_manager()
+
+    PRINTABLE = (Status.UNSOLD, Status.SOLD)
+
     class Meta:
         ordering = ["-id"]
         verbose_name = _("recharge")
@@ -157,6 +190,28 @@ class Recharge(models.Model):
             return True
         now = now or clock.now()
         return self.expires_at is not None and self.expires_at <= now
+
+    def effective_status(self, now=None) -> str:
+        """The status a person should see and every rule should use: an unsold or sold
+        code past its expiry date is expired already, before the worker marks it."""
+        if self.status in (self.Status.UNSOLD, self.Status.SOLD) and self.is_expired(now):
+            return self.Status.EXPIRED
+        return self.status
+
+    # the same rules as RechargeQuerySet, for one loaded row
+    def may_sell(self, now=None) -> bool:
+        return self.effective_status(now) == self.Status.UNSOLD
+
+    def may_delete(self) -> bool:
+        return self.status == self.Status.UNSOLD or (
+            self.status == self.Status.EXPIRED and self.sold_at is None)
+
+    def may_print(self, now=None) -> bool:
+        return self.effective_status(now) in self.PRINTABLE
+
+    def may_void(self, now=None) -> bool:
+        """Sold, unused and not expired (voiding refunds the buyer)."""
+        return self.effective_status(now) == self.Status.SOLD
 
 
 class RedeemAttempt(models.Model):

@@ -22,6 +22,10 @@ from . import services
 from .models import Recharge
 from .services import local_time
 
+# One printout holds at most this many cards (100 A4 sheets: a few seconds and ~20 MB of
+# memory to make), whichever door asks; bigger selections are printed in parts.
+MAX_CARDS = 2100
+
 
 def base_url(request=None) -> str:
     """Where customers reach the portal (see ``ficha.core.public_url``)."""

@@ -9,6 +9,7 @@ from ninja import Path, Query, Router
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import codes
+from ficha.core.services import currency as venue_currency
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Recharge
 
@@ -19,7 +20,7 @@ from .common import (
     _batch_ref,
     _get_recharge,
     _ids_of_codes,
-    _search,
+    _query,
     _selected_ids,
     _totals_out,
     recharge_out,
@@ -33,8 +34,9 @@ from .payloads import (
     RechargePage,
     RedeemIn,
     RedemptionOut,
-    S,
+    SaleOut,
     SellIn,
+    UnsaleOut,
     UnsellIn,
     VoidIn,
 )
@@ -48,13 +50,13 @@ def list_recharges(request, filters: Query[RechargeListQuery]):
     """Filters combine. Dates are whole venue-local days (both ends included) or exact
     ISO 8601 times. ``totals`` counts and sums every code matching the filters (not only
     this page) per status, with ``outstanding``: sold value not used yet."""
-    qs = _search(filters)
-    items, meta = paginate(qs, filters.page, filters.page_size)
+    query = _query(filters)
+    items, meta = paginate(recharges.search(query), filters.page, filters.page_size)
     return {**meta, "items": [recharge_out(r) for r in items],
-            "totals": _totals_out(recharges.totals(qs))}
+            "totals": _totals_out(recharges.totals(query))}
 
 
-@router.post("/recharges/sell", response={200: CountOut, **ERRORS},
+@router.post("/recharges/sell", response={200: SaleOut, **ERRORS},
              auth=require("sell_recharges"), summary="Sell recharges")
 def sell(request, payload: SellIn):
     """Sell ``ids``/``codes``, a printed range (``from``, ``to``: same batch, both
@@ -65,22 +67,28 @@ def sell(request, payload: SellIn):
     kw = {"payment_method": payload.payment_method, "price": payload.price_value()}
     act = actor(request)
     if payload.batch is not None:
-        n = recharges.sell_batch(act, _batch_ref(payload.batch), **kw)
+        sale = recharges.sell_batch(act, _batch_ref(payload.batch), **kw)
     elif payload.first is not None:
         for typed in (payload.first, payload.last):
             _ids_of_codes([typed])  # 404 names an unknown code
-        n = recharges.sell_range(act, payload.first, payload.last, **kw)
+        sale = recharges.sell_range(act, payload.first, payload.last, **kw)
     else:
-        n = recharges.sell(act, _selected_ids(payload), **kw)
-    return {"count": n}
+        sale = recharges.sell(act, _selected_ids(payload), **kw)
+    cur = venue_currency()
+    return {"count": sale.count, "paid": money(sale.paid, cur), "face": money(sale.face, cur),
+            "payment_method": sale.method, "transaction_id": sale.transaction.pk}
 
 
-@router.post("/recharges/unsell", response={200: CountOut, **ERRORS},
+@router.post("/recharges/unsell", response={200: UnsaleOut, **ERRORS},
              auth=require("unsell_recharges"), summary="Undo sales of your current shift")
 def unsell(request, payload: UnsellIn):
     """Gives back codes you sold in your current shift and nobody used (the others are
-    skipped; none at all: 409). An owner voids a code sold in an earlier shift."""
-    return {"count": recharges.unsell(actor(request), _selected_ids(payload))}
+    skipped; none at all: 409). An owner voids a code sold in an earlier shift.
+    ``refund`` is what goes back to the buyers."""
+    done = recharges.unsell(actor(request), _selected_ids(payload))
+    cur = venue_currency()
+    return {"count": done.count, "refund": money(done.refund, cur),
+            "face": money(done.face, cur)}
 
 
 @router.post("/recharges/delete", response={200: CountOut, **ERRORS},
@@ -90,8 +98,7 @@ def delete(request, payload: DeleteIn):
     issued again, and trying it raises a fraud alert."""
     if payload.batch is not None:
         batch = _batch_ref(payload.batch)
-        selection = Recharge.objects.filter(batch_id=batch.pk, status__in=[S.UNSOLD,
-                                                                           S.EXPIRED])
+        selection = Recharge.objects.filter(batch_id=batch.pk).deletable()
         n = recharges.delete(actor(request), selection)
     else:
         n = recharges.delete(actor(request), _selected_ids(payload))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 
 from django.db.models import Count
@@ -12,12 +11,13 @@ from django.utils.translation import gettext as _
 from ficha.core import clock, codes
 from ficha.core.money import Money
 from ficha.core.services import currency as venue_currency
+from ficha.recharges import printouts
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Batch, Recharge
 
 from .. import errors
 from ..schemas import ERRORS, Message, money
-from .payloads import BatchPrintQuery, PrintSelection, RechargeFilter, S, _Selection
+from .payloads import BatchPrintQuery, PrintSelection, RechargeFilter, _Selection
 
 # RechargeError.reason -> (HTTP status, machine code)
 REASON_STATUS: dict[str, tuple[int, str]] = {
@@ -38,6 +38,7 @@ errors.register(recharges.RechargeError, 400, "recharge_error")
 
 
 ERRORS_REDEEM = {**ERRORS, 410: Message, 429: Message}
+ERRORS_PRINT = {**ERRORS, 422: Message}
 
 
 def recharge_error_response(exc: recharges.RechargeError) -> HttpResponse:
@@ -152,11 +153,13 @@ def _get_recharge(code: str) -> Recharge:
 
 
 def _ids_of_codes(typed: list[str]) -> list[int]:
-    """Recharge ids of codes as typed; an unknown code is refused by name."""
+    """Recharge ids of codes as typed (``codes.parse``); an unknown code is refused by
+    name."""
     wanted = {}
     for text in typed:
-        digits = codes.normalize(text)
-        if not digits or not digits.isascii():
+        try:
+            digits = codes.parse(text)
+        except codes.CodeError:
             raise Http404(_("No recharge with code %(code)s.") % {"code": text})
         wanted.setdefault(digits, text)
     found: dict[str, int] = {}
@@ -179,14 +182,14 @@ def _selected_ids(payload: _Selection) -> list[int]:
     return ids
 
 
-def _search(filters: RechargeFilter):
+def _query(filters: RechargeFilter) -> recharges.RechargeQuery:
     amount = filters.amount_minor
     if filters.amount is not None:
         if amount is not None:
             raise recharges.RechargeError("input", _("Give either amount or amount_minor, "
                                                      "not both."))
         amount = Money.parse(filters.amount, venue_currency()).minor
-    return recharges.search(
+    return recharges.RechargeQuery(
         status=list(filters.status) or None, batch=filters.batch, amount=amount,
         code=filters.code or None, sold_from=filters.sold_from, sold_to=filters.sold_to,
         used_from=filters.used_from, used_to=filters.used_to,
@@ -199,13 +202,6 @@ def _totals_out(totals: dict) -> dict:
     cur = venue_currency()
     return {key: {"count": value["count"], "value": money(value["value"], cur)}
             for key, value in totals.items()}
-
-
-def _filters_for_audit(filters: RechargeFilter) -> dict:
-    out = {}
-    for key, value in filters.model_dump(exclude_defaults=True).items():
-        out[key] = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
-    return out
 
 
 def _binary(content_type: str, extension: str) -> dict:
@@ -228,19 +224,30 @@ def _safe_name(label: str) -> str:
     return name[:60] or "recharges"
 
 
-def _printable(rows: list[Recharge]) -> list[Recharge]:
-    return [r for r in rows if r.status in (S.UNSOLD, S.SOLD)]
+def _capped(rows: list) -> list:
+    if len(rows) > printouts.MAX_CARDS:
+        raise errors.ApiError(422, _(
+            "One printout holds at most %(max)s cards and this one would have %(n)s; print "
+            "it in parts (offset and limit).") % {"max": f"{printouts.MAX_CARDS:,}",
+                                                  "n": f"{len(rows):,}"},
+            "too_many_cards")
+    return rows
 
 
 def _batch_rows(batch_id: int, query: BatchPrintQuery) -> tuple[Batch, list[Recharge]]:
     batch = _get_batch(batch_id)
-    wanted = [query.status] if query.status else [S.UNSOLD, S.SOLD]
-    qs = recharges.search(batch=batch, status=wanted, order="id")
+    qs = recharges.search(batch=batch, order="id").printable()
+    if query.status:
+        qs = qs.filter(status=query.status)
     end = query.offset + query.limit if query.limit is not None else None
+    if end is None or query.limit > printouts.MAX_CARDS:
+        # read one more than the cap at most: enough to refuse without loading a batch
+        end = query.offset + printouts.MAX_CARDS + 1 if end is None else min(
+            end, query.offset + printouts.MAX_CARDS + 1)
     rows = list(qs[query.offset:end])
     if not rows:
-        raise Http404(_("This batch has no printable codes (unsold or sold)."))
-    return batch, rows
+        raise Http404(_("This batch has no printable codes (unsold or sold, not expired)."))
+    return batch, _capped(rows)
 
 
 def _selection_rows(selection: PrintSelection) -> list[Recharge]:
@@ -249,10 +256,14 @@ def _selection_rows(selection: PrintSelection) -> list[Recharge]:
         ids += _ids_of_codes(selection.code)
     if not ids:
         raise recharges.RechargeError("input", _("Give id or code parameters to print."))
-    by_pk = {r.pk: r for r in Recharge.objects.filter(pk__in=ids).select_related("batch")}
-    rows = _printable([by_pk[pk] for pk in dict.fromkeys(ids) if pk in by_pk])
+    ids = list(dict.fromkeys(ids))
+    _capped(ids)
+    by_pk = {r.pk: r for r in Recharge.objects.filter(pk__in=ids).printable()
+             .select_related("batch")}
+    rows = [by_pk[pk] for pk in ids if pk in by_pk]
     if not rows:
-        raise Http404(_("None of these codes can be printed (only unsold or sold ones)."))
+        raise Http404(_("None of these codes can be printed (only unsold or sold ones, "
+                        "not expired)."))
     return rows
 
 

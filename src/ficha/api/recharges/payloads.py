@@ -180,6 +180,20 @@ class RechargeListQuery(RechargeFilter, PageQuery):
     pass
 
 
+class SaleOut(Schema):
+    count: int = Field(..., description="How many codes were sold")
+    paid: MoneyOut = Field(..., description="What the buyer paid for them together")
+    face: MoneyOut = Field(..., description="Their face value together")
+    payment_method: str
+    transaction_id: int
+
+
+class UnsaleOut(Schema):
+    count: int = Field(..., description="How many codes went back to unsold")
+    refund: MoneyOut = Field(..., description="What goes back to the buyers")
+    face: MoneyOut
+
+
 class CountOut(Schema):
     count: int = Field(..., description="How many codes changed")
 
@@ -294,6 +308,7 @@ class PrintSelection(Schema):
                          description="Recharge ids (repeat the parameter)")
     code: list[CodeText] = Field(default_factory=list, max_length=MAX_PRINT_SELECTION,
                                  description="Codes (repeat the parameter)")
+    # a printout holds at most printouts.MAX_CARDS cards: more answers 422
 
 
 class BatchPrintQuery(Schema):

@@ -7,14 +7,22 @@ from ninja import Path, Query, Router
 from ficha.recharges import printouts
 
 from ..auth import actor, require
-from ..schemas import ERRORS, Id
-from .common import _batch_rows, _binary, _download, _safe_name, _selection_rows, _stamp
+from ..schemas import Id
+from .common import (
+    ERRORS_PRINT,
+    _batch_rows,
+    _binary,
+    _download,
+    _safe_name,
+    _selection_rows,
+    _stamp,
+)
 from .payloads import BatchPrintQuery, PrintSelection, TicketOptions
 
 router = Router()
 
 
-@router.get("/recharges/batches/{batch_id}/cards.pdf", response=ERRORS,
+@router.get("/recharges/batches/{batch_id}/cards.pdf", response=ERRORS_PRINT,
             auth=require("print_recharges"), summary="Print a batch: A4 PDF of cards",
             openapi_extra=_binary("application/pdf", "PDF"))
 def batch_pdf(request, batch_id: Path[Id], query: Query[BatchPrintQuery]):
@@ -27,7 +35,7 @@ def batch_pdf(request, batch_id: Path[Id], query: Query[BatchPrintQuery]):
     return _download(data, "application/pdf", f"{_safe_name(batch.label)}.pdf")
 
 
-@router.get("/recharges/batches/{batch_id}/tickets.escpos", response=ERRORS,
+@router.get("/recharges/batches/{batch_id}/tickets.escpos", response=ERRORS_PRINT,
             auth=require("print_recharges"),
             summary="Print a batch: ESC/POS receipt tickets",
             openapi_extra=_binary("application/octet-stream", "ESC/POS"))
@@ -41,7 +49,7 @@ def batch_escpos(request, batch_id: Path[Id], query: Query[BatchPrintQuery],
     return _download(data, "application/octet-stream", f"{_safe_name(batch.label)}.escpos")
 
 
-@router.get("/recharges/cards.pdf", response=ERRORS, auth=require("print_recharges"),
+@router.get("/recharges/cards.pdf", response=ERRORS_PRINT, auth=require("print_recharges"),
             summary="Print selected recharges: A4 PDF of cards",
             openapi_extra=_binary("application/pdf", "PDF"))
 def selection_pdf(request, selection: Query[PrintSelection]):
@@ -51,7 +59,7 @@ def selection_pdf(request, selection: Query[PrintSelection]):
     return _download(data, "application/pdf", f"recharges-{_stamp()}.pdf")
 
 
-@router.get("/recharges/tickets.escpos", response=ERRORS, auth=require("print_recharges"),
+@router.get("/recharges/tickets.escpos", response=ERRORS_PRINT, auth=require("print_recharges"),
             summary="Print selected recharges: ESC/POS receipt tickets",
             openapi_extra=_binary("application/octet-stream", "ESC/POS"))
 def selection_escpos(request, selection: Query[PrintSelection],

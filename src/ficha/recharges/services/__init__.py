@@ -50,11 +50,16 @@ from .base import (  # noqa: F401
 from .errors import (  # noqa: F401
     RechargeError,
 )
+from .exports import (  # noqa: F401
+    Export,
+    export,
+)
 from .issue import (  # noqa: F401
     clear_cache,
     generate,
 )
 from .queries import (  # noqa: F401
+    RechargeQuery,
     get_batch,
     get_by_code,
     page,
@@ -68,6 +73,8 @@ from .redeem import (  # noqa: F401
     redeem_for_login,
 )
 from .sales import (  # noqa: F401
+    Sale,
+    Unsale,
     delete,
     mine_by_batch,
     record_print,

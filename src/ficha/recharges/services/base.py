@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -120,7 +120,4 @@ def _chunks(ids: list[int], size: int = 500):
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
 
-
-def _live(now: dt.datetime) -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.expressions import Col, OrderBy
-from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
-from django.db.models.sql.where import WhereNode
+from django.db.models.expressions import OrderBy
 from django.utils.translation import gettext as _
 
 from ficha.core import codes
@@ -35,8 +35,9 @@ def get_batch(ref) -> Batch:
 
 def get_by_code(code: str) -> Recharge | None:
     """Staff lookup of a code as typed ("1234 5678"); None when there is none."""
-    digits = codes.normalize(str(code)[:64])
-    if not digits:
+    try:
+        digits = codes.parse(code)
+    except codes.CodeError:
         return None
     return Recharge.objects.filter(code=digits).select_related("batch").first()
 
@@ -70,57 +71,128 @@ def _bound(value, *, end: bool) -> tuple[str, dt.datetime]:
     raise _error_input(_("“%(text)s” is not a date.") % {"text": value})
 
 
-def search(*, status=None, batch=None, amount=None, code=None, sold_from=None, sold_to=None,
-           used_from=None, used_to=None, created_from=None, created_to=None,
-           order: str = "-id") -> QuerySet:
-    """The recharges window's list. Without ``status``, deleted codes are left out.
+@dataclass
+class RechargeQuery:
+    """What the recharges window (or an API list, an export) asks for.
 
-    ``status``: one status or a list; ``batch``: Batch, id or label; ``amount``: minor
-    units; ``code``: digits as typed, matched as a prefix ("1234" finds "1234 5678");
-    dates: ``date`` (whole venue-local days, both ends included) or aware ``datetime``;
-    ``order``: a field (id, code, amount, status, expires_at, sold_at, used_at,
-    created_at, batch), "-" for descending; rows without that date come last.
+    ``status``: one status or several (empty: every status but deleted); ``batch``:
+    Batch, id or label; ``amount``: minor units; ``code``: digits as typed, matched as
+    a prefix ("1234" finds "1234 5678"); dates: ``date`` (whole venue-local days, both
+    ends included) or aware ``datetime``; ``order``: a field (id, code, amount, status,
+    expires_at, sold_at, used_at, created_at, batch), "-" for descending; rows without
+    that date come last. :func:`search` turns it into rows, :func:`totals` into counts
+    (from the tally when it filters only by status, batch, amount or creation date).
     """
+
+    status: str | Iterable[str] | None = None
+    batch: Batch | int | str | None = None
+    amount: int | str | None = None
+    code: str | None = None
+    sold_from: dt.date | dt.datetime | str | None = None
+    sold_to: dt.date | dt.datetime | str | None = None
+    used_from: dt.date | dt.datetime | str | None = None
+    used_to: dt.date | dt.datetime | str | None = None
+    created_from: dt.date | dt.datetime | str | None = None
+    created_to: dt.date | dt.datetime | str | None = None
+    order: str = "-id"
+
+    def statuses(self) -> list[str]:
+        """The statuses asked for (every one but deleted when none)."""
+        if not self.status:
+            return [s for s in S.values if s != S.DELETED]
+        wanted = [self.status] if isinstance(self.status, str) else list(self.status)
+        if any(s not in S.values for s in wanted):
+            raise _error_input(_("Unknown status."))
+        return wanted
+
+    def code_prefix(self) -> str:
+        return codes.normalize(str(self.code)) if self.code else ""
+
+    def by_codes(self) -> bool:
+        """Whether it filters by something only the codes know (code, sold or used
+        dates): its totals are then counted from the codes, not the tally."""
+        return bool(self.code_prefix()) or any(
+            _given(v) for v in (self.sold_from, self.sold_to, self.used_from, self.used_to))
+
+    def batch_ids(self) -> set[int] | None:
+        """The batches it is limited to by batch, amount or creation date (None: every
+        batch); an empty set when nothing can match."""
+        found: set[int] | None = None
+
+        def narrow(ids) -> None:
+            nonlocal found
+            ids = set(ids)
+            found = ids if found is None else found & ids
+
+        if _given(self.batch):
+            try:
+                narrow([get_batch(self.batch).pk])
+            except RechargeError:
+                return set()
+        if _given(self.amount):
+            narrow(Batch.objects.filter(amount=_int(self.amount, _("The amount")))
+                   .values_list("pk", flat=True))
+        created = self.created_batches()
+        if created is not None:
+            narrow(p for p, _f, _l in created)
+        return found
+
+    def created_batches(self) -> list[tuple[int, int, int]] | None:
+        """(id, first code id, last code id) of the batches created in the date range,
+        or None without one: a code's creation time is its batch's."""
+        if not _given(self.created_from) and not _given(self.created_to):
+            return None
+        batches = Batch.objects.all()
+        if _given(self.created_from):
+            op, value = _bound(self.created_from, end=False)
+            batches = batches.filter(**{f"created_at__{op}": value})
+        if _given(self.created_to):
+            op, value = _bound(self.created_to, end=True)
+            batches = batches.filter(**{f"created_at__{op}": value})
+        return list(batches.values_list("pk", "first_id", "last_id"))
+
+
+def _given(value) -> bool:
+    return value not in (None, "")
+
+
+def search(query: RechargeQuery | None = None, /, **filters) -> QuerySet:
+    """The rows of a :class:`RechargeQuery` (or of its fields given as keywords), in its
+    order. Without a status, deleted codes are left out."""
+    if query is None:
+        query = RechargeQuery(**filters)
+    elif filters:
+        raise TypeError("search() takes a RechargeQuery or keywords, not both")
     # The batch comes in a second, tiny query (prefetch): joined, SQLite may walk the
     # batches first and sort every code of each (1.5 s instead of 2 ms at 1,000,000 codes).
     qs = Recharge.objects.select_related("sold_by", "used_by").prefetch_related("batch")
-    if status:
-        wanted = [status] if isinstance(status, str) else list(status)
-        if any(s not in S.values for s in wanted):
-            raise _error_input(_("Unknown status."))
+    if query.status:
+        wanted = query.statuses()
         qs = qs.filter(status=wanted[0]) if len(wanted) == 1 else qs.filter(status__in=wanted)
     else:
         qs = qs.exclude(status=S.DELETED)
-    if batch not in (None, ""):
+    if _given(query.batch):
         try:
-            qs = qs.filter(batch_id=get_batch(batch).pk)
+            qs = qs.filter(batch_id=get_batch(query.batch).pk)
         except RechargeError:
             return qs.none()
-    if amount not in (None, ""):
-        qs = qs.filter(amount=_int(amount, _("The amount")))
-    if code:
-        digits = codes.normalize(str(code)[:64])
-        if digits:
-            # a prefix as a range, so the unique index answers it on every database
-            upper = digits[:-1] + chr(ord(digits[-1]) + 1)
-            qs = qs.filter(code__gte=digits, code__lt=upper)
-    for field, lo, hi in (("sold_at", sold_from, sold_to), ("used_at", used_from, used_to)):
-        if lo not in (None, ""):
+    if _given(query.amount):
+        qs = qs.filter(amount=_int(query.amount, _("The amount")))
+    digits = query.code_prefix()
+    if digits:
+        # a prefix as a range, so the unique index answers it on every database
+        upper = digits[:-1] + chr(ord(digits[-1]) + 1)
+        qs = qs.filter(code__gte=digits, code__lt=upper)
+    for field, lo, hi in (("sold_at", query.sold_from, query.sold_to),
+                          ("used_at", query.used_from, query.used_to)):
+        if _given(lo):
             op, value = _bound(lo, end=False)
             qs = qs.filter(**{f"{field}__{op}": value})
-        if hi not in (None, ""):
+        if _given(hi):
             op, value = _bound(hi, end=True)
             qs = qs.filter(**{f"{field}__{op}": value})
-    if created_from not in (None, "") or created_to not in (None, ""):
-        # a code's created_at is its batch's: filter the (small) batch table instead
-        batches = Batch.objects.all()
-        if created_from not in (None, ""):
-            op, value = _bound(created_from, end=False)
-            batches = batches.filter(**{f"created_at__{op}": value})
-        if created_to not in (None, ""):
-            op, value = _bound(created_to, end=True)
-            batches = batches.filter(**{f"created_at__{op}": value})
-        found = list(batches.values_list("pk", "first_id", "last_id"))
+    found = query.created_batches()
+    if found is not None:
         if not found:
             return qs.none()
         # The batches' id span lets the database walk the primary key in page order;
@@ -132,7 +204,7 @@ def search(*, status=None, batch=None, amount=None, code=None, sold_from=None, s
                   .filter(first_id__lte=hi, last_id__gte=lo))
         if others.exists():
             qs = qs.filter(batch_id__in=[p for p, _f, _l in found])
-    order = (order or "-id").strip()
+    order = (query.order or "-id").strip()
     desc = order.startswith("-")
     name = order.lstrip("-")
     if name not in _SORTS:
@@ -202,74 +274,6 @@ def page(qs: QuerySet, start: int, size: int) -> list[Recharge]:
     return [found[i] for i in ids if i in found]
 
 
-def _simple_filter(qs: QuerySet) -> tuple[set[str], set[int] | None] | None:
-    """(statuses, batch ids or None for all) when the tally can answer for ``qs``.
-
-    That is when ``qs`` filters by nothing but status, batch, amount (a batch-level
-    value: a set of batches) and the created-date filter of :func:`search` (an id span
-    made of whole batches). Reads the query's WHERE tree; anything else answers None.
-    """
-    query = qs.query
-    if (qs.model is not Recharge or query.extra or query.combinator or query.distinct
-            or query.low_mark or query.high_mark is not None):
-        return None
-    statuses = set(S.values)
-    batches: set[int] | None = None
-    lo = hi = None
-    amounts: list[int] = []
-
-    def narrow(found) -> None:
-        nonlocal batches
-        found = {int(b) for b in found}
-        batches = found if batches is None else batches & found
-
-    for child in query.where.children:
-        if isinstance(child, WhereNode):
-            inner = child.children
-            if (child.negated and len(inner) == 1 and isinstance(inner[0], Exact)
-                    and _column(inner[0]) == "status"):
-                statuses -= {inner[0].rhs}
-                continue
-            return None
-        column = _column(child)
-        rhs = getattr(child, "rhs", None)
-        if column == "status" and isinstance(child, Exact):
-            statuses &= {rhs}
-        elif column == "status" and isinstance(child, In):
-            statuses &= set(rhs)
-        elif column == "batch_id" and isinstance(child, Exact):
-            narrow([rhs.pk if isinstance(rhs, Batch) else rhs])
-        elif column == "batch_id" and isinstance(child, In) and isinstance(rhs, (list, tuple,
-                                                                               set)):
-            narrow(rhs)
-        elif column == "amount" and isinstance(child, Exact) and isinstance(rhs, int):
-            amounts.append(rhs)
-        elif column == "id" and isinstance(child, GreaterThanOrEqual) and lo is None:
-            lo = rhs
-        elif column == "id" and isinstance(child, LessThanOrEqual) and hi is None:
-            hi = rhs
-        else:
-            return None
-    # the tally can answer: now resolve batch-level filters into sets of batches
-    for amount in amounts:
-        narrow(Batch.objects.filter(amount=amount).values_list("pk", flat=True))
-    if lo is not None or hi is not None:
-        # only the span search() builds from whole batches (not, say, keyset paging)
-        if (lo is None or hi is None or not Batch.objects.filter(first_id=lo).exists()
-                or not Batch.objects.filter(last_id=hi).exists()):
-            return None
-        narrow(Batch.objects.filter(first_id__gte=lo, last_id__lte=hi)
-               .values_list("pk", flat=True))
-    return statuses, batches
-
-
-def _column(lookup) -> str | None:
-    lhs = getattr(lookup, "lhs", None)
-    if not isinstance(lhs, Col) or lhs.alias != Recharge._meta.db_table:
-        return None
-    return lhs.target.column
-
-
 def _empty_totals() -> dict:
     out = {s: {"count": 0, "value": 0} for s in S.values}
     out["outstanding"] = {"count": 0, "value": 0}
@@ -289,27 +293,30 @@ def _unbroken_exist() -> bool:
     return (sums.get(Tally.LIABILITY) or 0) != (sums.get(S.SOLD) or 0)
 
 
-def totals(qs: QuerySet | None = None) -> dict:
+def totals(query: RechargeQuery | QuerySet | None = None) -> dict:
     """Count and face value per status, the outstanding liability and the total.
 
     ``{"unsold": {"count": n, "value": v}, "sold": ..., "used": ..., "expired": ...,
     "void": ..., "deleted": ..., "outstanding": ..., "total": ...}``; values in minor
     units. ``outstanding`` is sold value nobody has used yet and not moved to breakage
-    (= the recharge liability); ``total`` leaves deleted codes out. Without a filter, or
-    when ``qs`` (a :func:`search`) filters only by status, batch, amount or creation
+    (= the recharge liability); ``total`` leaves deleted codes out. Without a query, or
+    for a :class:`RechargeQuery` that filters only by status, batch, amount or creation
     date, the answer comes from the tally table: the same cost at 1,000,000 codes as at
-    10. Other filters (code, sold/used dates) are counted from the codes' indexes.
+    10. Other queries (code, sold/used dates), and any QuerySet of recharges, are
+    counted from the codes' indexes.
     """
     out = _empty_totals()
-    simple = (set(S.values), None) if qs is None else _simple_filter(qs)
-    if simple is not None:
-        statuses, batch_ids = simple
+    if query is None:
+        query = RechargeQuery(status=list(S.values))
+    if isinstance(query, RechargeQuery) and not query.by_codes():
+        statuses = set(query.statuses())
+        batch_ids = query.batch_ids()
         rows = Tally.objects.all()
         if batch_ids is not None:
             rows = rows.filter(batch_id__in=sorted(batch_ids))
         sums = {key: (int(n or 0), int(v or 0)) for key, n, v in
                 rows.order_by().values_list("key").annotate(n=Sum("count"), v=Sum("value"))
-                .values_list("key", "n", "v")}
+                .values_list("key", "n", "v")} if batch_ids != set() else {}
         for st in statuses:
             n, v = sums.get(st, (0, 0))
             out[st] = {"count": n, "value": v}
@@ -327,6 +334,7 @@ def totals(qs: QuerySet | None = None) -> dict:
         # walking a status index over every row instead of the filter's index.
         # COUNT(status), not COUNT(id): PostgreSQL can then answer a date range from the
         # (date, id, status, amount) index alone (status is never NULL).
+        qs = search(query) if isinstance(query, RechargeQuery) else query
         base = qs.order_by()
         aggs = {}
         for st in S.values:

@@ -16,7 +16,7 @@ from ficha.core import alerts, audit, clock, codes, throttle
 from ficha.ledger import services as ledger
 
 from ..models import Recharge, RedeemAttempt, Tally
-from .base import THROTTLE_SCOPE, Out, S, _live, format_time
+from .base import THROTTLE_SCOPE, Out, S, format_time
 from .errors import RechargeError
 from .issue import _code_formats
 from .tally import _tally_rows
@@ -86,24 +86,11 @@ class Redemption:
 
 
 def _check_format(raw) -> str:
-    if raw is None:
-        raise RechargeError("format", _("Enter the code printed on your card."))
-    text = str(raw)
-    if len(text) > 64:
-        raise RechargeError("format", _("This is not a recharge code."))
-    code = codes.normalize(text)
-    if not code:
-        raise RechargeError("format", _("Enter the code printed on your card."))
-    fmts = _code_formats()
-    lengths = sorted({n for n, _c in fmts})
-    if len(code) not in lengths:
-        raise RechargeError("format", ngettext(
-            "A code has %(digits)s digit; check what you typed.",
-            "A code has %(digits)s digits; check what you typed.", lengths[-1],
-        ) % {"digits": _(" or ").join(str(n) for n in lengths)})
-    if all(check for n, check in fmts if n == len(code)) and not codes.damm_valid(code):
-        raise RechargeError("format", _("This code has a typo; check each digit."))
-    return code
+    """The typed code's digits, or a "format" error (a typo costs no attempt)."""
+    try:
+        return codes.parse(raw, _code_formats())
+    except codes.CodeError as exc:
+        raise RechargeError("format", str(exc))
 
 
 def _wait_message(seconds: int) -> str:
@@ -142,7 +129,7 @@ def _outcome_of(row: Recharge, now: dt.datetime) -> str:
         return Out.VOID
     if row.status == S.UNSOLD or (row.status == S.EXPIRED and row.sold_at is None):
         return Out.UNSOLD
-    if row.status == S.EXPIRED or row.is_expired(now):
+    if row.effective_status(now) == S.EXPIRED:
         return Out.EXPIRED
     return ""  # sold and live: redeemable
 
@@ -238,8 +225,7 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
                             actor=ledger_actor, reference=f"recharge:{row.pk}",
                             memo=f"recharge {codes.group(row.code)}",
                         )
-                        n = (Recharge.objects.filter(pk=row.pk, status=S.SOLD)
-                             .filter(_live(now))
+                        n = (Recharge.objects.filter(pk=row.pk).redeemable(now)
                              .update(status=S.USED, used_at=now, used_by=target,
                                      used_door=door, redeem_transaction=tx))
                         if n != 1:

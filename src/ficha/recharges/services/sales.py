@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -15,10 +16,35 @@ from ficha.ledger import services as ledger
 from ficha.ledger.models import Account, Transaction
 
 from ..models import Recharge, Tally
-from .base import PAYMENT_METHODS, S, _chunks, _ids, _live, _money
+from .base import PAYMENT_METHODS, S, _chunks, _ids, _money
 from .errors import RechargeError, _error_input, _int
 from .queries import get_batch, get_by_code
 from .tally import _tally, _tally_rows
+
+
+@dataclass(frozen=True)
+class Sale:
+    """What a sale did: ``count`` codes of ``face`` total value sold for ``paid`` (minor
+    units) by ``method``, posted as ``transaction``."""
+
+    count: int
+    paid: int
+    face: int
+    method: str
+    transaction: Transaction
+    shift_id: int
+
+
+@dataclass(frozen=True)
+class Unsale:
+    """What undoing sales did: ``count`` codes back to unsold, ``refund`` (minor units)
+    to give back to the buyers, per payment method in ``refunds``."""
+
+    count: int
+    refund: int
+    face: int
+    refunds: dict[str, int]
+    transactions: list[int]
 
 
 def _payment_account(method: str) -> str | Account:
@@ -77,7 +103,7 @@ def record_print(actor: audit.Actor, recharges: list, fmt: str) -> None:
 
 
 def _sell(actor: audit.Actor, selections: list[QuerySet], *, payment_method: str,
-          price: int | None, what: dict) -> int:
+          price: int | None, what: dict) -> Sale:
     _payment_account(payment_method)  # validates the method before anything else
     if price is not None:
         price = _int(price, _("The price"))
@@ -91,7 +117,7 @@ def _sell(actor: audit.Actor, selections: list[QuerySet], *, payment_method: str
         n = 0
         for qs in selections:
             n += (
-                qs.filter(status=S.UNSOLD, currency=cur).filter(_live(now))
+                qs.sellable(now).filter(currency=cur)
                 .update(status=S.SOLD, sold_at=now, sold_by=user, sold_shift=shift,
                         payment_method=payment_method,
                         sale_price=F("amount") if price is None else price)
@@ -109,15 +135,18 @@ def _sell(actor: audit.Actor, selections: list[QuerySet], *, payment_method: str
             raise _error_input(_("These codes have different amounts; sell them at their "
                                  "face value or one amount at a time."))
         face, paid = int(agg["face"]), int(agg["paid"])
+        n = agg["n"]
         tx = ledger.post(
             "recharge.sale", _sale_lines(payment_method, face, paid), actor=actor,
             shift=shift, memo=f"{agg['n']} recharge(s)", reference="recharges",
         )
+        per_batch = list(mine.order_by().values_list("batch_id")
+                         .annotate(n=Count("pk"), v=Sum("amount"))
+                         .values_list("batch_id", "n", "v"))
+        sold_codes = list(mine.order_by("id").values_list("code", flat=True)[:100])
         mine.update(sale_transaction=tx)
-        _tally(*[d for b, bn, bv in mine_by_batch(tx) for d in (
+        _tally(*[d for b, bn, bv in per_batch for d in (
             (S.UNSOLD, b, -bn, -bv), (S.SOLD, b, bn, bv), (Tally.LIABILITY, b, bn, bv))])
-        sold_codes = list(Recharge.objects.filter(sale_transaction=tx).order_by("id")
-                          .values_list("code", flat=True)[:100])
         audit.record(
             actor, "recharges.sell", tx, object_type="ledger.transaction",
             after={**what, "count": n, "face": face, "paid": paid,
@@ -125,7 +154,8 @@ def _sell(actor: audit.Actor, selections: list[QuerySet], *, payment_method: str
             summary=_("Sold %(count)d recharges for %(paid)s")
             % {"count": n, "paid": _money(paid)},
         )
-    return n
+    return Sale(count=n, paid=paid, face=face, method=payment_method, transaction=tx,
+                shift_id=shift.pk)
 
 
 def mine_by_batch(tx) -> list[tuple[int, int, int]]:
@@ -135,11 +165,12 @@ def mine_by_batch(tx) -> list[tuple[int, int, int]]:
 
 
 def sell(actor: audit.Actor, recharges, *, payment_method: str = "cash",
-         price: int | None = None) -> int:
+         price: int | None = None) -> Sale:
     """Sell the given codes (Recharge objects or ids): those not unsold are skipped.
 
     ``price`` is per code (default: its face amount) and needs codes of one amount.
-    Needs the seller's open shift. Returns how many were sold; none → RechargeError.
+    Needs the seller's open shift. Returns the :class:`Sale` (how many, paid, face,
+    method); none sold → RechargeError.
     """
     ids = _ids(recharges)
     if not ids:
@@ -149,7 +180,7 @@ def sell(actor: audit.Actor, recharges, *, payment_method: str = "cash",
                  what={"ids": _codes_for_audit(ids)})
 
 
-def sell_range(actor: audit.Actor, first_code: str, last_code: str, **kw) -> int:
+def sell_range(actor: audit.Actor, first_code: str, last_code: str, **kw) -> Sale:
     """Sell the codes of one batch from ``first_code`` to ``last_code`` in print order.
 
     Codes are random, so a "range" is the printed sequence (generation order) of one
@@ -167,7 +198,7 @@ def sell_range(actor: audit.Actor, first_code: str, last_code: str, **kw) -> int
                                     "to": last.code}, **_sell_kw(kw))
 
 
-def sell_batch(actor: audit.Actor, batch, **kw) -> int:
+def sell_batch(actor: audit.Actor, batch, **kw) -> Sale:
     """Sell every unsold, unexpired code of a batch (Batch, id or label)."""
     batch = get_batch(batch)
     return _sell(actor, [Recharge.objects.filter(batch_id=batch.pk)],
@@ -181,11 +212,12 @@ def _sell_kw(kw: dict) -> dict:
     return {"payment_method": kw.get("payment_method", "cash"), "price": kw.get("price")}
 
 
-def unsell(actor: audit.Actor, recharges) -> int:
+def unsell(actor: audit.Actor, recharges) -> Unsale:
     """Undo sales made in the actor's current shift (sold, unused codes only).
 
     Posts the mirror image of the sale lines of those codes, in the same shift; codes
-    that do not qualify are skipped; none → RechargeError("state").
+    that do not qualify are skipped; none → RechargeError("state"). Returns the
+    :class:`Unsale`: how many, and what goes back to the buyers.
     """
     ids = _ids(recharges)
     if not ids:
@@ -235,16 +267,21 @@ def unsell(actor: audit.Actor, recharges) -> int:
         if n != len(rows):  # pragma: no cover - rows are locked above
             raise RechargeError("state", _("These codes changed meanwhile; try again."))
         face = sum(r["amount"] for r in rows)
+        refunds: dict[str, int] = defaultdict(int)
+        for r in rows:
+            refunds[r["payment_method"]] += r["sale_price"]
         _tally_rows([(r["batch_id"], r["amount"]) for r in rows],
                     (S.SOLD, -1), (S.UNSOLD, 1), (Tally.LIABILITY, -1))
         audit.record(
             actor, "recharges.unsell", object_type="recharges.recharge",
             object_id=rows[0]["pk"] if n == 1 else "",
-            after={"count": n, "face": face, "codes": [r["code"] for r in rows[:100]],
+            after={"count": n, "face": face, "refund": sum(refunds.values()),
+                   "codes": [r["code"] for r in rows[:100]],
                    "transactions": posted, "shift": shift.pk, "at": now.isoformat()},
             summary=_("Sale of %(count)d recharges undone") % {"count": n},
         )
-    return n
+    return Unsale(count=n, refund=sum(refunds.values()), face=face, refunds=dict(refunds),
+                  transactions=posted)
 
 
 def delete(actor: audit.Actor, recharges) -> int:
@@ -261,9 +298,7 @@ def delete(actor: audit.Actor, recharges) -> int:
         rows = []
         for chunk in _chunks(ids):
             rows += list(
-                Recharge.objects.select_for_update()
-                .filter(Q(status=S.UNSOLD) | Q(status=S.EXPIRED, sold_at__isnull=True),
-                        pk__in=chunk)
+                Recharge.objects.select_for_update().deletable().filter(pk__in=chunk)
                 .values("pk", "code", "amount", "status", "batch_id")
             )
         if not rows:
@@ -271,8 +306,7 @@ def delete(actor: audit.Actor, recharges) -> int:
                                            "can be voided by an owner; a used one never."))
         n = 0
         for chunk in _chunks([r["pk"] for r in rows]):
-            n += (Recharge.objects.filter(pk__in=chunk)
-                  .filter(Q(status=S.UNSOLD) | Q(status=S.EXPIRED, sold_at__isnull=True))
+            n += (Recharge.objects.filter(pk__in=chunk).deletable()
                   .update(status=S.DELETED, deleted_at=now, deleted_by=actor.staff))
         for st in (S.UNSOLD, S.EXPIRED):
             _tally_rows([(r["batch_id"], r["amount"]) for r in rows if r["status"] == st],
@@ -314,7 +348,7 @@ def void(actor: audit.Actor, recharge, reason: str) -> Recharge:
             raise RechargeError("state", _("This code was not sold; delete it instead."))
         if row.status == S.VOID:
             raise RechargeError("state", _("This code is already void."))
-        if row.status == S.EXPIRED or row.is_expired(now):
+        if row.effective_status(now) == S.EXPIRED:
             raise RechargeError("state", _("This code has expired; it cannot be voided."))
         shift = ledger.current_shift(actor.staff)
         if row.payment_method == "cash" and shift is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import getpass
 import os
@@ -19,7 +18,6 @@ from ficha.core.services import currency
 from ficha.ledger import services as ledger
 from ficha.recharges import printouts
 from ficha.recharges import services as recharges
-from ficha.recharges.export import CSV_FIELDS, export_row
 
 # A PDF keeps every page in memory until it is written (~8.5 KB a card): big batches are
 # split into files of this many cards (238 A4 sheets each).
@@ -62,6 +60,7 @@ class Command(BaseCommand):
         e.add_argument("--status", choices=[c for c, _ in recharges.Recharge.Status.choices])
         e.add_argument("--batch", help="batch label or id")
         e.add_argument("--out", help="file to write (default: standard output)")
+        e.add_argument("--user", help=user_help)
 
         p = sub.add_parser("print", help="print a batch as an A4 PDF or ESC/POS tickets")
         p.add_argument("--batch", required=True, help="batch label or id")
@@ -154,40 +153,44 @@ class Command(BaseCommand):
             if not (first and last):
                 raise CommandError("A range needs both --from and --to.")
             sold = recharges.sell_range(actor, first, last, **kw)
-        self.stdout.write(f"Sold {sold} codes.")
+        self.stdout.write(f"Sold {sold.count} codes for {Money(sold.paid, currency()).format()} "
+                          f"({sold.method}).")
 
-    def do_export(self, status=None, batch=None, out=None, **_):
-        qs = recharges.search(status=status, batch=batch, order="id")
-        total = qs.count()
+    def do_export(self, status=None, batch=None, out=None, user=None, **_):
+        actor = self._actor(user)
+        self._need(actor, "export_recharges")
+        done = recharges.export(actor, recharges.RechargeQuery(status=status, batch=batch,
+                                                               order="id"))
+        lines = iter(done.lines)
         if out:
             fh = open(out, "w", newline="", encoding="utf-8")
         else:
             fh = self.stdout
             fh.ending = ""
         try:
-            writer = csv.writer(fh)
-            writer.writerow(CSV_FIELDS)
+            fh.write(next(lines))
             with _progress(self.err) as progress:
-                task = progress.add_task("Exporting", total=total, visible=bool(out))
-                for n, r in enumerate(qs.iterator(chunk_size=2000), 1):
-                    writer.writerow(export_row(r))
-                    if n % 1000 == 0 or n == total:
+                task = progress.add_task("Exporting", total=done.count, visible=bool(out))
+                for n, line in enumerate(lines, 1):
+                    fh.write(line)
+                    if n % 1000 == 0 or n == done.count:
                         progress.update(task, completed=n)
         finally:
             if out:
                 fh.close()
         if out:
-            self.stdout.write(f"Wrote {total} recharges to {out}.")
+            self.stdout.write(f"Wrote {done.count} recharges to {out}.")
 
     def do_print(self, batch, out, status=None, escpos=False, width=58, page_size="A4",
                  no_cut=False, no_qr=False, user=None, per_file=None, **_):
         actor = self._actor(user)
         self._need(actor, "print_recharges")
         found = recharges.get_batch(batch)
-        wanted = [status] if status else ["unsold", "sold"]
-        rows = list(recharges.search(batch=found, status=wanted, order="id"))
+        qs = recharges.search(batch=found, order="id").printable()
+        rows = list(qs.filter(status=status) if status else qs)
         if not rows:
-            raise CommandError("No printable codes (unsold or sold) in this batch.")
+            raise CommandError("No printable codes (unsold or sold, not expired) in this "
+                               "batch.")
         url = printouts.base_url()
         per = per_file if per_file is not None else (0 if escpos else PDF_PER_FILE)
         if per < 0:

@@ -16,7 +16,7 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import Recharge, RedeemAttempt
 
 from ...access import actor, capability_required
-from .common import PRINTABLE, S, _money, door_label, shown_status, status_label
+from .common import S, _money, door_label, shown_status, status_label
 from .forms import SellForm, VoidForm
 
 
@@ -82,14 +82,12 @@ def _detail_context(request, r: Recharge, void_form=None) -> dict:
         "shift": shift,
         "sell_form": SellForm(),
         "void_form": void_form or VoidForm(),
-        "can_sell": roles.can(user, "sell_recharges") and status == S.UNSOLD,
+        "can_sell": roles.can(user, "sell_recharges") and r.may_sell(now),
         "can_unsell": (roles.can(user, "unsell_recharges") and r.status == S.SOLD
                        and shift is not None and r.sold_shift_id == shift.pk),
-        "can_delete": roles.can(user, "delete_recharges") and (
-            r.status == S.UNSOLD or (r.status == S.EXPIRED and r.sold_at is None)),
-        "can_void": (roles.can(user, "void_recharges") and r.status == S.SOLD
-                     and status != S.EXPIRED),
-        "can_print": roles.can(user, "print_recharges") and r.status in PRINTABLE,
+        "can_delete": roles.can(user, "delete_recharges") and r.may_delete(),
+        "can_void": roles.can(user, "void_recharges") and r.may_void(now),
+        "can_print": roles.can(user, "print_recharges") and r.may_print(now),
         "here": request.get_full_path(),
     }
 

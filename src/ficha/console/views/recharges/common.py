@@ -28,7 +28,6 @@ PER_PAGE_CHOICES = (25, 50, 100, 200)
 STATUSES = [S.UNSOLD, S.SOLD, S.USED, S.EXPIRED, S.VOID]
 
 
-PRINTABLE = [S.UNSOLD, S.SOLD]
 
 
 MAX_SELECTION = 1000  # ids per POST (a page shows at most 200)
@@ -93,11 +92,8 @@ def _window_url(**params) -> str:
 
 
 def shown_status(r: Recharge, now: dt.datetime) -> str:
-    """The status a person should see: a live code past its expiry is expired already,
-    even before the worker's sweep marks it."""
-    if r.status in (S.UNSOLD, S.SOLD) and r.expires_at is not None and r.expires_at <= now:
-        return S.EXPIRED
-    return r.status
+    """The status a person should see (``Recharge.effective_status``)."""
+    return r.effective_status(now)
 
 
 DOORS = {

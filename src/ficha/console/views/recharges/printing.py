@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -14,21 +14,21 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import Recharge
 
 from ...access import actor, capability_required
-from .common import PRINTABLE, _back, _ids
+from .common import _back, _ids
 
 
 def _print_rows(request) -> tuple[list[Recharge], str]:
-    """The codes to print (unsold or sold only) and a name for the file."""
+    """The codes to print (``Recharge.objects.printable()``) and a name for the file."""
     batch_ref = request.POST.get("batch") or request.GET.get("batch") or ""
     if batch_ref:
         try:
             batch = rs.get_batch(batch_ref)
         except rs.RechargeError:
             raise Http404
-        rows = list(rs.search(batch=batch, status=PRINTABLE, order="id"))
+        rows = list(rs.search(batch=batch, order="id").printable())
         return rows, batch.label
     ids = _ids(request)
-    rows = list(Recharge.objects.filter(pk__in=ids, status__in=PRINTABLE)
+    rows = list(Recharge.objects.filter(pk__in=ids).printable()
                 .select_related("batch").order_by("id"))
     labels = {r.batch.label for r in rows}
     name = labels.pop() if len(labels) == 1 else f"{clock.now():%Y%m%d-%H%M}"
@@ -40,17 +40,19 @@ def _file_name(text: str) -> str:
     return safe.strip("-.")[:60] or "recharges"
 
 
-# One printout holds at most this many cards (100 A4 sheets: a few seconds and ~20 MB of
-# memory to make); a bigger batch is offered as parts.
-PRINT_PART = 2100
+# One printout holds at most this many cards; a bigger batch is offered as parts.
+PRINT_PART = printouts.MAX_CARDS
+FORMATS = ("pdf", "58", "80")
 
 
 @require_http_methods(["GET", "POST"])
 @capability_required("view_recharges", "print_recharges")
 def print_codes(request):
     fmt = request.POST.get("format") or request.GET.get("format") or "pdf"
-    if fmt not in ("pdf", "58", "80"):
-        fmt = "pdf"
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(
+            _("Unknown print format “%(format)s”: choose pdf, 58 or 80 (mm tickets).")
+            % {"format": fmt[:20]}, content_type="text/plain; charset=utf-8")
     rows, name = _print_rows(request)
     if not rows:
         messages.error(request, _("Nothing to print: only unsold and sold codes are printed."))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q, Sum
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -14,24 +13,8 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import Recharge
 
 from ...access import actor, capability_required
-from .common import MAX_SELECTION, S, _back, _ids, _money, _ngroup
+from .common import MAX_SELECTION, _back, _ids, _money, _ngroup
 from .forms import RangeForm, SellForm
-
-
-def _last_sale_tx(user) -> int:
-    from ficha.ledger.models import Transaction
-
-    return (Transaction.objects.filter(kind="recharge.sale", staff=user)
-            .order_by("-id").values_list("pk", flat=True).first() or 0)
-
-
-def _paid_since(user, last_tx: int) -> int:
-    """What the buyer paid in the sale(s) this staff member just recorded."""
-    from ficha.ledger.models import Transaction
-
-    txs = Transaction.objects.filter(kind="recharge.sale", staff=user, pk__gt=last_tx)
-    return int(Recharge.objects.filter(sale_transaction__in=txs)
-               .aggregate(s=Sum("sale_price"))["s"] or 0)
 
 
 @require_POST
@@ -52,28 +35,26 @@ def sell(request):
         return redirect(_back(request))
     data = form.cleaned_data
     kw = {"payment_method": data["payment_method"], "price": data.get("price")}
-    last_tx = _last_sale_tx(request.user)
     try:
         if mode == "range":
-            n = rs.sell_range(who, data["first"], data["last"], **kw)
+            sale = rs.sell_range(who, data["first"], data["last"], **kw)
         elif mode == "batch":
-            n = rs.sell_batch(who, request.POST.get("batch", ""), **kw)
+            sale = rs.sell_batch(who, request.POST.get("batch", ""), **kw)
         else:
             ids = _ids(request)
             if not ids:
                 raise rs.RechargeError("input", _("Tick the codes to sell first."))
-            n = rs.sell(who, ids, **kw)
+            sale = rs.sell(who, ids, **kw)
     except (rs.RechargeError, ledger.LedgerError) as exc:
         messages.error(request, str(exc))
         if getattr(exc, "reason", "") == "shift":
             messages.info(request, _("Open your shift on the Shifts page, then sell."))
         return redirect(_back(request))
-    paid = _paid_since(request.user, last_tx)
     messages.success(request, ngettext(
         "%(count)s code sold for %(paid)s (%(method)s).",
-        "%(count)s codes sold for %(paid)s (%(method)s).", n,
-    ) % {"count": _ngroup(n), "paid": _money(paid),
-         "method": rs.payment_method_label(kw["payment_method"])})
+        "%(count)s codes sold for %(paid)s (%(method)s).", sale.count,
+    ) % {"count": _ngroup(sale.count), "paid": _money(sale.paid),
+         "method": rs.payment_method_label(sale.method)})
     return redirect(_back(request))
 
 
@@ -81,31 +62,22 @@ def sell(request):
 @capability_required("view_recharges", "unsell_recharges")
 def unsell(request):
     ids = _ids(request)
-    shift = ledger.current_shift(request.user)
-    # what goes back to the buyers: the same codes the service will take (sold in this
-    # shift, still unused)
-    give_back = 0
-    if shift is not None and ids:
-        give_back = int(Recharge.objects.filter(pk__in=ids, status=S.SOLD, sold_shift=shift)
-                        .aggregate(s=Sum("sale_price"))["s"] or 0)
     try:
         if not ids:
             raise rs.RechargeError("input", _("Tick the codes whose sale you undo."))
-        n = rs.unsell(actor(request), ids)
+        done = rs.unsell(actor(request), ids)
     except (rs.RechargeError, ledger.LedgerError) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, ngettext(
             "Sale of %(count)s code undone: give %(amount)s back to the buyer.",
-            "Sale of %(count)s codes undone: give %(amount)s back to the buyer.", n,
-        ) % {"count": _ngroup(n), "amount": _money(give_back)})
+            "Sale of %(count)s codes undone: give %(amount)s back to the buyer.", done.count,
+        ) % {"count": _ngroup(done.count), "amount": _money(done.refund)})
     return redirect(_back(request))
 
 
 def _deletable(ids: list[int]):
-    return (Recharge.objects.filter(pk__in=ids)
-            .filter(Q(status=S.UNSOLD) | Q(status=S.EXPIRED, sold_at__isnull=True))
-            .select_related("batch").order_by("id"))
+    return Recharge.objects.filter(pk__in=ids).deletable().select_related("batch").order_by("id")
 
 
 @require_POST

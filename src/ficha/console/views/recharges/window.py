@@ -10,11 +10,10 @@ from django.utils.translation import gettext as _
 
 from ficha.core import clock, roles
 from ficha.ledger import services as ledger
-from ficha.recharges import export
 from ficha.recharges import services as rs
 from ficha.recharges.models import Batch, Recharge
 
-from ...access import capability_required
+from ...access import actor, capability_required
 from .common import BATCH_CHOICES, COLUMNS, DEFAULT_SORT, PER_PAGE, STATUSES, Row, S
 from .forms import FilterForm, GenerateForm, RangeForm, SellForm
 
@@ -35,8 +34,8 @@ def _totals(status: str, others: dict) -> dict:
     if not others:
         return rs.totals()
     if status == S.DELETED:
-        return rs.totals(rs.search(status=list(S.values), **others))
-    return rs.totals(rs.search(**others))
+        return rs.totals(rs.RechargeQuery(status=list(S.values), **others))
+    return rs.totals(rs.RechargeQuery(**others))
 
 
 def _headers(sort: str) -> list[dict]:
@@ -156,14 +155,14 @@ def export_csv(request):
         form.is_valid()  # as in the window: fields with errors are left out
         data = form.cleaned_data
     others = _filters(data)
+    query = rs.RechargeQuery(status=data.get("status") or None,
+                             order=data.get("sort") or DEFAULT_SORT, **others)
     try:
-        qs = rs.search(status=data.get("status") or None,
-                       order=data.get("sort") or DEFAULT_SORT, **others)
+        done = rs.export(actor(request), query, excel=True)
     except rs.RechargeError as exc:
         messages.error(request, str(exc))
         return redirect(reverse("console:recharges"))
-    response = StreamingHttpResponse(export.csv_lines(qs.iterator(chunk_size=2000), excel=True),
-                                     content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(done.lines, content_type="text/csv; charset=utf-8")
     stamp = rs.local_time(clock.now()).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="recharges-{stamp}.csv"'
     return response

@@ -84,7 +84,7 @@ def sold_code(batch, desk) -> Recharge:
 # --- batches ------------------------------------------------------------------------------
 def test_generate_a_batch(as_manager, manager):
     response = as_manager.post(f"{V1}/recharges/batches",
-                               {"count": 25, "amount": "1 000", "label": "Week 48",
+                               {"count": 25, "amount": "1000", "label": "Week 48",
                                 "valid_days": 30})
     assert response.status_code == 201, response.content
     body = response.json()

@@ -57,3 +57,29 @@ def test_the_api_hears_every_problem_too(make_customer):
         accounts.create_customer(audit.SYSTEM, "taken", password="x", pin="1")
     assert set(err.value.errors) == {"username", "password", "pin"}
     assert "is taken" in str(err.value) and "4 to 8 digits" in str(err.value)
+
+
+def test_the_forms_own_errors_and_the_services_come_together(client, owner, make_customer):
+    """A typing error the form catches (an e-mail address, a PIN too long, passwords that
+    differ) does not hide what the service would refuse (a taken username)."""
+    customer = make_customer("taken")
+    client.force_login(owner)
+    errors = field_errors(client.post(reverse("console:customer_new"), {
+        "username": "taken", "price_group": "guest", "email": "not-an-address",
+        "password": "ab"}))
+    assert {"username", "email", "password"} <= set(errors)
+    assert "is taken" in errors["username"]
+
+    errors = field_errors(client.post(reverse("console:customer_edit", args=[customer.pk]), {
+        "username": "taken", "price_group": "guest", "email": "nope", "card_uid": "xyz"}))
+    assert {"email", "card_uid"} <= set(errors) and "username" not in errors
+
+    errors = field_errors(client.post(
+        reverse("console:customer_credentials", args=[customer.pk]),
+        {"password": "ab", "pin": "123456789"}))
+    assert "at least 4" in errors["password"] and "pin" in errors
+
+    errors = field_errors(client.post(reverse("console:staff_new"), {
+        "username": "olga", "role": "cashier", "password": "a-long-pass-2026",
+        "password2": "another-pass-2026"}))
+    assert "is taken" in errors["username"] and "differ" in errors["password2"]

@@ -89,6 +89,10 @@ def test_an_amount_written_in_one_language_is_never_misread_in_another(minor, cu
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0123456789.,  \u202f\u00a0-+eE€$FCA", max_size=20), currencies,
        st.one_of(st.none(), locales))
+@example("€", "EUR", "en")  # a currency sign alone
+@example("-", "XOF", "fr")
+@example("+€", "EUR", "pt")
+@example("F\u202fCFA", "XOF", "en")
 def test_anything_typed_is_an_amount_or_a_message(text, currency, locale):
     try:
         m = Money.parse(text, currency, locale=locale, allow_negative=True)

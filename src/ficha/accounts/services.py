@@ -50,6 +50,22 @@ def find_customer(username: str) -> Customer | None:
 def _check_fields(fields: dict, *, instance: Customer | None = None,
                   password: str | None = None, pin: str | None = None) -> dict:
     """The fields cleaned; every problem at once (AccountError.errors), not the first."""
+    out, errors = _customer_problems(fields, instance=instance, password=password, pin=pin)
+    if errors:
+        raise AccountError(errors=errors)
+    return out
+
+
+def customer_problems(fields: dict, *, instance: Customer | None = None,
+                      password: str | None = None, pin: str | None = None) -> dict[str, str]:
+    """What create/update_customer would refuse in ``fields``, {field: message}, without
+    changing anything: a form shows these next to its own errors, all at once."""
+    return _customer_problems(fields, instance=instance, password=password, pin=pin)[1]
+
+
+def _customer_problems(fields: dict, *, instance: Customer | None = None,
+                       password: str | None = None, pin: str | None = None
+                       ) -> tuple[dict, dict[str, str]]:
     out = {}
     errors: dict[str, str] = {}
     for key, value in fields.items():
@@ -94,9 +110,7 @@ def _check_fields(fields: dict, *, instance: Customer | None = None,
         errors["password"] = _("A password has at least 4 characters.")
     if pin and not PIN_RE.match(pin):
         errors["pin"] = _("A PIN has 4 to 8 digits.")
-    if errors:
-        raise AccountError(errors=errors)
-    return out
+    return out, errors
 
 
 def _hash_password(password: str | None) -> str:
@@ -294,22 +308,33 @@ def _validate_staff_password(password: str, user=None) -> None:
         raise AccountError(" ".join(exc.messages))
 
 
+def staff_problems(username: str | None, password: str | None, role: str | None
+                   ) -> dict[str, str]:
+    """What create_staff would refuse, {field: message}, without changing anything
+    (``None``: not checked)."""
+    errors = {}
+    if username is not None:
+        username = username.strip()
+        if not username or not USERNAME_RE.match(username):
+            errors["username"] = _("A username has letters, digits and . @ + - _ only (at "
+                                   "most 150).")
+        elif find_staff(username) is not None:
+            errors["username"] = _("The username “%(name)s” is taken.") % {"name": username}
+    if role is not None and role not in roles.ROLES:
+        errors["role"] = _("Unknown role.")
+    if password is not None:
+        try:
+            _validate_staff_password(password)
+        except AccountError as exc:
+            errors["password"] = str(exc)
+    return errors
+
+
 def create_staff(actor: audit.Actor, username: str, password: str, role: str,
                  full_name: str = ""):
     User = get_user_model()
     username = (username or "").strip()
-    errors = {}  # every problem at once
-    if not username or not USERNAME_RE.match(username):
-        errors["username"] = _("A username has letters, digits and . @ + - _ only (at most "
-                               "150).")
-    elif find_staff(username) is not None:
-        errors["username"] = _("The username “%(name)s” is taken.") % {"name": username}
-    if role not in roles.ROLES:
-        errors["role"] = _("Unknown role.")
-    try:
-        _validate_staff_password(password)
-    except AccountError as exc:
-        errors["password"] = str(exc)
+    errors = staff_problems(username, password, role)  # every problem at once
     if errors:
         raise AccountError(errors=errors)
     with transaction.atomic():

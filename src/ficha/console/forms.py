@@ -74,6 +74,19 @@ class ConsoleForm(forms.Form):
             return
         self.add_error(field, str(exc))
 
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Add what the service would refuse ({field: message}, e.g. from
+        ``accounts.customer_problems``) to an invalid form, on fields that have no error
+        yet: every error at once, not one per try."""
+        for name, message in problems.items():
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, str(message))
+
+    def valid_data(self, names) -> dict:
+        """The cleaned values among ``names`` (those that passed the form's own checks)."""
+        data = getattr(self, "cleaned_data", {})
+        return {name: data[name] for name in names if name in data}
+
     # --- amounts above the venue's limits are confirmed ----------------------------------
     def _add_confirm(self, name: str) -> None:
         """A hidden ``<name>_confirm`` field right after ``name``; it becomes a checkbox

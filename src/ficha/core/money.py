@@ -305,7 +305,7 @@ def _strip_currency(text: str, currency: str, locale: str) -> tuple[str, str]:
     sign = ""
 
     def take_sign(s: str) -> tuple[str, str]:
-        if s[:1] in "+-":
+        if s[:1] in ("+", "-"):
             return s[0], s[1:].strip()
         return "", s
 

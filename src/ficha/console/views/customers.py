@@ -69,6 +69,11 @@ def customer_new(request):
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer})
             return redirect("console:customer", customer.pk)
+    elif request.method == "POST":
+        secrets = form.valid_data(["password", "pin"])
+        form.show_problems(accounts.customer_problems(
+            form.valid_data(CustomerForm.FIELDS), password=secrets.get("password"),
+            pin=secrets.get("pin")))
     return render(request, "console/customers/form.html", {"form": form, "customer": None})
 
 
@@ -85,6 +90,9 @@ def customer_edit(request, pk: int):
         else:
             messages.success(request, _("Changes saved."))
             return redirect("console:customer", customer.pk)
+    elif request.method == "POST":
+        form.show_problems(accounts.customer_problems(form.valid_data(CustomerForm.FIELDS),
+                                                      instance=customer))
     return render(request, "console/customers/form.html", {"form": form, "customer": customer})
 
 
@@ -121,6 +129,10 @@ def customer_credentials(request, pk: int):
             messages.success(request, _("Login details of %(name)s changed.")
                              % {"name": customer})
             return redirect("console:customer", customer.pk)
+    elif request.method == "POST":
+        secrets = form.valid_data(["password", "pin"])
+        form.show_problems(accounts.customer_problems(
+            {}, password=secrets.get("password"), pin=secrets.get("pin")))
     return render(request, "console/customers/credentials.html",
                   {"form": form, "customer": customer})
 

@@ -46,6 +46,10 @@ def staff_new(request):
             messages.success(request, _("Staff member %(name)s created.")
                              % {"name": user.username})
             return redirect("console:staff")
+    elif request.method == "POST":  # every error at once: the service's checks too
+        data = form.valid_data(["username", "password", "role"])
+        form.show_problems(accounts.staff_problems(data.get("username"), data.get("password"),
+                                                   data.get("role")))
     return render(request, "console/staff/new.html", {"form": form})
 
 

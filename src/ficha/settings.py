@@ -72,7 +72,7 @@ def _cores() -> int:
 HTTP_ADDR = env("HTTP_ADDR", "127.0.0.1:8000")
 # Web worker processes (one per core by default) and Django threads in each.
 WEB_WORKERS = env_int("WEB_WORKERS", 0) or _cores()
-WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 # Request bodies larger than this are refused (413) before they are read; paths that take
 # uploads ask for more with ficha.core.middleware.allow_body().
 MAX_BODY_MB = env_int("MAX_BODY_MB", 4, minimum=1)

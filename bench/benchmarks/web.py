@@ -82,22 +82,21 @@ def _has(module: str) -> bool:
 def servers(workers: int, threads: int) -> tuple[list[Server], list[str]]:
     """The servers to measure (the subject first) and why any alternative is missing.
     Every server gets the same processes and threads as ``ficha web``."""
-    THREADS = threads  # noqa: N806
     py = sys.executable
     found, missing = [], []
     port = free_port()
     found.append(Server(
-        "ficha", f"ficha web (Granian WSGI, {workers} processes x {THREADS} threads)",
+        "ficha", f"ficha web (Granian WSGI, {workers} processes x {threads} threads)",
         [py, "-c", "from ficha.cli import main; main()", "web", "--addr",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(THREADS)],
+         f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)],
         port))
     candidates = [
-        ("waitress", f"Waitress (1 process x {THREADS} threads)", "waitress",
-         lambda p: ["-m", "waitress", f"--listen=127.0.0.1:{p}", f"--threads={THREADS}",
+        ("waitress", f"Waitress (1 process x {threads} threads)", "waitress",
+         lambda p: ["-m", "waitress", f"--listen=127.0.0.1:{p}", f"--threads={threads}",
                     "ficha.wsgi:application"]),
-        ("gunicorn", f"Gunicorn gthread ({workers} processes x {THREADS} threads)", "gunicorn",
+        ("gunicorn", f"Gunicorn gthread ({workers} processes x {threads} threads)", "gunicorn",
          lambda p: ["-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads",
-                    str(THREADS), "-b", f"127.0.0.1:{p}", "--log-level", "warning",
+                    str(threads), "-b", f"127.0.0.1:{p}", "--log-level", "warning",
                     "ficha.wsgi:application"]),
         ("uvicorn", f"Uvicorn ASGI ({workers} processes)", "uvicorn",
          lambda p: ["-m", "uvicorn", "--workers", str(workers), "--host", "127.0.0.1",

@@ -96,3 +96,85 @@ def test_worker_once_runs_its_jobs(tmp_path):
     out = subprocess.run([*FICHA, "worker", "--once"], env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def _start_web(data_dir: Path, *args: str):
+    """`ficha web` with two worker processes on a free port; waits for /healthz."""
+    env = _env(data_dir)
+    subprocess.run([*FICHA, "manage", "migrate", "-v0"], env=env, check=True, timeout=120)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*FICHA, "web", "--addr", f"127.0.0.1:{port}", "--workers", "2", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read())
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return proc, port
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("ficha web did not answer /healthz in 90 s")
+
+
+def _children(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _read_response(sock: socket.socket, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_web_refuses_a_large_body_unread_and_stops_every_worker_on_sigterm(tmp_path):
+    proc, port = _start_web(tmp_path / "web")
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, "one process per worker (and no more than a helper)"
+
+        # Headers announcing 50 MB and a few bytes only: the answer comes at once, so the
+        # server did not wait for (read, buffer or spool) the body.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Length: 52428800\r\n\r\n{\"a\": ")
+            started = time.monotonic()
+            head = _read_response(sock, timeout=10)
+            assert head.startswith(b"HTTP/1.1 413"), head[:200]
+            assert time.monotonic() - started < 10
+            assert b"request_too_large" in head + sock.recv(65536)
+
+        # The same server keeps serving.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    time.sleep(0.5)
+    left = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not left, "worker processes left behind"

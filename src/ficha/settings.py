@@ -49,38 +49,7 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [h.strip() for h in env("CSRF_TRUSTED_ORIGINS", "").split(",") if h.strip()]
-
-# --- The web door (`ficha web`, `ficha serve`): see docs/configuration.md ------------------
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = env(name).strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ImproperlyConfigured(f"FICHA_{name} must be a whole number, not {raw!r}")
-    if value < minimum:
-        raise ImproperlyConfigured(f"FICHA_{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # Windows, macOS
-        return os.cpu_count() or 1
-
-
 HTTP_ADDR = env("HTTP_ADDR", "127.0.0.1:8000")
-# Web worker processes (one per core by default) and Django threads in each.
-WEB_WORKERS = env_int("WEB_WORKERS", 0) or _cores()
-WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
-# Request bodies larger than this are refused (413) before they are read; paths that take
-# uploads ask for more with ficha.core.middleware.allow_body().
-MAX_BODY_MB = env_int("MAX_BODY_MB", 4, minimum=1)
-MAX_BODY_BYTES = MAX_BODY_MB * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
-# More query-string or form fields than this: 400 with a message (never a 500).
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
-# ------------------------------------------------------------------------------------------
 # Public base URL used in printed QR codes (the portal's recharge page).
 PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
 # Number of reverse proxies in front of Ficha whose X-Forwarded-For we trust (0: none).
@@ -234,6 +203,37 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)
+
+# --- The web door (`ficha web`, `ficha serve`): see docs/configuration.md ------------------
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = env(name).strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ImproperlyConfigured(f"FICHA_{name} must be a whole number, not {raw!r}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"FICHA_{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # Windows, macOS
+        return os.cpu_count() or 1
+
+
+# Web worker processes (one per core by default) and Django threads in each.
+WEB_WORKERS = env_int("WEB_WORKERS", 0) or _cores()
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
+# Request bodies larger than this are refused (413) before they are read; paths that take
+# uploads ask for more with ficha.core.middleware.allow_body().
+MAX_BODY_MB = env_int("MAX_BODY_MB", 4, minimum=1)
+MAX_BODY_BYTES = MAX_BODY_MB * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# More query-string or form fields than this: 400 with a message (never a 500).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# ------------------------------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

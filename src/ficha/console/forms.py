@@ -227,6 +227,16 @@ class SettingsForm(ConsoleForm):
     breakage_enabled = forms.BooleanField(
         label=_("Move expired, unused recharges to breakage revenue"), required=False,
     )
+    staff_idle_minutes = forms.IntegerField(
+        label=_("Staff idle timeout (minutes)"), min_value=1, max_value=24 * 60, required=False,
+        help_text=_("A console session ends after this long without a click (shared "
+                    "counter PCs)."),
+    )
+    staff_session_hours = forms.IntegerField(
+        label=_("Staff session lifetime (hours)"), min_value=1, max_value=24 * 31,
+        required=False,
+        help_text=_("Staff log in again after this long, however busy."),
+    )
 
     def __init__(self, *args, currency_locked: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -256,6 +256,12 @@ _pending_lock = threading.Lock()
 _pending: Counter = Counter()  # (scope, minute, key or "") -> refused attempts not yet written
 
 
+def discard_pending() -> None:
+    """Forget refusals not yet written (tests start clean)."""
+    with _pending_lock:
+        _pending.clear()
+
+
 def flood_threshold() -> int:
     return int(getattr(settings, "FICHA_FLOOD_REFUSED_PER_MINUTE", FLOOD_REFUSED_PER_MINUTE))
 

@@ -1514,6 +1514,7 @@ def check_failure_rate() -> int:
         at__lt=clock.now() - dt.timedelta(days=ATTEMPT_RETENTION_DAYS)).delete()
     threshold, window = _alarm_settings()
     total, top = failure_rate(window)
+    total += throttle.refused_count(THROTTLE_SCOPE, window)  # refused guesses count too
     if total < threshold:
         return 0
     with alerts.in_venue_language():

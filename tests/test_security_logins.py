@@ -297,3 +297,14 @@ def test_no_stray_alerts_for_a_few_typos(db, make_customer):
         for i in range(3):
             portal_login(Client(), "ada", f"typo-{i}", "10.0.0.1")
     assert not Alert.objects.exists()
+
+
+def test_the_api_unlocks_a_locked_pin(db, make_customer, api_client, manager, seller):
+    ada = make_customer("ada", password="ada-long-secret", pin="4821")
+    Customer.objects.filter(pk=ada.pk).update(pin_locked_at=T0)
+    url = f"/api/v1/customers/{ada.pk}"
+    assert api_client(user=manager).get(url).json()["pin_locked"] is True
+    assert api_client(user=seller).post(f"{url}/unlock", key="u0").status_code == 403
+    response = api_client(user=manager).post(f"{url}/unlock", key="u1")
+    assert response.status_code == 200 and response.json()["pin_locked"] is False
+    assert AuditLog.objects.filter(action="customer.pin_unlock").exists()

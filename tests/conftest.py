@@ -4,7 +4,7 @@ import pytest
 from django.core.management.commands import flush
 from django.utils import translation
 
-from ficha.core import audit, roles
+from ficha.core import audit, roles, throttle
 from ficha.core import services as core_services
 from ficha.ledger import guard
 from ficha.ledger import services as ledger
@@ -61,6 +61,7 @@ def _fresh_caches():
     translation.activate("en")
     core_services.clear_cache()
     ledger.clear_cache()
+    throttle.discard_pending()  # refusals a previous test counted but never wrote
     yield
     core_services.clear_cache()
     ledger.clear_cache()

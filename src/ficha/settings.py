@@ -54,6 +54,10 @@ HTTP_ADDR = env("HTTP_ADDR", "127.0.0.1:8000")
 PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
 # Number of reverse proxies in front of Ficha whose X-Forwarded-For we trust (0: none).
 TRUSTED_PROXIES = int(env("TRUSTED_PROXIES", "0") or 0)
+# Login lock-out model and flood alarm (docs/security.md).
+FICHA_LOGIN_DAILY_CAP = int(env("LOGIN_DAILY_CAP", "30") or 30)
+FICHA_PIN_CAP = int(env("PIN_CAP", "10") or 10)
+FICHA_FLOOD_REFUSED_PER_MINUTE = int(env("FLOOD_REFUSED_PER_MINUTE", "60") or 60)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -201,6 +201,13 @@ def remember_customer(request, response, customer: Customer) -> None:
     devices.remember(request, response, devices.CUSTOMER, customer.pk, customer.device_key)
 
 
+def locked_for_strangers(customer: Customer) -> bool:
+    """Has the account's daily budget for unknown browsers run out?"""
+    key = login_key(customer.username)
+    return (throttle.failures(PORTAL, key) >= throttle.login_daily_cap()
+            and throttle.retry_after(PORTAL, [key]) > 0)
+
+
 def unlock_pin(actor: audit.Actor, customer: Customer) -> Customer:
     """Staff at the counter: the PIN works again everywhere, the unknown-client budget of
     the account is restored (audited)."""

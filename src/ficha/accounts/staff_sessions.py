@@ -22,6 +22,7 @@ from .services import staff_session_key
 SINCE = "staff_since"
 SEEN = "staff_seen"
 KEY = "staff_key"
+CLOCK = "staff_clock"  # stamps taken under a test's frozen clock are not compared to real time
 _SEEN_EVERY = 60  # write the last-seen stamp at most once a minute
 
 IDLE = "idle"
@@ -33,11 +34,16 @@ def _now() -> int:
     return int(clock.now().timestamp())
 
 
+def _clock_kind() -> str:
+    return "frozen" if clock.is_frozen() else "real"
+
+
 def start(request, user) -> None:
     """Right after ``django.contrib.auth.login``."""
     now = _now()
     request.session[SINCE] = now
     request.session[SEEN] = now
+    request.session[CLOCK] = _clock_kind()
     request.session[KEY] = staff_session_key(user)
 
 
@@ -60,9 +66,14 @@ def check(request) -> str | None:
     if not user.is_authenticated:
         return None
     now = _now()
-    if SINCE not in session:  # a session from before these rules: start counting now
+    if SINCE not in session or session.get(CLOCK, "real") != _clock_kind():
+        # a session from before these rules (or a test moved from a frozen clock to the
+        # real one): start counting now
+        key = session.get(KEY)
         start(request, user)
-        return None
+        if key is not None:
+            session[KEY] = key  # a revoked session stays revoked
+        return REVOKED if key is not None and key != session_key_of(user) else None
     venue = venue_settings()
     idle = max(1, venue.staff_idle_minutes) * 60
     lifetime = max(1, venue.staff_session_hours) * 3600
@@ -70,11 +81,15 @@ def check(request) -> str | None:
         return IDLE
     if now - int(session.get(SINCE) or 0) > lifetime:
         return EXPIRED
-    if session.get(KEY, "") != staff_session_key(user):
+    if session.get(KEY, "") != session_key_of(user):
         return REVOKED
     if now - int(session.get(SEEN) or 0) >= _SEEN_EVERY:
         session[SEEN] = now
     return None
+
+
+def session_key_of(user) -> str:
+    return staff_session_key(user)
 
 
 def end(request) -> None:

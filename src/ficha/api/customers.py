@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 
+from ficha.accounts import logins
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.ledger import services as ledger
@@ -63,6 +64,7 @@ class CustomerOut(Schema):
     origin: str
     has_password: bool
     has_pin: bool
+    pin_locked: bool = False
     created_at: datetime
     last_seen_at: datetime | None
     balance: MoneyOut
@@ -187,6 +189,7 @@ def customer_out(customer: Customer, balance: int | None = None) -> dict:
         "origin": customer.origin,
         "has_password": bool(customer.password),
         "has_pin": bool(customer.pin),
+        "pin_locked": customer.pin_locked,
         "created_at": customer.created_at,
         "last_seen_at": customer.last_seen_at,
         "balance": money(balance),
@@ -276,6 +279,15 @@ def disable_customer(request, customer_id: Path[Id]):
              auth=require("manage_customers"), summary="Enable a customer")
 def enable_customer(request, customer_id: Path[Id]):
     customer = accounts.set_customer_status(actor(request), get_customer(customer_id), True)
+    return customer_out(customer)
+
+
+@router.post("/customers/{customer_id}/unlock", response={200: CustomerOut, **ERRORS},
+             auth=require("manage_customers"), summary="Unlock a customer's login")
+def unlock_customer(request, customer_id: Path[Id]):
+    """The PIN works again from new browsers and strangers' failures are forgotten
+    (docs/security.md); audited."""
+    customer = logins.unlock_pin(actor(request), get_customer(customer_id))
     return customer_out(customer)
 
 

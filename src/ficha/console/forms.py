@@ -427,6 +427,16 @@ class SettingsForm(OutputSettingsFields, ConsoleForm):
         help_text=_("Closing a shift with more cash over or short than this asks for a "
                     "confirmation. Empty: no limit."),
     )
+    staff_idle_minutes = forms.IntegerField(
+        label=_("Staff idle timeout (minutes)"), min_value=1, max_value=24 * 60, required=False,
+        help_text=_("A console session ends after this long without a click (shared "
+                    "counter PCs)."),
+    )
+    staff_session_hours = forms.IntegerField(
+        label=_("Staff session lifetime (hours)"), min_value=1, max_value=24 * 31,
+        required=False,
+        help_text=_("Staff log in again after this long, however busy."),
+    )
 
     def __init__(self, *args, currency_locked: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -37,6 +37,7 @@ urlpatterns = [
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("customers/<int:pk>/edit/", customers.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/status/", customers.customer_status, name="customer_status"),
+    path("customers/<int:pk>/unlock/", customers.customer_unlock, name="customer_unlock"),
     path("customers/<int:pk>/login/", customers.customer_credentials,
          name="customer_credentials"),
     path("customers/<int:pk>/deposit/", customers.customer_deposit, name="customer_deposit"),

@@ -18,6 +18,11 @@ def now() -> dt.datetime:
     return timezone.now()
 
 
+def is_frozen() -> bool:
+    """Is a test holding the clock (:func:`frozen`)?"""
+    return _frozen is not None
+
+
 def today() -> dt.date:
     return timezone.localdate(now())
 

@@ -54,6 +54,7 @@ EDITABLE = [
     "venue_name", "currency", "time_zone", "language",
     "code_length", "code_check_digit", "breakage_enabled",
     *("max_deposit", "max_face_value", "max_shift_variance"),
+    "staff_idle_minutes", "staff_session_hours",
 ]
 # What customers and printers see: the public address, dates, the ticket printer.
 EDITABLE += ["public_url", "date_format", "printer_host", "printer_port", "ticket_width"]
@@ -116,6 +117,15 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
                     % {"min": codes.MIN_LENGTH, "max": codes.MAX_LENGTH}
                 )
             obj.code_length = n
+        for name, low, high in (("staff_idle_minutes", 1, 24 * 60),
+                                ("staff_session_hours", 1, 24 * 31)):
+            if changes.get(name) is not None:  # left empty: unchanged
+                n = int(changes[name])
+                if not low <= n <= high:
+                    raise SettingsError(_("%(name)s must be between %(low)d and %(high)d.")
+                                        % {"name": VenueSettings._meta.get_field(name)
+                                           .verbose_name, "low": low, "high": high})
+                setattr(obj, name, n)
         if "code_check_digit" in changes:
             obj.code_check_digit = bool(changes["code_check_digit"])
         if "breakage_enabled" in changes:

@@ -183,18 +183,22 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
         rows = _lock_rows(cur, scope, keys, create=True)
         waits = [(locked - now).total_seconds() for _pk, _k, _f, locked, _l in rows
                  if locked and locked > now]
-        if waits:
-            _note_refused(scope, keys)
-            return max(1, int(max(waits) + 0.999))
-        for pk, key, failures, _locked, last in rows:
-            p = policy(scope, key)
-            if last and (now - last).total_seconds() > p.window_seconds:
-                failures = 0
-            failures += 1
-            seconds = lock_seconds(p, failures)
-            _save(cur, pk, failures, now + dt.timedelta(seconds=seconds) if seconds else None,
-                  now)
-    return 0
+        if not waits:
+            _count_failure(cur, scope, rows, now)
+            return 0
+    _note_refused(scope, keys)  # after our own transaction: written now unless the caller's
+    return max(1, int(max(waits) + 0.999))
+
+
+def _count_failure(cur, scope: str, rows: list[list], now: dt.datetime) -> None:
+    for pk, key, failures, _locked, last in rows:
+        p = policy(scope, key)
+        if last and (now - last).total_seconds() > p.window_seconds:
+            failures = 0
+        failures += 1
+        seconds = lock_seconds(p, failures)
+        _save(cur, pk, failures, now + dt.timedelta(seconds=seconds) if seconds else None,
+              now)
 
 
 def forgive(scope: str, keys: Iterable[str | None]) -> None:
@@ -254,6 +258,12 @@ FLOOD_DEDUPE = {"redeem": "bruteforce"}
 
 _pending_lock = threading.Lock()
 _pending: Counter = Counter()  # (scope, minute, key or "") -> refused attempts not yet written
+
+
+def discard_pending() -> None:
+    """Forget refusals not yet written (tests start clean)."""
+    with _pending_lock:
+        _pending.clear()
 
 
 def flood_threshold() -> int:

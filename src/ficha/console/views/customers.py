@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from ficha.accounts import logins
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import roles
@@ -173,7 +174,20 @@ def _money_context(request, customer: Customer, forms: dict | None = None,
 @capability_required("view_customers")
 def customer_detail(request, pk: int):
     customer = _customer(pk)
-    return render(request, "console/customers/detail.html", _money_context(request, customer))
+    return render(request, "console/customers/detail.html", {
+        **_money_context(request, customer),
+        "login_locked": logins.locked_for_strangers(customer),
+    })
+
+
+@require_POST
+@capability_required("manage_customers")
+def customer_unlock(request, pk: int):
+    """At the counter: the customer's PIN works again and strangers' failures are
+    forgotten (audited)."""
+    customer = logins.unlock_pin(actor(request), _customer(pk))
+    messages.success(request, _("The login of %(name)s is unlocked.") % {"name": customer})
+    return redirect("console:customer", customer.pk)
 
 
 def _money_action(request, pk: int, which: str):

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
-from ficha.core import alerts, audit, clock
+from ficha.core import alerts, audit, clock, throttle
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
 
@@ -21,6 +21,7 @@ from .base import (
     GUESS_OUTCOMES,
     LIVE_SQL,
     TALLY_SLACK,
+    THROTTLE_SCOPE,
     UNBROKEN_SQL,
     WORKER_CHUNK,
     S,
@@ -158,6 +159,7 @@ def check_failure_rate() -> int:
         at__lt=clock.now() - dt.timedelta(days=ATTEMPT_RETENTION_DAYS)).delete()
     threshold, window = _alarm_settings()
     total, top = failure_rate(window)
+    total += throttle.refused_count(THROTTLE_SCOPE, window)  # refused guesses count too
     if total < threshold:
         return 0
     with alerts.in_venue_language():

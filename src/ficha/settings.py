@@ -28,6 +28,13 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DATA_DIR = Path(env("DATA_DIR", "ficha-data")).expanduser().resolve()
+# The data directory 0700 and every file in it 0600, now and for everything created later
+# (process umask 077): see ficha/core/files.py and docs/security.md, "Files on disk".
+from ficha.core.files import DIR_MODE, FILE_MODE, secure_data_dir  # noqa: E402
+
+secure_data_dir(DATA_DIR)
+FILE_UPLOAD_PERMISSIONS = FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = DIR_MODE
 
 
 def _secret_key() -> str:

@@ -19,6 +19,7 @@ PHONE = {"width": 390, "height": 844}
 
 BROWSER_MARKS = [
     pytest.mark.browser,
+    pytest.mark.slow,  # tens of seconds each: run by scripts/test.sh and CI, or --run-slow
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
 

@@ -19,6 +19,7 @@ PHONE = {"width": 390, "height": 844}
 
 BROWSER_MARKS = [
     pytest.mark.browser,
+    pytest.mark.slow,  # tens of seconds each: run by scripts/test.sh and CI, or --run-slow
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
@@ -32,6 +33,7 @@ def chromium(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        violations = watch_csp(browser)
         try:
             yield browser
         finally:
@@ -39,6 +41,28 @@ def chromium(monkeypatch):
             # Inside Playwright's greenlet the ORM sees its own connection (Django keeps
             # connections per context); close it, or PostgreSQL cannot drop the test db.
             connections.close_all()
+        # Every browser test also checks that the pages live with the Content-Security-Policy.
+        assert not violations, f"Content-Security-Policy violations: {violations[:5]}"
+
+
+def watch_csp(browser) -> list[str]:
+    """Collect what Chromium reports as Content-Security-Policy violations (console
+    messages "Refused to ... because it violates the following Content Security Policy
+    directive") on every page of every context the browser opens from now on."""
+    if hasattr(browser, "csp_violations"):  # one list per browser
+        return browser.csp_violations
+    violations: list[str] = []
+    browser.csp_violations = violations
+    new_context = browser.new_context
+
+    def watched(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.on("console", lambda msg: violations.append(f"{msg.location}: {msg.text}")
+                   if "Content Security Policy" in msg.text else None)
+        return context
+
+    browser.new_context = watched
+    return violations
 
 
 def screenshot(page, name: str, full: bool = True) -> None:

@@ -179,3 +179,40 @@ def test_the_suite_and_the_product_use_the_queued_backend():
     with transaction.atomic():
         assert connection._holds_write_queue
     assert not connection._holds_write_queue
+
+
+OUTSIDER = textwrap.dedent("""
+    import sqlite3, sys, threading, time
+    import django
+    from django.conf import settings
+
+    engine, path = sys.argv[1], sys.argv[2]
+    settings.configure(DATABASES={"default": {
+        "ENGINE": engine, "NAME": path,
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 0.5,
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=500;"},
+    }}, USE_TZ=True)
+    django.setup()
+    from django.db import connection, transaction
+
+    # a program that does not queue (the sqlite3 shell) holds the write lock for 2 s
+    outside = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    outside.execute("BEGIN IMMEDIATE")
+    threading.Timer(2.0, lambda: outside.execute("COMMIT")).start()
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("INSERT INTO counter (n, who) VALUES (1, 'after the shell')")
+    print("ok")
+""")
+
+
+def test_begin_is_retried_while_a_program_that_does_not_queue_writes(tmp_path):
+    """BEGIN IMMEDIATE has done nothing yet: it is retried past the busy timeout (0.5 s)
+    while the sqlite3 shell holds the database for 2 s."""
+    path = tmp_path / "shell.sqlite3"
+    _make_db(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = subprocess.run([sys.executable, "-c", OUTSIDER, "ficha.core.db.sqlite", str(path)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

@@ -29,6 +29,13 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DATA_DIR = Path(env("DATA_DIR", "ficha-data")).expanduser().resolve()
+# The data directory 0700 and every file in it 0600, now and for everything created later
+# (process umask 077): see ficha/core/files.py and docs/security.md, "Files on disk".
+from ficha.core.files import DIR_MODE, FILE_MODE, secure_data_dir  # noqa: E402
+
+secure_data_dir(DATA_DIR)
+FILE_UPLOAD_PERMISSIONS = FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = DIR_MODE
 
 
 def _secret_key() -> str:
@@ -47,11 +54,17 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [h.strip() for h in env("CSRF_TRUSTED_ORIGINS", "").split(",") if h.strip()]
 HTTP_ADDR = env("HTTP_ADDR", "127.0.0.1:8000")
 # Public base URL used in printed QR codes (the portal's recharge page).
 PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
+# Host names: Django lets every name through and ficha.core.security.HostMiddleware decides
+# (localhost, this machine's names and addresses, FICHA_PUBLIC_URL, the venue's public
+# address set in the console — live — and FICHA_ALLOWED_HOSTS); any other Host gets a 400.
+ALLOWED_HOSTS = ["*"]
+EXTRA_ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [h.strip() for h in env("CSRF_TRUSTED_ORIGINS", "").split(",") if h.strip()]
+if PUBLIC_URL.startswith(("http://", "https://")):
+    CSRF_TRUSTED_ORIGINS.append("/".join(PUBLIC_URL.split("/")[:3]))
 # Number of reverse proxies in front of Ficha whose X-Forwarded-For we trust (0: none).
 TRUSTED_PROXIES = int(env("TRUSTED_PROXIES", "0") or 0)
 # Login lock-out model and flood alarm (docs/security.md).
@@ -85,7 +98,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # first: refuses an over-large body or too many fields before anything reads them
     "ficha.core.middleware.RequestLimitsMiddleware",
+    "ficha.core.security.HostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ficha.core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -204,6 +219,34 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "ficha.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Scripts and styles only from this server's own files: no inline <script>, no on*=
+# handlers, no eval (htmx is configured not to inject its indicator <style>).
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'",
+)
+# HTTPS (docs/configuration.md, "HTTPS"): FICHA_HTTPS=1 when customers and staff reach Ficha
+# over https:// (directly or through a TLS proxy).
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("HTTPS_REDIRECT", True)
+    # /healthz stays reachable over plain HTTP on the machine itself (`ficha serve` polls it).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(env("HSTS_SECONDS", "31536000") or 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+# "X-Forwarded-Proto: https": the header (and value) by which the TLS proxy in front says the
+# request came over HTTPS. Only set it when such a proxy exists and strips the header from
+# clients, or anyone could claim HTTPS.
+_proxy_ssl = env("PROXY_SSL_HEADER")
+if _proxy_ssl:
+    _name, _, _value = _proxy_ssl.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"),
+                               _value.strip() or "https")
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

@@ -257,7 +257,7 @@ class DatabaseWrapper(sqlite3_base.DatabaseWrapper):
     def _autocommit_write(self, sql: str) -> bool:
         if self._holds_write_queue or self.in_atomic_block or self.connection.in_transaction:
             return False
-        return not sql.lstrip().lstrip("(").upper().startswith(_READ_PREFIXES)
+        return not sql.lstrip()[:12].lstrip("(").upper().startswith(_READ_PREFIXES)
 
 
 def _cursor_class(wrapper: DatabaseWrapper):

@@ -146,3 +146,25 @@ def test_tickets_page_prints_one_ticket_a_page_as_wide_as_the_roll(
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
     assert len(boxes) == 3  # one page per ticket
     assert all(abs(float(w) - points) < 1 for w, _h in boxes)  # mm → points
+
+
+def test_settings_enter_saves_and_the_test_button_prints(live_server, laptop, owner):
+    base = live_server.url
+    context, page = laptop(1280)
+    try:
+        _login(page, base)
+        page.goto(f"{base}/console/settings/")
+        screenshot(page, "settings-1280")
+        page.fill("#id_public_url", "http://192.168.1.10:8000")
+        page.press("#id_public_url", "Enter")  # saves: not "Print a test ticket"
+        page.wait_for_selector("text=Settings saved.")
+        page.fill("#id_printer_host", "127.0.0.1")
+        page.fill("#id_printer_port", "18699")
+        page.click("#test-printer")
+        page.wait_for_selector("text=refused the connection")
+        assert page.input_value("#id_printer_host") == "127.0.0.1"  # typed, kept, not saved
+    finally:
+        context.close()
+    core_services.clear_cache()
+    venue = core_services.venue_settings()
+    assert (venue.public_url, venue.printer_host) == ("http://192.168.1.10:8000", "")

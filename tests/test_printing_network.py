@@ -263,3 +263,16 @@ def test_print_page_css_sizes_the_page(settings):
 
     css = (Path(ficha.console.__file__).parent / "static/console/print-tickets.css").read_text()
     assert re.search(r"@page t58 \{ size: 58mm", css) and re.search(r"@page t80 \{ size: 80mm", css)
+
+
+def test_test_ticket_with_fields_left_out_uses_the_saved_printer(client, owner, printer):
+    _settings(owner, printer_port=printer.port, ticket_width=58)
+    client.force_login(owner)
+    venue = core_services.venue_settings()
+    response = client.post(reverse("console:settings"), {
+        "venue_name": venue.venue_name, "currency": venue.currency,
+        "time_zone": venue.time_zone, "language": venue.language, "code_length": 8,
+        "printer_host": "127.0.0.1", "action": "test_printer"})
+    assert response.status_code == 200
+    assert f"Test ticket sent to 127.0.0.1:{printer.port}" in response.content.decode()
+    assert b"Paper: 58 mm" in printer.result()

@@ -503,7 +503,7 @@ def ensure_owner(password: str | None = None, username: str = "owner") -> tuple[
         user.is_staff = True
         user.save()
         user.groups.set([Group.objects.get(name=roles.OWNER)])
-        audit.record(audit.Actor(source="cli", label="ficha serve"), "staff.create", user,
+        audit.record(audit.Actor(source="cli", label="ficha init"), "staff.create", user,
                      after={"username": username, "role": roles.OWNER},
                      summary=_("Owner login created"))
     return user, generated

@@ -336,8 +336,10 @@ class OutputSettingsFields(forms.Form):
                     "codes of recharge cards, e.g. http://192.168.1.10:8000 or "
                     "https://wifi.example.com. Not 127.0.0.1 or localhost: only this "
                     "computer can open those."),
-        widget=forms.URLInput(attrs={"placeholder": "http://192.168.1.10:8000",
-                                     "autocapitalize": "none", "spellcheck": "false"}),
+        # a text field: Ficha's message says what is wrong, not the browser's "enter a URL"
+        widget=forms.TextInput(attrs={"placeholder": "http://192.168.1.10:8000",
+                                      "inputmode": "url", "autocapitalize": "none",
+                                      "spellcheck": "false"}),
     )
     date_format = forms.ChoiceField(label=_("Date format"), choices=(), required=False)
     printer_host = forms.CharField(

@@ -84,10 +84,12 @@ def test_printer(request, data: dict) -> bool:
     if not host:
         messages.error(request, _("Type the printer's address first."))
         return False
+    venue = venue_settings()
     url = data.get("public_url") or public_url.public_url(request)
     try:
-        sent = printouts.test_ticket(actor(request), host=host, port=data["printer_port"],
-                                     width_mm=data["ticket_width"], url=url)
+        sent = printouts.test_ticket(
+            actor(request), host=host, port=data.get("printer_port") or venue.printer_port,
+            width_mm=data.get("ticket_width") or venue.ticket_width, url=url)
     except PrinterError as exc:
         messages.error(request, str(exc))
         return False

@@ -213,31 +213,27 @@ def import_deck(actor: audit.Actor, data: bytes | str, deck_name: str, *,
     return result
 
 
-_PG_TYPES = {"prefix": "varchar", "description": "varchar", "price": "bigint",
-             "connect_fee": "bigint", "min_block": "integer", "increment": "integer",
-             "grace": "integer", "free_seconds": "integer", "min_cost": "bigint",
-             "tiers": "varchar", "windows": "varchar", "valid_from": "date", "valid_to": "date"}
-
-
 def _insert_rates(deck_id: int, rows: list[tuple], progress: Progress | None) -> None:
-    """Bulk insert: SQLite's executemany is one prepared statement in a C loop;
-    PostgreSQL gets one ``INSERT … SELECT FROM unnest(arrays)`` per chunk."""
+    """Bulk insert: PostgreSQL's COPY; SQLite's executemany (one prepared statement in a C
+    loop), both in chunks so the progress bar moves."""
     q = connection.ops.quote_name
-    columns = ["deck_id", *decks.COLUMNS]
-    head = (f"INSERT INTO {q(Rate._meta.db_table)} ({', '.join(q(c) for c in columns)}) ")
+    columns = ", ".join(q(c) for c in ["deck_id", *decks.COLUMNS])
+    table = q(Rate._meta.db_table)
     total = len(rows)
     with connection.cursor() as cur:
-        for start in range(0, total, INSERT_CHUNK):
-            chunk = rows[start:start + INSERT_CHUNK]
-            if connection.vendor == "postgresql":
-                arrays = [list(col) for col in zip(*chunk, strict=True)]
-                unnest = ", ".join(f"%s::{_PG_TYPES[c]}[]" for c in decks.COLUMNS)
-                cur.execute(head + f"SELECT %s, * FROM unnest({unnest})", [deck_id, *arrays])
-            else:
-                values = f"VALUES ({', '.join(['%s'] * len(columns))})"
-                cur.executemany(head + values, [(deck_id, *row) for row in chunk])
-            if progress is not None:
-                progress("write", min(start + INSERT_CHUNK, total), total)
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for start in range(0, total, INSERT_CHUNK):
+                    for row in rows[start:start + INSERT_CHUNK]:
+                        copy.write_row((deck_id, *row))
+                    if progress is not None:
+                        progress("write", min(start + INSERT_CHUNK, total), total)
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 14)})"
+            for start in range(0, total, INSERT_CHUNK):
+                cur.executemany(sql, [(deck_id, *row) for row in rows[start:start + INSERT_CHUNK]])
+                if progress is not None:
+                    progress("write", min(start + INSERT_CHUNK, total), total)
     if progress is not None and not total:
         progress("write", 0, 0)
 

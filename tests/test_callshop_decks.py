@@ -58,7 +58,7 @@ def test_full_form_with_a_header_in_any_order(actor):
     rows = callshop.deck_rows(Deck.objects.get(name="full"))
     weekday = next(r for r in rows if r[1] == "France")
     assert weekday == ("33", "France", 100_000, 20_000, 30, 6, 3, 0, 50_000, "60:0.08",
-                       "mon+tue+wed+thu+fri 08:00-18:00", dt.date(2026, 1, 1), None)
+                       "mon-fri 08:00-18:00", dt.date(2026, 1, 1), None)
 
 
 def test_errors_are_reported_per_row_and_column_and_nothing_is_written(actor):
@@ -222,3 +222,17 @@ def test_cli_quote_unknown_deck_and_missing_file_are_clear_errors(owner, tmp_pat
         call_command("rates", "quote", "0033140000000", "60", "--deck", "nope")
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("rates", "import", str(tmp_path / "missing.csv"))
+
+
+def test_cli_quote_shows_the_steps_and_the_cost(owner, tmp_path):
+    path = tmp_path / "deck.csv"
+    path.write_text("prefix;description;price;billing\n33;France;120;30/6\n", encoding="utf-8")
+    call_command("rates", "import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("rates", "quote", "0033 1 40 00 00 00", "37", stdout=out)
+    text = out.getvalue()
+    # 30/6 at 120 XOF a minute: 37 s → 30 + ceil(7/6)*6 = 42 s → 120 * 42/60 = 84 XOF.
+    assert "0033 1 40 00 00 00 → E.164 33140000000" in text
+    assert "= 42 s billed" in text
+    assert text.strip().splitlines()[-1].startswith("42 s billed:")
+    assert "84" in text.strip().splitlines()[-1]

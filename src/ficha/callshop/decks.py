@@ -6,7 +6,8 @@ Two forms are read:
 * the full form, with a header naming the columns (any order, any subset with ``prefix``
   and ``price``): ``prefix, description, price, connect_fee, min_block, increment,
   billing ("60/60"), grace, free_seconds, min_cost, tiers, windows, valid_from,
-  valid_to``. Without a header, columns are taken in that order (``billing`` aside).
+  valid_to``. A file without a header is the plain form: a row with more fields is an
+  error, never guessed (``44,UK,0,04`` could be a price of 0 and a fee of 0.04).
 
 The separator (``;``, tab, ``|`` or ``,``) is detected from the first lines, and a
 decimal comma ("0,05") is accepted in any amount. Empty lines and lines starting with
@@ -150,7 +151,7 @@ def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60
         if out.errors:
             return out
     else:
-        columns = list(COLUMNS)
+        columns = ["prefix", "description", "price"]  # without a header: the plain form
     out.columns = tuple(c for c in columns if c)
     try:
         _read_rows(out, records, columns, default_min_block, default_increment, progress)
@@ -178,12 +179,18 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         if progress is not None and count % 5000 == 0:
             progress(count)
         if len(cells) > n_columns and any(c.strip() for c in cells[n_columns:]):
-            errors.append(RowError(line_no, "", _("%(n)d fields, at most %(max)d expected.")
-                                   % {"n": len(cells), "max": n_columns}))
+            if positional:
+                errors.append(RowError(line_no, "", _(
+                    "%(n)d fields where prefix, description and price were expected (more "
+                    "columns need a header line; a decimal comma in a comma-separated file "
+                    "must be quoted).") % {"n": len(cells)}))
+            else:
+                errors.append(RowError(line_no, "", _("%(n)d fields, at most %(max)d expected.")
+                                       % {"n": len(cells), "max": n_columns}))
             continue
         if positional and len(cells) < 3:
             errors.append(RowError(line_no, "", _(
-                "%(n)d fields: at least prefix, description and price expected.")
+                "%(n)d fields where prefix, description and price were expected.")
                 % {"n": len(cells)}))
             continue
         bad = False
@@ -208,7 +215,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             except RatingError as exc:
                 errors.append(RowError(line_no, "price", str(exc)))
                 bad = True
-        if plain_only or (positional and len(cells) == 3):
+        if plain_only:
             if bad:
                 continue
             row = (prefix, desc, price, 0, default_min_block, default_increment, 0, 0, 0,
@@ -229,6 +236,8 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         seen[key] = line_no
         rows.append(row)
     out.lines = count
+    if not rows and not errors:
+        errors.append(RowError(1, "", _("The file holds no rates.")))
     if progress is not None:
         progress(count)
 

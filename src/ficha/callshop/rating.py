@@ -242,10 +242,26 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     return tuple(windows)
 
 
+def _format_days(days: frozenset[int]) -> str:
+    """Runs of consecutive days as ranges: {0,1,2,3,4} → "mon-fri", {0,2} → "mon+wed"."""
+    parts, ordered = [], sorted(days)
+    start = prev = ordered[0]
+    for d in [*ordered[1:], None]:
+        if d is not None and d == prev + 1:
+            prev = d
+            continue
+        parts.append(DAY_NAMES[start] if start == prev else
+                     f"{DAY_NAMES[start]}+{DAY_NAMES[prev]}" if prev == start + 1 else
+                     f"{DAY_NAMES[start]}-{DAY_NAMES[prev]}")
+        if d is not None:
+            start = prev = d
+    return "+".join(parts)
+
+
 def format_windows(windows: Iterable[Window]) -> str:
     out = []
     for w in windows:
-        days = "+".join(DAY_NAMES[d] for d in sorted(w.days))
+        days = _format_days(w.days)
         span = f"{w.start // 60:02d}:{w.start % 60:02d}-{w.end // 60:02d}:{w.end % 60:02d}"
         out.append(span if len(w.days) == 7 else f"{days} {span}")
     return "|".join(out)

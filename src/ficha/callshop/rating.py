@@ -31,6 +31,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
+from ficha.core.money import Money
+
 MICRO = 1_000_000
 MICRO_DIGITS = 6
 MAX_PRICE_MICRO = 10**15  # a million million major units a minute: refuse anything larger
@@ -351,6 +353,10 @@ class Rated:
     exact: int  # the cost before rounding, in sixtieths of a micro-unit
     terms: Terms | None
     lines: tuple[str, ...] = field(default=())
+
+    @property
+    def money(self) -> Money:
+        return Money(self.cost, self.currency)
 
 
 # --- the formula ------------------------------------------------------------------------

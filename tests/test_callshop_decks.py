@@ -236,3 +236,13 @@ def test_cli_quote_shows_the_steps_and_the_cost(owner, tmp_path):
     assert "= 42 s billed" in text
     assert text.strip().splitlines()[-1].startswith("42 s billed:")
     assert "84" in text.strip().splitlines()[-1]
+
+
+def test_a_too_long_dialing_prefix_is_a_clear_error(actor):
+    with pytest.raises(callshop.CallshopError, match="too long"):
+        callshop.update_dialing_plan(actor, international_prefix="00000", national_prefix="0",
+                                     country_code="33")
+    plan = callshop.update_dialing_plan(actor, international_prefix="011",
+                                        national_prefix="1", country_code="1")
+    assert callshop.dial_plan().normalise("0114420") == "4420"
+    assert plan.country_code == "1"

@@ -196,7 +196,8 @@ class DeckIndex:
 
     def cost_many(self, calls: Iterable[tuple[str, int]], when: dt.datetime | None = None
                   ) -> Costs:
-        """Rate many ``(E.164 digits, answered seconds)`` calls starting at ``when``.
+        """Rate many ``(E.164 digits, answered seconds)`` calls starting at ``when``
+        (venue local time; None: only rows without time windows or dates apply).
 
         The same numbers as :func:`rating.rate_call` (a test checks it), computed inline
         for the common case (no tiers, half-up rounding).

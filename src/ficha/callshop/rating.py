@@ -114,8 +114,8 @@ def round_sixtieths(v60: int, exponent: int, mode: str = HALF_UP) -> int:
         raise RatingError(_("Currencies with more than 6 decimals cannot be rated."))
     div = 60 * 10 ** (MICRO_DIGITS - exponent)
     q, r = divmod(v60, div)
-    if mode == HALF_UP:
-        return q + (2 * r >= div) if v60 >= 0 else -round_sixtieths(-v60, exponent, mode)
+    if mode == HALF_UP:  # costs are never negative: half-up is half away from zero
+        return q + (2 * r >= div)
     if mode == HALF_EVEN:
         return q + (2 * r > div or (2 * r == div and q % 2 == 1))
     if mode == UP:

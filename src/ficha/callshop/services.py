@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,6 +55,10 @@ def update_dialing_plan(actor: audit.Actor, *, international_prefix: str, nation
                         country_code: str) -> DialingPlan:
     values = {"international_prefix": international_prefix.strip(),
               "national_prefix": national_prefix.strip(), "country_code": country_code.strip()}
+    for name, value in values.items():
+        if len(value) > DialingPlan._meta.get_field(name).max_length:
+            raise CallshopError(_("%(field)s is too long.") % {
+                "field": DialingPlan._meta.get_field(name).verbose_name})
     try:
         DialPlan(**values)
     except NumberError as exc:
@@ -287,8 +292,6 @@ def clear_cache() -> None:
 
 def local_time(when: dt.datetime | None) -> dt.datetime:
     """``when`` (aware; default now) in the venue's time zone, as rate windows read it."""
-    import zoneinfo
-
     when = when or clock.now()
     zone = zoneinfo.ZoneInfo(venue_settings().time_zone)
     return timezone.localtime(when, zone) if timezone.is_aware(when) else when

@@ -48,3 +48,16 @@ def test_decimal_comma_in_a_comma_separated_file_must_be_quoted():
 def test_a_windows_1252_file_is_read():
     data = "225;Côte d'Ivoire;0,20\n".encode("cp1252")
     assert decks.parse(decks.decode(data)).rows[0][1] == "Côte d'Ivoire"
+
+
+def test_the_same_bad_value_is_reported_on_every_row_that_has_it():
+    parsed = decks.parse("prefix;price;billing\n33;0.1;60-60\n34;0.1;60/60\n35;0.1;60-60\n")
+    assert [(e.row, e.column) for e in parsed.errors] == [(2, "billing"), (4, "billing")]
+    assert [r[0] for r in parsed.rows] == ["34"]
+
+
+def test_prefixes_with_a_dialling_prefix_are_refused():
+    parsed = decks.parse("0033;France;0.05\n+44;UK;0.04\n")
+    assert [(e.row, e.column) for e in parsed.errors] == [(1, "prefix")]
+    assert "not 0033" in parsed.errors[0].message
+    assert [r[0] for r in parsed.rows] == ["44"]

@@ -200,6 +200,11 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             errors.append(RowError(line_no, "prefix", _("“%(v)s” is not 1 to 15 digits.")
                                    % {"v": prefix}))
             bad = True
+        elif prefix[0] == "0":
+            errors.append(RowError(line_no, "prefix", _(
+                "“%(v)s” starts with 0: write prefixes in E.164, country code first "
+                "(33 for France, not 0033).") % {"v": prefix}))
+            bad = True
         desc = cells[i_desc].strip() if i_desc is not None and i_desc < len(cells) else ""
         if len(desc) > MAX_DESCRIPTION:
             errors.append(RowError(line_no, "description", _("Longer than %(n)d characters.")

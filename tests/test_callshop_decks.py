@@ -137,6 +137,8 @@ def test_several_decks_rate_the_same_number_differently(actor):
     callshop.import_deck(actor, "33;France;0.05\n", "members")
     members = callshop.update_deck(actor, Deck.objects.get(name="members"), price_group="member")
     assert callshop.deck_for_price_group("member") == members
+    with pytest.raises(callshop.CallshopError, match="members already rates"):
+        callshop.update_deck(actor, Deck.objects.get(name="guests"), price_group="member")
     guests = Deck.objects.get(name="guests")
     # The venue currency is XOF (no decimals) in the tests' defaults: check the ratio.
     assert callshop.quote(guests, "+33140000000", 600).rated.exact == \

@@ -96,6 +96,16 @@ def _check_deck_options(options: dict) -> None:
         raise CallshopError(_("The increment is at least 1 second."))
 
 
+def _check_group_free(options: dict, deck: Deck | None = None) -> None:
+    group = options.get("price_group")
+    if not group:
+        return
+    other = Deck.objects.filter(price_group=group).exclude(pk=deck.pk if deck else None).first()
+    if other is not None:
+        raise CallshopError(_("Deck %(deck)s already rates this price group.")
+                            % {"deck": other.name})
+
+
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > Deck._meta.get_field("name").max_length:
@@ -106,6 +116,7 @@ def _clean_name(name: str) -> str:
 def create_deck(actor: audit.Actor, name: str, **options) -> Deck:
     name = _clean_name(name)
     _check_deck_options(options)
+    _check_group_free(options)
     try:
         with transaction.atomic():
             deck = Deck.objects.create(name=name, currency=currency(), **options)
@@ -119,6 +130,7 @@ def create_deck(actor: audit.Actor, name: str, **options) -> Deck:
 def update_deck(actor: audit.Actor, deck: Deck, **options) -> Deck:
     """Change a deck's settings (rounding, convention, price group, default billing)."""
     _check_deck_options(options)
+    _check_group_free(options, deck)
     with transaction.atomic():
         deck = Deck.objects.select_for_update().get(pk=deck.pk)
         before = audit.snapshot(deck, list(options))

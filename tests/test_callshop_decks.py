@@ -248,3 +248,14 @@ def test_a_too_long_dialing_prefix_is_a_clear_error(actor):
                                         national_prefix="1", country_code="1")
     assert callshop.dial_plan().normalise("0114420") == "4420"
     assert plan.country_code == "1"
+
+
+def test_cli_import_shows_a_progress_bar(owner, tmp_path, capsys):
+    path = tmp_path / "deck.csv"
+    path.write_text("".join(f"{33000 + n};Destination {n};0,05\n" for n in range(12_000)),
+                    encoding="utf-8")
+    call_command("rates", "import", str(path), "--deck", "big", stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert "Reading rows" in err and "Writing rates" in err
+    assert "12000/12000" in err
+    assert Rate.objects.filter(deck__name="big").count() == 12_000

@@ -199,6 +199,8 @@ def import_deck(actor: audit.Actor, data: bytes | str, deck_name: str, *,
         default_increment=deck.default_increment if deck else 60,
         progress=report,
     )
+    if progress is not None:  # blank and comment lines were not counted: finish the bar
+        progress("read", parsed.lines, parsed.lines)
     result = ImportResult(
         deck_name=deck_name, deck=deck, preview=preview, created=deck is None,
         rows=len(parsed.rows), lines=parsed.lines, written=0,

@@ -58,7 +58,7 @@ def test_full_form_with_a_header_in_any_order(actor):
     rows = callshop.deck_rows(Deck.objects.get(name="full"))
     weekday = next(r for r in rows if r[1] == "France")
     assert weekday == ("33", "France", 100_000, 20_000, 30, 6, 3, 0, 50_000, "60:0.08",
-                       "mon+tue+wed+thu+fri 08:00-18:00", dt.date(2026, 1, 1), None)
+                       "mon-fri 08:00-18:00", dt.date(2026, 1, 1), None)
 
 
 def test_errors_are_reported_per_row_and_column_and_nothing_is_written(actor):
@@ -137,6 +137,8 @@ def test_several_decks_rate_the_same_number_differently(actor):
     callshop.import_deck(actor, "33;France;0.05\n", "members")
     members = callshop.update_deck(actor, Deck.objects.get(name="members"), price_group="member")
     assert callshop.deck_for_price_group("member") == members
+    with pytest.raises(callshop.CallshopError, match="members already rates"):
+        callshop.update_deck(actor, Deck.objects.get(name="guests"), price_group="member")
     guests = Deck.objects.get(name="guests")
     # The venue currency is XOF (no decimals) in the tests' defaults: check the ratio.
     assert callshop.quote(guests, "+33140000000", 600).rated.exact == \
@@ -222,3 +224,38 @@ def test_cli_quote_unknown_deck_and_missing_file_are_clear_errors(owner, tmp_pat
         call_command("rates", "quote", "0033140000000", "60", "--deck", "nope")
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("rates", "import", str(tmp_path / "missing.csv"))
+
+
+def test_cli_quote_shows_the_steps_and_the_cost(owner, tmp_path):
+    path = tmp_path / "deck.csv"
+    path.write_text("prefix;description;price;billing\n33;France;120;30/6\n", encoding="utf-8")
+    call_command("rates", "import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("rates", "quote", "0033 1 40 00 00 00", "37", stdout=out)
+    text = out.getvalue()
+    # 30/6 at 120 XOF a minute: 37 s → 30 + ceil(7/6)*6 = 42 s → 120 * 42/60 = 84 XOF.
+    assert "0033 1 40 00 00 00 → E.164 33140000000" in text
+    assert "= 42 s billed" in text
+    assert text.strip().splitlines()[-1].startswith("42 s billed:")
+    assert "84" in text.strip().splitlines()[-1]
+
+
+def test_a_too_long_dialing_prefix_is_a_clear_error(actor):
+    with pytest.raises(callshop.CallshopError, match="too long"):
+        callshop.update_dialing_plan(actor, international_prefix="00000", national_prefix="0",
+                                     country_code="33")
+    plan = callshop.update_dialing_plan(actor, international_prefix="011",
+                                        national_prefix="1", country_code="1")
+    assert callshop.dial_plan().normalise("0114420") == "4420"
+    assert plan.country_code == "1"
+
+
+def test_cli_import_shows_a_progress_bar(owner, tmp_path, capsys):
+    path = tmp_path / "deck.csv"
+    path.write_text("".join(f"{33000 + n};Destination {n};0,05\n" for n in range(12_000)),
+                    encoding="utf-8")
+    call_command("rates", "import", str(path), "--deck", "big", stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert "Reading rows" in err and "Writing rates" in err
+    assert "12000/12000" in err
+    assert Rate.objects.filter(deck__name="big").count() == 12_000

@@ -77,6 +77,7 @@ def test_grace_free_seconds_connect_fee_and_minimum_cost():
     # 100 s: d' = 90 → 60 + 30 = 90 s billed; 0.05 + 0.12*90/60 = 0.05 + 0.18 = 0.23.
     r = rate_call(t, 100, EUR)
     assert (r.billed_seconds, r.cost) == (90, 23)
+    assert r.money.major_str() == "0.23"
 
 
 def test_tiers_are_summed_per_tier():

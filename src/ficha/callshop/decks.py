@@ -6,7 +6,8 @@ Two forms are read:
 * the full form, with a header naming the columns (any order, any subset with ``prefix``
   and ``price``): ``prefix, description, price, connect_fee, min_block, increment,
   billing ("60/60"), grace, free_seconds, min_cost, tiers, windows, valid_from,
-  valid_to``. Without a header, columns are taken in that order (``billing`` aside).
+  valid_to``. A file without a header is the plain form: a row with more fields is an
+  error, never guessed (``44,UK,0,04`` could be a price of 0 and a fee of 0.04).
 
 The separator (``;``, tab, ``|`` or ``,``) is detected from the first lines, and a
 decimal comma ("0,05") is accepted in any amount. Empty lines and lines starting with
@@ -150,7 +151,7 @@ def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60
         if out.errors:
             return out
     else:
-        columns = list(COLUMNS)
+        columns = ["prefix", "description", "price"]  # without a header: the plain form
     out.columns = tuple(c for c in columns if c)
     try:
         _read_rows(out, records, columns, default_min_block, default_increment, progress)
@@ -166,6 +167,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
     n_columns = len(columns)
     positional = not out.header
     seen: dict[tuple, int] = {}
+    memo: dict[tuple[str, str], object] = {}  # (column, text) -> value or _Bad
     index = {name: i for i, name in enumerate(columns) if name}
     i_prefix, i_desc, i_price = index["prefix"], index.get("description"), index["price"]
     plain_only = set(index) <= {"prefix", "description", "price"}
@@ -178,12 +180,18 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         if progress is not None and count % 5000 == 0:
             progress(count)
         if len(cells) > n_columns and any(c.strip() for c in cells[n_columns:]):
-            errors.append(RowError(line_no, "", _("%(n)d fields, at most %(max)d expected.")
-                                   % {"n": len(cells), "max": n_columns}))
+            if positional:
+                errors.append(RowError(line_no, "", _(
+                    "%(n)d fields where prefix, description and price were expected (more "
+                    "columns need a header line; a decimal comma in a comma-separated file "
+                    "must be quoted).") % {"n": len(cells)}))
+            else:
+                errors.append(RowError(line_no, "", _("%(n)d fields, at most %(max)d expected.")
+                                       % {"n": len(cells), "max": n_columns}))
             continue
         if positional and len(cells) < 3:
             errors.append(RowError(line_no, "", _(
-                "%(n)d fields: at least prefix, description and price expected.")
+                "%(n)d fields where prefix, description and price were expected.")
                 % {"n": len(cells)}))
             continue
         bad = False
@@ -191,6 +199,11 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         if not prefix.isdigit() or len(prefix) > 15:
             errors.append(RowError(line_no, "prefix", _("“%(v)s” is not 1 to 15 digits.")
                                    % {"v": prefix}))
+            bad = True
+        elif prefix[0] == "0":
+            errors.append(RowError(line_no, "prefix", _(
+                "“%(v)s” starts with 0: write prefixes in E.164, country code first "
+                "(33 for France, not 0033).") % {"v": prefix}))
             bad = True
         desc = cells[i_desc].strip() if i_desc is not None and i_desc < len(cells) else ""
         if len(desc) > MAX_DESCRIPTION:
@@ -208,7 +221,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             except RatingError as exc:
                 errors.append(RowError(line_no, "price", str(exc)))
                 bad = True
-        if plain_only or (positional and len(cells) == 3):
+        if plain_only:
             if bad:
                 continue
             row = (prefix, desc, price, 0, default_min_block, default_increment, 0, 0, 0,
@@ -216,7 +229,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             key = (prefix, "", None, None)
         else:
             row = _full_row(line_no, cells, index, prefix, desc, price, default_min_block,
-                            default_increment, errors)
+                            default_increment, errors, memo)
             if bad or row is None:
                 continue
             key = (prefix, row[10], row[11], row[12])
@@ -229,85 +242,105 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         seen[key] = line_no
         rows.append(row)
     out.lines = count
+    if not rows and not errors:
+        errors.append(RowError(1, "", _("The file holds no rates.")))
     if progress is not None:
         progress(count)
 
 
+class _Bad(str):
+    """A memoised cell value that was refused (the reason)."""
+
+
+def _amount(raw: str) -> int:
+    return rating.parse_micro(raw)
+
+
+def _seconds(raw: str) -> int:
+    if raw.isdigit() and int(raw) <= 86400:
+        return int(raw)
+    raise RatingError(_("“%(v)s” is not a whole number of seconds (0 to 86400).") % {"v": raw})
+
+
+def _billing(raw: str) -> tuple[int, int]:
+    m_text, slash, i_text = raw.partition("/")
+    if slash and m_text.strip().isdigit() and i_text.strip().isdigit():
+        return int(m_text), int(i_text)
+    raise RatingError(_("“%(v)s” is not MIN/INCREMENT seconds (e.g. 60/60, 30/6).")
+                      % {"v": raw})
+
+
+def _text(parser, formatter):
+    def read(raw: str) -> str:
+        text = formatter(parser(raw))
+        if len(text) > MAX_TEXT:
+            raise RatingError(_("Longer than %(n)d characters.") % {"n": MAX_TEXT})
+        return text
+    return read
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise RatingError(_("“%(v)s” is not a date (YYYY-MM-DD).") % {"v": raw}) from None
+
+
+# The optional columns of the full form: how a cell is read (values repeat a lot in real
+# decks, so each distinct text is read once per file).
+_READERS = (("connect_fee", _amount), ("min_cost", _amount), ("billing", _billing),
+            ("min_block", _seconds), ("increment", _seconds), ("grace", _seconds),
+            ("free_seconds", _seconds), ("tiers", _text(rating.parse_tiers, rating.format_tiers)),
+            ("windows", _text(rating.parse_windows, rating.format_windows)),
+            ("valid_from", _date), ("valid_to", _date))
+
+
 def _full_row(line_no: int, cells: list[str], index: dict[str, int], prefix: str, desc: str,
               price: int, default_min_block: int, default_increment: int,
-              errors: list[RowError]) -> tuple | None:
-    ok = True
-
-    def fail(column: str, message: str) -> None:
-        nonlocal ok
-        ok = False
-        errors.append(RowError(line_no, column, message))
-
+              errors: list[RowError], memo: dict) -> tuple | None:
+    values: dict[str, object] = {"connect_fee": 0, "min_cost": 0, "billing": None,
+                                 "min_block": None, "increment": None, "grace": 0,
+                                 "free_seconds": 0, "tiers": "", "windows": "",
+                                 "valid_from": None, "valid_to": None}
     width = len(cells)
-
-    def cell(name: str) -> str:
+    ok = True
+    for name, reader in _READERS:
         i = index.get(name)
-        return cells[i].strip() if i is not None and i < width else ""
-
-    values: dict[str, object] = {}
-    for name in ("connect_fee", "min_cost"):
-        raw = cell(name)
-        try:
-            values[name] = rating.parse_micro(raw) if raw else 0
-        except RatingError as exc:
-            fail(name, str(exc))
-    defaults = {"min_block": default_min_block, "increment": default_increment, "grace": 0,
-                "free_seconds": 0}
-    billing = cell("billing")
-    if billing:
-        m_text, slash, i_text = billing.partition("/")
-        if slash and m_text.strip().isdigit() and i_text.strip().isdigit():
-            defaults["min_block"], defaults["increment"] = int(m_text), int(i_text)
+        if i is None or i >= width:
+            continue
+        raw = cells[i].strip()
+        if not raw:
+            continue
+        value = memo.get((name, raw))
+        if value is None:
+            try:
+                value = reader(raw)
+            except RatingError as exc:
+                value = _Bad(str(exc))
+            memo[(name, raw)] = value
+        if type(value) is _Bad:
+            errors.append(RowError(line_no, name, str(value)))
+            ok = False
         else:
-            fail("billing", _("“%(v)s” is not MIN/INCREMENT seconds (e.g. 60/60, 30/6).")
-                 % {"v": billing})
-    for name in SECONDS:
-        raw = cell(name)
-        if not raw:
-            values[name] = defaults[name]
-        elif raw.isdigit() and int(raw) <= 86400:
-            values[name] = int(raw)
-        else:
-            fail(name, _("“%(v)s” is not a whole number of seconds (0 to 86400).") % {"v": raw})
-    if ok and values["increment"] < 1:
-        fail("increment" if "increment" in index else "billing",
-             _("The increment is at least 1 second."))
-    for name, parser, formatter in (("tiers", rating.parse_tiers, rating.format_tiers),
-                                    ("windows", rating.parse_windows, rating.format_windows)):
-        raw = cell(name)
-        if not raw:
-            values[name] = ""
-            continue
-        try:
-            text = formatter(parser(raw))
-        except RatingError as exc:
-            fail(name, str(exc))
-            continue
-        if len(text) > MAX_TEXT:
-            fail(name, _("Longer than %(n)d characters.") % {"n": MAX_TEXT})
-        values[name] = text
-    for name in ("valid_from", "valid_to"):
-        raw = cell(name)
-        if not raw:
-            values[name] = None
-            continue
-        try:
-            values[name] = dt.date.fromisoformat(raw)
-        except ValueError:
-            fail(name, _("“%(v)s” is not a date (YYYY-MM-DD).") % {"v": raw})
-    if ok and values["valid_from"] and values["valid_to"] and \
-            values["valid_to"] < values["valid_from"]:
-        fail("valid_to", _("Ends before it starts."))
+            values[name] = value
     if not ok:
         return None
-    return (prefix, desc, price, values["connect_fee"], values["min_block"],
-            values["increment"], values["grace"], values["free_seconds"], values["min_cost"],
-            values["tiers"], values["windows"], values["valid_from"], values["valid_to"])
+    block, increment = values["billing"] or (default_min_block, default_increment)
+    if values["min_block"] is not None:
+        block = values["min_block"]
+    if values["increment"] is not None:
+        increment = values["increment"]
+    if increment < 1:
+        errors.append(RowError(line_no, "increment" if "increment" in index else "billing",
+                               _("The increment is at least 1 second.")))
+        return None
+    vfrom, vto = values["valid_from"], values["valid_to"]
+    if vfrom and vto and vto < vfrom:
+        errors.append(RowError(line_no, "valid_to", _("Ends before it starts.")))
+        return None
+    return (prefix, desc, price, values["connect_fee"], block, increment, values["grace"],
+            values["free_seconds"], values["min_cost"], values["tiers"], values["windows"],
+            vfrom, vto)
 
 
 def write(rows: Iterable[tuple], out: io.TextIOBase | None = None) -> str:

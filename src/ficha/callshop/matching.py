@@ -38,11 +38,14 @@ from .rating import (
     Rated,
     RatingError,
     Terms,
+    billed_seconds,
     compile_terms,
     rate_call,
 )
 
 MAX_DIGITS = 15  # E.164
+TABLE_SECONDS = 3600  # billed seconds are looked up for calls shorter than this
+MAX_TABLES = 16  # billing shapes with a table; rarer shapes are computed
 _IGNORED = str.maketrans("", "", " .-()/\u00a0\t")
 
 
@@ -123,12 +126,23 @@ class DeckIndex:
         exact: dict[str, tuple] = {}
         params: dict[int, tuple] = {}
         simple = policy.rounding == HALF_UP
+        # Billed seconds by answered duration, one table per billing shape shared by every
+        # row with that shape (decks use a handful: 60/60, 30/6, 1/1, ...); -1 = grace.
+        shapes: dict[tuple, int] = {}
+        for group in grouped.values():
+            for terms in group:
+                key = (terms.grace, terms.free_seconds, terms.min_block, terms.increment)
+                shapes[key] = shapes.get(key, 0) + 1
+        common = sorted(shapes, key=shapes.get, reverse=True)[:MAX_TABLES]
+        tables = {key: self._billed_table(*key, policy.whole_duration) for key in common}
         for prefix, group in grouped.items():
             for terms in group:
                 slow = None if simple and not terms.tiers else compile_terms(terms, policy)
-                params[id(terms)] = (terms, terms.grace, terms.free_seconds, terms.min_block,
-                                     terms.increment, terms.connect_fee * 60, terms.price,
-                                     terms.min_cost * 60, slow)
+                table = tables.get((terms.grace, terms.free_seconds, terms.min_block,
+                                    terms.increment))
+                params[id(terms)] = (terms, table, terms.grace, terms.free_seconds,
+                                     terms.min_block, terms.increment, terms.connect_fee * 60,
+                                     terms.price, terms.min_cost * 60, slow)
             if len(group) == 1 and not group[0].conditional:
                 exact[prefix] = params[id(group[0])]
             else:
@@ -138,6 +152,14 @@ class DeckIndex:
         self._params = params
         self._lengths = tuple(sorted({len(p) for p in exact}, reverse=True))
         self.size = sum(len(g) for g in grouped.values())
+
+    @staticmethod
+    def _billed_table(grace: int, free: int, block: int, increment: int, whole: bool
+                      ) -> list[int]:
+        shape = Terms(prefix="0", description="", price=0, grace=grace, free_seconds=free,
+                      min_block=block, increment=increment)
+        return [-1 if d <= grace else billed_seconds(shape, d, whole_duration=whole)
+                for d in range(TABLE_SECONDS)]
 
     def rows(self) -> list[Terms]:
         """Every row of the index."""
@@ -174,7 +196,8 @@ class DeckIndex:
 
     def cost_many(self, calls: Iterable[tuple[str, int]], when: dt.datetime | None = None
                   ) -> Costs:
-        """Rate many ``(E.164 digits, answered seconds)`` calls starting at ``when``.
+        """Rate many ``(E.164 digits, answered seconds)`` calls starting at ``when``
+        (venue local time; None: only rows without time windows or dates apply).
 
         The same numbers as :func:`rating.rate_call` (a test checks it), computed inline
         for the common case (no tiers, half-up rounding).
@@ -196,12 +219,23 @@ class DeckIndex:
                     hit = next((c for c in hit if c[0].applies(when)), None)
                     if hit is None:
                         continue
-                terms, g, f, m, i, c60, r, k60, slow = hit
+                terms, table, g, f, m, i, c60, r, k60, slow = hit
                 add_terms(terms)
                 if slow is not None:
                     billed, cost = slow(duration)
                     add_billed(billed)
                     add_cost(cost)
+                elif table is not None and duration < TABLE_SECONDS:
+                    billed = table[duration]
+                    if billed < 0:  # within grace: free
+                        add_billed(0)
+                        add_cost(0)
+                    else:
+                        cost = c60 + r * billed
+                        if cost < k60:
+                            cost = k60
+                        add_billed(billed)
+                        add_cost((cost + half) // div)
                 elif duration <= g:
                     add_billed(0)
                     add_cost(0)

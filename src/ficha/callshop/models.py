@@ -60,6 +60,11 @@ class Deck(models.Model):
     class Meta:
         verbose_name = _("rate deck")
         ordering = ["name"]
+        constraints = [
+            # One deck per price group: customers of a group are rated with exactly one.
+            models.UniqueConstraint(fields=["price_group"], condition=~models.Q(price_group=""),
+                                    name="callshop_deck_one_per_price_group"),
+        ]
 
     def __str__(self) -> str:
         return self.name

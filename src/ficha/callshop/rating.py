@@ -31,6 +31,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
+from ficha.core.money import Money
+
 MICRO = 1_000_000
 MICRO_DIGITS = 6
 MAX_PRICE_MICRO = 10**15  # a million million major units a minute: refuse anything larger
@@ -112,8 +114,8 @@ def round_sixtieths(v60: int, exponent: int, mode: str = HALF_UP) -> int:
         raise RatingError(_("Currencies with more than 6 decimals cannot be rated."))
     div = 60 * 10 ** (MICRO_DIGITS - exponent)
     q, r = divmod(v60, div)
-    if mode == HALF_UP:
-        return q + (2 * r >= div) if v60 >= 0 else -round_sixtieths(-v60, exponent, mode)
+    if mode == HALF_UP:  # costs are never negative: half-up is half away from zero
+        return q + (2 * r >= div)
     if mode == HALF_EVEN:
         return q + (2 * r > div or (2 * r == div and q % 2 == 1))
     if mode == UP:
@@ -242,10 +244,26 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     return tuple(windows)
 
 
+def _format_days(days: frozenset[int]) -> str:
+    """Runs of consecutive days as ranges: {0,1,2,3,4} → "mon-fri", {0,2} → "mon+wed"."""
+    parts, ordered = [], sorted(days)
+    start = prev = ordered[0]
+    for d in [*ordered[1:], None]:
+        if d is not None and d == prev + 1:
+            prev = d
+            continue
+        parts.append(DAY_NAMES[start] if start == prev else
+                     f"{DAY_NAMES[start]}+{DAY_NAMES[prev]}" if prev == start + 1 else
+                     f"{DAY_NAMES[start]}-{DAY_NAMES[prev]}")
+        if d is not None:
+            start = prev = d
+    return "+".join(parts)
+
+
 def format_windows(windows: Iterable[Window]) -> str:
     out = []
     for w in windows:
-        days = "+".join(DAY_NAMES[d] for d in sorted(w.days))
+        days = _format_days(w.days)
         span = f"{w.start // 60:02d}:{w.start % 60:02d}-{w.end // 60:02d}:{w.end % 60:02d}"
         out.append(span if len(w.days) == 7 else f"{days} {span}")
     return "|".join(out)
@@ -335,6 +353,10 @@ class Rated:
     exact: int  # the cost before rounding, in sixtieths of a micro-unit
     terms: Terms | None
     lines: tuple[str, ...] = field(default=())
+
+    @property
+    def money(self) -> Money:
+        return Money(self.cost, self.currency)
 
 
 # --- the formula ------------------------------------------------------------------------

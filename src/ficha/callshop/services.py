@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,6 +55,10 @@ def update_dialing_plan(actor: audit.Actor, *, international_prefix: str, nation
                         country_code: str) -> DialingPlan:
     values = {"international_prefix": international_prefix.strip(),
               "national_prefix": national_prefix.strip(), "country_code": country_code.strip()}
+    for name, value in values.items():
+        if len(value) > DialingPlan._meta.get_field(name).max_length:
+            raise CallshopError(_("%(field)s is too long.") % {
+                "field": DialingPlan._meta.get_field(name).verbose_name})
     try:
         DialPlan(**values)
     except NumberError as exc:
@@ -91,6 +96,16 @@ def _check_deck_options(options: dict) -> None:
         raise CallshopError(_("The increment is at least 1 second."))
 
 
+def _check_group_free(options: dict, deck: Deck | None = None) -> None:
+    group = options.get("price_group")
+    if not group:
+        return
+    other = Deck.objects.filter(price_group=group).exclude(pk=deck.pk if deck else None).first()
+    if other is not None:
+        raise CallshopError(_("Deck %(deck)s already rates this price group.")
+                            % {"deck": other.name})
+
+
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > Deck._meta.get_field("name").max_length:
@@ -101,6 +116,7 @@ def _clean_name(name: str) -> str:
 def create_deck(actor: audit.Actor, name: str, **options) -> Deck:
     name = _clean_name(name)
     _check_deck_options(options)
+    _check_group_free(options)
     try:
         with transaction.atomic():
             deck = Deck.objects.create(name=name, currency=currency(), **options)
@@ -114,6 +130,7 @@ def create_deck(actor: audit.Actor, name: str, **options) -> Deck:
 def update_deck(actor: audit.Actor, deck: Deck, **options) -> Deck:
     """Change a deck's settings (rounding, convention, price group, default billing)."""
     _check_deck_options(options)
+    _check_group_free(options, deck)
     with transaction.atomic():
         deck = Deck.objects.select_for_update().get(pk=deck.pk)
         before = audit.snapshot(deck, list(options))
@@ -182,6 +199,8 @@ def import_deck(actor: audit.Actor, data: bytes | str, deck_name: str, *,
         default_increment=deck.default_increment if deck else 60,
         progress=report,
     )
+    if progress is not None:  # blank and comment lines were not counted: finish the bar
+        progress("read", parsed.lines, parsed.lines)
     result = ImportResult(
         deck_name=deck_name, deck=deck, preview=preview, created=deck is None,
         rows=len(parsed.rows), lines=parsed.lines, written=0,
@@ -213,31 +232,27 @@ def import_deck(actor: audit.Actor, data: bytes | str, deck_name: str, *,
     return result
 
 
-_PG_TYPES = {"prefix": "varchar", "description": "varchar", "price": "bigint",
-             "connect_fee": "bigint", "min_block": "integer", "increment": "integer",
-             "grace": "integer", "free_seconds": "integer", "min_cost": "bigint",
-             "tiers": "varchar", "windows": "varchar", "valid_from": "date", "valid_to": "date"}
-
-
 def _insert_rates(deck_id: int, rows: list[tuple], progress: Progress | None) -> None:
-    """Bulk insert: SQLite's executemany is one prepared statement in a C loop;
-    PostgreSQL gets one ``INSERT … SELECT FROM unnest(arrays)`` per chunk."""
+    """Bulk insert: PostgreSQL's COPY; SQLite's executemany (one prepared statement in a C
+    loop), both in chunks so the progress bar moves."""
     q = connection.ops.quote_name
-    columns = ["deck_id", *decks.COLUMNS]
-    head = (f"INSERT INTO {q(Rate._meta.db_table)} ({', '.join(q(c) for c in columns)}) ")
+    columns = ", ".join(q(c) for c in ["deck_id", *decks.COLUMNS])
+    table = q(Rate._meta.db_table)
     total = len(rows)
     with connection.cursor() as cur:
-        for start in range(0, total, INSERT_CHUNK):
-            chunk = rows[start:start + INSERT_CHUNK]
-            if connection.vendor == "postgresql":
-                arrays = [list(col) for col in zip(*chunk, strict=True)]
-                unnest = ", ".join(f"%s::{_PG_TYPES[c]}[]" for c in decks.COLUMNS)
-                cur.execute(head + f"SELECT %s, * FROM unnest({unnest})", [deck_id, *arrays])
-            else:
-                values = f"VALUES ({', '.join(['%s'] * len(columns))})"
-                cur.executemany(head + values, [(deck_id, *row) for row in chunk])
-            if progress is not None:
-                progress("write", min(start + INSERT_CHUNK, total), total)
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for start in range(0, total, INSERT_CHUNK):
+                    for row in rows[start:start + INSERT_CHUNK]:
+                        copy.write_row((deck_id, *row))
+                    if progress is not None:
+                        progress("write", min(start + INSERT_CHUNK, total), total)
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 14)})"
+            for start in range(0, total, INSERT_CHUNK):
+                cur.executemany(sql, [(deck_id, *row) for row in rows[start:start + INSERT_CHUNK]])
+                if progress is not None:
+                    progress("write", min(start + INSERT_CHUNK, total), total)
     if progress is not None and not total:
         progress("write", 0, 0)
 
@@ -291,8 +306,6 @@ def clear_cache() -> None:
 
 def local_time(when: dt.datetime | None) -> dt.datetime:
     """``when`` (aware; default now) in the venue's time zone, as rate windows read it."""
-    import zoneinfo
-
     when = when or clock.now()
     zone = zoneinfo.ZoneInfo(venue_settings().time_zone)
     return timezone.localtime(when, zone) if timezone.is_aware(when) else when

@@ -151,13 +151,19 @@ def post(
     }
     alias = router.db_for_write(Transaction)
     conn = connections[alias]
-    with transaction.atomic(using=alias), conn.cursor() as cursor:
+    if any(acct == cash_id for acct, _a in clean) and shift is None:
+        raise NoOpenShift(_("Open a shift before moving cash."))
+    # No savepoint inside a caller's transaction (two round trips that protect nothing:
+    # the INSERTs either all happen or the caller's transaction fails); a closed shift
+    # is refused after the block, so it never dooms the caller's transaction.
+    closed = False
+    with transaction.atomic(using=alias, savepoint=False), conn.cursor() as cursor:
         if any(acct == cash_id for acct, _a in clean):
-            if shift is None:
-                raise NoOpenShift(_("Open a shift before moving cash."))
-            if not _lock_open_shift(conn, cursor, shift.pk):
-                raise NoOpenShift(_("This shift is closed; open a new one."))
-        row["id"] = _insert(conn, cursor, row, clean, cur)
+            closed = not _lock_open_shift(conn, cursor, shift.pk)
+        if not closed:
+            row["id"] = _insert(conn, cursor, row, clean, cur)
+    if closed:
+        raise NoOpenShift(_("This shift is closed; open a new one."))
     names = _tx_layout()[0]
     tx = Transaction.from_db(alias, names, [row[name] for name in names])
     # Cache the related objects, as assigning them in Transaction(...) does.

@@ -6,20 +6,21 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import alerts, audit, clock, codes, throttle
+from ficha.core.models import Throttle
 from ficha.ledger import services as ledger
 
 from ..models import Recharge, RedeemAttempt, Tally
 from .base import THROTTLE_SCOPE, Out, S, format_time
 from .errors import RechargeError
 from .issue import _code_formats
-from .tally import _tally_rows
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,6 @@ def _expired(when: dt.datetime | None) -> RechargeError:
                          % {"date": format_time(when)}, expired_at=when)
 
 
-class _Lost(Exception):
-    """The conditional UPDATE matched nothing: another request changed the code first."""
-
-
 def _outcome_of(row: Recharge, now: dt.datetime) -> str:
     """What an attempt on this (not redeemable now) row amounts to."""
     if row.status == S.USED:
@@ -136,17 +133,16 @@ def _outcome_of(row: Recharge, now: dt.datetime) -> str:
 
 def _open_code_account(code: str) -> Customer:
     """A fresh account named after the code (hotspot style); the customer may later
-    set a password and keep it."""
+    set a password and keep it. Called only by the attempt that took the code, so no
+    parallel login opens the same name; an account someone else named like the code gets
+    a suffix."""
     name = code
     if accounts.find_customer(name) is not None:
         name = f"{code}-{codes.random_code(8, False)[:4]}"
-    try:
-        return accounts.create_customer(
-            audit.Actor(source="portal", label=f"code {codes.group(code)}"), name,
-            origin=Customer.Origin.CODE,
-        )
-    except accounts.AccountError:
-        raise _Lost()  # the same name appeared meanwhile: a parallel login won
+    return accounts.create_customer(
+        audit.Actor(source="portal", label=f"code {codes.group(code)}"), name,
+        origin=Customer.Origin.CODE,
+    )
 
 
 def _returning_login(row: Recharge, code: str) -> Customer | None:
@@ -182,6 +178,150 @@ def _fraud_alert(row: Recharge, outcome: str, source: Source) -> None:
     )
 
 
+# --- the statements of one attempt --------------------------------------------------------
+# A redemption runs on every code typed at every door, so its few statements are written
+# out: one transaction, no savepoint, nothing read back that was just written. On success:
+# the throttle claim, the conditional UPDATE of the code, the ledger's two INSERTs, the
+# code's links, tally and attempt (one statement on PostgreSQL), the balance (and the audit
+# row for staff).
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _when(value) -> dt.datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int, str, int]]]:
+    """Claim an attempt for the source's keys in one statement: the rows are created or
+    locked (an upsert takes the row lock), a window that ran out starts again. Returns
+    (seconds to wait, 0 when the attempt may go on; [(id, key, failures)]).
+
+    The attempt is counted at the end, in the same transaction (:func:`_count_failure`),
+    and only if it failed: claim and count commit together or not at all, so counting
+    first and forgiving a success (``core.throttle.claim``/``forgive``) would change
+    nothing but cost four statements more.
+    """
+    table = _q(Throttle._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    stale = connection.ops.adapt_datetimefield_value(
+        now - dt.timedelta(seconds=throttle.policy(THROTTLE_SCOPE).window_seconds))
+    cur.execute(
+        f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}, "
+        f"{_q('last_failure_at')}) VALUES " + ", ".join(["(%s, %s, 0, %s)"] * len(keys))
+        + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO UPDATE SET "
+        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < %s THEN 0 "
+        f"ELSE {table}.{_q('failures')} END, {_q('last_failure_at')} = %s "
+        f"RETURNING {_q('id')}, {_q('key')}, {_q('failures')}, {_q('locked_until')}",
+        [v for key in keys for v in (THROTTLE_SCOPE, key, at)] + [stale, at],
+    )
+    rows, wait = [], 0.0
+    for pk, key, failures, locked in cur.fetchall():
+        locked = _when(locked)
+        if locked is not None and locked > now:
+            wait = max(wait, (locked - now).total_seconds())
+        rows.append((pk, key, failures))
+    return (max(1, int(wait + 0.999)) if wait else 0), rows
+
+
+def _count_failure(cur, rows: list[tuple[int, str, int]], now: dt.datetime) -> None:
+    """The claimed attempt failed: one more failure per key, and the lock it earns."""
+    cases, params = [], []
+    for pk, key, failures in rows:
+        seconds = throttle.lock_seconds(throttle.policy(THROTTLE_SCOPE, key), failures + 1)
+        cases.append("WHEN %s THEN %s")
+        params += [pk, connection.ops.adapt_datetimefield_value(
+            now + dt.timedelta(seconds=seconds)) if seconds else None]
+    ids = [pk for pk, _k, _f in rows]
+    lock = _q("locked_until")
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    cur.execute(
+        f"UPDATE {_q(Throttle._meta.db_table)} SET {_q('failures')} = {_q('failures')} + 1, "
+        f"{lock} = (CASE {_q('id')} {' '.join(cases)} END){cast} "
+        f"WHERE {_q('id')} IN ({', '.join(['%s'] * len(ids))})",
+        [*params, *ids],
+    )
+
+
+_TAKEN = ("id", "amount", "currency", "batch_id", "created_at", "expires_at", "sold_at",
+          "sold_by_id", "sold_shift_id", "sale_price", "payment_method")
+
+
+def _take(cur, code: str, now: dt.datetime, door: str) -> Recharge | None:
+    """Mark a sold, live code used: the conditional UPDATE that makes redemption happen
+    exactly once (a second one waits for the first, then matches nothing). The row as
+    the UPDATE left it, or None."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    cur.execute(
+        f"UPDATE {_q(Recharge._meta.db_table)} SET {_q('status')} = %s, {_q('used_at')} = %s, "
+        f"{_q('used_door')} = %s WHERE {_q('code')} = %s AND {_q('status')} = %s AND "
+        f"({_q('expires_at')} IS NULL OR {_q('expires_at')} > %s) "
+        f"RETURNING {', '.join(_q(c) for c in _TAKEN)}",
+        [S.USED, at, door, code, S.SOLD, at],
+    )
+    found = cur.fetchone()
+    if found is None:
+        return None
+    values = dict(zip(_TAKEN, found, strict=True))
+    for name in ("created_at", "expires_at", "sold_at"):
+        values[name] = _when(values[name])
+    return Recharge(code=code, status=S.USED, used_at=now, used_door=door, **values)
+
+
+_LINK = ("UPDATE {recharge} SET {used_by_id} = %s, {redeem_transaction_id} = %s "
+         "WHERE {id} = %s")
+_TALLY = ("INSERT INTO {tally} ({key}, {batch_id}, {count}, {value}) VALUES "
+          "('sold', %s, -1, %s), ('used', %s, 1, %s), ('liability', %s, -1, %s)")
+_ATTEMPT = ("INSERT INTO {attempt} ({at}, {door}, {outcome}, {ip}, {mac}, {station}, "
+            "{account}, {code_hint}, {code_length}, {recharge_id}, {customer_id}, "
+            "{staff_id}) VALUES (%s, %s, 'success', %s, %s, %s, %s, '', %s, %s, %s, %s)")
+
+
+def _sql(template: str) -> str:
+    names = {"recharge": Recharge._meta.db_table, "tally": Tally._meta.db_table,
+             "attempt": RedeemAttempt._meta.db_table}
+    return template.format_map(
+        {k: _q(names.get(k, k)) for k in ("recharge", "tally", "attempt", "used_by_id",
+                                          "redeem_transaction_id", "id", "key", "batch_id",
+                                          "count", "value", "at", "door", "outcome", "ip",
+                                          "mac", "station", "account", "code_hint",
+                                          "code_length", "recharge_id", "customer_id",
+                                          "staff_id")})
+
+
+def _record_success(cur, row: Recharge, customer: Customer, tx, source: Source,
+                    staff, now: dt.datetime) -> None:
+    """The rest of a success, in one round trip on PostgreSQL (a statement of
+    data-modifying CTEs) and three statements on SQLite (in-process, no round trips):
+    the code's links, its tally deltas (sold −1, used +1, liability −1) and the
+    attempt."""
+    link = [customer.pk, tx.pk, row.pk]
+    b, v = row.batch_id, row.amount
+    tally = [b, -v, b, v, b, -v]
+    attempt = [connection.ops.adapt_datetimefield_value(now), row.used_door,
+               (source.ip or "")[:45], (source.mac or "")[:32], (source.station or "")[:64],
+               (source.account or "")[:150], len(row.code), row.pk, customer.pk,
+               staff.pk if staff is not None else None]
+    if connection.vendor == "postgresql":
+        cur.execute(f"WITH link AS ({_sql(_LINK)}), tally AS ({_sql(_TALLY)}) "
+                    f"{_sql(_ATTEMPT)}", [*link, *tally, *attempt])
+    else:
+        cur.execute(_sql(_LINK), link)
+        cur.execute(_sql(_TALLY), tally)
+        cur.execute(_sql(_ATTEMPT), attempt)
+    row.used_by, row.redeem_transaction = customer, tx
+
+
+def _credit(customer: Customer) -> int:
+    """The customer's credit now (their credit account is a liability: credit is the
+    negated sum of its entries), read in the redemption's transaction."""
+    return -ledger.raw_sum(customer.credit_account_id)
+
+
 def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
             for_login: bool) -> Redemption:
     if customer is not None and not customer.is_active:
@@ -192,7 +332,7 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
         source = dataclasses.replace(source, account=customer.username)
     if actor is not None and actor.staff is not None and not source.staff:
         source = dataclasses.replace(source, staff=actor.staff.get_username())
-    keys = source.keys()
+    keys = sorted({k[:128] for k in source.keys()})
     now = clock.now()
     door = (source.door or "portal")[:20]
     ledger_actor = actor if actor is not None else audit.Actor(
@@ -202,45 +342,34 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     result: Redemption | None = None
     outcome = Out.UNKNOWN
     row = None
-    with transaction.atomic():
-        # The claim commits with the attempt it allows: one transaction per attempt. A
-        # wrong code still commits its counted failure (nothing below raises); only a
-        # refused claim rolls back, and it had nothing to keep.
-        wait = throttle.claim(THROTTLE_SCOPE, keys)
+    # One transaction per attempt: the claim commits with the attempt it allows. A wrong
+    # code commits its counted failure (nothing below raises); only a refused claim rolls
+    # back, and it had nothing to keep.
+    with transaction.atomic(), connection.cursor() as cur:
+        wait, claimed = _claim(cur, keys, now)
         if wait:
             raise RechargeError("throttled", _wait_message(wait), retry_after=wait)
-        row = (Recharge.objects.filter(code=code).select_related("batch")
-               .only("pk", "code", "amount", "status", "expires_at", "sold_at",
-                     "used_by_id", "batch_id", "batch__label").first())
+        row = _take(cur, code, now, door)
         if row is not None:
-            outcome = _outcome_of(row, now)
-            if not outcome:
-                try:
-                    with transaction.atomic():
-                        target = customer if customer is not None else _open_code_account(code)
-                        tx = ledger.post(
-                            "recharge.redeem",
-                            [(ledger.RECHARGE_LIABILITY, row.amount),
-                             (target.credit_account_id, -row.amount)],
-                            actor=ledger_actor, reference=f"recharge:{row.pk}",
-                            memo=f"recharge {codes.group(row.code)}",
-                        )
-                        n = (Recharge.objects.filter(pk=row.pk).redeemable(now)
-                             .update(status=S.USED, used_at=now, used_by=target,
-                                     used_door=door, redeem_transaction=tx))
-                        if n != 1:
-                            raise _Lost()
-                        _tally_rows([(row.batch_id, row.amount)], (S.SOLD, -1),
-                                    (S.USED, 1), (Tally.LIABILITY, -1))
-                    outcome = Out.SUCCESS
-                    # the row as the UPDATE left it (no second read of the code)
-                    row.status, row.used_at, row.used_by = S.USED, now, target
-                    row.used_door, row.redeem_transaction = door, tx
-                    result = Redemption(row, target, row.amount, 0, customer is None)
-                except _Lost:
-                    row.refresh_from_db(fields=["status", "expires_at", "sold_at",
-                                                "used_by"])
-                    outcome = _outcome_of(row, now) or Out.USED
+            # the code is ours: nobody else can take it until this transaction ends
+            target = customer if customer is not None else _open_code_account(code)
+            tx = ledger.post(
+                "recharge.redeem",
+                [(ledger.RECHARGE_LIABILITY, row.amount),
+                 (target.credit_account_id, -row.amount)],
+                actor=ledger_actor, reference=f"recharge:{row.pk}",
+                memo=f"recharge {codes.group(code)}",
+            )
+            _record_success(cur, row, target, tx, source,
+                            actor.staff if actor is not None else None, now)
+            outcome = Out.SUCCESS
+            result = Redemption(row, target, row.amount, 0, customer is None)
+        else:
+            row = (Recharge.objects.filter(code=code).select_related("batch")
+                   .only("pk", "code", "amount", "currency", "status", "expires_at",
+                         "sold_at", "used_by_id", "batch_id", "batch__label").first())
+            if row is not None:
+                outcome = _outcome_of(row, now) or Out.USED
             if outcome == Out.USED and for_login:
                 again = _returning_login(row, code)
                 if again is not None:
@@ -250,34 +379,34 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
                         outcome = Out.RETURN
                         result = Redemption(row, again, 0, 0, False)
         hint = "" if row is not None else code[:4]
-        RedeemAttempt.objects.create(
-            at=now, door=door, outcome=outcome if outcome != "disabled" else Out.RETURN,
-            ip=(source.ip or "")[:45], mac=(source.mac or "")[:32],
-            station=(source.station or "")[:64], account=(source.account or "")[:150],
-            code_hint=hint, code_length=len(code), recharge=row,
-            customer=result.customer if result else customer,
-            staff=actor.staff if actor is not None else None,
-        )
+        if outcome != Out.SUCCESS:
+            RedeemAttempt.objects.create(
+                at=now, door=door, outcome=outcome if outcome != "disabled" else Out.RETURN,
+                ip=(source.ip or "")[:45], mac=(source.mac or "")[:32],
+                station=(source.station or "")[:64], account=(source.account or "")[:150],
+                code_hint=hint, code_length=len(code), recharge_id=row.pk if row else None,
+                customer=result.customer if result else customer,
+                staff=actor.staff if actor is not None else None,
+            )
         if outcome in (Out.UNSOLD, Out.DELETED, Out.VOID):
             _fraud_alert(row, outcome, source)
+        if result is None and outcome != "disabled":
+            _count_failure(cur, claimed, now)
         if result is not None:
-            # in the same transaction: a success costs no extra commit
-            throttle.forgive(THROTTLE_SCOPE, keys)
+            result.balance = _credit(result.customer)
+            if actor is not None and actor.staff is not None and result.amount:
+                # in the same transaction: the audit row commits with the redemption
+                audit.record(
+                    actor, "recharges.redeem", result.recharge,
+                    after={"customer": result.customer.pk, "amount": result.amount,
+                           "balance": result.balance, "code": code},
+                    summary=_("Recharge %(code)s redeemed for %(name)s")
+                    % {"code": codes.group(code), "name": result.customer.username},
+                )
 
     if result is not None:
-        result.balance = accounts.balance(result.customer)
-        if actor is not None and actor.staff is not None:
-            audit.record(
-                actor, "recharges.redeem", result.recharge,
-                after={"customer": result.customer.pk, "amount": result.amount,
-                       "balance": result.balance, "code": result.recharge.code},
-                summary=_("Recharge %(code)s redeemed for %(name)s")
-                % {"code": codes.group(result.recharge.code),
-                   "name": result.customer.username},
-            )
         return result
     if outcome == "disabled":
-        throttle.forgive(THROTTLE_SCOPE, keys)
         raise RechargeError("disabled", _("This account is disabled; please ask at the "
                                           "counter."))
     if outcome == Out.USED:

@@ -234,3 +234,24 @@ def test_the_confirmation_works_in_the_htmx_panel_too(counter, cashier, make_cus
                             HTTP_HX_REQUEST="true")
     assert accounts.balance(customer) == 5000
     assert "XOF 5,000 deposited to" in text(response)
+
+
+def test_limits_are_kept_by_the_settings_service(db):
+    with pytest.raises(core_services.SettingsError):
+        limits(max_deposit=-1)
+    with pytest.raises(core_services.SettingsError):
+        limits(max_face_value=10**15)
+    limits(max_shift_variance=5000)
+    assert core_services.over_limit("max_shift_variance", -5001) == 5000  # short counts
+    assert core_services.over_limit("max_shift_variance", 5000) == 0
+    assert core_services.over_limit("max_deposit", 10**12) == 0  # 0: no limit
+    assert audit_changes() == [{"max_shift_variance": 5000}]
+
+
+def audit_changes() -> list[dict]:
+    from ficha.core.models import AuditLog
+
+    out = []
+    for row in AuditLog.objects.filter(action="settings.update").order_by("id"):
+        out.append({k: v for k, v in row.after.items() if row.before.get(k) != v})
+    return out

@@ -50,14 +50,14 @@ def currency() -> str:
     return venue_settings().currency
 
 
+# Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
+LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
+
 EDITABLE = [
     "venue_name", "currency", "time_zone", "language",
     "code_length", "code_check_digit", "breakage_enabled",
-    *("max_deposit", "max_face_value", "max_shift_variance"),
+    *LIMITS,
 ]
-
-# Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
-LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
 
 
 def over_limit(name: str, minor: int) -> int:
@@ -83,8 +83,9 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise SettingsError(_("Unknown setting: %(name)s") % {"name": ", ".join(sorted(unknown))})
+    pk = venue_settings().pk  # created outside: a refusal below must not roll it back
     with transaction.atomic():
-        obj = VenueSettings.objects.select_for_update().get(pk=venue_settings().pk)
+        obj = VenueSettings.objects.select_for_update().get(pk=pk)
         before = audit.snapshot(obj, EDITABLE)
         if "venue_name" in changes:
             name = str(changes["venue_name"]).strip()

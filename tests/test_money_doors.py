@@ -220,3 +220,39 @@ def test_cli_amounts_use_the_api_form(owner, amount):
     call_command("recharges", "generate", "--count", "1", "--amount", "2000",
                  stdout=io.StringIO(), stderr=io.StringIO())
     assert Batch.objects.get().amount == 2000
+
+
+def test_the_confirmation_works_in_the_htmx_panel_too(counter, cashier, make_customer):
+    limits(max_deposit=1000)
+    customer = make_customer()
+    ledger.open_shift(actor_for(cashier), 0)
+    url = reverse("console:customer_deposit", args=[customer.pk])
+    response = counter.post(url, {"amount": "5,000"}, HTTP_HX_REQUEST="true")
+    page = text(response)
+    assert page.startswith('<section class="card money-panel"') or 'id="money-panel"' in page
+    assert "<html" not in page and 'name="amount_confirm"' in page
+    response = counter.post(url, {"amount": "5,000", "amount_confirm": "5000"},
+                            HTTP_HX_REQUEST="true")
+    assert accounts.balance(customer) == 5000
+    assert "XOF 5,000 deposited to" in text(response)
+
+
+def test_limits_are_kept_by_the_settings_service(db):
+    with pytest.raises(core_services.SettingsError):
+        limits(max_deposit=-1)
+    with pytest.raises(core_services.SettingsError):
+        limits(max_face_value=10**15)
+    limits(max_shift_variance=5000)
+    assert core_services.over_limit("max_shift_variance", -5001) == 5000  # short counts
+    assert core_services.over_limit("max_shift_variance", 5000) == 0
+    assert core_services.over_limit("max_deposit", 10**12) == 0  # 0: no limit
+    assert audit_changes() == [{"max_shift_variance": 5000}]
+
+
+def audit_changes() -> list[dict]:
+    from ficha.core.models import AuditLog
+
+    out = []
+    for row in AuditLog.objects.filter(action="settings.update").order_by("id"):
+        out.append({k: v for k, v in row.after.items() if row.before.get(k) != v})
+    return out

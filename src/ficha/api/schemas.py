@@ -54,7 +54,13 @@ Text256 = _text(256)
 Email = _text(254)
 LongText = _text(5000)
 Username = _text(150, 1)
-Major = _text(32, 1)
+# An amount in major units, in the one locale-independent form (see parse_major).
+Major = Annotated[
+    str, StringConstraints(min_length=1, max_length=32), AfterValidator(clean_text),
+    Field(description='Major units: ASCII digits, "." as the decimal point, no grouping '
+                      '("1500", "12.50"); or send the *_minor integer instead',
+          examples=["1500", "12.50"]),
+]
 Minor = Annotated[StrictInt, Field(ge=-MAX_MINOR, le=MAX_MINOR)]
 CurrencyCode = _text(3, 3)
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

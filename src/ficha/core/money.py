@@ -296,13 +296,17 @@ def _parse_plain(raw: str, currency: str, allow_negative: bool) -> Money:
     return _build(raw, currency, sign, whole, frac, ".", None)
 
 
+@cache
+def _currency_marks(currency: str, locale: str) -> tuple[str, ...]:
+    """The currency's code and its symbol in ``locale``, longest first."""
+    symbol = get_currency_symbol(currency, _babel_locale(locale)).translate(_SPACES)
+    return tuple(sorted({m for m in (currency, currency.lower(), symbol) if m}, key=len,
+                        reverse=True))
+
+
 def _strip_currency(text: str, currency: str, locale: str) -> tuple[str, str]:
     """Remove one sign and one currency sign or code around the number; (sign, rest)."""
-    loc = _babel_locale(locale)
-    marks = {currency, currency.lower(),
-             get_currency_symbol(currency, loc).translate(_SPACES)}
-    marks = sorted((m for m in marks if m), key=len, reverse=True)
-    sign = ""
+    marks = _currency_marks(currency, locale)
 
     def take_sign(s: str) -> tuple[str, str]:
         if s[:1] in ("+", "-"):
@@ -348,14 +352,18 @@ def _parse_local(raw: str, currency: str, locale: str, allow_negative: bool) -> 
     _refuse_words(raw, number)
     if not number:
         raise MoneyError(_("Enter an amount."))
-    if sy.group == " ":
-        explain = _("Here “%(decimal)s” marks decimals (%(example)s) and a space separates "
-                    "groups of three digits (%(thousand)s).")
-    else:
-        explain = _("Here “%(decimal)s” marks decimals (%(example)s) and “%(group)s” "
-                    "separates groups of three digits (%(thousand)s).")
-    explain = explain % {"decimal": sy.decimal, "example": sy.example, "group": sy.group,
-                         "thousand": sy.thousand}
+
+    def explain() -> str:  # only when refusing: the rule of this language
+        sy = _symbols(locale)
+        if sy.group == " ":
+            text = _("Here “%(decimal)s” marks decimals (%(example)s) and a space separates "
+                     "groups of three digits (%(thousand)s).")
+        else:
+            text = _("Here “%(decimal)s” marks decimals (%(example)s) and “%(group)s” "
+                     "separates groups of three digits (%(thousand)s).")
+        return text % {"decimal": sy.decimal, "example": sy.example, "group": sy.group,
+                       "thousand": sy.thousand}
+
     # A space never means decimals: it groups in every language, but one kind of
     # grouping per amount ("1,000 000" is refused).
     group = sy.group if sy.group in number or " " not in number else " "
@@ -364,17 +372,17 @@ def _parse_local(raw: str, currency: str, locale: str, allow_negative: bool) -> 
     allowed = set("0123456789") | {sy.decimal, sy.group}
     if any(c not in allowed for c in number):
         if any(c in ".,' " for c in number):
-            raise _not_amount(raw, explain)
+            raise _not_amount(raw, explain())
         raise _not_amount(raw)
     _check_sign(raw, sign, allow_negative)
     whole, _sep, frac = number.partition(sy.decimal)
     if sy.decimal in frac or (_sep and not frac) or sy.group in frac:
-        raise _not_amount(raw, explain)
+        raise _not_amount(raw, explain())
     if not whole and not frac:
         raise _not_amount(raw)
     if sy.group in whole:
         if not _grouping_ok(whole, sy):
-            raise _not_amount(raw, explain)
+            raise _not_amount(raw, explain())
         whole = whole.replace(sy.group, "")
     return _build(raw, currency, sign, whole, frac, sy.decimal, locale)
 

@@ -50,17 +50,17 @@ def currency() -> str:
     return venue_settings().currency
 
 
+# Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
+LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
+
 EDITABLE = [
     "venue_name", "currency", "time_zone", "language",
     "code_length", "code_check_digit", "breakage_enabled",
-    *("max_deposit", "max_face_value", "max_shift_variance"),
+    *LIMITS,
     "staff_idle_minutes", "staff_session_hours",
 ]
 # What customers and printers see: the public address, dates, the ticket printer.
 EDITABLE += ["public_url", "date_format", "printer_host", "printer_port", "ticket_width"]
-
-# Amounts above these settings (minor units, 0 = no limit) need a second look at the counter.
-LIMITS = ("max_deposit", "max_face_value", "max_shift_variance")
 
 
 def over_limit(name: str, minor: int) -> int:
@@ -86,8 +86,9 @@ def update_settings(actor: audit.Actor, *, currency_locked: bool, **changes) -> 
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise SettingsError(_("Unknown setting: %(name)s") % {"name": ", ".join(sorted(unknown))})
+    pk = venue_settings().pk  # created outside: a refusal below must not roll it back
     with transaction.atomic():
-        obj = VenueSettings.objects.select_for_update().get(pk=venue_settings().pk)
+        obj = VenueSettings.objects.select_for_update().get(pk=pk)
         before = audit.snapshot(obj, EDITABLE)
         if "venue_name" in changes:
             name = str(changes["venue_name"]).strip()

@@ -73,9 +73,8 @@ def refuse(request, status: int, title: str, message: str, code: str):
                 "title": str(title), "message": str(message), "LANGUAGE_CODE": language,
             })
         response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
-    if status == 413:
-        # the body was not read: the connection cannot carry another request
-        response["Connection"] = "close"
+    # No "Connection: close" here (a hop-by-hop header WSGI forbids): the server closes a
+    # connection whose body was left unread.
     return response
 
 

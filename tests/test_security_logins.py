@@ -83,6 +83,8 @@ def test_the_daily_cap_refuses_strangers_all_day_and_raises_an_alert(db, owner):
     with clock.frozen(t):
         assert staff_login(Client(), "olga", PASSWORD, "127.9.9.9").status_code == 429
         assert staff_login(mine, "olga", PASSWORD, "127.9.9.9").status_code == 302
+        page = mine.get(reverse("console:alerts")).content.decode()
+    assert "Account under attack" in page and "Staff member olga" in page
 
 
 def test_a_customer_logs_in_from_a_known_browser_after_50_failures_elsewhere(
@@ -308,3 +310,20 @@ def test_the_api_unlocks_a_locked_pin(db, make_customer, api_client, manager, se
     response = api_client(user=manager).post(f"{url}/unlock", key="u1")
     assert response.status_code == 200 and response.json()["pin_locked"] is False
     assert AuditLog.objects.filter(action="customer.pin_unlock").exists()
+
+
+def test_the_migration_renames_names_that_clash_beyond_ascii(db, make_customer):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "ficha.accounts.migrations.0003_unicode_usernames_devices_pin_lock")
+    first, second = make_customer("É-Ω"), make_customer("other")
+    # as an older install on SQLite could hold them: two names, one under Unicode folding
+    Customer.objects.filter(pk=second.pk).update(username="é-ω", username_key="tmp")
+    migration.fill_customer_keys(apps, None)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.username, first.username_key) == ("É-Ω", "é-ω")
+    assert second.username == f"é-ω-{second.pk}" and second.username_key == second.username

@@ -15,4 +15,5 @@ class CoreConfig(AppConfig):
 
         post_migrate.connect(roles.sync_roles_signal, sender=self)
         # refused attempts counted during a request are written once it is answered
-        request_finished.connect(throttle.flush, dispatch_uid="ficha.core.throttle.flush")
+        request_finished.connect(throttle.flush_after_request,
+                                 dispatch_uid="ficha.core.throttle.flush")

@@ -24,13 +24,14 @@ budget for clients an account does not know: a short back-off and a hard daily c
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
@@ -256,6 +257,7 @@ SCOPE_LABELS = {
 }
 FLOOD_DEDUPE = {"redeem": "bruteforce"}
 
+log = logging.getLogger(__name__)
 _pending_lock = threading.Lock()
 _pending: Counter = Counter()  # (scope, minute, key or "") -> refused attempts not yet written
 
@@ -287,11 +289,12 @@ def _note_refused(scope: str, keys: list[str]) -> None:
         flush()
 
 
-def flush(**_signal_kwargs) -> list[str]:
+def flush() -> list[str]:
     """Write the refused attempts counted in this process; raise the flood alarm when a
     minute of a scope reaches the threshold. Returns the scopes that alarmed.
 
-    Connected to ``request_finished``; cheap when nothing is pending."""
+    Runs after every request (:func:`flush_after_request`); cheap when nothing is
+    pending."""
     if not _pending:
         return []
     with _pending_lock:
@@ -325,6 +328,15 @@ def flush(**_signal_kwargs) -> list[str]:
     for scope, _minute_at, total, threshold in alarms:
         _flood_alarm(scope, total, threshold)
     return [a[0] for a in alarms]
+
+
+def flush_after_request(**_signal_kwargs) -> None:
+    """``request_finished`` receiver: the response is gone, so a failing write is logged,
+    never raised (the counts are lost, not the request)."""
+    try:
+        flush()
+    except DatabaseError:
+        log.exception("could not write refused-attempt counts")
 
 
 def refused_count(scope: str, window_seconds: int) -> int:

@@ -227,3 +227,27 @@ def test_the_fast_batch_path_gives_the_same_numbers_as_rate_call(t, policy, dura
     for d, billed, cost in zip(durations, costs.billed, costs.cost, strict=True):
         r = rate_call(t, d, policy)
         assert (billed, cost) == (r.billed_seconds, r.cost)
+
+
+# --- prepaid: the longest call a credit pays for --------------------------------------------
+def test_max_talk_time_worked_example():
+    # 60/30 at 0.60 a minute (0.01 a second), connect fee 0.05, credit 1.00 EUR:
+    # 60 s cost 0.65; each 30 s more costs 0.30 → 90 s = 0.95 fits, 120 s = 1.25 does not.
+    t = terms(price=parse_micro("0.60"), connect_fee=parse_micro("0.05"), min_block=60,
+              increment=30)
+    assert rating.first_charge(t, EUR) == 65
+    assert rating.max_talk_time(t, 100, EUR) == 90
+    assert rating.max_talk_time(t, 64, EUR) == 0  # cannot pay the minimum block: refused
+    assert rating.max_talk_time(t, 65, EUR) == 60
+
+
+@settings(max_examples=300, deadline=None)
+@given(term_strategy, policy_strategy, st.integers(0, 10**6))
+def test_max_talk_time_never_lets_the_credit_go_negative(t, policy, credit):
+    seconds = rating.max_talk_time(t, credit, policy)
+    if seconds == 0:
+        assert credit < rating.first_charge(t, policy)
+        return
+    assert rate_call(t, seconds, policy).cost <= credit
+    if seconds < rating.MAX_TALK_SECONDS:
+        assert rate_call(t, seconds + 1, policy).cost > credit  # the longest such call

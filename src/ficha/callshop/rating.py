@@ -446,6 +446,39 @@ def rate_call(terms: Terms, duration: int, policy: Policy, *, explain: bool = Fa
     return Rated(duration, billed, cost, policy.currency, exact, terms, tuple(lines))
 
 
+MAX_TALK_SECONDS = 86_400  # no prepaid call is authorised for longer than a day
+
+
+def first_charge(terms: Terms, policy: Policy) -> int:
+    """What the shortest billed call costs (minor units): connect fee + minimum block
+    (after any free seconds), at least the minimum cost. Prepaid credit below this cannot
+    pay for any call past the grace period."""
+    return rate_call(terms, terms.grace + terms.free_seconds + 1, policy).cost
+
+
+def max_talk_time(terms: Terms, credit: int, policy: Policy,
+                  cap: int = MAX_TALK_SECONDS) -> int:
+    """The longest answered duration (s) whose rounded cost fits ``credit`` (minor units);
+    0 when the credit cannot pay :func:`first_charge` (the call must be refused).
+
+    Cost never decreases with duration, so this is a binary search over durations: a call
+    cut off at the returned time is debited at most ``credit`` — the balance can never go
+    negative, connect fee, minimum block and minimum cost included.
+    """
+    if credit < first_charge(terms, policy):
+        return 0
+    if rate_call(terms, cap, policy).cost <= credit:
+        return cap
+    low, high = terms.grace + terms.free_seconds + 1, cap  # cost(low) fits, cost(high) not
+    while high - low > 1:
+        mid = (low + high) // 2
+        if rate_call(terms, mid, policy).cost <= credit:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
 def _explain_cost(say, terms: Terms, billed: int, exact: int) -> None:
     parts = []
     start, price = 0, terms.price

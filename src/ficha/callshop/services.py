@@ -23,7 +23,8 @@ from ficha.core import audit, clock
 from ficha.core.money import exponent
 from ficha.core.services import currency, venue_settings
 
-from . import decks, rating
+from . import decks, pricing, rating
+from .cdr import Cdr
 from .matching import DeckIndex, DialPlan, NumberError
 from .models import Deck, DialingPlan, Rate
 
@@ -336,3 +337,10 @@ def quote(deck: Deck, dialled: str, duration: int, when: dt.datetime | None = No
         raise CallshopError(_("A duration is a whole number of seconds from 0 to 604800."))
     rated = deck_index(deck).rate(digits, duration, local_time(when), explain=True)
     return Quote(dialled=dialled, digits=digits, deck=deck, rated=rated)
+
+
+def rate_cdrs(deck: Deck, records: list[Cdr]) -> list[pricing.RatedCdr | pricing.Unrated]:
+    """Rate parsed CDRs with ``deck`` and the venue's dialing plan (nothing is stored: the
+    CDR importer posts the results through the ledger)."""
+    zone = zoneinfo.ZoneInfo(venue_settings().time_zone)
+    return list(pricing.rate_cdrs(records, deck_index(deck), dial_plan(), zone))

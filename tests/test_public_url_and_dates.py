@@ -90,6 +90,7 @@ WARNING = 'id="public-address-warning"'
 def test_dashboard_and_print_pages_warn_while_qr_codes_point_to_a_loopback(
         client, owner, seller, settings):
     settings.PUBLIC_URL = ""
+    settings.EXTRA_ALLOWED_HOSTS = ["10.0.0.7"]  # the shop's LAN name, added by the owner
     batch = rs.generate(actor_for(owner), count=2, amount=500, label="W")
     client.force_login(owner)
     page = client.get(reverse("console:dashboard"), HTTP_HOST="127.0.0.1:8000")

@@ -187,7 +187,7 @@ def claim(scope: str, keys: Iterable[str | None]) -> int:
         if not waits:
             _count_failure(cur, scope, rows, now)
             return 0
-    _note_refused(scope, keys)  # after our own transaction: written now unless the caller's
+    note_refused(scope, keys)  # after our own transaction: written now unless the caller's
     return max(1, int(max(waits) + 0.999))
 
 
@@ -276,7 +276,7 @@ def _minute(at: dt.datetime) -> dt.datetime:
     return at.replace(second=0, microsecond=0)
 
 
-def _note_refused(scope: str, keys: list[str]) -> None:
+def note_refused(scope: str, keys: list[str]) -> None:
     """Count a refused attempt. The caller's transaction may roll back (a refused
     redemption does), so the count waits in memory and is written by :func:`flush` at the
     end of the request, or right now when no transaction is open."""

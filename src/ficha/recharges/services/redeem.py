@@ -348,6 +348,8 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     with transaction.atomic(), connection.cursor() as cur:
         wait, claimed = _claim(cur, keys, now)
         if wait:
+            # counted although this transaction rolls back (aggregated, flood alarm)
+            throttle.note_refused(THROTTLE_SCOPE, keys)
             raise RechargeError("throttled", _wait_message(wait), retry_after=wait)
         row = _take(cur, code, now, door)
         if row is not None:

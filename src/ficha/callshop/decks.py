@@ -117,7 +117,7 @@ def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60
           progress: Callable[[int], None] | None = None) -> ParsedDeck:
     """Read a deck file's text into rows and errors (see the module doc)."""
     out = ParsedDeck()
-    lines = text.replace("\x00", "").splitlines()
+    lines = text.removeprefix("\ufeff").replace("\x00", "").splitlines()
     numbered = [(n, line) for n, line in enumerate(lines, start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:

@@ -61,3 +61,8 @@ def test_prefixes_with_a_dialling_prefix_are_refused():
     assert [(e.row, e.column) for e in parsed.errors] == [(1, "prefix")]
     assert "not 0033" in parsed.errors[0].message
     assert [r[0] for r in parsed.rows] == ["44"]
+
+
+def test_a_byte_order_mark_does_not_hide_the_header():
+    parsed = decks.parse("\ufeffprefix;price\n33;0.1\n")
+    assert parsed.header and parsed.rows[0][:3] == ("33", "", 100_000)

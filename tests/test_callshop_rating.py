@@ -124,6 +124,14 @@ def test_explanation_lines_tell_each_step():
     assert "rounded up to a multiple of 20 s" in whole and "40 s billed" in whole
 
 
+def test_explanation_names_tiers_and_the_window_of_a_restricted_row():
+    t = terms(tiers=(Tier(60, parse_micro("0.05")),),
+              windows=rating.parse_windows("sat+sun"), valid_to=dt.date(2026, 12, 31))
+    text = "\n".join(rate_call(t, 90, EUR, explain=True).lines)
+    assert "Tiers (from billed second: price a minute): 60:0.05." in text
+    assert "Applies sat+sun 00:00-24:00, valid … to 2026-12-31." in text
+
+
 def test_bad_durations_and_terms_are_refused():
     with pytest.raises(RatingError):
         rate_call(terms(), -1, EUR)

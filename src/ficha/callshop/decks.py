@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -117,7 +118,7 @@ def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60
           progress: Callable[[int], None] | None = None) -> ParsedDeck:
     """Read a deck file's text into rows and errors (see the module doc)."""
     out = ParsedDeck()
-    lines = text.replace("\x00", "").splitlines()
+    lines = text.removeprefix("\ufeff").replace("\x00", "").splitlines()
     numbered = [(n, line) for n, line in enumerate(lines, start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
@@ -162,6 +163,18 @@ def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60
     return out
 
 
+_PREFIX = re.compile(r"[1-9][0-9]{0,14}\Z")
+_PLAIN = re.compile(r"(\d{1,9})(?:[.,](\d{1,6}))?\Z")
+
+
+def _plain_price(text: str) -> int | None:
+    m = _PLAIN.match(text)
+    if m is None:
+        return None
+    whole, frac = m.groups()
+    return int(whole) * rating.MICRO + (int(frac.ljust(6, "0")) if frac else 0)
+
+
 def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: int,
                default_increment: int, progress) -> None:
     n_columns = len(columns)
@@ -175,10 +188,23 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
     rows = out.rows
     parse_micro = rating.parse_micro
     count = 0
+    ok_prefix = _PREFIX.match
     for line_no, cells in records:
         count += 1
         if progress is not None and count % 5000 == 0:
             progress(count)
+        if plain_only and len(cells) == 3 and positional:
+            # The common case, read directly: prefix;description;price, all good.
+            prefix, desc, raw_price = cells[0].strip(), cells[1].strip(), cells[2].strip()
+            price = _plain_price(raw_price)
+            if price is not None and ok_prefix(prefix) and len(desc) <= MAX_DESCRIPTION:
+                key = (prefix, "", None, None)
+                if key not in seen:
+                    seen[key] = line_no
+                    rows.append((prefix, desc, price, 0, default_min_block, default_increment,
+                                 0, 0, 0, "", "", None, None))
+                    continue
+            # else: fall through to the full checks, which report what is wrong
         if len(cells) > n_columns and any(c.strip() for c in cells[n_columns:]):
             if positional:
                 errors.append(RowError(line_no, "", _(

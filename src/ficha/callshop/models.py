@@ -73,7 +73,9 @@ class Deck(models.Model):
 class Rate(models.Model):
     """One row of a deck: the terms for numbers starting with ``prefix`` (E.164 digits)."""
 
-    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="rates")
+    # No index of its own: the (deck, prefix) index below serves lookups by deck too.
+    deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="rates",
+                             db_index=False)
     prefix = models.CharField(_("prefix"), max_length=15)
     description = models.CharField(_("destination"), max_length=100, blank=True)
     price = models.BigIntegerField(_("price per minute (micro-units)"))

@@ -402,6 +402,13 @@ def rate_call(terms: Terms, duration: int, policy: Policy, *, explain: bool = Fa
                "price": format_micro(terms.price), "fee": format_micro(terms.connect_fee),
                "billing": terms.billing, "grace": terms.grace, "free": terms.free_seconds,
                "min": format_micro(terms.min_cost)})
+        if terms.tiers:
+            say(_("Tiers (from billed second: price a minute): %(tiers)s.")
+                % {"tiers": format_tiers(terms.tiers)})
+        if terms.conditional:
+            say(_("Applies %(windows)s, valid %(start)s to %(end)s.")
+                % {"windows": format_windows(terms.windows) or _("at any time"),
+                   "start": terms.valid_from or "…", "end": terms.valid_to or "…"})
     if duration <= terms.grace:
         if say:
             say(_("Answered %(d)d s ≤ grace %(g)d s: the call is free.")

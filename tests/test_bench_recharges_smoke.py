@@ -182,3 +182,29 @@ def test_the_window_data_set_is_consistent_and_every_query_is_measured():
         assert m.passed == (m.ratio >= 1.0)
         if "rows_shown" in m.details:
             assert m.value == pytest.approx(1000 / m.details["ms_p95"], rel=0.01)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_redemption_against_plain_sql_writes_the_same_books():
+    """recharges.redeem_sql (PostgreSQL only): the plain-psycopg baseline, the service and
+    the API each redeem; every code is credited once and the tally matches the codes."""
+    from bench.benchmarks import redeem_sql
+
+    found = redeem_sql.redeem_vs_sql(_tiny(3), clients=2, seconds=1)
+    assert [m.name for m in found] == ["recharges.redeem_sql[service 2]",
+                                       "recharges.redeem_sql[api 2]"]
+    books = found[0].details["books"]
+    assert books["double_credits"] == 0 and not books["problems"]
+    rates = found[0].details["rates"]
+    assert all(r and r[0] > 0 for r in rates.values()), rates
+    # the baseline wrote the rows a redemption writes: attempts, audit, tallies
+    used = Recharge.objects.filter(status=S.USED)
+    assert used.count() == books["codes_used"] > 0
+    assert not used.filter(Q(used_by=None) | Q(redeem_transaction=None)).exists()
+    tallied = Tally.objects.filter(key=S.USED).aggregate(n=Sum("count"))["n"]
+    assert tallied == used.count()
+    from ficha.core.models import AuditLog
+    from ficha.recharges.models import RedeemAttempt
+
+    assert RedeemAttempt.objects.filter(outcome="success").count() == used.count()
+    assert AuditLog.objects.filter(action="recharges.redeem").count() == used.count()

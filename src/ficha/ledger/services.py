@@ -329,12 +329,16 @@ def reverse(
 
 
 # --- reading ----------------------------------------------------------------------------
+# Σ of one account's entries, for callers that append it to a statement of their own
+# (a redemption reads the new balance in the round trip that writes its last rows).
+RAW_SUM_SQL = 'SELECT SUM("amount") FROM "ledger_entry" WHERE "account_id" = %s'
+
+
 def raw_sum(acct: Account | str | int) -> int:
     """Σ of an account's entries (read after every redemption and top-up: plain SQL)."""
     conn = connections[router.db_for_read(Entry)]
     with conn.cursor() as cur:
-        cur.execute(f"SELECT SUM(amount) FROM {conn.ops.quote_name(Entry._meta.db_table)} "
-                    "WHERE account_id = %s", [_resolve(acct)])
+        cur.execute(RAW_SUM_SQL, [_resolve(acct)])
         total = cur.fetchone()[0]
     return int(total or 0)
 

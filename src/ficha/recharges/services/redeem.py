@@ -294,11 +294,12 @@ def _sql(template: str) -> str:
 
 
 def _record_success(cur, row: Recharge, customer: Customer, tx, source: Source,
-                    staff, now: dt.datetime) -> None:
-    """The rest of a success, in one round trip on PostgreSQL (a statement of
-    data-modifying CTEs) and three statements on SQLite (in-process, no round trips):
-    the code's links, its tally deltas (sold −1, used +1, liability −1) and the
-    attempt."""
+                    staff, now: dt.datetime) -> int:
+    """The rest of a success: the code's links, its tally deltas (sold −1, used +1,
+    liability −1) and the attempt; returns the customer's credit afterwards. One round
+    trip on PostgreSQL (data-modifying CTEs, then the balance, which sees the ledger's
+    rows of this transaction); separate statements on SQLite (in-process: no round
+    trips to save)."""
     link = [customer.pk, tx.pk, row.pk]
     b, v = row.batch_id, row.amount
     tally = [b, -v, b, v, b, -v]
@@ -306,14 +307,16 @@ def _record_success(cur, row: Recharge, customer: Customer, tx, source: Source,
                (source.ip or "")[:45], (source.mac or "")[:32], (source.station or "")[:64],
                (source.account or "")[:150], len(row.code), row.pk, customer.pk,
                staff.pk if staff is not None else None]
-    if connection.vendor == "postgresql":
-        cur.execute(f"WITH link AS ({_sql(_LINK)}), tally AS ({_sql(_TALLY)}) "
-                    f"{_sql(_ATTEMPT)}", [*link, *tally, *attempt])
-    else:
+    row.used_by, row.redeem_transaction = customer, tx
+    if connection.vendor != "postgresql":
         cur.execute(_sql(_LINK), link)
         cur.execute(_sql(_TALLY), tally)
         cur.execute(_sql(_ATTEMPT), attempt)
-    row.used_by, row.redeem_transaction = customer, tx
+        return _credit(customer)
+    cur.execute(f"WITH link AS ({_sql(_LINK)}), tally AS ({_sql(_TALLY)}), "
+                f"attempt AS ({_sql(_ATTEMPT)}) {ledger.RAW_SUM_SQL}",
+                [*link, *tally, *attempt, customer.credit_account_id])
+    return -int(cur.fetchone()[0] or 0)  # the credit account is a liability
 
 
 def _credit(customer: Customer) -> int:
@@ -362,10 +365,10 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
                 actor=ledger_actor, reference=f"recharge:{row.pk}",
                 memo=f"recharge {codes.group(code)}",
             )
-            _record_success(cur, row, target, tx, source,
-                            actor.staff if actor is not None else None, now)
+            balance = _record_success(cur, row, target, tx, source,
+                                      actor.staff if actor is not None else None, now)
             outcome = Out.SUCCESS
-            result = Redemption(row, target, row.amount, 0, customer is None)
+            result = Redemption(row, target, row.amount, balance, customer is None)
         else:
             row = (Recharge.objects.filter(code=code).select_related("batch")
                    .only("pk", "code", "amount", "currency", "status", "expires_at",
@@ -395,7 +398,8 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
         if result is None and outcome != "disabled":
             _count_failure(cur, claimed, now)
         if result is not None:
-            result.balance = _credit(result.customer)
+            if outcome != Out.SUCCESS:  # a code-named account logging in again
+                result.balance = _credit(result.customer)
             if actor is not None and actor.staff is not None and result.amount:
                 # in the same transaction: the audit row commits with the redemption
                 audit.record(

@@ -34,7 +34,15 @@ def test_wrk_output_is_read_with_its_units(p99, ms):
 def test_failed_requests_are_counted():
     text = WRK.format(p99="10ms", extra="  Socket errors: connect 0, read 2, write 1, "
                                         "timeout 7\n  Non-2xx or 3xx responses: 5\n")
-    assert parse_wrk(text)[2] == 8  # timeouts show in the latency instead
+    rate, p99, failed = parse_wrk(text)
+    assert failed == 8  # timeouts are not failures: they count in the latency
+    assert p99 == 10.0  # 7 timeouts out of 2,807 requests: under 1 %
+
+
+def test_many_timeouts_put_p99_at_the_timeout():
+    text = WRK.format(p99="40ms", extra="  Socket errors: connect 0, read 0, write 0, "
+                                        "timeout 300\n")
+    assert parse_wrk(text)[1] == 5000.0
 
 
 def test_unreadable_output_is_an_error():
@@ -69,3 +77,6 @@ def test_every_server_gets_the_same_processes_and_threads():
     for s in chosen[1:]:
         text = " ".join(s.argv)
         assert all(part in text for part in expected[s.name]), text
+    # Waitress has one process: never fewer than its default 4 threads
+    waitress = [s for s in servers(2, 1)[0] if s.name == "waitress"]
+    assert not waitress or "--threads=4" in waitress[0].argv

@@ -277,7 +277,7 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
             fx.runs.append(run)
             ctx.log(f"recharges.redeem_sql: {kind}: {run.summary()}")
     runs = {kind: sorted(r, key=lambda run: run.rate)[len(r) // 2]
-            for kind, r in every.items()}  # the median round of each
+            for kind, r in every.items()}  # the (upper) median round of each
     books = fx.verify()
     ctx.log(f"recharges.redeem_sql: books: {books}")
     if books["problems"]:

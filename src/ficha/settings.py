@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "ficha.ledger",
     "ficha.accounts",
     "ficha.recharges",
+    "ficha.tariffs",
+    "ficha.hotspot",
     "ficha.callshop",
     "ficha.reports",
     "ficha.printing",
@@ -231,6 +233,11 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "ficha.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# RADIUS server for hotspot gateways (`ficha radiusd`, also started by `ficha serve`):
+# host:port of the authentication and accounting sockets; "off" disables one.
+RADIUS_AUTH_ADDR = env("RADIUS_AUTH_ADDR", "0.0.0.0:1812")
+RADIUS_ACCT_ADDR = env("RADIUS_ACCT_ADDR", "0.0.0.0:1813")
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

@@ -618,7 +618,7 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
 
 
 def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSession:
-    qs = HotspotSession.objects.select_for_update().select_related("plan")
+    qs = HotspotSession.objects.select_for_update(of=("self",)).select_related("plan")
     session = qs.filter(nas=nas, session_key=key).first()
     if session is not None:
         return session

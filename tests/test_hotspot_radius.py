@@ -317,3 +317,40 @@ def test_unknown_senders_are_dropped_and_garbage_survived(live):
     assert ok and "Access-Accept" in out
     server.server.handler.flush()
     assert UnknownSource.objects.get(address="127.0.0.1").dropped >= 1
+
+
+@pytest.mark.slow
+def test_serve_runs_the_radius_server_and_stops_it(tmp_path):
+    from .test_cli_serve import FICHA, _env, _start, _stop
+
+    ports = {"FICHA_RADIUS_AUTH_ADDR": "127.0.0.1:18830",
+             "FICHA_RADIUS_ACCT_ADDR": "127.0.0.1:18831"}
+    data = tmp_path / "data"
+    proc, _port, _health = _start(data, **ports)
+    try:
+        subprocess.run(
+            [*FICHA, "manage", "shell", "-c",
+             "from ficha.core import audit; from ficha.hotspot import services as hs;"
+             "hs.create_nas(audit.SYSTEM, name='lo', address='127.0.0.1',"
+             " secret='testing123')"],
+            env=_env(data), check=True, capture_output=True, timeout=60)
+        req = rp.AuthPacket(code=rp.StatusServer, secret=SECRET, dict=radius.dictionary())
+        req.add_message_authenticator()
+        raw = req.RequestPacket()
+        reply = None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1)
+            for _ in range(15):  # the server reloads its NAS list every few seconds
+                sock.sendto(raw, ("127.0.0.1", 18830))
+                try:
+                    reply = sock.recv(4096)
+                    break
+                except TimeoutError:
+                    continue
+        assert reply is not None and decode_reply(req, reply).code == rp.AccessAccept
+    finally:
+        out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert "RADIUS auth on 127.0.0.1:18830" in out and "Stopped." in out
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 18830))  # released

@@ -711,3 +711,24 @@ def close_stale_sessions() -> int:
         ).update(status=HotspotSession.Status.STALE, stopped_at=now,
                  terminate_cause="Stale")
     return done
+
+
+# --- what the console shows ---------------------------------------------------------------
+@dataclass
+class Overview:
+    nas: list[Nas]
+    unknown: list[UnknownSource]
+    plans: list[Plan]
+    sessions: list[HotspotSession]
+
+
+def overview(session_limit: int = 200) -> Overview:
+    """Gateways (with their drop counters), unknown senders, plans and open sessions."""
+    return Overview(
+        nas=list(Nas.objects.all()),
+        unknown=list(UnknownSource.objects.all()[:20]),
+        plans=list(Plan.objects.all()),
+        sessions=list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
+                      .select_related("nas", "customer", "plan")
+                      .order_by("-started_at")[:session_limit]),
+    )

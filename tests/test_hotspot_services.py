@@ -147,11 +147,17 @@ def test_wrong_password_is_rejected_and_throttled(db, alice):
 
 
 def test_reject_message_is_in_the_nas_language(db, alice):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
     nas = make_nas(language="fr")
     make_plan()
-    d = hs.authorize(nas, pap("alice", "alice-secret-1"))
-    assert not d.accept and d.reason == "credit"
-    assert d.message  # the catalogue may not have it yet; it must still be a message
+    d = hs.authorize(nas, pap("alice", "wrong"))
+    with translation.override("fr"):
+        french = gettext("Wrong username or password.")
+    assert french != "Wrong username or password."
+    assert not d.accept and d.message == french
+    assert translation.get_language() == "en"  # the request's language is left alone
 
 
 def test_chap_needs_a_ticket_for_password_accounts(db, alice):

@@ -130,6 +130,9 @@ def create_nas(actor: audit.Actor, **fields) -> Nas:
 
 def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
     fields = _clean_nas(fields)
+    if "name" in fields and Nas.objects.filter(name=fields["name"]).exclude(
+            pk=nas.pk).exists():
+        raise HotspotError(_("A NAS with this name exists already."))
     for key, value in fields.items():
         setattr(nas, key, value)
     nas.save(update_fields=list(fields))
@@ -225,7 +228,11 @@ def create_plan(actor: audit.Actor, **fields) -> Plan:
 def update_plan(actor: audit.Actor, plan: Plan, **fields) -> Plan:
     merged = {f: getattr(plan, f) for f in _PLAN_INTS}
     merged.update(fields)
-    _clean_plan(merged)
+    cleaned = _clean_plan(merged)
+    fields = {k: cleaned[k] for k in fields}
+    if "name" in fields and Plan.objects.filter(name=fields["name"]).exclude(
+            pk=plan.pk).exists():
+        raise HotspotError(_("A plan with this name exists already."))
     with transaction.atomic():
         if fields.get("is_default"):
             Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
@@ -728,7 +735,10 @@ def overview(session_limit: int = 200) -> Overview:
         nas=list(Nas.objects.all()),
         unknown=list(UnknownSource.objects.all()[:20]),
         plans=list(Plan.objects.all()),
-        sessions=list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
-                      .select_related("nas", "customer", "plan")
-                      .order_by("-started_at")[:session_limit]),
+        sessions=open_sessions(session_limit),
     )
+
+
+def open_sessions(limit: int = 200) -> list[HotspotSession]:
+    return list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
+                .select_related("nas", "customer", "plan").order_by("-started_at")[:limit])

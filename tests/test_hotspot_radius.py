@@ -100,10 +100,13 @@ def test_bad_or_missing_message_authenticator_is_dropped_and_counted(setup, hand
     handler.flush()
     nas = Nas.objects.get(pk=nas.pk)
     assert (nas.dropped_bad_authenticator, nas.dropped_missing_authenticator) == (1, 1)
+    assert nas.last_packet_at is None  # nothing was answered yet
     # a NAS that does not send it may be allowed to
     hs.update_nas(hs_actor(), nas, require_message_authenticator=False)
     reply = handler.handle("auth", req.RequestPacket(), nas, "127.0.0.1")
     assert decode_reply(req, reply).code == rp.AccessAccept
+    handler.flush()
+    assert Nas.objects.get(pk=nas.pk).last_packet_at is not None
 
 
 def hs_actor():

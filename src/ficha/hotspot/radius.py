@@ -29,6 +29,8 @@ from django.db import close_old_connections
 from pyrad import packet as rp
 from pyrad.dictionary import Dictionary
 
+from ficha.core import clock
+
 from . import services
 from .models import Nas
 
@@ -153,6 +155,7 @@ class Handler:
         self.drops: dict[int, collections.Counter] = collections.defaultdict(
             collections.Counter)
         self.unknown: collections.Counter = collections.Counter()
+        self.seen: dict[int, object] = {}  # NAS id -> when it last got an answer
         self._table: list[services.NasEntry] = []
         self._table_at = 0.0
 
@@ -174,21 +177,27 @@ class Handler:
 
     def take_counts(self):
         with self._lock:
-            drops, unknown = self.drops, self.unknown
+            drops, unknown, seen = self.drops, self.unknown, self.seen
             self.drops = collections.defaultdict(collections.Counter)
             self.unknown = collections.Counter()
-        return drops, unknown
+            self.seen = {}
+        return drops, unknown, seen
 
     def flush(self) -> int:
-        drops, unknown = self.take_counts()
-        if not drops and not unknown:
+        drops, unknown, seen = self.take_counts()
+        if not drops and not unknown and not seen:
             return 0
-        return services.record_drops({k: dict(v) for k, v in drops.items()}, dict(unknown))
+        return services.record_drops({k: dict(v) for k, v in drops.items()}, dict(unknown),
+                                     seen)
 
     # -- packets -------------------------------------------------------------------------
     def handle(self, kind: str, data: bytes, nas: Nas, address: str) -> bytes | None:
         try:
-            return self._handle(kind, data, nas)
+            reply = self._handle(kind, data, nas)
+            if reply is not None:
+                with self._lock:
+                    self.seen[nas.pk] = clock.now()
+            return reply
         except Drop as drop:
             self.count(nas, address, drop.reason)
         except (rp.PacketError, struct.error, ValueError, KeyError, IndexError,

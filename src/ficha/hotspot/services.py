@@ -152,12 +152,15 @@ _DROP_FIELDS = {DROP_BAD_AUTHENTICATOR: "dropped_bad_authenticator",
                 DROP_MALFORMED: "dropped_malformed"}
 
 
-def record_drops(per_nas: dict[int, dict[str, int]], unknown: dict[str, int]) -> int:
-    """Add the dropped-packet counts the RADIUS server gathered in memory. Returns the
-    number of packets recorded."""
+def record_drops(per_nas: dict[int, dict[str, int]], unknown: dict[str, int],
+                 seen: dict[int, dt.datetime] | None = None) -> int:
+    """Add the dropped-packet counts the RADIUS server gathered in memory, and when each
+    NAS last sent a packet it answered (``seen``). Returns the number of drops recorded."""
     total = 0
     now = clock.now()
     with transaction.atomic():
+        for nas_id, at in (seen or {}).items():
+            Nas.objects.filter(pk=nas_id).update(last_packet_at=at)
         for nas_id, reasons in per_nas.items():
             changes = {_DROP_FIELDS[r]: F(_DROP_FIELDS[r]) + n
                        for r, n in reasons.items() if r in _DROP_FIELDS and n}

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ficha.accounts import services as accounts
-from ficha.accounts.models import Customer
+from ficha.accounts.models import Customer, username_key
 from ficha.core import audit, clock, codes, throttle
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
@@ -362,7 +362,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     customer = accounts.find_customer(username)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):
-        customer, reason = _check_customer(customer, req, mac)
+        customer, reason = _check_customer(customer, username, req, mac)
         if customer is None:
             return _reject(reason, _("Wrong username or password.") if reason == "password"
                            else reason_text(reason))
@@ -379,9 +379,9 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
             return _reject(f"code:{exc.reason}", exc.message)
         customer = redemption.customer
     else:
-        # Same work as a password check: no timing oracle on usernames.
-        _check_customer(None, req, mac)
-        return _reject("password", _("Wrong username or password."))
+        # Same work and the same throttling as a password check: no oracle on usernames.
+        _customer, reason = _check_customer(None, username, req, mac)
+        return _reject(reason, reason_text(reason))
     return _grant(nas, customer, mac)
 
 
@@ -394,20 +394,20 @@ def reason_text(reason: str) -> str:
     return _("Wrong username or password.")
 
 
-def _check_customer(customer: Customer | None, req: AuthRequest, mac: str
+def _check_customer(customer: Customer | None, username: str, req: AuthRequest, mac: str
                     ) -> tuple[Customer | None, str]:
     """The customer if the request proves their password (PAP) or a login ticket (PAP or
-    CHAP); throttled per MAC and per account like the portal's login."""
-    if customer is None:
-        make_password(req.password or "")  # same work either way
-        return None, "password"
-    keys = [f"account:{customer.username_key}"[:128]]
+    CHAP); throttled per MAC and per account name like the portal's login (unknown names
+    too, so guessing names costs the same)."""
+    keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")
     wait = throttle.claim(THROTTLE_SCOPE, keys)
     if wait:
         return None, f"throttled:{wait}"
-    ok = False
+    if customer is None:
+        make_password(req.password or "")  # same work either way
+        return None, "password"
     if not req.is_chap and req.password is not None and customer.check_password(req.password):
         ok = True
     else:

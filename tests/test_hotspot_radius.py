@@ -357,3 +357,42 @@ def test_serve_runs_the_radius_server_and_stops_it(tmp_path):
     assert "RADIUS auth on 127.0.0.1:18830" in out and "Stopped." in out
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 18830))  # released
+
+
+@pytest.mark.slow
+def test_ficha_radiusd_answers_and_stops_on_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    from .test_cli_serve import FICHA, _env
+
+    env = _env(tmp_path / "r")
+    subprocess.run([*FICHA, "manage", "migrate", "-v0"], env=env, check=True, timeout=180)
+    subprocess.run(
+        [*FICHA, "manage", "shell", "-c",
+         "from ficha.core import audit; from ficha.hotspot import services as hs;"
+         "hs.create_nas(audit.SYSTEM, name='lo', address='127.0.0.1', secret='testing123')"],
+        env=env, check=True, capture_output=True, timeout=60)
+    proc = subprocess.Popen([*FICHA, "radiusd", "--auth", "127.0.0.1:18840", "--acct", "off"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        req = rp.AuthPacket(code=rp.StatusServer, secret=SECRET, dict=radius.dictionary())
+        req.add_message_authenticator()
+        raw = req.RequestPacket()
+        reply = None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1)
+            deadline = time.monotonic() + 60
+            while reply is None and time.monotonic() < deadline:
+                sock.sendto(raw, ("127.0.0.1", 18840))
+                try:
+                    reply = sock.recv(4096)
+                except TimeoutError:
+                    pass
+        assert reply is not None and decode_reply(req, reply).code == rp.AccessAccept
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "RADIUS auth on 127.0.0.1:18840" in out and "Stopped." in out

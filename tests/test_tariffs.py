@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ficha.tariffs.pricing import (
+    MAX_SECONDS,
     Tariff,
     TariffError,
     billed_seconds,
@@ -67,6 +68,8 @@ def test_seconds_a_credit_buys():
     assert seconds_for(t, 100) == 600  # 10 minutes cost 83.3, raised to the minimum
     assert seconds_for(Tariff(price_per_mb=1), 10) is None  # time is free
     assert seconds_for(Tariff(minimum=50), 10) == 0  # free time, but the minimum is not
+    cheap = Tariff(price_per_hour=1, increment=1)
+    assert seconds_for(cheap, 10**9) == MAX_SECONDS  # capped: about 68 years
 
 
 def test_seconds_counts_data_already_used():
@@ -118,7 +121,7 @@ def test_bought_seconds_never_cost_more_than_the_credit(t, credit, octets):
     assert charge(t, s, octets) <= credit or s == 0
     if s == 0:
         assert charge(t, t.increment, octets) > credit
-    else:
+    elif s + t.increment <= MAX_SECONDS:  # else the cap (68 years) was reached
         assert charge(t, s + t.increment, octets) > credit
 
 

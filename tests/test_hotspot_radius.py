@@ -396,3 +396,59 @@ def test_ficha_radiusd_answers_and_stops_on_ctrl_c(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "RADIUS auth on 127.0.0.1:18840" in out and "Stopped." in out
+
+
+@pytest.mark.slow
+def test_several_radiusd_processes_share_the_ports_on_postgresql(transactional_db,
+                                                                  make_customer, tmp_path):
+    import signal
+    import time
+
+    from django.db import connection
+
+    from .test_cli_serve import FICHA, _env
+
+    if connection.vendor == "sqlite":
+        out = subprocess.run([*FICHA, "radiusd", "--processes", "2", "--auth",
+                              "127.0.0.1:18852", "--acct", "off"], env=_env(tmp_path / "p"),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and "needs PostgreSQL" in out.stderr
+        return
+    make_nas(address="127.0.0.1")
+    make_plan(price_per_hour=3600)
+    alice = make_customer("alice")
+    give_credit(alice, 10_000)
+    s = connection.settings_dict
+    url = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+    env = _env(tmp_path / "data", FICHA_DATABASE_URL=url)
+    proc = subprocess.Popen([*FICHA, "radiusd", "--processes", "2", "--auth",
+                             "127.0.0.1:18850", "--acct", "127.0.0.1:18851"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pkt = acct_packet(User_Name="alice", Acct_Status_Type="Stop", Acct_Session_Id="mp",
+                          Acct_Session_Time=600)
+        raw = pkt.RequestPacket()
+        answered = 0
+        deadline = time.monotonic() + 60
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+        try:
+            for sock in socks:  # eight senders: the kernel spreads them over the processes
+                sock.settimeout(1)
+                while time.monotonic() < deadline:
+                    sock.sendto(raw, ("127.0.0.1", 18851))
+                    try:
+                        decode_reply(pkt, sock.recv(4096))
+                        answered += 1
+                        break
+                    except TimeoutError:
+                        continue
+        finally:
+            for sock in socks:
+                sock.close()
+        assert answered == 8
+        assert accounts.balance(alice) == 10_000 - 600  # eight copies, one debit
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "2 processes share the ports" in out and "Stopped." in out

@@ -286,10 +286,13 @@ def parse_addr(text: str, default_port: int) -> tuple[str, int] | None:
 class RadiusServer:
     """Both sockets, the worker threads and the periodic jobs (NAS refresh, drop counts)."""
 
-    def __init__(self, auth_addr, acct_addr, *, threads: int = 1):
+    def __init__(self, auth_addr, acct_addr, *, threads: int = 1, reuse_port: bool = False):
         self.auth_addr = auth_addr
         self.acct_addr = acct_addr
         self.threads = max(1, threads)
+        # SO_REUSEPORT: several processes share the ports, the kernel spreads senders over
+        # them (one sender's retransmits reach the same process and its reply cache).
+        self.reuse_port = reuse_port
         self.handler = Handler()
         self.pool: ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -307,7 +310,8 @@ class RadiusServer:
             if addr is None:
                 continue
             transport, _proto = await self.loop.create_datagram_endpoint(
-                lambda kind=kind: _Protocol(self, kind), local_addr=addr)
+                lambda kind=kind: _Protocol(self, kind), local_addr=addr,
+                reuse_port=self.reuse_port or None)
             self.transports.append(transport)
             self.addresses[kind] = transport.get_extra_info("sockname")[:2]
         self._tasks.append(asyncio.create_task(self._every(NAS_REFRESH_SECONDS,

@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "ficha.ledger",
     "ficha.accounts",
     "ficha.recharges",
+    "ficha.tariffs",
+    "ficha.hotspot",
     "ficha.callshop",
     "ficha.reports",
     "ficha.printing",
@@ -247,6 +249,11 @@ if _proxy_ssl:
     _name, _, _value = _proxy_ssl.partition(":")
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"),
                                _value.strip() or "https")
+
+# RADIUS server for hotspot gateways (`ficha radiusd`, also started by `ficha serve`):
+# host:port of the authentication and accounting sockets; "off" disables one.
+RADIUS_AUTH_ADDR = env("RADIUS_AUTH_ADDR", "0.0.0.0:1812")
+RADIUS_ACCT_ADDR = env("RADIUS_ACCT_ADDR", "0.0.0.0:1813")
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

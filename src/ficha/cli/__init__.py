@@ -15,6 +15,7 @@ USAGE = """usage: ficha COMMAND [options]
   init              migrate, make sure an owner login exists (before web and worker apart)
   web               run the web server only
   worker            run the periodic worker only
+  radiusd           run the RADIUS server for hotspot gateways only
   token ...         create, list or revoke API tokens
   recharges ...     generate, sell, export and print recharge codes
   rates ...         import, export, list and try call-shop rate decks

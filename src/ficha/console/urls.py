@@ -12,6 +12,7 @@ from .views import (
     auth,
     customers,
     dashboard,
+    hotspot,
     printing,
     recharges,
     settings,
@@ -29,6 +30,10 @@ urlpatterns = [
     path("logout/everywhere/", auth.logout_everywhere_view, name="logout_everywhere"),
     path("alerts/<int:pk>/ack/", dashboard.alert_ack, name="alert_ack"),
     path("alerts/", alerts.alert_list, name="alerts"),
+    # hotspot
+    path("hotspot/", hotspot.hotspot_page, name="hotspot"),
+    path("hotspot/nas/<int:pk>/", hotspot.nas_edit, name="hotspot_nas"),
+    path("hotspot/plans/<int:pk>/", hotspot.plan_edit, name="hotspot_plan"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),
     path("alerts/unlock/", alerts.unlock, name="alerts_unlock"),
     # customers

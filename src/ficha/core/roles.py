@@ -52,6 +52,7 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "export_recharges": (_("Export recharges"), _MGMT),
     "redeem_for_customer": (_("Redeem a code for a customer"), _CASH),
     "view_reports": (_("See reports"), _MGMT),
+    "manage_hotspot": (_("Manage the hotspot (gateways, plans, sessions)"), _MGMT),
 }
 
 

@@ -19,10 +19,13 @@ class Command(BaseCommand):
                             help="load demo data (a venue, customers, some history) once")
         parser.add_argument("--addr", help="host:port (default: FICHA_HTTP_ADDR)")
         parser.add_argument("--no-worker", action="store_true", help="do not run the worker")
+        parser.add_argument("--no-radius", action="store_true",
+                            help="do not run the RADIUS server (FICHA_RADIUS_*_ADDR)")
         parser.add_argument("--workers", type=int, default=None,
                             help="web worker processes (default: FICHA_WEB_WORKERS)")
 
-    def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None, **opts):
+    def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None,
+               no_radius=False, **opts):
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         initialise(self)  # migrate, owner login (as `ficha init`)
         if demo:
@@ -42,6 +45,7 @@ class Command(BaseCommand):
             thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True,
                                       name="ficha-worker")
             thread.start()
+        radius = None if no_radius else self._start_radius()
         try:
             # Blocks until Ctrl-C or SIGTERM, then stops the web worker processes.
             server.run()
@@ -50,6 +54,30 @@ class Command(BaseCommand):
         finally:
             self.stdout.write("Stopping…")
             stop.set()
+            if radius is not None:
+                radius.stop()
             if thread is not None:
                 thread.join(timeout=10)
         self.stdout.write("Stopped.")
+
+    def _start_radius(self):
+        """The RADIUS server in a thread; a port already taken only costs a warning."""
+        from django.db import connection
+
+        from ficha.hotspot.radius import ServerThread, parse_addr
+
+        auth = parse_addr(settings.RADIUS_AUTH_ADDR, 1812)
+        acct = parse_addr(settings.RADIUS_ACCT_ADDR, 1813)
+        if auth is None and acct is None:
+            return None
+        threads = 1 if connection.vendor == "sqlite" else 4
+        try:
+            radius = ServerThread(auth, acct, threads=threads).start()
+        except OSError as exc:
+            self.stdout.write(self.style.WARNING(
+                f"RADIUS server not started ({exc}); set FICHA_RADIUS_AUTH_ADDR and "
+                "FICHA_RADIUS_ACCT_ADDR, or run `ficha radiusd` apart."))
+            return None
+        for kind, where in radius.addresses.items():
+            self.stdout.write(f"RADIUS {kind} on {where[0]}:{where[1]}")
+        return radius

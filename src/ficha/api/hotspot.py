@@ -1,0 +1,213 @@
+"""Hotspot: gateways (NAS), plans and who is online. Thin: every change is a service call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Field, Path, Router, Schema, Status
+from pydantic import StrictBool, StrictInt
+
+from ficha.core.money import MoneyError
+from ficha.core.services import currency as venue_currency
+from ficha.hotspot import services as hotspot
+from ficha.hotspot.models import Nas, Plan
+
+from .auth import actor, require
+from .schemas import ERRORS, Id, In, Major, Minor, MoneyOut, Text20, Text60, money, parse_major
+
+router = Router(tags=["hotspot"])
+
+Vendor = Literal["mikrotik", "coovachilli", "opennds", "pfsense", "generic"]
+Port = Field(None, ge=1, le=65535)
+
+
+class DroppedOut(Schema):
+    bad_authenticator: int = Field(..., description="Wrong shared secret")
+    missing_authenticator: int = Field(..., description="No Message-Authenticator")
+    malformed: int
+
+
+class NasOut(Schema):
+    id: int
+    name: str
+    address: str = Field(..., description="IP address or network (CIDR)")
+    vendor: str
+    coa_port: int
+    require_message_authenticator: bool
+    language: str
+    active: bool
+    dropped: DroppedOut
+    last_packet_at: dt.datetime | None
+
+
+class NasPatch(In):
+    name: Text60 | None = None
+    address: Text60 | None = Field(None, description="IP address or network (CIDR)")
+    secret: Text60 | None = Field(None, description="Shared secret (never shown again)")
+    vendor: Vendor | None = None
+    coa_port: StrictInt | None = Port
+    require_message_authenticator: StrictBool | None = None
+    language: Text20 | None = None
+    active: StrictBool | None = None
+
+
+class NasIn(NasPatch):
+    name: Text60
+    address: Text60
+    secret: Text60
+
+
+def nas_out(nas: Nas) -> dict:
+    return {
+        "id": nas.pk, "name": nas.name, "address": nas.address, "vendor": nas.vendor,
+        "coa_port": nas.coa_port,
+        "require_message_authenticator": nas.require_message_authenticator,
+        "language": nas.language, "active": nas.active,
+        "dropped": {"bad_authenticator": nas.dropped_bad_authenticator,
+                    "missing_authenticator": nas.dropped_missing_authenticator,
+                    "malformed": nas.dropped_malformed},
+        "last_packet_at": nas.last_packet_at,
+    }
+
+
+def _given(payload: In) -> dict:
+    return {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+
+
+@router.get("/hotspot/nas", response={200: list[NasOut], **ERRORS},
+            auth=require("manage_hotspot"), summary="List gateways")
+def list_nas(request):
+    """Every gateway with its dropped-packet counters (the shared secret is never shown)."""
+    return [nas_out(n) for n in Nas.objects.all()]
+
+
+@router.post("/hotspot/nas", response={201: NasOut, **ERRORS},
+             auth=require("manage_hotspot"), summary="Add a gateway")
+def create_nas(request, payload: NasIn):
+    return Status(201, nas_out(hotspot.create_nas(actor(request), **_given(payload))))
+
+
+@router.post("/hotspot/nas/{nas_id}", response={200: NasOut, **ERRORS},
+             auth=require("manage_hotspot"), summary="Change a gateway")
+def update_nas(request, nas_id: Path[Id], payload: NasPatch):
+    nas = get_object_or_404(Nas, pk=nas_id)
+    return nas_out(hotspot.update_nas(actor(request), nas, **_given(payload)))
+
+
+PLAN_MONEY = ("price_per_hour", "price_per_mb", "minimum_charge")
+Count = Field(None, ge=0, le=2**31 - 1)
+
+
+class PlanPatch(In):
+    name: Text60 | None = None
+    price_per_hour: Major | None = Field(None, description="Major units, e.g. \"300\"")
+    price_per_hour_minor: Minor | None = None
+    price_per_mb: Major | None = None
+    price_per_mb_minor: Minor | None = None
+    minimum_charge: Major | None = None
+    minimum_charge_minor: Minor | None = None
+    increment_seconds: StrictInt | None = Count
+    rate_up_kbps: StrictInt | None = Count
+    rate_down_kbps: StrictInt | None = Count
+    quota_bytes: StrictInt | None = Field(None, ge=0, le=2**62)
+    idle_timeout: StrictInt | None = Count
+    interim_interval: StrictInt | None = Count
+    devices: StrictInt | None = Count
+    validity_seconds: StrictInt | None = Count
+    price_group: Text60 | None = None
+    is_default: StrictBool | None = None
+
+    def fields(self) -> dict:
+        out = _given(self)
+        for name in PLAN_MONEY:
+            major, minor = out.pop(name, None), out.pop(f"{name}_minor", None)
+            if major is not None and minor is not None:
+                raise MoneyError(_("Give either %(name)s or %(name)s_minor, not both.")
+                                 % {"name": name})
+            if minor is not None:
+                out[name] = minor
+            elif major is not None:
+                out[name] = parse_major(major, venue_currency(), field=name).minor
+        return out
+
+
+class PlanIn(PlanPatch):
+    name: Text60
+
+
+class PlanOut(Schema):
+    id: int
+    name: str
+    price_per_hour: MoneyOut
+    price_per_mb: MoneyOut
+    minimum_charge: MoneyOut
+    increment_seconds: int
+    rate_up_kbps: int | None
+    rate_down_kbps: int | None
+    quota_bytes: int | None
+    idle_timeout: int | None
+    interim_interval: int
+    devices: int
+    validity_seconds: int | None
+    price_group: str
+    is_default: bool
+
+
+def plan_out(plan: Plan) -> dict:
+    out = {f: getattr(plan, f) for f in (
+        "name", "increment_seconds", "rate_up_kbps", "rate_down_kbps", "quota_bytes",
+        "idle_timeout", "interim_interval", "devices", "validity_seconds", "price_group",
+        "is_default")}
+    out.update({name: money(getattr(plan, name)) for name in PLAN_MONEY})
+    out["id"] = plan.pk
+    return out
+
+
+@router.get("/hotspot/plans", response={200: list[PlanOut], **ERRORS},
+            auth=require("manage_hotspot"), summary="List hotspot plans")
+def list_plans(request):
+    return [plan_out(p) for p in Plan.objects.all()]
+
+
+@router.post("/hotspot/plans", response={201: PlanOut, **ERRORS},
+             auth=require("manage_hotspot"), summary="Add a hotspot plan")
+def create_plan(request, payload: PlanIn):
+    return Status(201, plan_out(hotspot.create_plan(actor(request), **payload.fields())))
+
+
+@router.post("/hotspot/plans/{plan_id}", response={200: PlanOut, **ERRORS},
+             auth=require("manage_hotspot"), summary="Change a hotspot plan")
+def update_plan(request, plan_id: Path[Id], payload: PlanPatch):
+    plan = get_object_or_404(Plan, pk=plan_id)
+    return plan_out(hotspot.update_plan(actor(request), plan, **payload.fields()))
+
+
+class SessionOut(Schema):
+    id: int
+    nas: str
+    username: str
+    customer_id: int | None
+    mac: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    session_time: int = Field(..., description="Seconds")
+    input_octets: int = Field(..., description="From the client (upload)")
+    output_octets: int = Field(..., description="To the client (download)")
+    charged: MoneyOut
+    debited: MoneyOut
+
+
+@router.get("/hotspot/sessions", response={200: list[SessionOut], **ERRORS},
+            auth=require("manage_hotspot"), summary="Who is online")
+def list_sessions(request):
+    """Open sessions, newest first (at most 200)."""
+    return [{
+        "id": s.pk, "nas": s.nas.name, "username": s.username, "customer_id": s.customer_id,
+        "mac": s.mac, "started_at": s.started_at, "updated_at": s.updated_at,
+        "session_time": s.session_time, "input_octets": s.input_octets,
+        "output_octets": s.output_octets, "charged": money(s.charged),
+        "debited": money(s.debited),
+    } for s in hotspot.open_sessions()]

@@ -1,0 +1,100 @@
+"""Hotspot: gateways (NAS) with their dropped-packet counters, plans, live sessions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from ficha.hotspot import services as hotspot
+from ficha.hotspot.models import Nas, Plan
+
+from ..access import actor, capability_required
+from ..forms import NasForm, PlanForm
+
+NAS_FIELDS = ("name", "address", "secret", "vendor", "coa_port",
+              "require_message_authenticator", "language", "active")
+
+
+def _page(request, nas_form=None, plan_form=None, status=200):
+    return render(request, "console/hotspot/page.html", {
+        "overview": hotspot.overview(),
+        "nas_form": nas_form or NasForm(prefix="nas"),
+        "plan_form": plan_form or PlanForm(prefix="plan"),
+    }, status=status)
+
+
+@never_cache
+@capability_required("manage_hotspot")
+def hotspot_page(request):
+    if request.method != "POST":
+        return _page(request)
+    if request.POST.get("add") == "plan":
+        form = PlanForm(request.POST, prefix="plan")
+        if form.is_valid():
+            try:
+                plan = hotspot.create_plan(actor(request), **form.plan_fields())
+            except hotspot.HotspotError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Plan %(name)s added.") % {"name": plan.name})
+                return redirect("console:hotspot")
+        return _page(request, plan_form=form, status=400)
+    form = NasForm(request.POST, prefix="nas")
+    if form.is_valid():
+        try:
+            nas = hotspot.create_nas(actor(request),
+                                     **{k: form.cleaned_data[k] for k in NAS_FIELDS})
+        except hotspot.HotspotError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Gateway %(name)s added: point it at this server "
+                                        "with the same shared secret.") % {"name": nas.name})
+            return redirect("console:hotspot")
+    return _page(request, nas_form=form, status=400)
+
+
+@never_cache
+@capability_required("manage_hotspot")
+def nas_edit(request, pk: int):
+    nas = get_object_or_404(Nas, pk=pk)
+    if request.method == "POST":
+        form = NasForm(request.POST)
+        if form.is_valid():
+            try:
+                hotspot.update_nas(actor(request), nas,
+                                   **{k: form.cleaned_data[k] for k in NAS_FIELDS})
+            except hotspot.HotspotError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Gateway %(name)s saved.") % {"name": nas.name})
+                return redirect("console:hotspot")
+        status = 400
+    else:
+        form = NasForm(initial={k: getattr(nas, k) for k in NAS_FIELDS})
+        status = 200
+    return render(request, "console/hotspot/edit.html",
+                  {"form": form, "title": nas.name, "nas": nas}, status=status)
+
+
+@never_cache
+@capability_required("manage_hotspot")
+def plan_edit(request, pk: int):
+    plan = get_object_or_404(Plan, pk=pk)
+    if request.method == "POST":
+        form = PlanForm(request.POST)
+        if form.is_valid():
+            try:
+                hotspot.update_plan(actor(request), plan, **form.plan_fields())
+            except hotspot.HotspotError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Plan %(name)s saved.") % {"name": plan.name})
+                return redirect("console:hotspot")
+        status = 400
+    else:
+        form = PlanForm(initial=PlanForm.initial_for(plan))
+        status = 200
+    return render(request, "console/hotspot/edit.html",
+                  {"form": form, "title": plan.name, "plan": plan}, status=status)

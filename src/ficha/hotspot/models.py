@@ -1,0 +1,211 @@
+"""Hotspot: gateways (NAS), plans, sessions and accounting records."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ficha.accounts.models import Customer
+from ficha.core import clock
+from ficha.ledger.models import Transaction
+from ficha.tariffs.pricing import Tariff
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A NAS address: one IP ("192.168.88.1") or a network ("10.0.0.0/24")."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        raise ValidationError(_("“%(text)s” is not an IP address or a network such as "
+                                "10.0.0.0/24.") % {"text": text}) from None
+
+
+class Nas(models.Model):
+    """A gateway allowed to ask us: a RADIUS client (Network Access Server)."""
+
+    class Vendor(models.TextChoices):
+        MIKROTIK = "mikrotik", _("MikroTik")
+        COOVACHILLI = "coovachilli", _("CoovaChilli")
+        OPENNDS = "opennds", _("openNDS")
+        PFSENSE = "pfsense", _("pfSense / OPNsense")
+        GENERIC = "generic", _("Generic")
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    address = models.CharField(_("address or network"), max_length=64,
+                               help_text=_("An IP address, or a network such as "
+                                           "10.0.0.0/24."))
+    secret = models.CharField(_("shared secret"), max_length=128)
+    vendor = models.CharField(_("vendor"), max_length=16, choices=Vendor.choices,
+                              default=Vendor.GENERIC)
+    coa_port = models.PositiveIntegerField(_("CoA/Disconnect port"), default=3799)
+    require_message_authenticator = models.BooleanField(
+        _("require Message-Authenticator"), default=True,
+        help_text=_("Drop Access-Requests without it (BlastRADIUS, CVE-2024-3596)."))
+    language = models.CharField(_("customers' language"), max_length=8, blank=True,
+                                help_text=_("For reject messages; empty: the venue's."))
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=clock.now)
+    # Packets dropped, per reason (flushed from the RADIUS server's memory every few s).
+    dropped_bad_authenticator = models.BigIntegerField(default=0)
+    dropped_missing_authenticator = models.BigIntegerField(default=0)
+    dropped_malformed = models.BigIntegerField(default=0)
+    last_packet_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("NAS")
+        verbose_name_plural = _("NAS")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def network(self):
+        return parse_network(self.address)
+
+    @property
+    def dropped(self) -> int:
+        return (self.dropped_bad_authenticator + self.dropped_missing_authenticator
+                + self.dropped_malformed)
+
+
+class UnknownSource(models.Model):
+    """Packets from an address that is no NAS: dropped and counted, shown to the owner."""
+
+    address = models.GenericIPAddressField(unique=True)
+    dropped = models.BigIntegerField(default=0)
+    first_seen_at = models.DateTimeField(default=clock.now)
+    last_seen_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+
+class Plan(models.Model):
+    """What a hotspot customer pays and gets: price of time and data, speed, limits."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    price_per_hour = models.BigIntegerField(_("price per hour"), default=0)
+    price_per_mb = models.BigIntegerField(_("price per MB"), default=0)
+    minimum_charge = models.BigIntegerField(_("minimum charge"), default=0)
+    increment_seconds = models.PositiveIntegerField(_("billing increment (s)"), default=60)
+    rate_up_kbps = models.PositiveIntegerField(_("upload (kbit/s)"), null=True, blank=True)
+    rate_down_kbps = models.PositiveIntegerField(_("download (kbit/s)"), null=True, blank=True)
+    quota_bytes = models.BigIntegerField(_("data quota (bytes)"), null=True, blank=True)
+    idle_timeout = models.PositiveIntegerField(_("idle timeout (s)"), null=True, blank=True)
+    interim_interval = models.PositiveIntegerField(_("interim interval (s)"), default=300)
+    devices = models.PositiveIntegerField(_("simultaneous devices"), default=1)
+    validity_seconds = models.PositiveIntegerField(
+        _("validity from first login (s)"), null=True, blank=True)
+    # Customers of this price group get this plan (unless their account overrides it).
+    price_group = models.CharField(_("price group"), max_length=60, blank=True)
+    is_default = models.BooleanField(_("default plan"), default=False)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tariff(self) -> Tariff:
+        return Tariff(price_per_hour=self.price_per_hour, price_per_mb=self.price_per_mb,
+                      minimum=self.minimum_charge, increment=self.increment_seconds)
+
+
+class HotspotAccount(models.Model):
+    """A customer's hotspot state: plan override and the first login (validity)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE,
+                                    related_name="hotspot")
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.SET_NULL,
+                             verbose_name=_("plan override"))
+    first_login_at = models.DateTimeField(null=True, blank=True)
+
+
+class LoginTicket(models.Model):
+    """A short-lived one-time credential the captive portal hands the gateway after it
+    authenticated the customer itself (so CHAP never needs a stored password)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    secret = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class HotspotSession(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+        STALE = "stale", _("Closed (no Stop received)")
+
+    nas = models.ForeignKey(Nas, on_delete=models.PROTECT, related_name="sessions")
+    # Acct-Unique-Session-Id if the NAS sends one, else Acct-Session-Id + User-Name.
+    session_key = models.CharField(max_length=200)
+    acct_session_id = models.CharField(max_length=100)
+    username = models.CharField(max_length=150)
+    customer = models.ForeignKey(Customer, null=True, on_delete=models.PROTECT,
+                                 related_name="hotspot_sessions")
+    plan = models.ForeignKey(Plan, null=True, on_delete=models.SET_NULL, related_name="+")
+    mac = models.CharField(max_length=32, blank=True)
+    called_station = models.CharField(max_length=100, blank=True)
+    framed_ip = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    started_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    terminate_cause = models.CharField(max_length=40, blank=True)
+    # Highest cumulative counters seen (input = from the client, output = to the client).
+    session_time = models.BigIntegerField(default=0)
+    input_octets = models.BigIntegerField(default=0)
+    output_octets = models.BigIntegerField(default=0)
+    charged = models.BigIntegerField(default=0)  # what the usage costs at the plan
+    debited = models.BigIntegerField(default=0)  # what the ledger took (≤ charged)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["nas", "session_key"],
+                                               name="hotspot_session_unique_key")]
+        indexes = [models.Index(fields=["status", "updated_at"]),
+                   models.Index(fields=["customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.nas_id}:{self.acct_session_id}"
+
+    @property
+    def octets(self) -> int:
+        return self.input_octets + self.output_octets
+
+    @property
+    def unpaid(self) -> int:
+        return self.charged - self.debited
+
+
+class AccountingRecord(models.Model):
+    class Kind(models.TextChoices):
+        START = "start", _("Start")
+        INTERIM = "interim", _("Interim-Update")
+        STOP = "stop", _("Stop")
+
+    session = models.ForeignKey(HotspotSession, on_delete=models.CASCADE,
+                                related_name="records")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    received_at = models.DateTimeField(default=clock.now)
+    session_time = models.BigIntegerField(default=0)
+    input_octets = models.BigIntegerField(default=0)  # with Gigawords folded in
+    output_octets = models.BigIntegerField(default=0)
+    terminate_cause = models.CharField(max_length=40, blank=True)
+    debit = models.BigIntegerField(default=0)
+    transaction = models.ForeignKey(Transaction, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        constraints = [models.UniqueConstraint(
+            fields=["session", "kind", "session_time", "input_octets", "output_octets"],
+            name="hotspot_record_idempotent")]

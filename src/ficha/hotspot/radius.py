@@ -1,0 +1,433 @@
+"""``ficha radiusd``: the RADIUS door (RFC 2865/2866) onto ``hotspot.services``.
+
+An asyncio UDP server: authentication and accounting sockets; pyrad decodes and encodes
+packets with Ficha's dictionaries (package data in ``dictionaries/``). Each packet is
+decoded, checked (known NAS, authenticator, Message-Authenticator), handed to one service
+function in a worker thread (the database is blocking), and the reply encoded. Whatever
+arrives — truncated, oversized, malformed, unknown attributes or vendors, wrong secret —
+the server never crashes and never debits on a packet that failed its checks: a packet is
+answered or dropped, and drops are counted per NAS (per address for unknown senders).
+
+A retransmitted request (same sender, identifier and authenticator) is answered from a
+short cache, or ignored while the first copy is still being handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import struct
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from django.db import close_old_connections
+from pyrad import packet as rp
+from pyrad.dictionary import Dictionary
+
+from ficha.core import clock
+
+from . import services
+from .models import Nas
+
+log = logging.getLogger("ficha.radiusd")
+
+DICTIONARY_PATH = Path(__file__).with_name("dictionaries") / "dictionary"
+MAX_PACKET = 4096  # RFC 2865 section 3
+REPLY_CACHE_SECONDS = 30.0
+NAS_REFRESH_SECONDS = 5.0
+FLUSH_SECONDS = 5.0
+
+_dictionary: Dictionary | None = None
+
+
+def dictionary() -> Dictionary:
+    global _dictionary
+    if _dictionary is None:
+        _dictionary = Dictionary(str(DICTIONARY_PATH))
+    return _dictionary
+
+
+class Drop(Exception):
+    """The packet is dropped without an answer; ``reason`` says why (counted per NAS)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- raw attribute access (never trust pyrad's decoding of what a stranger sent) -----------
+def _raw(pkt, key) -> bytes | None:
+    values = OrderedDict.get(pkt, key)
+    if not values:
+        return None
+    value = values[0]
+    return value if isinstance(value, bytes) else None
+
+
+def _text(pkt, key, limit: int = 253) -> str:
+    value = _raw(pkt, key)
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace")[:limit]
+
+
+def _int(pkt, key) -> int:
+    value = _raw(pkt, key)
+    if value is None:
+        return 0
+    if len(value) != 4:
+        raise Drop(services.DROP_MALFORMED)
+    return struct.unpack("!I", value)[0]
+
+
+def _ipaddr(pkt, key) -> str | None:
+    value = _raw(pkt, key)
+    if value is None or len(value) != 4:
+        return None
+    return str(ipaddress.IPv4Address(value))
+
+
+ACCT_STATUS = {1: services.START, 2: services.STOP, 3: services.INTERIM,
+               7: services.ACCOUNTING_ON, 8: services.ACCOUNTING_OFF}
+
+
+def auth_request(pkt) -> services.AuthRequest:
+    """What an Access-Request asks, as the services take it."""
+    username = _text(pkt, 1)
+    password = None
+    chap_id = chap_response = chap_challenge = None
+    chap = _raw(pkt, 3)
+    if chap is not None:
+        if len(chap) != 17:
+            raise Drop(services.DROP_MALFORMED)
+        chap_id, chap_response = chap[0], chap[1:]
+        chap_challenge = _raw(pkt, 60) or pkt.authenticator
+    else:
+        encrypted = _raw(pkt, 2)
+        if encrypted is not None:
+            if not encrypted or len(encrypted) % 16 or len(encrypted) > 128:
+                raise Drop(services.DROP_MALFORMED)
+            password = pkt.PwDecrypt(encrypted)
+    return services.AuthRequest(
+        username=username, password=password, chap_id=chap_id, chap_response=chap_response,
+        chap_challenge=chap_challenge, mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100))
+
+
+def acct_request(pkt) -> services.AcctRequest:
+    status = ACCT_STATUS.get(_int(pkt, 40))
+    if status is None:
+        raise Drop(services.DROP_MALFORMED)
+    cause = _int(pkt, 49)
+    cause_name = ""
+    if cause:
+        try:
+            cause_name = pkt.dict.attributes["Acct-Terminate-Cause"].values.GetBackward(cause)
+        except Exception:
+            cause_name = str(cause)
+    return services.AcctRequest(
+        status=status, session_id=_text(pkt, 44, 100), username=_text(pkt, 1, 150),
+        mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100), framed_ip=_ipaddr(pkt, 8),
+        session_time=_int(pkt, 46), input_octets=_int(pkt, 42), input_gigawords=_int(pkt, 52),
+        output_octets=_int(pkt, 43), output_gigawords=_int(pkt, 53),
+        terminate_cause=cause_name, klass=_raw(pkt, 25))
+
+
+def _encode_value(name: str, value):
+    if name == "Reply-Message":
+        data = str(value).encode("utf-8")[:253]
+        return data.decode("utf-8", "ignore")
+    if name == "Class" and isinstance(value, str):
+        return value.encode("ascii")
+    return value
+
+
+class Handler:
+    """Turns one datagram into a reply (bytes) or None; counts drops. Thread-safe."""
+
+    def __init__(self):
+        self.dict = dictionary()
+        self._lock = threading.Lock()
+        self.drops: dict[int, collections.Counter] = collections.defaultdict(
+            collections.Counter)
+        self.unknown: collections.Counter = collections.Counter()
+        self.seen: dict[int, object] = {}  # NAS id -> when it last got an answer
+        self._table: list[services.NasEntry] = []
+        self._table_at = 0.0
+
+    # -- NAS table and counters --------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._table_at > NAS_REFRESH_SECONDS:
+            self._table = services.nas_table()
+            self._table_at = time.monotonic()
+
+    def nas_for(self, address: str) -> Nas | None:
+        return services.find_nas(self._table, address)
+
+    def count(self, nas: Nas | None, address: str, reason: str) -> None:
+        with self._lock:
+            if nas is None:
+                self.unknown[address] += 1
+            else:
+                self.drops[nas.pk][reason] += 1
+
+    def take_counts(self):
+        with self._lock:
+            drops, unknown, seen = self.drops, self.unknown, self.seen
+            self.drops = collections.defaultdict(collections.Counter)
+            self.unknown = collections.Counter()
+            self.seen = {}
+        return drops, unknown, seen
+
+    def flush(self) -> int:
+        drops, unknown, seen = self.take_counts()
+        if not drops and not unknown and not seen:
+            return 0
+        return services.record_drops({k: dict(v) for k, v in drops.items()}, dict(unknown),
+                                     seen)
+
+    # -- packets -------------------------------------------------------------------------
+    def handle(self, kind: str, data: bytes, nas: Nas, address: str) -> bytes | None:
+        try:
+            reply = self._handle(kind, data, nas)
+            if reply is not None:
+                with self._lock:
+                    self.seen[nas.pk] = clock.now()
+            return reply
+        except Drop as drop:
+            self.count(nas, address, drop.reason)
+        except (rp.PacketError, struct.error, ValueError, KeyError, IndexError,
+                TypeError, UnicodeError):
+            self.count(nas, address, services.DROP_MALFORMED)
+        except Exception:  # a service failed (database down, ...): no reply, NAS retries
+            log.exception("RADIUS %s packet from %s not handled", kind, address)
+            close_old_connections()
+        return None
+
+    def _handle(self, kind: str, data: bytes, nas: Nas) -> bytes | None:
+        if len(data) < 20 or len(data) > MAX_PACKET:
+            raise Drop(services.DROP_MALFORMED)
+        secret = nas.secret.encode("utf-8")
+        if kind == "auth":
+            pkt = rp.AuthPacket(packet=data, dict=self.dict, secret=secret)
+            if pkt.code not in (rp.AccessRequest, rp.StatusServer):
+                raise Drop(services.DROP_MALFORMED)
+            if pkt.message_authenticator:
+                if not pkt.verify_message_authenticator():
+                    raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            elif nas.require_message_authenticator or pkt.code == rp.StatusServer:
+                raise Drop(services.DROP_MISSING_MA)
+            reply = pkt.CreateReply()
+            if pkt.code == rp.StatusServer:
+                return reply.ReplyPacket()
+            decision = services.authorize(nas, auth_request(pkt))
+            reply.code = rp.AccessAccept if decision.accept else rp.AccessReject
+            for name, value in decision.attributes:
+                reply.AddAttribute(name, _encode_value(name, value))
+            return reply.ReplyPacket()
+        pkt = rp.AcctPacket(packet=data, dict=self.dict, secret=secret)
+        if pkt.code == rp.StatusServer:
+            if not pkt.VerifyAcctRequest():
+                raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            return pkt.CreateReply().ReplyPacket()
+        if pkt.code != rp.AccountingRequest:
+            raise Drop(services.DROP_MALFORMED)
+        if not pkt.VerifyAcctRequest():
+            raise Drop(services.DROP_BAD_AUTHENTICATOR)
+        if pkt.message_authenticator and not pkt.verify_message_authenticator():
+            raise Drop(services.DROP_BAD_AUTHENTICATOR)
+        request = acct_request(pkt)
+        try:
+            services.account(nas, request)
+        except services.AccountingError:
+            raise Drop(services.DROP_MALFORMED) from None
+        return pkt.CreateReply().ReplyPacket()
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, server: RadiusServer, kind: str):
+        self.server = server
+        self.kind = kind
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        try:
+            self.server.received(self, data, addr)
+        except Exception:  # never let one packet stop the loop
+            log.exception("RADIUS packet from %s", addr)
+
+    def error_received(self, exc):
+        log.debug("RADIUS socket error: %s", exc)
+
+
+def parse_addr(text: str, default_port: int) -> tuple[str, int] | None:
+    text = (text or "").strip()
+    if not text or text.lower() == "off":
+        return None
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]")
+        port = port.lstrip(":")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    elif ":" in text:  # a bare IPv6 address
+        host, port = text, ""
+    else:
+        host, port = text, ""
+    return host or "0.0.0.0", int(port) if port else default_port
+
+
+class RadiusServer:
+    """Both sockets, the worker threads and the periodic jobs (NAS refresh, drop counts)."""
+
+    def __init__(self, auth_addr, acct_addr, *, threads: int = 1, reuse_port: bool = False):
+        self.auth_addr = auth_addr
+        self.acct_addr = acct_addr
+        self.threads = max(1, threads)
+        # SO_REUSEPORT: several processes share the ports, the kernel spreads senders over
+        # them (one sender's retransmits reach the same process and its reply cache).
+        self.reuse_port = reuse_port
+        self.handler = Handler()
+        self.pool: ThreadPoolExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.transports = []
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self._inflight: set = set()
+        self._replies: OrderedDict = OrderedDict()
+        self._tasks = []
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="radiusd")
+        await self.loop.run_in_executor(self.pool, self.handler.refresh, True)
+        for kind, addr in (("auth", self.auth_addr), ("acct", self.acct_addr)):
+            if addr is None:
+                continue
+            transport, _proto = await self.loop.create_datagram_endpoint(
+                lambda kind=kind: _Protocol(self, kind), local_addr=addr,
+                reuse_port=self.reuse_port or None)
+            self.transports.append(transport)
+            self.addresses[kind] = transport.get_extra_info("sockname")[:2]
+        self._tasks.append(asyncio.create_task(self._every(NAS_REFRESH_SECONDS,
+                                                           self.handler.refresh)))
+        self._tasks.append(asyncio.create_task(self._every(FLUSH_SECONDS, self._flush)))
+
+    def _flush(self):
+        try:
+            self.handler.flush()
+        finally:
+            close_old_connections()
+
+    async def _every(self, seconds: float, fn) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.loop.run_in_executor(self.pool, fn)
+            except Exception:
+                log.exception("RADIUS periodic job failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for transport in self.transports:
+            transport.close()
+        self.transports = []
+        if self.pool is not None:
+            await self.loop.run_in_executor(None, self.pool.shutdown, True)
+            try:
+                self.handler.flush()
+            except Exception:
+                log.exception("RADIUS drop counters not saved")
+            self.pool = None
+
+    def received(self, proto: _Protocol, data: bytes, addr) -> None:
+        address = addr[0]
+        nas = self.handler.nas_for(address)
+        if nas is None:
+            self.handler.count(None, address, services.DROP_UNKNOWN)
+            return
+        if len(data) < 20 or len(data) > MAX_PACKET:
+            self.handler.count(nas, address, services.DROP_MALFORMED)
+            return
+        key = (proto.kind, address, addr[1], data[1], data[4:20])
+        now = time.monotonic()
+        while self._replies:  # forget old replies (oldest first)
+            old_key, (at, _reply) = next(iter(self._replies.items()))
+            if now - at < REPLY_CACHE_SECONDS:
+                break
+            self._replies.popitem(last=False)
+        cached = self._replies.get(key)
+        if cached is not None:
+            proto.transport.sendto(cached[1], addr)
+            return
+        if key in self._inflight:
+            return
+        self._inflight.add(key)
+        future = self.loop.run_in_executor(self.pool, self._run, proto.kind, data, nas,
+                                           address)
+        future.add_done_callback(lambda f: self._done(f, proto, key, addr))
+
+    def _run(self, kind, data, nas, address):
+        return self.handler.handle(kind, data, nas, address)
+
+    def _done(self, future, proto, key, addr) -> None:
+        self._inflight.discard(key)
+        try:
+            reply = future.result()
+        except Exception:
+            log.exception("RADIUS handler failed")
+            return
+        if reply is None:
+            return
+        self._replies[key] = (time.monotonic(), reply)
+        if proto.transport is not None and not proto.transport.is_closing():
+            proto.transport.sendto(reply, addr)
+
+
+class ServerThread:
+    """A RadiusServer on its own event loop in a background thread (``ficha serve``,
+    tests): ``start()`` returns once the sockets are bound (or raises why not)."""
+
+    def __init__(self, auth_addr, acct_addr, *, threads: int = 1):
+        self.server = RadiusServer(auth_addr, acct_addr, threads=threads)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="ficha-radiusd", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped = None
+
+    def _main(self):
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.server.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._stopped = asyncio.Event()
+        self._loop.run_until_complete(self._stopped.wait())
+        self._loop.run_until_complete(self.server.stop())
+        self._loop.close()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    @property
+    def addresses(self):
+        return self.server.addresses
+
+    def stop(self, timeout: float = 10) -> None:
+        if self._stopped is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout)

@@ -1,0 +1,85 @@
+"""API: gateways, plans and open sessions of the hotspot."""
+
+from __future__ import annotations
+
+import pytest
+
+from ficha.hotspot import services as hs
+from ficha.hotspot.models import Nas, Plan
+
+from .hotspot_support import acct, give_credit, make_nas, make_plan
+
+V1 = "/api/v1"
+
+
+@pytest.fixture
+def api(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def post(client, url, body):
+    return client.post(url, body, content_type="application/json")
+
+
+def test_gateways_are_created_listed_and_changed_without_showing_the_secret(api):
+    r = post(api, f"{V1}/hotspot/nas", {"name": "hall", "address": "192.168.88.0/24",
+                                         "secret": "a-long-secret", "vendor": "mikrotik"})
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["address"] == "192.168.88.0/24" and body["coa_port"] == 3799
+    assert body["require_message_authenticator"] is True and "secret" not in body
+    r = post(api, f"{V1}/hotspot/nas/{body['id']}", {"coa_port": 1700, "secret": "changed-1"})
+    assert r.status_code == 200 and r.json()["coa_port"] == 1700
+    assert Nas.objects.get().secret == "changed-1"
+    listed = api.get(f"{V1}/hotspot/nas").json()
+    assert [n["name"] for n in listed] == ["hall"]
+    assert listed[0]["dropped"] == {"bad_authenticator": 0, "missing_authenticator": 0,
+                                    "malformed": 0}
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "x", "address": "not-an-ip", "secret": "a-long-secret"},
+    {"name": "x", "address": "10.0.0.1", "secret": "short"},
+    {"name": "x", "address": "10.0.0.1", "secret": "a-long-secret", "vendor": "cisco"},
+    {"name": "x", "address": "10.0.0.1", "secret": "a-long-secret", "coa_port": 0},
+    {"name": "x", "address": "10.0.0.1", "secret": "a-long-secret", "extra": 1},
+])
+def test_bad_gateways_are_refused_with_a_message(api, body):
+    r = post(api, f"{V1}/hotspot/nas", body)
+    assert r.status_code in (400, 422) and r.json()["detail"]  # 422: refused by the schema
+    assert not Nas.objects.exists()
+
+
+def test_plans_take_money_in_either_form(api):
+    r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi", "price_per_hour": "300",
+                                           "minimum_charge_minor": 50,
+                                           "increment_seconds": 300, "is_default": True})
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["price_per_hour"]["amount_minor"] == 300
+    assert body["minimum_charge"]["amount_minor"] == 50
+    plan = Plan.objects.get()
+    r = post(api, f"{V1}/hotspot/plans/{plan.pk}", {"interim_interval": 30})
+    assert r.status_code == 400 and "60" in r.json()["detail"]
+    r = post(api, f"{V1}/hotspot/plans/{plan.pk}", {"price_per_mb": "1", "price_per_mb_minor": 1})
+    assert r.status_code == 400
+    r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi"})
+    assert r.status_code == 400 and "exists" in r.json()["detail"]
+    assert api.get(f"{V1}/hotspot/plans").json()[0]["name"] == "Wi-Fi"
+
+
+def test_sessions_list_who_is_online(api, make_customer):
+    nas = make_nas()
+    make_plan(price_per_hour=3600)
+    alice = make_customer("alice")
+    give_credit(alice, 1000)
+    hs.account(nas, acct("interim", t=60, i=7, o=9))
+    rows = api.get(f"{V1}/hotspot/sessions").json()
+    assert len(rows) == 1
+    assert rows[0]["username"] == "alice" and rows[0]["debited"]["amount_minor"] == 60
+
+
+def test_cashier_tokens_cannot_touch_the_hotspot(client, cashier):
+    client.force_login(cashier)
+    assert client.get(f"{V1}/hotspot/nas").status_code == 403

@@ -242,6 +242,25 @@ def test_the_idle_timeout_is_a_setting_and_sessions_have_a_lifetime(db, owner, c
         assert client.get(reverse("console:dashboard")).status_code == 302
 
 
+def test_a_busy_staff_member_is_not_logged_out_by_a_short_idle_timeout(db, cashier):
+    """With the shortest idle timeout (1 minute), a click every 25 seconds keeps the
+    session: the last-seen stamp follows the clicks closely enough."""
+    from ficha.core.services import clear_cache, venue_settings
+
+    venue = venue_settings()
+    venue.staff_idle_minutes = 1
+    venue.save()
+    clear_cache()
+    client = Client()
+    with clock.frozen(T0):
+        assert staff_login(client, "cass", PASSWORD, "10.0.0.5").status_code == 302
+    for seconds in range(25, 301, 25):
+        with clock.frozen(T0 + dt.timedelta(seconds=seconds)):
+            assert client.get(reverse("console:dashboard")).status_code == 200, seconds
+    with clock.frozen(T0 + dt.timedelta(seconds=300 + 61)):
+        assert client.get(reverse("console:dashboard")).status_code == 302
+
+
 def test_a_password_change_logs_the_staff_member_out_everywhere(db, owner, cashier):
     counter_pc = Client()
     assert staff_login(counter_pc, "cass", PASSWORD, "10.0.0.5").status_code == 302

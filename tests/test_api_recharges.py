@@ -880,6 +880,10 @@ def test_a_printout_is_capped_at_the_consoles_part_size(as_seller, batch, monkey
     response = as_seller.get(f"{V1}/recharges/batches/{batch.pk}/cards.pdf")
     assert response.status_code == 422 and code_of(response) == "too_many_cards"
     assert "at most 5 cards" in detail(response)
+    # the real number of cards asked for, not the cap plus one
+    assert f"would have {len(rows(batch))}" in detail(response) and len(rows(batch)) > 6
+    response = as_seller.get(f"{V1}/recharges/batches/{batch.pk}/cards.pdf", {"limit": 7})
+    assert "would have 7;" in detail(response)
     ids = "&".join(f"id={r.pk}" for r in rows(batch)[:6])
     response = as_seller.get(f"{V1}/recharges/tickets.escpos?{ids}")
     assert response.status_code == 422 and "in parts" in detail(response)

@@ -189,6 +189,10 @@ def test_list_filters_pagination_and_totals(as_seller, office, batch, desk, make
     prefix = codes.group(target)[:6]  # "1234 5"
     found = as_seller.get(f"{V1}/recharges", {"code": prefix}).json()["items"]
     assert target in [r["code"] for r in found]
+    # a "prefix" without a digit would match every code: refused, not ignored
+    for typed in ("abc", "-", "\u200b", "\x00"):
+        response = as_seller.get(f"{V1}/recharges", {"code": typed})
+        assert response.status_code == 422 and detail(response).startswith("code:"), typed
     # sold today, ordered by amount
     today = rs.local_time(clock.now()).date().isoformat()
     by_day = as_seller.get(f"{V1}/recharges", {"sold_from": today, "sold_to": today,

@@ -193,7 +193,7 @@ def test_console_lockout_shows_one_message(db, cashier):
             response = staff_login(client, "cass", f"wrong-{i}", "10.0.0.9")
         page = response.content.decode()
         assert "Too many attempts" in page
-        assert "correct username and password" not in page
+        assert "Wrong username or password" not in page
 
 
 # --- staff sessions ----------------------------------------------------------------------

@@ -304,6 +304,18 @@ def test_usernames_fold_unicode_case_on_every_database(db, make_customer):
         assert portal_login(Client(), "é-ω", "secret-1", "10.0.0.1").status_code == 302
 
 
+def test_a_decomposed_accent_is_the_same_letter(db, make_customer, owner):
+    """"e" + combining acute (as some keyboards send "é") is accepted, stored composed,
+    and is the same name as "É"."""
+    decomposed = "e\u0301loi"
+    first = make_customer(decomposed, password="secret-1")
+    assert first.username == "\u00e9loi"
+    with pytest.raises(accounts.AccountError, match="taken"):
+        make_customer("\u00c9LOI")
+    user = accounts.create_staff(audit.SYSTEM, "Ren\u0065\u0301", PASSWORD, "cashier")
+    assert user.username == "Ren\u00e9"
+
+
 def test_staff_usernames_fold_unicode_case(db, owner):
     accounts.create_staff(audit.SYSTEM, "Ñandú", PASSWORD, "cashier")
     with pytest.raises(accounts.AccountError):

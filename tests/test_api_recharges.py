@@ -189,6 +189,10 @@ def test_list_filters_pagination_and_totals(as_seller, office, batch, desk, make
     prefix = codes.group(target)[:6]  # "1234 5"
     found = as_seller.get(f"{V1}/recharges", {"code": prefix}).json()["items"]
     assert target in [r["code"] for r in found]
+    # a "prefix" without a digit would match every code: refused, not ignored
+    for typed in ("abc", "-", "\u200b", "\x00"):
+        response = as_seller.get(f"{V1}/recharges", {"code": typed})
+        assert response.status_code == 422 and detail(response).startswith("code:"), typed
     # sold today, ordered by amount
     today = rs.local_time(clock.now()).date().isoformat()
     by_day = as_seller.get(f"{V1}/recharges", {"sold_from": today, "sold_to": today,
@@ -880,6 +884,10 @@ def test_a_printout_is_capped_at_the_consoles_part_size(as_seller, batch, monkey
     response = as_seller.get(f"{V1}/recharges/batches/{batch.pk}/cards.pdf")
     assert response.status_code == 422 and code_of(response) == "too_many_cards"
     assert "at most 5 cards" in detail(response)
+    # the real number of cards asked for, not the cap plus one
+    assert f"would have {len(rows(batch))}" in detail(response) and len(rows(batch)) > 6
+    response = as_seller.get(f"{V1}/recharges/batches/{batch.pk}/cards.pdf", {"limit": 7})
+    assert "would have 7;" in detail(response)
     ids = "&".join(f"id={r.pk}" for r in rows(batch)[:6])
     response = as_seller.get(f"{V1}/recharges/tickets.escpos?{ids}")
     assert response.status_code == 422 and "in parts" in detail(response)

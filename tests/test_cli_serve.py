@@ -181,3 +181,22 @@ def test_web_refuses_a_large_body_unread_and_stops_every_worker_on_sigterm(tmp_p
     left = [pid for pid in workers if Path(f"/proc/{pid}").exists()
             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not left, "worker processes left behind"
+
+
+def test_web_refuses_an_address_another_server_listens_on():
+    """Granian listens with SO_REUSEPORT: a second server on the same address would share
+    the port and get half the requests. `ficha web` and `ficha serve` refuse instead."""
+    from ficha.cli.web import make_server
+
+    taken = socket.socket()
+    if hasattr(socket, "SO_REUSEPORT"):  # as Granian does
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(SystemExit, match="already in use"):
+            make_server(f"127.0.0.1:{port}").check_address()
+    finally:
+        taken.close()
+    make_server(f"127.0.0.1:{port}").check_address()  # free again: fine

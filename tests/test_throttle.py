@@ -30,6 +30,25 @@ def test_forgive_takes_back_a_successful_attempt(db):
         assert throttle.retry_after("redeem", keys) == 0
 
 
+def test_a_success_leaves_no_lock_behind(db):
+    """The right password after a stranger's failures: the next attempt (another new
+    browser, a colleague at the same PC) is evaluated at once, and the failures still
+    count for the next wrong one."""
+    keys = ["login:owner"]
+    t = T0
+    for _ in range(7):  # a stranger's wrong guesses, each after the previous lock ended
+        with clock.frozen(t):
+            assert throttle.claim("staff_login", keys) == 0
+            t += dt.timedelta(seconds=throttle.retry_after("staff_login", keys))
+    with clock.frozen(t):
+        assert throttle.claim("staff_login", keys) == 0  # the owner, right password
+        throttle.forgive("staff_login", keys)
+        assert throttle.retry_after("staff_login", keys) == 0
+        assert throttle.failures("staff_login", "login:owner") == 7
+        assert throttle.claim("staff_login", keys) == 0  # a wrong one locks again
+        assert throttle.retry_after("staff_login", keys) > 0
+
+
 def test_any_locked_key_blocks_the_attempt(db):
     with clock.frozen(T0):
         for _ in range(4):

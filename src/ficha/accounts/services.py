@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -63,6 +64,12 @@ def customer_problems(fields: dict, *, instance: Customer | None = None,
     return _customer_problems(fields, instance=instance, password=password, pin=pin)[1]
 
 
+def typed_username(name: str) -> str:
+    """A username as typed, in composed form (NFC): "e" + combining accent, as some
+    keyboards send it, is the letter "é" that USERNAME_RE accepts."""
+    return unicodedata.normalize("NFC", str(name).strip())
+
+
 def _customer_problems(fields: dict, *, instance: Customer | None = None,
                        password: str | None = None, pin: str | None = None
                        ) -> tuple[dict, dict[str, str]]:
@@ -73,6 +80,8 @@ def _customer_problems(fields: dict, *, instance: Customer | None = None,
             raise AccountError(_("Unknown field: %(name)s") % {"name": key})
         if isinstance(value, str):
             value = value.strip()
+        if key == "username" and isinstance(value, str):
+            value = typed_username(value)
         out[key] = value
     if "username" in out:
         name = out["username"]
@@ -314,7 +323,7 @@ def staff_problems(username: str | None, password: str | None, role: str | None
     (``None``: not checked)."""
     errors = {}
     if username is not None:
-        username = username.strip()
+        username = typed_username(username)
         if not username or not USERNAME_RE.match(username):
             errors["username"] = _("A username has letters, digits and . @ + - _ only (at "
                                    "most 150).")
@@ -333,7 +342,7 @@ def staff_problems(username: str | None, password: str | None, role: str | None
 def create_staff(actor: audit.Actor, username: str, password: str, role: str,
                  full_name: str = ""):
     User = get_user_model()
-    username = (username or "").strip()
+    username = typed_username(username or "")
     errors = staff_problems(username, password, role)  # every problem at once
     if errors:
         raise AccountError(errors=errors)

@@ -162,4 +162,6 @@ class Message(Schema):
     code: str
 
 
-ERRORS = {400: Message, 401: Message, 403: Message, 404: Message, 409: Message}
+# 422: a body or query that does not fit the operation (validation_error,
+# unknown_parameter), possible on every operation.
+ERRORS = {400: Message, 401: Message, 403: Message, 404: Message, 409: Message, 422: Message}

@@ -13,8 +13,10 @@ or lock held by the periodic worker thread of ``ficha serve`` leaks into them.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
+import socket
 import sys
 
 from django.conf import settings
@@ -82,6 +84,29 @@ class WebServer:
             log_level=LogLevels.warning,
             workers_kill_timeout=10,
         )
+
+    def check_address(self) -> None:
+        """Refuse to start (SystemExit with the reason) when the address is taken.
+
+        Granian binds with SO_REUSEPORT, so without this a second Ficha (another data
+        directory, an older version still running) would share the port with the first
+        and the kernel would split the requests between them. A plain bind (no
+        SO_REUSEPORT) fails while anything listens there."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        probe = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if sys.platform != "win32":  # on Windows SO_REUSEADDR would allow stealing
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((self.host, self.port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+                raise SystemExit(
+                    f"{self.host}:{self.port} is already in use: is Ficha (or another "
+                    f"server) already running there? Stop it, or choose another address "
+                    f"with FICHA_HTTP_ADDR or --addr.")
+            raise SystemExit(f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}")
+        finally:
+            probe.close()
 
     def run(self) -> None:
         from django.db import connections

@@ -203,21 +203,20 @@ def _count_failure(cur, scope: str, rows: list[list], now: dt.datetime) -> None:
 
 
 def forgive(scope: str, keys: Iterable[str | None]) -> None:
-    """The claimed attempt succeeded: take back its failure."""
+    """The claimed attempt succeeded: take back its failure and the lock it set.
+
+    A claim is evaluated only when none of its keys is locked, and while the claim's own
+    lock stands no other attempt is counted; so undoing the claim leaves the keys
+    unlocked (the earlier failures still count: the next wrong attempt locks again; a
+    stranger's failure counted in parallel during the free attempts loses its lock the
+    same way). Keeping a lock here refused the next right password from another new
+    browser for a while."""
     keys = _clean(keys)
     if not keys:
         return
-    now = clock.now()
     with transaction.atomic(), connection.cursor() as cur:
-        for pk, key, failures, locked, last in _lock_rows(cur, scope, keys, create=False):
-            p = policy(scope, key)
-            failures = max(0, failures - 1)
-            seconds = lock_seconds(p, failures)
-            if not seconds:
-                locked = None
-            elif last:
-                locked = max(now, last + dt.timedelta(seconds=seconds))
-            _save(cur, pk, failures, locked, last)
+        for pk, _key, failures, _locked, last in _lock_rows(cur, scope, keys, create=False):
+            _save(cur, pk, max(0, failures - 1), None, last)
 
 
 def reset(scope: str, key: str) -> int:

@@ -224,12 +224,15 @@ def _safe_name(label: str) -> str:
     return name[:60] or "recharges"
 
 
-def _capped(rows: list) -> list:
+def _capped(rows: list, total=None) -> list:
+    """``rows`` if one printout holds them, else 422. ``total()`` counts what was asked
+    for when ``rows`` stopped one past the cap (the message names the real number)."""
     if len(rows) > printouts.MAX_CARDS:
+        n = total() if total is not None else len(rows)
         raise errors.ApiError(422, _(
             "One printout holds at most %(max)s cards and this one would have %(n)s; print "
             "it in parts (offset and limit).") % {"max": f"{printouts.MAX_CARDS:,}",
-                                                  "n": f"{len(rows):,}"},
+                                                  "n": f"{n:,}"},
             "too_many_cards")
     return rows
 
@@ -239,7 +242,7 @@ def _batch_rows(batch_id: int, query: BatchPrintQuery) -> tuple[Batch, list[Rech
     qs = recharges.search(batch=batch, order="id").printable()
     if query.status:
         qs = qs.filter(status=query.status)
-    end = query.offset + query.limit if query.limit is not None else None
+    end = asked = query.offset + query.limit if query.limit is not None else None
     if end is None or query.limit > printouts.MAX_CARDS:
         # read one more than the cap at most: enough to refuse without loading a batch
         end = query.offset + printouts.MAX_CARDS + 1 if end is None else min(
@@ -247,7 +250,7 @@ def _batch_rows(batch_id: int, query: BatchPrintQuery) -> tuple[Batch, list[Rech
     rows = list(qs[query.offset:end])
     if not rows:
         raise Http404(_("This batch has no printable codes (unsold or sold, not expired)."))
-    return batch, _capped(rows)
+    return batch, _capped(rows, lambda: qs[query.offset:asked].count())
 
 
 def _selection_rows(selection: PrintSelection) -> list[Recharge]:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Schema
 from pydantic import AfterValidator, BeforeValidator, StrictInt, StringConstraints, model_validator
 
-from ficha.core import clock
+from ficha.core import clock, codes
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Recharge
 
@@ -38,6 +38,17 @@ Order = Literal[tuple(f"{sign}{name}" for name in _SORT_FIELDS for sign in ("", 
 Text80 = Annotated[str, StringConstraints(max_length=80), AfterValidator(clean_text)]
 CodeText = Annotated[str, StringConstraints(min_length=1, max_length=64),
                      AfterValidator(clean_text)]
+
+
+def _code_prefix(value: str) -> str:
+    """A code prefix as typed must hold a digit: "abc" would match every code."""
+    if value.strip() and not codes.normalize(value):
+        raise ValueError(_("A recharge code has digits only; check what you typed."))
+    return value
+
+
+CodePrefix = Annotated[str, StringConstraints(max_length=64), AfterValidator(clean_text),
+                       AfterValidator(_code_prefix)]
 MAX_SELECTION = recharges.MAX_BATCH
 MAX_PRINT_SELECTION = 1_000
 MIN_YEAR, MAX_YEAR = 1970, 2999
@@ -165,7 +176,7 @@ class RechargeFilter(Schema):
     amount: Major | None = Field(None, description="Face value in major units, \"500\"")
     amount_minor: Annotated[int, Field(ge=0, le=MAX_MINOR)] | None = Field(
         None, description="Face value in minor units")
-    code: Annotated[str, Field(max_length=64)] = Field(
+    code: CodePrefix = Field(
         "", description="Code prefix as typed (\"1234\" or \"1234 5\")")
     sold_from: When | None = None
     sold_to: When | None = None

@@ -26,6 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None,
                no_radius=False, **opts):
+        server = make_server(addr, workers)
+        server.check_address()  # before anything else: a second Ficha must not share it
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         initialise(self)  # migrate, owner login (as `ficha init`)
         if demo:
@@ -33,7 +35,6 @@ class Command(BaseCommand):
 
             summary = load_demo()
             self.stdout.write(summary)
-        server = make_server(addr, workers)
         url = server.url
         self.stdout.write(self.style.SUCCESS(
             f"Ficha is running: console {url}/console/  portal {url}/  (Ctrl-C stops)"

@@ -18,6 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr=None, workers=None, threads=None, **opts):
         server = make_server(addr, workers, threads)
+        server.check_address()
         self.stdout.write(f"Ficha web server on {server.url}/ ({server.workers} worker "
                           f"processes x {server.threads} threads; Ctrl-C stops)")
         self.stdout.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -113,11 +114,17 @@ def test_files_are_private_while_ficha_serve_runs_and_after_a_restart(tmp_path):
     data = tmp_path / "data"
     port = 18500 + os.getpid() % 90
     proc = _serve(data, port)
+    reader = None
     try:
-        # the database is open: its -wal and -shm exist, created by SQLite itself
+        # Hold the database open (Ficha's own connections come and go with requests): its
+        # -wal and -shm exist, created by SQLite with the database file's mode.
+        reader = sqlite3.connect(data / "ficha.sqlite3")
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchall()
         assert (data / "ficha.sqlite3-wal").exists() and (data / "ficha.sqlite3-shm").exists()
         assert not _wrong(data), _modes(data)
     finally:
+        if reader is not None:
+            reader.close()
         _stop(proc)
     # an older install (or a careless chmod) is repaired by the next start
     for p in [data, *data.rglob("*")]:

@@ -358,3 +358,17 @@ def test_the_migration_renames_names_that_clash_beyond_ascii(db, make_customer):
     second.refresh_from_db()
     assert (first.username, first.username_key) == ("É-Ω", "é-ω")
     assert second.username == f"é-ω-{second.pk}" and second.username_key == second.username
+
+
+def test_refused_guesses_at_an_account_still_raise_the_alert_naming_it(db, owner):
+    # 50 quick guesses from rotating addresses: the throttle evaluates only a few, yet the
+    # owner hears that someone is guessing the owner's password (issue 7 §1)
+    attacker = Client()
+    with clock.frozen(T0):
+        for i in range(50):
+            staff_login(attacker, "olga", f"guess-{i}", f"127.0.{i // 250}.{i % 250 + 1}")
+    evaluated = throttle.failures("staff_login", logins.login_key("olga"))
+    assert evaluated < logins.ALERT_AT  # most were refused unevaluated
+    alert = Alert.objects.get(kind=alerts.ACCOUNT)
+    assert "olga" in alert.message and "refused" in alert.message
+    assert alert.count == 1  # one open alert, not a write per refused guess

@@ -102,6 +102,23 @@ def settle(attempt: Attempt, *, ok: bool, account_label: str = "",
             _account_alert(attempt, account_label, n)
 
 
+def refused(attempt: Attempt, account_label: str) -> None:
+    """An attempt from an unknown client refused by the throttle (never evaluated) still
+    tells of an attack: the alert names the account once its failures and refusals reach
+    ``ALERT_AT`` (and again at each further multiple, so a flood costs no write each)."""
+    if attempt.known or not account_label:
+        return
+    key = login_key(attempt.name_key)
+    n = (throttle.failures(attempt.scope, key) + throttle.refused_total(attempt.scope, key)
+         + 1)
+    if n % ALERT_AT == 0 and not alerts.is_open(_alert_key(attempt)):
+        _account_alert(attempt, account_label, n, refused=True)
+
+
+def _alert_key(attempt: Attempt) -> str:
+    return f"account:{attempt.scope}:{attempt.name_key}"[:255]
+
+
 def _count_pin_guess(customer: Customer) -> None:
     key = f"pin:{customer.pk}"
     throttle.claim(PIN_SCOPE, [key])
@@ -128,10 +145,16 @@ def _count_pin_guess(customer: Customer) -> None:
                            dedupe_key=f"pin:{customer.pk}")
 
 
-def _account_alert(attempt: Attempt, label: str, n: int) -> None:
+def _account_alert(attempt: Attempt, label: str, n: int, refused: bool = False) -> None:
     cap = throttle.login_daily_cap()
     with alerts.in_venue_language():
-        if n >= cap:
+        if refused:
+            message = _(
+                "%(account)s: %(n)d attempts to log in from browsers that never logged "
+                "into it (last from %(ip)s), most refused by the throttle. Someone may be "
+                "guessing its password."
+            )
+        elif n >= cap:
             message = _(
                 "%(account)s: %(n)d wrong passwords today from browsers that never logged "
                 "into it (last from %(ip)s). It now refuses such browsers until tomorrow; "
@@ -146,7 +169,7 @@ def _account_alert(attempt: Attempt, label: str, n: int) -> None:
     alerts.raise_alert(alerts.ACCOUNT, message, source=label,
                        data={"scope": attempt.scope, "failures": n, "cap": cap,
                              "last_ip": attempt.ip},
-                       dedupe_key=f"account:{attempt.scope}:{attempt.name_key}"[:255])
+                       dedupe_key=_alert_key(attempt))
 
 
 @dataclass
@@ -172,6 +195,8 @@ def customer_login(username: str, secret: str, *, ip: str | None,
     tag = device_entries_of(customer) if customer is not None and device_entries_of else None
     attempt = claim(PORTAL, username, ip=ip, device_tag=tag)
     if attempt.wait:
+        if customer is not None:
+            refused(attempt, _("Customer %(name)s") % {"name": customer.username})
         return CustomerLogin(wait=attempt.wait, attempt=attempt)
     plausible = 0 < len(secret) <= MAX_SECRET and "\x00" not in secret
     ok = False

@@ -75,6 +75,12 @@ def raise_alert(kind: str, message: str, *, source: str = "", data: dict | None 
     return alert
 
 
+def is_open(dedupe_key: str) -> bool:
+    """Whether an alert with this key is still waiting for someone to look at it."""
+    return Alert.objects.filter(dedupe_key=dedupe_key[:255],
+                                acknowledged_at__isnull=True).exists()
+
+
 def acknowledge(actor: audit.Actor, alert: Alert | int, note: str = "") -> Alert:
     """Mark an alert as seen and handled (idempotent: a second call changes nothing)."""
     pk = alert.pk if isinstance(alert, Alert) else int(alert)

@@ -243,6 +243,12 @@ def failures(scope: str, key: str) -> int:
     return n
 
 
+def refused_total(scope: str, key: str) -> int:
+    """Attempts of one key refused so far (written after each request; see flush)."""
+    return Throttle.objects.filter(scope=scope, key=key[:128]).values_list(
+        "refused", flat=True).first() or 0
+
+
 # --- refused attempts: aggregated counting and the flood alarm ---------------------------
 FLOOD_REFUSED_PER_MINUTE = 60
 

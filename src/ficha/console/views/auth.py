@@ -58,6 +58,9 @@ def login_view(request):
             return response
         if wait:
             refused = True
+            if user is not None:
+                logins.refused(attempt, _("Staff member %(name)s")
+                               % {"name": user.get_username()})
         elif attempt is not None:
             logins.settle(attempt, ok=False, account_label=_("Staff member %(name)s")
                           % {"name": user.get_username()} if user is not None else "")

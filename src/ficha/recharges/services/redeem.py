@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -282,6 +283,12 @@ _ATTEMPT = ("INSERT INTO {attempt} ({at}, {door}, {outcome}, {ip}, {mac}, {stati
 
 
 def _sql(template: str) -> str:
+    return _written(template, connection.vendor)
+
+
+@functools.cache
+def _written(template: str, vendor: str) -> str:
+    """A template with its names quoted for ``vendor``: worked out once per statement."""
     names = {"recharge": Recharge._meta.db_table, "tally": Tally._meta.db_table,
              "attempt": RedeemAttempt._meta.db_table}
     return template.format_map(

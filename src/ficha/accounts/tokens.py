@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from ficha.core import audit, clock, roles
+from ficha.core import audit, clock, roles, rows
 
 from .models import ApiToken
 from .services import AccountError, find_staff
@@ -169,9 +169,8 @@ def _lookup_sql() -> str:
         groups = User._meta.get_field("groups")
         user_t, token_t = q(User._meta.db_table), q(ApiToken._meta.db_table)
         link_t, group_t = q(groups.remote_field.through._meta.db_table), q(Group._meta.db_table)
-        columns = ", ".join(f"{user_t}.{q(f.column)}" for f in User._meta.concrete_fields)
         sql = (
-            f"SELECT {columns}, {token_t}.{q('id')} AS ficha_token_id, "
+            f"SELECT {rows.columns(User)}, {token_t}.{q('id')} AS ficha_token_id, "
             f"{token_t}.{q('last_used_at')} AS ficha_token_used, "
             f"{group_t}.{q('name')} AS ficha_group "
             f"FROM {token_t} INNER JOIN {user_t} ON {user_t}.{q('id')} = {token_t}.{q('user_id')} "
@@ -206,12 +205,12 @@ def authenticate_token(plaintext: str, ip: str | None = None):
     plaintext = plaintext.strip()
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
-    rows = list(get_user_model().objects.raw(_lookup_sql(), [hash_token(plaintext)]))
-    if not rows:
+    found = rows.read(get_user_model(), _lookup_sql(), [hash_token(plaintext)], extra=3)
+    if not found:
         return None
-    user = rows[0]
-    roles.remember_groups(user, {row.ficha_group for row in rows if row.ficha_group})
-    token_id, last_used = user.ficha_token_id, _aware(user.ficha_token_used)
+    user, token_id, last_used, _group = found[0]
+    roles.remember_groups(user, {group for *_r, group in found if group})
+    last_used = _aware(last_used)
     now = clock.now()
     if last_used is None or now - last_used >= TOUCH_EVERY:
         ApiToken.objects.filter(pk=token_id).filter(

@@ -1,29 +1,62 @@
-"""Reading one row by its primary key without building a query each time.
+"""Written-out statements for the few paths that run on every request.
 
-Building an ORM query costs more CPU than the database needs to answer it. On the few
-paths that run on every request (e.g. the API's redemption looking up its customer) the
-statement is written out once per model and database vendor and reused: same columns,
-same Python values (the model fields' converters apply), no ordering, no LIMIT (a
-primary key matches at most one row).
+Building an ORM query costs more CPU than the database needs to answer it. On the paths
+that run on every request (an API token lookup, the API's redemption reading its
+customer, the audit row) the statement is written out once per model and database vendor
+and reused, and rows become instances exactly as the ORM makes them (the fields'
+converters apply): :func:`read`, :func:`by_pk`, :func:`insert`.
 """
 
 from __future__ import annotations
 
 from django.db import connection, models
 
-_SQL: dict[tuple[str, str], str] = {}  # (model label, vendor) -> SELECT
+_READERS: dict[tuple[str, str], tuple[str, list[str], dict, object]] = {}
 
 
-def _select_by_pk(model: type[models.Model]) -> str:
+def _reader(model: type[models.Model]):
+    """(columns, attnames, converters, compiler) to read ``model`` rows, once per vendor."""
     key = (model._meta.label, connection.vendor)
-    sql = _SQL.get(key)
-    if sql is None:
+    found = _READERS.get(key)
+    if found is None:
+        from django.db.models.sql import Query
+
         q = connection.ops.quote_name
-        table = q(model._meta.db_table)
-        columns = ", ".join(f"{table}.{q(f.column)}" for f in model._meta.concrete_fields)
-        sql = f"SELECT {columns} FROM {table} WHERE {table}.{q(model._meta.pk.column)} = %s"
-        _SQL[key] = sql
-    return sql
+        meta = model._meta
+        table = meta.db_table
+        fields = list(meta.concrete_fields)
+        columns = ", ".join(f"{q(table)}.{q(f.column)}" for f in fields)
+        compiler = Query(model).get_compiler(connection=connection)
+        converters = compiler.get_converters([f.get_col(table) for f in fields])
+        found = _READERS[key] = (columns, [f.attname for f in fields], converters, compiler)
+    return found
+
+
+def columns(model: type[models.Model]) -> str:
+    """The model's columns, qualified with its table, for a written-out SELECT that
+    :func:`read` turns into instances."""
+    return _reader(model)[0]
+
+
+def read(model: type[models.Model], sql: str, params, extra: int = 0) -> list[tuple]:
+    """Run ``sql`` (``SELECT <columns(model)>[, extra columns] ...``) and return one
+    ``(instance, *extra values)`` per row; the model's values pass through the fields'
+    converters as the ORM's would."""
+    _columns, attnames, converters, compiler = _reader(model)
+    n = len(attnames)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    out = []
+    for row in fetched:
+        values = row[:n]
+        if converters:
+            values = next(iter(compiler.apply_converters([values], converters)))
+        out.append((model.from_db(connection.alias, attnames, values), *row[n:n + extra]))
+    return out
+
+
+_BY_PK: dict[tuple[str, str], str] = {}
 
 
 def by_pk(model: type[models.Model], pk):
@@ -31,10 +64,15 @@ def by_pk(model: type[models.Model], pk):
     ``model.objects.filter(pk=pk).first()`` for a manager without a default filter)."""
     if pk is None:
         return None
-    pk = model._meta.pk.get_prep_value(pk)
-    for row in model._default_manager.raw(_select_by_pk(model), [pk]):
-        return row
-    return None
+    key = (model._meta.label, connection.vendor)
+    sql = _BY_PK.get(key)
+    if sql is None:
+        q = connection.ops.quote_name
+        table = q(model._meta.db_table)
+        sql = _BY_PK[key] = (f"SELECT {columns(model)} FROM {table} "
+                             f"WHERE {table}.{q(model._meta.pk.column)} = %s")
+    found = read(model, sql, [model._meta.pk.get_prep_value(pk)])
+    return found[0][0] if found else None
 
 
 _INSERT: dict[tuple[str, str], tuple[str, list, bool]] = {}  # (label, vendor) -> statement

@@ -78,6 +78,42 @@ def test_revoked_token_stops_at_once(api_client, api_token, owner):
     assert client.get(f"{V1}/customers").status_code == 401
 
 
+def test_role_changes_and_disabling_count_on_the_next_token_request(api_client, api_token,
+                                                                     owner):
+    token, plaintext = api_token("voucher_seller")
+    client = api_client(token=plaintext)
+    assert client.get(f"{V1}/customers").status_code == 403  # a seller sees no customers
+    accounts.set_staff_role(actor_for(owner), token.user, roles.CASHIER)
+    assert client.get(f"{V1}/customers").status_code == 200
+    assert client.get(f"{V1}/me").json()["role"] == "cashier"
+    accounts.set_staff_role(actor_for(owner), token.user, roles.VOUCHER_SELLER)
+    assert client.get(f"{V1}/customers").status_code == 403
+    token.user.groups.clear()  # no role group at all: nothing is allowed
+    assert client.get(f"{V1}/me").status_code == 403
+    token.user.groups.set([roles_group(roles.MANAGER)])
+    assert client.get(f"{V1}/customers").status_code == 200
+    type(token.user).objects.filter(pk=token.user_id).update(is_active=False)
+    assert client.get(f"{V1}/customers").status_code == 401
+
+
+def roles_group(name):
+    from django.contrib.auth.models import Group
+
+    return Group.objects.get(name=name)
+
+
+def test_a_token_request_checks_its_token_and_role_in_one_query(api_client, api_token,
+                                                                make_customer,
+                                                                django_assert_num_queries):
+    _token, plaintext = api_token("cashier")
+    client = api_client(token=plaintext)
+    customer = make_customer("ana")
+    client.get(f"{V1}/customers/{customer.pk}")  # records the first use, reads settings
+    # the token with its user and role groups, then the customer and its balance
+    with django_assert_num_queries(3):
+        assert client.get(f"{V1}/customers/{customer.pk}").status_code == 200
+
+
 @pytest.mark.parametrize("role,method,path,body,allowed", [
     ("voucher_seller", "POST", "/customers/{c}/deposits", {"amount_minor": 100}, False),
     ("voucher_seller", "GET", "/customers", None, False),

@@ -369,11 +369,7 @@ def set_staff_role(actor: audit.Actor, user, role: str):
         user.groups.set([Group.objects.get(name=role)])
         user.is_superuser = role == roles.OWNER
         user.save(update_fields=["is_superuser"])
-        user.__dict__.pop("_ficha_role", None)
-        if hasattr(user, "_perm_cache"):
-            del user._perm_cache
-        if hasattr(user, "_group_perm_cache"):
-            del user._group_perm_cache
+        roles.forget_groups(user)
         audit.record(actor, "staff.role", user, before={"role": before}, after={"role": role},
                      summary=_("Role of %(name)s changed") % {"name": user.username})
     return user

@@ -23,11 +23,12 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from ficha.core import audit, clock, roles
+from ficha.core import audit, clock, roles, rows
 
 from .models import ApiToken
 from .services import AccountError, find_staff
@@ -155,23 +156,64 @@ def list_tokens(include_revoked: bool = True):
     return qs.order_by(F("revoked_at").asc(nulls_first=True), "name", "-created_at")
 
 
+_LOOKUP_SQL: dict[str, str] = {}  # database vendor -> the statement below
+
+
+def _lookup_sql() -> str:
+    """The token lookup, written once per database vendor: the user's columns, the token's
+    id and last use, and one row per group of the user (none: one row, NULL group)."""
+    sql = _LOOKUP_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        User = get_user_model()
+        groups = User._meta.get_field("groups")
+        user_t, token_t = q(User._meta.db_table), q(ApiToken._meta.db_table)
+        link_t, group_t = q(groups.remote_field.through._meta.db_table), q(Group._meta.db_table)
+        sql = (
+            f"SELECT {rows.columns(User)}, {token_t}.{q('id')} AS ficha_token_id, "
+            f"{token_t}.{q('last_used_at')} AS ficha_token_used, "
+            f"{group_t}.{q('name')} AS ficha_group "
+            f"FROM {token_t} INNER JOIN {user_t} ON {user_t}.{q('id')} = {token_t}.{q('user_id')} "
+            f"LEFT JOIN {link_t} ON {link_t}.{q(groups.m2m_column_name())} = {user_t}.{q('id')} "
+            f"LEFT JOIN {group_t} ON {group_t}.{q('id')} = "
+            f"{link_t}.{q(groups.m2m_reverse_name())} "
+            f"WHERE {token_t}.{q('token_hash')} = %s AND {token_t}.{q('revoked_at')} IS NULL "
+            f"AND {user_t}.{q('is_active')}"
+        )
+        _LOOKUP_SQL[connection.vendor] = sql
+    return sql
+
+
+def _aware(value):
+    """A datetime read from a raw column (SQLite gives naive UTC, or text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
 def authenticate_token(plaintext: str, ip: str | None = None):
-    """The active user behind this token, or None. Records when it was last used."""
+    """The active user behind this token, or None. Records when it was last used.
+
+    One statement per request, written out (this runs on every API request): the
+    token's user, with the names of the user's groups, so the role checks that follow
+    (``roles.can``) need no query. Nothing is cached across requests: a revoked token,
+    a disabled user or a changed role counts on the very next request."""
     if not isinstance(plaintext, str):
         return None
     plaintext = plaintext.strip()
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=hash_token(plaintext), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    found = rows.read(get_user_model(), _lookup_sql(), [hash_token(plaintext)], extra=3)
+    if not found:
         return None
+    user, token_id, last_used, _group = found[0]
+    roles.remember_groups(user, {group for *_r, group in found if group})
+    last_used = _aware(last_used)
     now = clock.now()
-    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
-        ApiToken.objects.filter(pk=token.pk).filter(
+    if last_used is None or now - last_used >= TOUCH_EVERY:
+        ApiToken.objects.filter(pk=token_id).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOUCH_EVERY)
         ).update(last_used_at=now, last_used_ip=ip or None)
-    return token.user
+    return user

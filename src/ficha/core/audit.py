@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 
+from . import rows
 from .models import AuditLog
 
 
@@ -64,7 +65,8 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
-    return AuditLog.objects.create(
+    # a written-out INSERT: the audit row is written on every change, redemptions included
+    return rows.insert(AuditLog(
         actor=actor.staff,
         actor_label=actor.name[:150],
         source=actor.source[:20],
@@ -75,4 +77,4 @@ def record(
         summary=summary,
         before=before,
         after=after,
-    )
+    ))

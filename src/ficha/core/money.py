@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.core import Locale
 from babel.numbers import (
@@ -135,7 +135,7 @@ class Money:
 
     def format(self, locale: str | None = None) -> str:
         """Localised display with the currency symbol, e.g. "F CFA 1 500" or "12,50 €"."""
-        return format_currency(self.to_decimal(), self.currency, locale=_locale(locale))
+        return _formatted(self.minor, self.currency, _locale(locale))
 
     def figures(self, locale: str | None = None) -> str:
         """The number alone as the locale writes it, grouped, with every decimal of the
@@ -164,6 +164,13 @@ def _locale(locale: str | None) -> Locale:
 
         locale = translation.get_language() or "en"
     return _babel_locale(locale)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(minor: int, currency: str, locale: Locale) -> str:
+    """``Money.format``, remembered: amounts repeat (face values, prices) on every page
+    and answer, and babel's formatting is the slow part."""
+    return format_currency(Money(minor, currency).to_decimal(), currency, locale=locale)
 
 
 @cache

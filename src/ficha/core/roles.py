@@ -1,8 +1,13 @@
 """Staff roles and what each may do.
 
-Roles are Django groups; capabilities are Django permissions on the unmanaged
-``core.Access`` model, so ``user.has_perm("core.<capability>")`` is the one check every
-view, API handler and CLI command makes. The owner is also a Django superuser.
+Roles are Django groups; capabilities are listed here, in ``CAPABILITIES``. ``can(user,
+capability)`` is the one check every view, API handler and CLI command makes: it answers
+from the user's role groups and this table, in memory, so a check costs no query once the
+user's group names are known (one query per user object, or none when the token lookup
+fetched them along, see ``remember_groups``). The same table is also synced into Django
+permissions on the unmanaged ``core.Access`` model (``sync_roles``), so
+``user.has_perm("core.<capability>")`` gives the same answers. The owner is also a Django
+superuser.
 """
 
 from __future__ import annotations
@@ -55,12 +60,40 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "manage_hotspot": (_("Manage the hotspot (gateways, plans, sessions)"), _MGMT),
 }
 
+# role -> the capabilities it has (the table above, turned around)
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    role: frozenset(c for c, (_label, allowed) in CAPABILITIES.items() if role in allowed)
+    for role in ROLES
+}
+
 
 def perm(capability: str) -> str:
     """The Django permission name for a capability: ``core.<capability>``."""
     if capability not in CAPABILITIES:
         raise KeyError(capability)
     return f"core.{capability}"
+
+
+def remember_groups(user, names) -> None:
+    """Cache the names of ``user``'s groups on this user object (a caller that fetched
+    them along with the user, e.g. the API token lookup, saves ``can`` its query)."""
+    user._ficha_groups = frozenset(names)
+    user.__dict__.pop("_ficha_role", None)
+
+
+def forget_groups(user) -> None:
+    """Drop what this user object cached about its groups (after changing them)."""
+    for attr in ("_ficha_groups", "_ficha_role", "_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(attr, None)
+
+
+def group_names(user) -> frozenset[str]:
+    """The names of the user's groups, read once per user object."""
+    names = user.__dict__.get("_ficha_groups")
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        user._ficha_groups = names
+    return names
 
 
 def role_of(user) -> str | None:
@@ -70,7 +103,7 @@ def role_of(user) -> str | None:
     cached = getattr(user, "_ficha_role", "unset")
     if cached != "unset":
         return cached
-    names = set(user.groups.values_list("name", flat=True))
+    names = group_names(user)
     role = next((r for r in ROLES if r in names), None)
     if role is None and user.is_superuser:
         role = OWNER
@@ -79,9 +112,16 @@ def role_of(user) -> str | None:
 
 
 def can(user, capability: str) -> bool:
+    """May ``user`` do ``capability``? Active users only; a superuser may do everything
+    (as with Django's ``has_perm``); anyone else needs a role group that has it."""
+    perm(capability)  # an unknown capability is a programming error
     if user is None or not getattr(user, "is_active", False):
         return False
-    return user.has_perm(perm(capability))
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    return any(capability in ROLE_CAPABILITIES.get(name, ()) for name in group_names(user))
 
 
 def sync_roles() -> None:

@@ -8,7 +8,7 @@ from ninja import Path, Query, Router
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
-from ficha.core import codes
+from ficha.core import codes, rows
 from ficha.core.services import currency as venue_currency
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Recharge
@@ -113,7 +113,7 @@ def redeem(request, payload: RedeemIn):
     ``code_expired`` (with ``expired_at``); a used one 409 ``code_used``; too many
     failures from your address or for this customer: 429 with ``Retry-After``."""
     if payload.customer_id is not None:
-        customer = Customer.objects.filter(pk=payload.customer_id).first()
+        customer = rows.by_pk(Customer, payload.customer_id)
         missing = payload.customer_id
     else:
         customer = accounts.find_customer(payload.username)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -183,7 +184,7 @@ def _fraud_alert(row: Recharge, outcome: str, source: Source) -> None:
 # out: one transaction, no savepoint, nothing read back that was just written. On success:
 # the throttle claim, the conditional UPDATE of the code, the ledger's two INSERTs, the
 # code's links, tally and attempt (one statement on PostgreSQL), the balance (and the audit
-# row for staff).
+# row for staff). Each statement's text is worked out once per database vendor.
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -206,17 +207,11 @@ def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int,
     first and forgiving a success (``core.throttle.claim``/``forgive``) would change
     nothing but cost four statements more.
     """
-    table = _q(Throttle._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
     stale = connection.ops.adapt_datetimefield_value(
         now - dt.timedelta(seconds=throttle.policy(THROTTLE_SCOPE).window_seconds))
     cur.execute(
-        f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}, "
-        f"{_q('last_failure_at')}) VALUES " + ", ".join(["(%s, %s, 0, %s)"] * len(keys))
-        + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO UPDATE SET "
-        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < %s THEN 0 "
-        f"ELSE {table}.{_q('failures')} END, {_q('last_failure_at')} = %s "
-        f"RETURNING {_q('id')}, {_q('key')}, {_q('failures')}, {_q('locked_until')}",
+        _claim_sql(connection.vendor, len(keys)),
         [v for key in keys for v in (THROTTLE_SCOPE, key, at)] + [stale, at],
     )
     rows, wait = [], 0.0
@@ -226,6 +221,19 @@ def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int,
             wait = max(wait, (locked - now).total_seconds())
         rows.append((pk, key, failures))
     return (max(1, int(wait + 0.999)) if wait else 0), rows
+
+
+@functools.cache
+def _claim_sql(vendor: str, n_keys: int) -> str:
+    table = _q(Throttle._meta.db_table)
+    return (
+        f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}, "
+        f"{_q('last_failure_at')}) VALUES " + ", ".join(["(%s, %s, 0, %s)"] * n_keys)
+        + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO UPDATE SET "
+        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < %s THEN 0 "
+        f"ELSE {table}.{_q('failures')} END, {_q('last_failure_at')} = %s "
+        f"RETURNING {_q('id')}, {_q('key')}, {_q('failures')}, {_q('locked_until')}"
+    )
 
 
 def _count_failure(cur, rows: list[tuple[int, str, int]], now: dt.datetime) -> None:
@@ -251,18 +259,22 @@ _TAKEN = ("id", "amount", "currency", "batch_id", "created_at", "expires_at", "s
           "sold_by_id", "sold_shift_id", "sale_price", "payment_method")
 
 
+@functools.cache
+def _take_sql(vendor: str) -> str:
+    return (
+        f"UPDATE {_q(Recharge._meta.db_table)} SET {_q('status')} = %s, {_q('used_at')} = %s, "
+        f"{_q('used_door')} = %s WHERE {_q('code')} = %s AND {_q('status')} = %s AND "
+        f"({_q('expires_at')} IS NULL OR {_q('expires_at')} > %s) "
+        f"RETURNING {', '.join(_q(c) for c in _TAKEN)}"
+    )
+
+
 def _take(cur, code: str, now: dt.datetime, door: str) -> Recharge | None:
     """Mark a sold, live code used: the conditional UPDATE that makes redemption happen
     exactly once (a second one waits for the first, then matches nothing). The row as
     the UPDATE left it, or None."""
     at = connection.ops.adapt_datetimefield_value(now)
-    cur.execute(
-        f"UPDATE {_q(Recharge._meta.db_table)} SET {_q('status')} = %s, {_q('used_at')} = %s, "
-        f"{_q('used_door')} = %s WHERE {_q('code')} = %s AND {_q('status')} = %s AND "
-        f"({_q('expires_at')} IS NULL OR {_q('expires_at')} > %s) "
-        f"RETURNING {', '.join(_q(c) for c in _TAKEN)}",
-        [S.USED, at, door, code, S.SOLD, at],
-    )
+    cur.execute(_take_sql(connection.vendor), [S.USED, at, door, code, S.SOLD, at])
     found = cur.fetchone()
     if found is None:
         return None
@@ -282,6 +294,12 @@ _ATTEMPT = ("INSERT INTO {attempt} ({at}, {door}, {outcome}, {ip}, {mac}, {stati
 
 
 def _sql(template: str) -> str:
+    return _written(template, connection.vendor)
+
+
+@functools.cache
+def _written(template: str, vendor: str) -> str:
+    """A template with its names quoted for ``vendor``: worked out once per statement."""
     names = {"recharge": Recharge._meta.db_table, "tally": Tally._meta.db_table,
              "attempt": RedeemAttempt._meta.db_table}
     return template.format_map(

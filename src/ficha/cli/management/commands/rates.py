@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ficha.callshop import services as callshop
 from ficha.callshop.rating import format_micro
+from ficha.cli.actors import cli_actor
 from ficha.core import audit, roles
 from ficha.core.money import Money
 
@@ -45,17 +44,7 @@ class Command(BaseCommand):
         q.add_argument("--deck", default=DEFAULT_DECK)
 
     def _actor(self, username: str | None) -> audit.Actor:
-        User = get_user_model()
-        if username:
-            user = User.objects.filter(username=username, is_active=True).first()
-            if user is None:
-                raise CommandError(f"No active staff member named {username!r}.")
-        else:
-            user = (User.objects.filter(groups__name=roles.OWNER, is_active=True,
-                                        api_token__isnull=True).order_by("pk").first())
-            if user is None:
-                raise CommandError("No owner login yet: run `ficha serve` once, or pass --user.")
-        return audit.Actor(user=user, source="cli", label=f"cli {getpass.getuser()}")
+        return cli_actor(username)
 
     def _deck(self, name: str):
         deck = callshop.find_deck(name)

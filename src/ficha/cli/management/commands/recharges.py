@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ficha.accounts import services as accounts
+from ficha.cli.actors import cli_actor
 from ficha.core import audit, roles
 from ficha.core.money import Money, MoneyError
 from ficha.core.services import currency
@@ -83,17 +82,7 @@ class Command(BaseCommand):
 
     # --- helpers ----------------------------------------------------------------------
     def _actor(self, username: str | None) -> audit.Actor:
-        User = get_user_model()
-        if username:
-            user = User.objects.filter(username=username, is_active=True).first()
-            if user is None:
-                raise CommandError(f"No active staff member named {username!r}.")
-        else:
-            user = (User.objects.filter(groups__name=roles.OWNER, is_active=True,
-                                        api_token__isnull=True).order_by("pk").first())
-            if user is None:
-                raise CommandError("No owner login yet: run `ficha serve` once, or pass --user.")
-        return audit.Actor(user=user, source="cli", label=f"cli {getpass.getuser()}")
+        return cli_actor(username)
 
     def _need(self, actor: audit.Actor, capability: str) -> None:
         if not roles.can(actor.user, capability):

@@ -33,6 +33,14 @@ def test_a_foreign_host_is_refused_with_a_message(client):
 
 
 @pytest.mark.django_db
+def test_a_foreign_host_gets_the_apis_json_error_under_the_api(client):
+    response = client.get("/api/v1/me", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_host" and "evil.example" in body["detail"]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("host", ["localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000",
                                   "127.0.0.5"])
 def test_loopback_names_are_served(client, host):

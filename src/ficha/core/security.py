@@ -15,9 +15,10 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext as _
+
+from .middleware import refuse
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 _ip_cache: dict[str, tuple[float, bool]] = {}
@@ -121,7 +122,8 @@ class HostMiddleware:
                 "This server does not answer to the name “%(host)s”. Use its own address, "
                 "or add the name to FICHA_ALLOWED_HOSTS or the public address in Settings."
             ) % {"host": domain[:100]}
-            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+            # the door's own format: the API's JSON error under /api/, a page elsewhere
+            return refuse(request, 400, _("Unknown address"), message, "unknown_host")
         return self.get_response(request)
 
 

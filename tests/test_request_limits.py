@@ -64,6 +64,20 @@ def test_a_nonsense_content_length_is_a_400(api_client):
     assert response.json()["code"] == "invalid_request"
 
 
+def test_a_chunked_body_is_refused_with_411_not_read_as_empty(api_client, client, db):
+    # Django reads no body without Content-Length: acting on an empty one would answer
+    # "field required" to a request that sent the field
+    response = api_client().generic("POST", f"{V1}/recharges/redeem", b"{}",
+                                    content_type="application/json", CONTENT_LENGTH="",
+                                    HTTP_TRANSFER_ENCODING="chunked")
+    assert response.status_code == 411
+    assert response.json()["code"] == "length_required"
+    page = client.generic("POST", "/login", b"code=12345678",
+                          content_type="application/x-www-form-urlencoded", CONTENT_LENGTH="",
+                          HTTP_TRANSFER_ENCODING="chunked")
+    assert page.status_code == 411 and "Content-Length" in page.content.decode()
+
+
 # --- too many fields ----------------------------------------------------------------------
 @pytest.mark.parametrize("path", [
     f"{V1}/recharges?status=sold&" + _many("status"),

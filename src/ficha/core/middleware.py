@@ -122,6 +122,11 @@ class RequestLimitsMiddleware:
         if length < 0:
             return refuse(request, 400, _("Bad request"),
                           _("The Content-Length header is not a valid size."), "invalid_request")
+        if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # Django reads no body without a length: say so rather than act on an empty one
+            return refuse(request, 411, _("Length required"),
+                          _("Send the request body with a Content-Length header, not in "
+                            "chunks."), "length_required")
         limit = max_body_for(request.path_info)
         if length > limit:
             return body_too_large(request, limit)

@@ -1,0 +1,86 @@
+"""Every hotspot decision as a plain function: who is accepted, for how long and how much
+data, with which attributes per gateway, and what an accounting record debits.
+
+Nothing here knows about UDP: ``ficha radiusd`` (and later FreeRADIUS' rlm_rest endpoints)
+decode a packet into an :class:`AuthRequest` or :class:`AcctRequest`, call
+:func:`authorize` or :func:`account`, and encode what they return.
+
+Money: the price of time and data comes from ``ficha.tariffs``; usage is charged
+cumulatively per session (``charge(total usage)``, rounded once) and the difference to
+what the ledger already took is debited — never more than the customer's balance, so a
+balance never goes below zero through hotspot use; what could not be taken stays visible
+as the session's unpaid amount and is taken as soon as credit is there again.
+"""
+
+from .accounting import (  # noqa: F401
+    ACCOUNTING_OFF,
+    ACCOUNTING_ON,
+    INTERIM,
+    START,
+    STOP,
+    AccountingError,
+    AcctRequest,
+    AcctResult,
+    Overview,
+    _close_nas_sessions,
+    _counter,
+    _debit,
+    _ip_or_none,
+    _owner,
+    _session_for_update,
+    account,
+    close_stale_sessions,
+    open_sessions,
+    overview,
+)
+from .authorize import (  # noqa: F401
+    AuthRequest,
+    Decision,
+    _authorize,
+    _check_customer,
+    _class_value,
+    _grant,
+    _language,
+    _least,
+    _looks_like_code,
+    _reject,
+    _use_ticket,
+    authorize,
+    normalize_mac,
+    parse_class,
+    reason_text,
+    vendor_attributes,
+)
+from .base import (  # noqa: F401
+    CLASS_PREFIX,
+    MIKROTIK_MAX_TIMEOUT,
+    MIN_INTERIM,
+    THROTTLE_SCOPE,
+    TICKET_SECONDS,
+    HotspotError,
+    _class_signer,
+)
+from .plans import (  # noqa: F401
+    _PLAN_INTS,
+    _PLAN_OPTIONAL,
+    _clean_plan,
+    create_plan,
+    issue_ticket,
+    plan_for,
+    set_customer_plan,
+    update_plan,
+)
+from .registry import (  # noqa: F401
+    _DROP_FIELDS,
+    DROP_BAD_AUTHENTICATOR,
+    DROP_MALFORMED,
+    DROP_MISSING_MA,
+    DROP_UNKNOWN,
+    NasEntry,
+    _clean_nas,
+    create_nas,
+    find_nas,
+    nas_table,
+    record_drops,
+    update_nas,
+)

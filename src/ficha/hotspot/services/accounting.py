@@ -1,0 +1,247 @@
+"""Accounting: what a record debits (exactly once), stale sessions, and what the console shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from ficha.accounts import services as accounts
+from ficha.accounts.models import Customer
+from ficha.core import audit, clock, codes
+from ficha.ledger import services as ledger
+from ficha.ledger.models import Account
+from ficha.tariffs import pricing
+
+from ..models import (
+    AccountingRecord,
+    HotspotAccount,
+    HotspotSession,
+    Nas,
+    Plan,
+    UnknownSource,
+)
+from .authorize import (
+    _looks_like_code,
+    normalize_mac,
+    parse_class,
+)
+from .plans import (
+    plan_for,
+)
+
+# --- accounting ----------------------------------------------------------------------------
+START, INTERIM, STOP, ACCOUNTING_ON, ACCOUNTING_OFF = "start", "interim", "stop", "on", "off"
+
+
+@dataclass(frozen=True)
+class AcctRequest:
+    status: str  # start / interim / stop / on / off
+    session_id: str = ""
+    unique_id: str = ""
+    username: str = ""
+    mac: str = ""
+    called: str = ""
+    framed_ip: str | None = None
+    session_time: int = 0
+    input_octets: int = 0
+    input_gigawords: int = 0
+    output_octets: int = 0
+    output_gigawords: int = 0
+    terminate_cause: str = ""
+    klass: bytes | str | None = None  # the Class we gave in the Access-Accept
+
+
+@dataclass
+class AcctResult:
+    session: HotspotSession | None
+    record: AccountingRecord | None
+    debit: int = 0
+    duplicate: bool = False
+    closed: int = 0  # sessions closed by Accounting-On/Off
+
+
+class AccountingError(ValueError):
+    pass
+
+
+def _counter(octets: int, gigawords: int) -> int:
+    return (max(0, int(gigawords)) << 32) + max(0, int(octets))
+
+
+def account(nas: Nas, req: AcctRequest) -> AcctResult:
+    """Record one Accounting-Request and debit the usage it adds, exactly once.
+
+    Counters are cumulative, so the session keeps the highest seen; a retransmitted or
+    duplicated record (same session, kind and counters) is recognised by a unique
+    constraint and changes nothing; an older record arriving late adds nothing.
+    """
+    if req.status in (ACCOUNTING_ON, ACCOUNTING_OFF):
+        return AcctResult(None, None, closed=_close_nas_sessions(nas, req.status))
+    if req.status not in (START, INTERIM, STOP):
+        raise AccountingError(f"unknown Acct-Status-Type {req.status!r}")
+    if not req.session_id:
+        raise AccountingError("no Acct-Session-Id")
+    key = (req.unique_id or f"{req.session_id}/{req.username}")[:200]
+    inp = _counter(req.input_octets, req.input_gigawords)
+    out = _counter(req.output_octets, req.output_gigawords)
+    if nas.vendor == Nas.Vendor.COOVACHILLI:  # chilli counts from its own side
+        inp, out = out, inp
+    seconds = max(0, int(req.session_time))
+    now = clock.now()
+    with transaction.atomic():
+        session = _session_for_update(nas, key, req, now)
+        try:
+            with transaction.atomic():
+                record = AccountingRecord.objects.create(
+                    session=session, kind=req.status, received_at=now, session_time=seconds,
+                    input_octets=inp, output_octets=out,
+                    terminate_cause=str(req.terminate_cause)[:40])
+        except IntegrityError:
+            return AcctResult(session, None, 0, duplicate=True)
+        session.session_time = max(session.session_time, seconds)
+        session.input_octets = max(session.input_octets, inp)
+        session.output_octets = max(session.output_octets, out)
+        session.updated_at = now
+        fields = ["session_time", "input_octets", "output_octets", "updated_at"]
+        if req.status == STOP and session.status == HotspotSession.Status.OPEN:
+            session.status = HotspotSession.Status.CLOSED
+            session.stopped_at = now
+            session.terminate_cause = str(req.terminate_cause)[:40]
+            fields += ["status", "stopped_at", "terminate_cause"]
+        if req.framed_ip and not session.framed_ip:
+            session.framed_ip = req.framed_ip
+            fields.append("framed_ip")
+        debit = 0
+        if session.customer_id is not None and session.plan_id is not None:
+            tariff = session.plan.tariff
+            session.charged = max(session.charged, pricing.charge(
+                tariff, session.session_time, session.input_octets + session.output_octets))
+            fields.append("charged")
+            debit = _debit(session, record)
+            if debit:
+                fields.append("debited")
+        session.save(update_fields=fields)
+    return AcctResult(session, record, debit)
+
+
+def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSession:
+    qs = HotspotSession.objects.select_for_update(of=("self",)).select_related("plan")
+    session = qs.filter(nas=nas, session_key=key).first()
+    if session is not None:
+        return session
+    customer, plan = _owner(req)
+    try:
+        with transaction.atomic():
+            return HotspotSession.objects.create(
+                nas=nas, session_key=key, acct_session_id=req.session_id[:100],
+                username=req.username[:150], customer=customer, plan=plan,
+                mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
+                framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
+    except IntegrityError:  # a parallel record created it
+        return qs.get(nas=nas, session_key=key)
+
+
+def _ip_or_none(text) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(text))) if text else None
+    except ValueError:
+        return None
+
+
+def _owner(req: AcctRequest) -> tuple[Customer | None, Plan | None]:
+    """Whose usage this is: from the Class of our Access-Accept, else the User-Name."""
+    ids = parse_class(req.klass) if req.klass else None
+    if ids is not None:
+        customer = Customer.objects.filter(pk=ids[0]).first()
+        plan = Plan.objects.filter(pk=ids[1]).first()
+        if customer is not None:
+            if plan is None:
+                plan = plan_for(customer, HotspotAccount.objects.filter(
+                    customer=customer).first())
+            return customer, plan
+    customer = accounts.find_customer(req.username) if req.username else None
+    if customer is None and req.username and _looks_like_code(req.username):
+        customer = accounts.find_customer(codes.normalize(req.username))
+    if customer is None:
+        return None, None
+    return customer, plan_for(customer, HotspotAccount.objects.filter(
+        customer=customer).first())
+
+
+def _debit(session: HotspotSession, record: AccountingRecord) -> int:
+    """Take what the session owes, as far as the balance goes (customer row locked)."""
+    owed = session.charged - session.debited
+    if owed <= 0:
+        return 0
+    customer = Customer.objects.only("pk", "credit_account_id", "username").get(
+        pk=session.customer_id)
+    # the lock every balance change takes (accounts.adjust does the same)
+    Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
+    available = accounts.balance(customer)
+    debit = min(owed, max(0, available))
+    if debit <= 0:
+        return 0
+    tx = ledger.post(
+        "hotspot.usage",
+        [(customer.credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
+        actor=audit.Actor(source="hotspot", label=f"customer {customer.username}"),
+        reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255])
+    session.debited += debit
+    AccountingRecord.objects.filter(pk=record.pk).update(debit=debit, transaction=tx)
+    record.debit, record.transaction = debit, tx
+    return debit
+
+
+def _close_nas_sessions(nas: Nas, why: str) -> int:
+    """Accounting-On/Off: the NAS (re)started, none of its sessions survive."""
+    return HotspotSession.objects.filter(nas=nas, status=HotspotSession.Status.OPEN).update(
+        status=HotspotSession.Status.STALE, stopped_at=clock.now(),
+        terminate_cause=f"NAS-Accounting-{why.title()}")
+
+
+def close_stale_sessions() -> int:
+    """Worker job: close open sessions that sent nothing for three interim intervals (at
+    least 10 minutes): their NAS forgot them or the Stop was lost. The usage up to their
+    last record is already debited."""
+    now = clock.now()
+    done = 0
+    candidates = (HotspotSession.objects.filter(
+        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10))
+        .select_related("plan").only("pk", "updated_at", "plan__interim_interval"))
+    for session in candidates[:1000]:
+        interval = session.plan.interim_interval if session.plan else 300
+        if session.updated_at > now - dt.timedelta(seconds=max(600, 3 * interval)):
+            continue
+        done += HotspotSession.objects.filter(
+            pk=session.pk, status=HotspotSession.Status.OPEN,
+            updated_at=session.updated_at,
+        ).update(status=HotspotSession.Status.STALE, stopped_at=now,
+                 terminate_cause="Stale")
+    return done
+
+
+# --- what the console shows ---------------------------------------------------------------
+@dataclass
+class Overview:
+    nas: list[Nas]
+    unknown: list[UnknownSource]
+    plans: list[Plan]
+    sessions: list[HotspotSession]
+
+
+def overview(session_limit: int = 200) -> Overview:
+    """Gateways (with their drop counters), unknown senders, plans and open sessions."""
+    return Overview(
+        nas=list(Nas.objects.all()),
+        unknown=list(UnknownSource.objects.all()[:20]),
+        plans=list(Plan.objects.all()),
+        sessions=open_sessions(session_limit),
+    )
+
+
+def open_sessions(limit: int = 200) -> list[HotspotSession]:
+    return list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
+                .select_related("nas", "customer", "plan").order_by("-started_at")[:limit])

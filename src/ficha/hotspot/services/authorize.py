@@ -1,0 +1,291 @@
+"""Access decisions: who is accepted, for how long and how much data, with which
+attributes per gateway."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+from django.contrib.auth.hashers import make_password
+from django.core import signing
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ficha.accounts import services as accounts
+from ficha.accounts.models import Customer, username_key
+from ficha.core import clock, codes, throttle
+from ficha.core.services import venue_settings
+from ficha.recharges import services as recharges
+from ficha.tariffs import pricing
+
+from ..models import (
+    HotspotAccount,
+    HotspotSession,
+    LoginTicket,
+    Nas,
+    Plan,
+)
+from .base import (
+    CLASS_PREFIX,
+    MIKROTIK_MAX_TIMEOUT,
+    MIN_INTERIM,
+    THROTTLE_SCOPE,
+    _class_signer,
+)
+from .plans import (
+    plan_for,
+)
+
+
+# --- authorization -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AuthRequest:
+    username: str
+    password: str | None = None  # PAP, decrypted
+    chap_id: int | None = None
+    chap_response: bytes | None = None  # 16 bytes
+    chap_challenge: bytes | None = None
+    mac: str = ""  # Calling-Station-Id
+    called: str = ""  # Called-Station-Id
+
+    @property
+    def is_chap(self) -> bool:
+        return self.chap_response is not None
+
+    def matches(self, secret: str) -> bool:
+        """Whether this request proves knowledge of ``secret`` (PAP or CHAP-MD5)."""
+        if self.is_chap:
+            if self.chap_id is None or self.chap_challenge is None:
+                return False
+            digest = hashlib.md5(bytes([self.chap_id & 0xFF]) + secret.encode()
+                                 + self.chap_challenge).digest()
+            return hmac.compare_digest(digest, self.chap_response or b"")
+        if self.password is None:
+            return False
+        return hmac.compare_digest(self.password.encode(), secret.encode())
+
+
+@dataclass
+class Decision:
+    accept: bool
+    attributes: list[tuple[str, object]] = field(default_factory=list)
+    message: str = ""  # Reply-Message
+    reason: str = ""  # accepted / credit / password / code:<reason> / ...
+    customer: Customer | None = None
+    plan: Plan | None = None
+    session_timeout: int | None = None
+    quota: int | None = None
+
+
+def normalize_mac(mac: str) -> str:
+    hexdigits = "".join(ch for ch in str(mac) if ch in "0123456789abcdefABCDEF")
+    if len(hexdigits) != 12:
+        return str(mac).strip()[:32].lower()
+    return ":".join(hexdigits[i:i + 2] for i in range(0, 12, 2)).lower()
+
+
+def _language(nas: Nas) -> str:
+    if nas.language:
+        return nas.language
+    try:
+        return venue_settings().language or "en"
+    except Exception:
+        return translation.get_language() or "en"
+
+
+def _reject(reason: str, message: str, **kw) -> Decision:
+    return Decision(False, [("Reply-Message", message)], message, reason, **kw)
+
+
+def authorize(nas: Nas, req: AuthRequest) -> Decision:
+    """Accept (with attributes for ``nas``'s vendor) or reject (with a Reply-Message in
+    the NAS's or venue's language) an Access-Request."""
+    with translation.override(_language(nas)):
+        return _authorize(nas, req)
+
+
+def _looks_like_code(text: str) -> bool:
+    digits = codes.normalize(text)
+    return bool(digits) and len(digits) >= 6 and all(
+        ch.isdigit() or ch in " -" for ch in text.strip())
+
+
+def _authorize(nas: Nas, req: AuthRequest) -> Decision:
+    username = (req.username or "").strip()
+    mac = normalize_mac(req.mac) if req.mac else ""
+    if not username or len(username) > 150:
+        return _reject("input", _("Enter your username and password, or a recharge code."))
+    customer = accounts.find_customer(username)
+    if customer is not None and (customer.has_password or customer.pin
+                                 or not _looks_like_code(username)):
+        customer, reason = _check_customer(customer, username, req, mac)
+        if customer is None:
+            return _reject(reason, _("Wrong username or password.") if reason == "password"
+                           else reason_text(reason))
+    elif _looks_like_code(username):
+        # A recharge code alone: the code is the secret (PAP or CHAP), or no password.
+        code = codes.normalize(username)
+        if not (req.matches(username) or req.matches(code) or req.matches("")):
+            return _reject("password", _("Wrong username or password."))
+        source = recharges.Source(mac=mac or None, door="hotspot",
+                                  station=None if mac else f"nas:{nas.name}"[:64])
+        try:
+            redemption = recharges.redeem_for_login(code, source=source)
+        except recharges.RechargeError as exc:
+            return _reject(f"code:{exc.reason}", exc.message)
+        customer = redemption.customer
+    else:
+        # Same work and the same throttling as a password check: no oracle on usernames.
+        _customer, reason = _check_customer(None, username, req, mac)
+        return _reject(reason, reason_text(reason))
+    return _grant(nas, customer, mac)
+
+
+def reason_text(reason: str) -> str:
+    if reason.startswith("throttled:"):
+        seconds = int(reason.split(":", 1)[1])
+        return ngettext("Too many attempts. Wait %(n)d second and try again.",
+                        "Too many attempts. Wait %(n)d seconds and try again.", seconds
+                        ) % {"n": seconds}
+    return _("Wrong username or password.")
+
+
+def _check_customer(customer: Customer | None, username: str, req: AuthRequest, mac: str
+                    ) -> tuple[Customer | None, str]:
+    """The customer if the request proves their password (PAP) or a login ticket (PAP or
+    CHAP); throttled per MAC and per account name like the portal's login (unknown names
+    too, so guessing names costs the same)."""
+    keys = [f"account:{username_key(username)}"[:128]]
+    if mac:
+        keys.insert(0, f"mac:{mac}")
+    wait = throttle.claim(THROTTLE_SCOPE, keys)
+    if wait:
+        return None, f"throttled:{wait}"
+    if customer is None:
+        make_password(req.password or "")  # same work either way
+        return None, "password"
+    if not req.is_chap and req.password is not None and customer.check_password(req.password):
+        ok = True
+    else:
+        ok = _use_ticket(customer, req)
+    if not ok:
+        return None, "password"
+    throttle.forgive(THROTTLE_SCOPE, keys)
+    return customer, ""
+
+
+def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
+    now = clock.now()
+    tickets = LoginTicket.objects.filter(customer=customer, used_at__isnull=True,
+                                         expires_at__gt=now).order_by("-created_at")[:5]
+    for ticket in tickets:
+        if req.matches(ticket.secret):
+            return LoginTicket.objects.filter(pk=ticket.pk, used_at__isnull=True).update(
+                used_at=now) == 1
+    return False
+
+
+def _class_value(customer: Customer, plan: Plan) -> str:
+    return CLASS_PREFIX + _class_signer.sign(f"{customer.pk}.{plan.pk}")
+
+
+def parse_class(value) -> tuple[int, int] | None:
+    """(customer id, plan id) from a Class we issued, or None (forged or foreign)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str) or not value.startswith(CLASS_PREFIX):
+        return None
+    try:
+        customer_id, plan_id = _class_signer.unsign(value[len(CLASS_PREFIX):]).split(".")
+        return int(customer_id), int(plan_id)
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
+    if not customer.is_active:
+        return _reject("disabled", _("This account is disabled; please ask at the counter."),
+                       customer=customer)
+    hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    plan = plan_for(customer, hotspot)
+    if plan is None:
+        return _reject("plan", _("Wi-Fi is not available for this account; please ask at "
+                                 "the counter."), customer=customer)
+    now = clock.now()
+    valid_until = None
+    if plan.validity_seconds:
+        first = hotspot.first_login_at if hotspot is not None else None
+        valid_until = (first or now) + dt.timedelta(seconds=plan.validity_seconds)
+        if valid_until <= now:
+            return _reject("expired", _("Your pass has expired: enter a recharge code."),
+                           customer=customer, plan=plan)
+    others = (HotspotSession.objects.filter(customer=customer,
+                                            status=HotspotSession.Status.OPEN)
+              .exclude(mac=mac).values("mac").distinct().count())
+    if others >= plan.devices:
+        return _reject("devices", ngettext(
+            "This account is already online on %(n)d device; log out there first.",
+            "This account is already online on %(n)d devices; log out there first.",
+            plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
+    balance = accounts.balance(customer)
+    tariff = plan.tariff
+    seconds = pricing.seconds_for(tariff, balance)
+    octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None
+    if seconds == 0 or octets == 0:
+        return _reject("credit", _("Your credit is used up: enter a recharge code."),
+                       customer=customer, plan=plan)
+    quota = _least(plan.quota_bytes, octets)
+    if valid_until is not None:
+        seconds = _least(seconds, int((valid_until - now).total_seconds()))
+    if nas.vendor == Nas.Vendor.MIKROTIK:
+        seconds = _least(seconds, MIKROTIK_MAX_TIMEOUT)
+    if plan.validity_seconds and (hotspot is None or hotspot.first_login_at is None):
+        if hotspot is None:
+            hotspot, _created = HotspotAccount.objects.get_or_create(customer=customer)
+        HotspotAccount.objects.filter(pk=hotspot.pk, first_login_at__isnull=True).update(
+            first_login_at=now)
+    attrs = vendor_attributes(nas.vendor, plan, seconds, quota, valid_until)
+    attrs.append(("Class", _class_value(customer, plan)))
+    return Decision(True, attrs, "", "accepted", customer, plan, seconds, quota)
+
+
+def _least(*values):
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def vendor_attributes(vendor: str, plan: Plan, seconds: int | None, quota: int | None,
+                      valid_until: dt.datetime | None) -> list[tuple[str, object]]:
+    """The reply attributes one gateway family understands (names from our dictionaries)."""
+    attrs: list[tuple[str, object]] = []
+    if seconds is not None:
+        attrs.append(("Session-Timeout", seconds))
+    if plan.idle_timeout:
+        attrs.append(("Idle-Timeout", plan.idle_timeout))
+    attrs.append(("Acct-Interim-Interval", max(MIN_INTERIM, plan.interim_interval)))
+    up = plan.rate_up_kbps or 0
+    down = plan.rate_down_kbps or 0
+    if vendor == Nas.Vendor.MIKROTIK:
+        if up or down:
+            # "rx/tx" from the router's side: rx is what the client uploads.
+            attrs.append(("Mikrotik-Rate-Limit", f"{up}k/{down}k"))
+        if quota is not None:
+            attrs.append(("Mikrotik-Total-Limit", quota & 0xFFFFFFFF))
+            if quota >> 32:
+                attrs.append(("Mikrotik-Total-Limit-Gigawords", quota >> 32))
+        return attrs
+    if up:
+        attrs.append(("WISPr-Bandwidth-Max-Up", up * 1000))
+    if down:
+        attrs.append(("WISPr-Bandwidth-Max-Down", down * 1000))
+    if vendor == Nas.Vendor.COOVACHILLI and quota is not None:
+        attrs.append(("ChilliSpot-Max-Total-Octets", quota & 0xFFFFFFFF))
+        if quota >> 32:
+            attrs.append(("ChilliSpot-Max-Total-Gigawords", quota >> 32))
+    if valid_until is not None and vendor in (Nas.Vendor.COOVACHILLI, Nas.Vendor.GENERIC):
+        attrs.append(("WISPr-Session-Terminate-Time",
+                      valid_until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")))
+    return attrs

@@ -1,0 +1,125 @@
+"""Hotspot plans, a customer's plan, and one-time login tickets (CHAP without stored passwords)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ficha.accounts.models import Customer
+from ficha.core import audit, clock
+from ficha.tariffs import pricing
+
+from ..models import (
+    HotspotAccount,
+    LoginTicket,
+    Plan,
+)
+from .base import (
+    MIN_INTERIM,
+    TICKET_SECONDS,
+    HotspotError,
+)
+
+# --- plans --------------------------------------------------------------------------------
+_PLAN_INTS = ("price_per_hour", "price_per_mb", "minimum_charge", "increment_seconds",
+              "interim_interval", "devices")
+_PLAN_OPTIONAL = ("rate_up_kbps", "rate_down_kbps", "quota_bytes", "idle_timeout",
+                  "validity_seconds")
+
+
+def _clean_plan(fields: dict) -> dict:
+    out = dict(fields)
+    if "name" in out:
+        out["name"] = str(out["name"]).strip()[:64]
+        if not out["name"]:
+            raise HotspotError(_("Give the plan a name."))
+    for key in _PLAN_INTS + _PLAN_OPTIONAL:
+        if key in out:
+            value = out[key]
+            if value is None and key in _PLAN_OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise HotspotError(_("%(field)s must be a whole number, zero or more.")
+                                   % {"field": Plan._meta.get_field(key).verbose_name})
+    if out.get("interim_interval") is not None and out["interim_interval"] < MIN_INTERIM:
+        raise HotspotError(_("The interim interval must be at least %(n)d seconds.")
+                           % {"n": MIN_INTERIM})
+    if "devices" in out and out["devices"] < 1:
+        raise HotspotError(_("Allow at least one device."))
+    try:
+        pricing.Tariff(price_per_hour=out.get("price_per_hour", 0),
+                       price_per_mb=out.get("price_per_mb", 0),
+                       minimum=out.get("minimum_charge", 0),
+                       increment=out.get("increment_seconds", 60))
+    except pricing.TariffError as exc:
+        raise HotspotError(str(exc)) from None
+    return out
+
+
+def create_plan(actor: audit.Actor, **fields) -> Plan:
+    fields = _clean_plan(fields)
+    if Plan.objects.filter(name=fields.get("name", "")).exists():
+        raise HotspotError(_("A plan with this name exists already."))
+    with transaction.atomic():
+        if fields.get("is_default"):
+            Plan.objects.filter(is_default=True).update(is_default=False)
+        plan = Plan.objects.create(**fields)
+    audit.record(actor, "hotspot.plan.create", plan, after=fields,
+                 summary=_("Hotspot plan %(name)s added") % {"name": plan.name})
+    return plan
+
+
+def update_plan(actor: audit.Actor, plan: Plan, **fields) -> Plan:
+    merged = {f: getattr(plan, f) for f in _PLAN_INTS}
+    merged.update(fields)
+    cleaned = _clean_plan(merged)
+    fields = {k: cleaned[k] for k in fields}
+    if "name" in fields and Plan.objects.filter(name=fields["name"]).exclude(
+            pk=plan.pk).exists():
+        raise HotspotError(_("A plan with this name exists already."))
+    with transaction.atomic():
+        if fields.get("is_default"):
+            Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
+        for key, value in fields.items():
+            setattr(plan, key, value)
+        plan.save(update_fields=list(fields))
+    audit.record(actor, "hotspot.plan.update", plan, after=fields,
+                 summary=_("Hotspot plan %(name)s changed") % {"name": plan.name})
+    return plan
+
+
+def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None):
+    """Give one account its own plan (None: back to its price group's)."""
+    HotspotAccount.objects.update_or_create(customer=customer, defaults={"plan": plan})
+    audit.record(actor, "hotspot.customer_plan", customer,
+                 after={"plan": plan.pk if plan else None},
+                 summary=_("Hotspot plan of %(name)s set to %(plan)s")
+                 % {"name": customer.username, "plan": plan.name if plan else "—"})
+
+
+def plan_for(customer: Customer, hotspot: HotspotAccount | None = None) -> Plan | None:
+    """The account's own plan, else its price group's, else the default plan."""
+    if hotspot is not None and hotspot.plan_id:
+        return hotspot.plan
+    group = customer.custom_group if customer.price_group == "custom" else customer.price_group
+    plans = list(Plan.objects.filter(price_group__in=[group, ""]).order_by("-is_default", "pk"))
+    for plan in plans:
+        if plan.price_group and plan.price_group == group:
+            return plan
+    for plan in plans:
+        if plan.is_default:
+            return plan
+    return Plan.objects.filter(is_default=True).first()
+
+
+# --- login tickets (CHAP without stored passwords) -----------------------------------------
+def issue_ticket(customer: Customer) -> LoginTicket:
+    """A one-time secret the captive portal gives the gateway (as the password) after it
+    authenticated the customer itself; valid for :data:`TICKET_SECONDS`, once."""
+    now = clock.now()
+    return LoginTicket.objects.create(
+        customer=customer, secret=secrets.token_hex(8), created_at=now,
+        expires_at=now + dt.timedelta(seconds=TICKET_SECONDS))

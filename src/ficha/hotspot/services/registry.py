@@ -1,0 +1,140 @@
+"""The NAS registry: gateways Ficha answers, and the packets it dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from ficha.core import audit, clock
+
+from ..models import (
+    Nas,
+    UnknownSource,
+    parse_network,
+)
+from .base import (
+    HotspotError,
+)
+
+
+# --- NAS registry -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NasEntry:
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    nas: Nas
+
+
+def nas_table() -> list[NasEntry]:
+    """Active NAS, the most specific network first (an address beats a /24 holding it)."""
+    rows = []
+    for nas in Nas.objects.filter(active=True):
+        try:
+            rows.append(NasEntry(parse_network(nas.address), nas))
+        except Exception:
+            continue
+    rows.sort(key=lambda e: -e.network.prefixlen)
+    return rows
+
+
+def find_nas(table: list[NasEntry], address: str) -> Nas | None:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    for entry in table:
+        if ip.version == entry.network.version and ip in entry.network:
+            return entry.nas
+    return None
+
+
+def _clean_nas(fields: dict) -> dict:
+    out = dict(fields)
+    if "name" in out:
+        out["name"] = str(out["name"]).strip()[:64]
+        if not out["name"]:
+            raise HotspotError(_("Give the NAS a name."))
+    if "address" in out:
+        try:
+            out["address"] = str(parse_network(out["address"]))
+        except Exception as exc:
+            raise HotspotError(str(getattr(exc, "message", exc))) from None
+        if out["address"].endswith(("/32", "/128")):
+            out["address"] = out["address"].rsplit("/", 1)[0]
+    if "secret" in out:
+        secret = str(out["secret"])
+        if not 8 <= len(secret) <= 128:
+            raise HotspotError(_("The shared secret must have 8 to 128 characters."))
+    if "vendor" in out and out["vendor"] not in Nas.Vendor.values:
+        raise HotspotError(_("Unknown vendor profile."))
+    if "coa_port" in out and not 1 <= int(out["coa_port"]) <= 65535:
+        raise HotspotError(_("A port is a number from 1 to 65535."))
+    return out
+
+
+def create_nas(actor: audit.Actor, **fields) -> Nas:
+    fields = _clean_nas(fields)
+    if Nas.objects.filter(name=fields.get("name", "")).exists():
+        raise HotspotError(_("A NAS with this name exists already."))
+    nas = Nas.objects.create(**fields)
+    audit.record(actor, "hotspot.nas.create", nas,
+                 after={k: v for k, v in fields.items() if k != "secret"},
+                 summary=_("NAS %(name)s added") % {"name": nas.name})
+    return nas
+
+
+def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
+    fields = _clean_nas(fields)
+    if "name" in fields and Nas.objects.filter(name=fields["name"]).exclude(
+            pk=nas.pk).exists():
+        raise HotspotError(_("A NAS with this name exists already."))
+    for key, value in fields.items():
+        setattr(nas, key, value)
+    nas.save(update_fields=list(fields))
+    audit.record(actor, "hotspot.nas.update", nas,
+                 after={k: v for k, v in fields.items() if k != "secret"},
+                 summary=_("NAS %(name)s changed") % {"name": nas.name})
+    return nas
+
+
+# drop reasons, as counted by the RADIUS server
+DROP_UNKNOWN = "unknown"
+DROP_BAD_AUTHENTICATOR = "bad_authenticator"
+DROP_MISSING_MA = "missing_authenticator"
+DROP_MALFORMED = "malformed"
+_DROP_FIELDS = {DROP_BAD_AUTHENTICATOR: "dropped_bad_authenticator",
+                DROP_MISSING_MA: "dropped_missing_authenticator",
+                DROP_MALFORMED: "dropped_malformed"}
+
+
+def record_drops(per_nas: dict[int, dict[str, int]], unknown: dict[str, int],
+                 seen: dict[int, dt.datetime] | None = None) -> int:
+    """Add the dropped-packet counts the RADIUS server gathered in memory, and when each
+    NAS last sent a packet it answered (``seen``). Returns the number of drops recorded."""
+    total = 0
+    now = clock.now()
+    with transaction.atomic():
+        for nas_id, at in (seen or {}).items():
+            Nas.objects.filter(pk=nas_id).update(last_packet_at=at)
+        for nas_id, reasons in per_nas.items():
+            changes = {_DROP_FIELDS[r]: F(_DROP_FIELDS[r]) + n
+                       for r, n in reasons.items() if r in _DROP_FIELDS and n}
+            if changes:
+                Nas.objects.filter(pk=nas_id).update(**changes)
+                total += sum(reasons.values())
+        for address, n in unknown.items():
+            if not n:
+                continue
+            done = UnknownSource.objects.filter(address=address).update(
+                dropped=F("dropped") + n, last_seen_at=now)
+            if not done:
+                UnknownSource.objects.create(address=address, dropped=n, first_seen_at=now,
+                                             last_seen_at=now)
+            total += n
+    return total

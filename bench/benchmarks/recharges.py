@@ -360,6 +360,32 @@ def _redeem_client(i: int, codes: list[str], customer_id: int, seconds: float, b
         out.put(result)
 
 
+def gather(run: RedeemRun, workers: list, barrier, out, seconds: float) -> list[dict]:
+    """Start the clients together, wait for every one's result and add up what all
+    redemption runs report (count, reasons, latencies, exhaustion, errors, elapsed time);
+    the results, for what a caller adds of its own."""
+    for w in workers:
+        w.start()
+    try:
+        barrier.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        pass
+    results = [out.get(timeout=seconds + 600) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    starts = [r["start"] for r in results if r["start"]]
+    ends = [r["end"] for r in results if r["end"]]
+    run.elapsed = (max(ends) - min(starts)) if starts and ends else 0.0
+    for r in results:
+        run.ok += r["ok"]
+        run.reasons.update(r["reasons"])
+        run.latencies += r["lat"]
+        run.exhausted += int(r["exhausted"])
+        if r["error"]:
+            run.errors.append(r["error"])
+    return results
+
+
 def run_redeemers(mode: str, codes: list[list[str]], customer_ids: list[int],
                   seconds: float) -> RedeemRun:
     """``len(codes)`` clients redeem their own codes for ``seconds``, all started at once."""
@@ -382,28 +408,10 @@ def run_redeemers(mode: str, codes: list[list[str]], customer_ids: list[int],
                    for i in range(n)]
     else:
         raise ValueError(mode)
-    for w in workers:
-        w.start()
-    try:
-        barrier.wait(timeout=300)
-    except threading.BrokenBarrierError:
-        pass
-    results = [out.get(timeout=seconds + 600) for _ in range(n)]
-    for w in workers:
-        w.join(timeout=60)
-    starts = [r["start"] for r in results if r["start"]]
-    ends = [r["end"] for r in results if r["end"]]
-    run.elapsed = (max(ends) - min(starts)) if starts and ends else 0.0
-    for r in results:
-        run.ok += r["ok"]
-        run.reasons.update(r["reasons"])
-        run.latencies += r["lat"]
-        run.exhausted += int(r["exhausted"])
+    for r in gather(run, workers, barrier, out, seconds):
         run.client_cpu += r["cpu"]
         if r["server_cpu"] is not None:
             run.server_cpu = (run.server_cpu or 0.0) + r["server_cpu"]
-        if r["error"]:
-            run.errors.append(r["error"])
     return run
 
 

@@ -42,7 +42,7 @@ from ficha.ledger import services as ledger
 from ficha.recharges import services as rs
 
 from ..runner import Context, Measurement, register
-from .recharges import RedeemFixture, RedeemRun, _pct, _size, _tag
+from .recharges import RedeemFixture, RedeemRun, _pct, _size, _tag, gather
 
 CLIENTS = 32
 SECONDS = 10
@@ -212,25 +212,7 @@ def _run(kind: str, codes: list[list[str]], whos: list[dict], seconds: float) ->
     workers = [mp.Process(target=_client, args=(kind, i, codes[i], whos[i], seconds,
                                                  barrier, out))
                for i in range(n)]
-    for w in workers:
-        w.start()
-    try:
-        barrier.wait(timeout=300)
-    except threading.BrokenBarrierError:
-        pass
-    results = [out.get(timeout=seconds + 600) for _ in range(n)]
-    for w in workers:
-        w.join(timeout=60)
-    starts = [r["start"] for r in results if r["start"]]
-    ends = [r["end"] for r in results if r["end"]]
-    run.elapsed = (max(ends) - min(starts)) if starts and ends else 0.0
-    for r in results:
-        run.ok += r["ok"]
-        run.reasons.update(r["reasons"])
-        run.latencies += r["lat"]
-        run.exhausted += int(r["exhausted"])
-        if r["error"]:
-            run.errors.append(r["error"])
+    gather(run, workers, barrier, out, seconds)
     return run
 
 

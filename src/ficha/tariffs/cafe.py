@@ -324,7 +324,7 @@ class Line:
 
     @property
     def minutes(self) -> str:
-        return _duration(self.seconds)
+        return duration_text(self.seconds)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "text": self.text, "exact_3600ths": self.exact,
@@ -354,7 +354,7 @@ class Charge:
                 "lines": [line.as_dict() for line in self.lines]}
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
     h, rest = divmod(seconds, HOUR)
     m, s = divmod(rest, 60)
     parts = []
@@ -476,11 +476,11 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
     if billed:
         if spec.first_block:
             rule = _("first %(m)s, then every %(n)s") % {
-                "m": _duration(spec.first_block), "n": _duration(spec.increment)}
+                "m": duration_text(spec.first_block), "n": duration_text(spec.increment)}
         else:
-            rule = _("every %(n)s started") % {"n": _duration(spec.increment)}
+            rule = _("every %(n)s started") % {"n": duration_text(spec.increment)}
         lines.append(Line(BILLING, _("Used %(used)s; billed %(billed)s (%(rule)s).") % {
-            "used": _duration(seconds), "billed": _duration(billed), "rule": rule},
+            "used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
             seconds=billed))
     exact = 0
     for a, b, idx, k in _segments(spec, start_utc, billed) if billed else ():
@@ -497,11 +497,11 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
             where = _("%(rate)s, from the start") % {"rate": rate.name}
         else:
             where = _("%(rate)s, from %(from)s on") % {"rate": rate.name,
-                                                       "from": _duration(step.start)}
+                                                       "from": duration_text(step.start)}
         text = _("%(day)s %(t0)s–%(t1)s, %(where)s: %(dur)s × %(price)s an hour = "
                  "%(amount)s") % {
             "day": day_label(t0.weekday()), "t0": t0.strftime("%H:%M:%S"),
-            "t1": t1.strftime("%H:%M:%S"), "where": where, "dur": _duration(b - a),
+            "t1": t1.strftime("%H:%M:%S"), "where": where, "dur": duration_text(b - a),
             "price": format_minor(pph, cur), "amount": format_exact(amount, cur)}
         lines.append(Line(TIME, text, amount, rate=rate.name, step=k, step_start=step.start,
                           start=t0, end=t1, seconds=b - a, price_per_hour=pph))

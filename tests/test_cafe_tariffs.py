@@ -385,3 +385,41 @@ def _oracle(spec: TariffSpec, start: dt.datetime, seconds: int, group: str) -> i
        st.integers(0, 6 * H), st.sampled_from(GROUPS))
 def test_matches_a_minute_by_minute_oracle(spec, start, seconds, group):
     assert total(spec, start, seconds, group) == _oracle(spec, start, seconds, group)
+
+
+def test_the_worked_examples_of_docs_tariffs_md():
+    from zoneinfo import ZoneInfo
+
+    from ficha.tariffs import text
+
+    tz = ZoneInfo("Africa/Abidjan")
+    spec = TariffSpec(
+        rates=text.parse_rates("day guest=600 member=500\nday from 60 guest=400 member=300\n"
+                               "night guest=300", "XOF"),
+        fallback="day", bands=text.parse_bands("mon-sun 22:00-06:00 night"),
+        first_block=30 * MIN, increment=15 * MIN, minimum=200, currency="XOF",
+        time_zone="Africa/Abidjan")
+    wed = dt.datetime(2026, 12, 2, 14, 0, tzinfo=tz)
+
+    def texts(start, seconds, group="guest"):
+        charge = price(spec, start, seconds, group)
+        return [ln.text for ln in charge.lines], charge.total
+
+    lines, cost = texts(wed, 10 * MIN)
+    assert cost == 300 and lines == [
+        "Used 10 min; billed 30 min (first 30 min, then every 15 min).",
+        "Wednesday 14:00:00–14:30:00, day, from the start: 30 min × 600 XOF an hour = 300 XOF"]
+    assert texts(wed, 47 * MIN + 12)[1] == 600
+    assert texts(wed, 47 * MIN + 12, "member")[1] == 500
+    lines, cost = texts(wed, 100 * MIN)
+    assert cost == 900 and lines[2] == (
+        "Wednesday 15:00:00–15:45:00, day, from 1 h on: 45 min × 400 XOF an hour = 300 XOF")
+    lines, cost = texts(wed.replace(hour=21, minute=20), 80 * MIN)
+    assert cost == 650 and lines[2] == (
+        "Wednesday 22:00:00–22:50:00, night: 50 min × 300 XOF an hour = 250 XOF")
+    lines, cost = texts(dt.datetime(2026, 12, 4, 23, 50, tzinfo=tz), 20 * MIN)
+    assert cost == 200 and lines[1:] == [
+        "Friday 23:50:00–00:20:00, night: 30 min × 300 XOF an hour = 150 XOF",
+        "Raised to the minimum of 200 XOF: + 50 XOF"]
+    assert seconds_for(spec, wed.replace(hour=21), 1000) == 2 * H + 15 * MIN
+    assert seconds_for(spec, wed, 1000) == 2 * H

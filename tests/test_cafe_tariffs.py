@@ -423,3 +423,28 @@ def test_the_worked_examples_of_docs_tariffs_md():
         "Raised to the minimum of 200 XOF: + 50 XOF"]
     assert seconds_for(spec, wed.replace(hour=21), 1000) == 2 * H + 15 * MIN
     assert seconds_for(spec, wed, 1000) == 2 * H
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 5000), st.integers(0, 500), st.sampled_from([1, 60, 300, 3600]),
+       starts, st.integers(0, 10 * H))
+def test_hotspot_time_tariff_prices_the_same_in_this_engine(pph, minimum, inc, start, s):
+    from ficha.tariffs import pricing
+
+    t = pricing.Tariff(price_per_hour=pph, minimum=minimum, increment=inc)
+    assert total(cafe.from_time_tariff(t), start, s) == pricing.charge(t, s)
+
+
+def test_daylight_saving_zone_prices_by_wall_clock_bands():
+    # Paris, 29 March 2026: 02:00 CET jumps to 03:00 CEST. Night band 22:00–06:00.
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    spec = day_night(time_zone="Europe/Paris")
+    start = dt.datetime(2026, 3, 29, 1, 0, tzinfo=paris)
+    # 01:00 CET → 06:00 CEST is 4 real hours of night, then 2 hours of day
+    charge = price(spec, start, 6 * H)
+    times = [ln for ln in charge.lines if ln.kind == cafe.TIME]
+    assert [(ln.rate, ln.seconds) for ln in times] == [("night", 4 * H), ("day", 2 * H)]
+    assert times[1].start == dt.datetime(2026, 3, 29, 6, 0, tzinfo=paris)
+    assert charge.total == 4 * 300 + 2 * 600

@@ -311,6 +311,14 @@ def simple(price_per_hour: int, *, member: int | None = None, first_block: int =
                       minimum=minimum, currency=currency, time_zone=time_zone, name=name)
 
 
+def from_time_tariff(tariff, *, currency: str = "", time_zone: str = "UTC") -> TariffSpec:
+    """The spec that prices time as the hotspot's :class:`ficha.tariffs.pricing.Tariff`
+    does (its per-hour price, increment and minimum; data is not café time): for any
+    ``seconds``, ``total(spec, start, seconds) == pricing.charge(tariff, seconds)``."""
+    return simple(tariff.price_per_hour, increment=tariff.increment, minimum=tariff.minimum,
+                  currency=currency, time_zone=time_zone)
+
+
 # --- the charge -----------------------------------------------------------------------------
 TIME = "time"
 BILLING = "billing"

@@ -91,6 +91,10 @@ def test_quote_shows_the_lines(client, cashier, owner):
     assert "Wednesday 21:30:00–22:00:00, day: 30 min × 6.00 EUR an hour = 3.00 EUR" in page
     assert "Wednesday 22:00:00–22:20:00, night: 20 min × 3.00 EUR an hour = 1.00 EUR" in page
     assert "€4.00" in page or "4.00" in page.split('id="charge-total"')[1][:40]
+    r = client.get(reverse("console:tariff_quote"), {
+        "tariff": t.pk, "start": "2026-12-02T21:00", "minutes": "10", "price_group": "guest",
+        "credit": "9.00"})
+    assert "the credit lasts 2 h." in r.content.decode()  # 6.00 day hour + 1 h night
     bad = client.get(reverse("console:tariff_quote"), {"tariff": t.pk, "start": "yesterday",
                                                         "minutes": "5", "price_group": "guest"})
     assert bad.status_code == 400

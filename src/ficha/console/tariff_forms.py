@@ -133,6 +133,7 @@ class QuoteForm(ConsoleForm):
                                  initial=60)
     price_group = forms.CharField(label=_("Price group"), max_length=60, initial="guest",
                                   help_text=_("guest, member, or a custom group's name."))
+    credit = MoneyField(label=_("And how long would this credit last?"), required=False)
 
     def start_aware(self) -> dt.datetime:
         """The typed wall-clock time, in the venue's time zone."""

@@ -232,14 +232,20 @@ def package_sell(request):
 @capability_required("view_tariffs")
 def quote(request):
     """GET form (works without JavaScript): the charge, line by line."""
-    charge = None
+    charge = lasts = None
     if "tariff" in request.GET:
         form = QuoteForm(request.GET)
         if form.is_valid():
             d = form.cleaned_data
+            group = d["price_group"].strip().lower() or cafe.GUEST
             try:
                 charge = tariffs.quote(d["tariff"], form.start_aware(), d["minutes"] * 60,
-                                       d["price_group"].strip().lower() or cafe.GUEST)
+                                       group)
+                if d.get("credit") is not None:
+                    seconds = cafe.seconds_for(tariffs.spec_of(d["tariff"]),
+                                               form.start_aware(), d["credit"], group)
+                    lasts = _("without limit") if seconds is None else \
+                        cafe.duration_text(seconds)
             except cafe.TariffError as exc:
                 form.add_service_error(exc)
     else:
@@ -248,7 +254,7 @@ def quote(request):
         form = QuoteForm(initial={"start": now, "tariff": default, "minutes": 60,
                                   "price_group": cafe.GUEST})
     return render(request, "console/tariffs/quote.html", {
-        "form": form, "charge": charge, "currency": currency(),
+        "form": form, "charge": charge, "currency": currency(), "lasts": lasts,
         "rows": [(line, cafe.format_exact(line.exact, charge.currency))
                  for line in charge.lines] if charge else [],
         "total": cafe.format_minor(charge.total, charge.currency) if charge else "",

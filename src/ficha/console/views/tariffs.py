@@ -12,12 +12,14 @@ from django.views.decorators.cache import never_cache
 
 from ficha.accounts import services as accounts
 from ficha.core import roles
+from ficha.core.money import Money
 from ficha.core.services import currency
 from ficha.tariffs import cafe
 from ficha.tariffs import services as tariffs
 from ficha.tariffs.models import CafeTariff, Package, PackageHolding, StationGroup
 
 from ..access import actor, capability_required
+from ..forms import language
 from ..tariff_forms import (
     PackageForm,
     QuoteForm,
@@ -228,6 +230,14 @@ def package_sell(request):
     return _page(request, sell_form=form, status=400)
 
 
+def _amount(exact: int, cur: str) -> str:
+    """A line's amount as the console shows money; exact fractions of a minor unit as the
+    engine writes them ("≈0.1667 EUR")."""
+    if exact % cafe.HOUR == 0:
+        return Money(exact // cafe.HOUR, cur).format(language())
+    return cafe.format_exact(exact, cur)
+
+
 @never_cache
 @capability_required("view_tariffs")
 def quote(request):
@@ -255,7 +265,7 @@ def quote(request):
                                   "price_group": cafe.GUEST})
     return render(request, "console/tariffs/quote.html", {
         "form": form, "charge": charge, "currency": currency(), "lasts": lasts,
-        "rows": [(line, cafe.format_exact(line.exact, charge.currency))
-                 for line in charge.lines] if charge else [],
+        "rows": [(line, _amount(line.exact, charge.currency)) for line in charge.lines]
+        if charge else [],
         "total": cafe.format_minor(charge.total, charge.currency) if charge else "",
     }, status=400 if form.is_bound and not form.is_valid() else 200)

@@ -448,3 +448,22 @@ def test_daylight_saving_zone_prices_by_wall_clock_bands():
     assert [(ln.rate, ln.seconds) for ln in times] == [("night", 4 * H), ("day", 2 * H)]
     assert times[1].start == dt.datetime(2026, 3, 29, 6, 0, tzinfo=paris)
     assert charge.total == 4 * 300 + 2 * 600
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 2000) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "steps", "start", "prices", "guest", "days", "end", "rate",
+                         "rates", "bands", "fallback", "increment"]), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({"rates": json_values, "fallback": json_values},
+                             optional={"bands": json_values, "increment": json_values,
+                                       "first_block": json_values, "minimum": json_values}))
+def test_any_json_is_a_spec_or_a_clear_error(data):
+    try:
+        cafe.spec_from_json(data)
+    except TariffError as exc:
+        assert str(exc)

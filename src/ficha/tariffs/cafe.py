@@ -627,5 +627,7 @@ def spec_from_json(data: Mapping) -> TariffSpec:
             start_fee=data.get("start_fee", 0), minimum=data.get("minimum", 0),
             currency=str(data.get("currency", "")), time_zone=str(data.get("time_zone", "UTC")),
             name=str(data.get("name", "")))
-    except (KeyError, TypeError, AttributeError):
+    except TariffError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise TariffError(_("The tariff data is incomplete or malformed.")) from None

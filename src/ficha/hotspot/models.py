@@ -41,6 +41,10 @@ class Nas(models.Model):
     vendor = models.CharField(_("vendor"), max_length=16, choices=Vendor.choices,
                               default=Vendor.GENERIC)
     coa_port = models.PositiveIntegerField(_("CoA/Disconnect port"), default=3799)
+    coa_address = models.GenericIPAddressField(
+        _("CoA/Disconnect address"), null=True, blank=True,
+        help_text=_("Where to send CoA and Disconnect requests; empty: the NAS address "
+                    "(needed when that is a network)."))
     require_message_authenticator = models.BooleanField(
         _("require Message-Authenticator"), default=True,
         help_text=_("Drop Access-Requests without it (BlastRADIUS, CVE-2024-3596)."))
@@ -243,7 +247,8 @@ class CoaJob(models.Model):
         CREDIT = "credit", _("Credit used up")
         VALIDITY = "validity", _("Validity ended")
         KICK = "kick", _("Kicked by staff")
-        TOPUP = "topup", _("Credit changed")
+        TOPUP = "topup", _("Credit added")
+        REDUCED = "reduced", _("Credit reduced")
         DISABLED = "disabled", _("Account disabled")
         FALLBACK = "fallback", _("CoA refused: disconnect instead")
 

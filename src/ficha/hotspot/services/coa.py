@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import audit, clock
+from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 from ficha.tariffs import pricing
 
@@ -132,24 +133,31 @@ def _queue(session: HotspotSession, kind: str, reason: str, *, timeout=None, quo
         requested_by=requested_by[:150], created_at=now)
 
 
-def _decide(session: HotspotSession, now: dt.datetime, *, force: bool) -> CoaJob | None:
+def _decide(session: HotspotSession, now: dt.datetime, *, force: bool,
+            balance: int | None = None) -> CoaJob | None:
     """The one rule for a live session: Disconnect when it must end; CoA when its credit
     grew since the last decision (or ``force``, a door said the credit changed) and the
     Session-Timeout or quota it buys differ from what was sent."""
-    lim = limits(session, now)
+    lim = limits(session, now, balance)
     job = None
-    fields = {}
+    before = session.decided_credit
     if lim.ended:
         job = _queue(session, CoaJob.Kind.DISCONNECT, lim.ended)
-    elif session.decided_credit is None and not force:
+    elif before is None and not force:
         pass  # first look: the Access-Accept was decided on this credit
-    elif force or lim.credit > session.decided_credit:
-        if lim.timeout != session.decided_timeout or force:
-            job = _queue(session, CoaJob.Kind.COA, CoaJob.Reason.TOPUP,
-                         timeout=lim.timeout, quota=lim.quota)
-            fields["decided_timeout"] = lim.timeout
-    if session.decided_credit != lim.credit or fields:
-        fields.update(decided_credit=lim.credit, decided_at=now)
+    elif (force or lim.credit > before) and (
+            before is None or (lim.credit, lim.timeout)
+            != (before, session.decided_timeout)):
+        reduced = before is not None and lim.credit < before
+        job = _queue(session, CoaJob.Kind.COA,
+                     CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP,
+                     timeout=lim.timeout, quota=lim.quota)
+    # The decision remembers what the gateway was told (or, first time, what the
+    # Access-Accept counted on); less credit is left to the run-out check.
+    fields = {}
+    if (job is not None and job.kind == CoaJob.Kind.COA) or (before is None and not lim.ended):
+        fields = {"decided_credit": lim.credit, "decided_timeout": lim.timeout,
+                  "decided_at": now}
         HotspotSession.objects.filter(pk=session.pk).update(**fields)
         for key, value in fields.items():
             setattr(session, key, value)
@@ -205,10 +213,15 @@ def review_sessions(limit: int = 2000) -> int:
     done = 0
     sessions = (HotspotSession.objects.filter(status=HotspotSession.Status.OPEN,
                                               customer__isnull=False)
-                .select_related("customer", "plan", "nas").order_by("pk")[:limit])
+                .select_related("customer__credit_account", "plan", "nas")
+                .order_by("pk")[:limit])
+    sessions = list(sessions)
+    balances = ledger.balances({s.customer.credit_account_id: s.customer.credit_account
+                                for s in sessions}.values())
     for session in sessions:
         with transaction.atomic():
-            if _decide(session, now, force=False) is not None:
+            balance = balances.get(session.customer.credit_account_id, 0)
+            if _decide(session, now, force=False, balance=balance) is not None:
                 done += 1
     return done
 

@@ -311,3 +311,31 @@ def test_coa_timeout_is_exactly_what_the_credit_buys(db, make_customer, price, i
     timeout = jobs[0].session_timeout
     assert pricing.charge(plan.tariff, timeout) <= credit
     assert pricing.charge(plan.tariff, timeout + inc) > credit
+
+
+# --- MAC login ----------------------------------------------------------------------------
+@pytest.mark.parametrize("spelling", ["AA:BB:CC:00:00:01", "aa-bb-cc-00-00-01",
+                                      "aabb.cc00.0001", "AABBCC000001"])
+def test_a_returning_device_logs_in_by_mac_when_the_plan_allows(online, spelling):
+    nas, alice, cls = online
+    hs.account(nas, acct("stop", t=60, klass=cls))
+    plan = session().plan
+    by_mac = hs.AuthRequest(username=spelling, password="", mac="AA:BB:CC:00:00:01")
+    assert not hs.authorize(nas, by_mac).accept  # off by default
+    hs.update_plan(OWNER, plan, mac_login=True)
+    d = hs.authorize(nas, by_mac)
+    assert d.accept and d.customer == alice
+    assert dict(d.attributes)["Session-Timeout"] == 540  # alice's credit, not a new one
+
+
+def test_mac_login_needs_a_known_mac_matching_the_calling_station(online):
+    nas, alice, cls = online
+    hs.update_plan(OWNER, session().plan, mac_login=True)
+    other = hs.AuthRequest(username="AA:BB:CC:00:00:09", password="", mac="AA:BB:CC:00:00:09")
+    assert not hs.authorize(nas, other).accept  # never seen
+    spoof = hs.AuthRequest(username="AA:BB:CC:00:00:01", password="", mac="AA:BB:CC:00:00:09")
+    assert not hs.authorize(nas, spoof).accept  # User-Name is not the device's MAC
+    accounts.adjust(OWNER, alice, -accounts.balance(alice), "empty")
+    mine = hs.AuthRequest(username="AA:BB:CC:00:00:01", password="", mac="AA:BB:CC:00:00:01")
+    d = hs.authorize(nas, mine)
+    assert not d.accept and d.reason == "credit"

@@ -51,6 +51,12 @@ from .authorize import (  # noqa: F401
     reason_text,
     vendor_attributes,
 )
+from .sessions import (  # noqa: F401
+    LiveSession,
+    coa_requests,
+    history,
+    live_sessions,
+)
 from .base import (  # noqa: F401
     CLASS_PREFIX,
     MIKROTIK_MAX_TIMEOUT,

@@ -51,12 +51,6 @@ from .authorize import (  # noqa: F401
     reason_text,
     vendor_attributes,
 )
-from .sessions import (  # noqa: F401
-    LiveSession,
-    coa_requests,
-    history,
-    live_sessions,
-)
 from .base import (  # noqa: F401
     CLASS_PREFIX,
     MIKROTIK_MAX_TIMEOUT,
@@ -98,4 +92,10 @@ from .registry import (  # noqa: F401
     nas_table,
     record_drops,
     update_nas,
+)
+from .sessions import (  # noqa: F401
+    LiveSession,
+    coa_requests,
+    history,
+    live_sessions,
 )

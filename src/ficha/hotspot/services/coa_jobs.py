@@ -190,7 +190,9 @@ def send_soon(jobs) -> threading.Thread | None:
             close_old_connections()
 
     thread = threading.Thread(target=run, name="ficha-coa", daemon=True)
-    thread.start()
+    # after the caller's transaction commits (at once outside one): the job must be
+    # visible to the thread's own database connection
+    transaction.on_commit(thread.start)
     return thread
 
 

@@ -105,3 +105,32 @@ def test_a_wrong_secret_gets_no_answer_and_is_retried(online, gateway):
 def hs_actor():
     from .hotspot_support import OWNER
     return OWNER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_top_up_at_the_counter_reaches_the_gateway_at_once(make_customer, gateway, settings):
+    """No test shortcut: the ledger hook runs after commit and a background thread sends
+    the CoA while the worker sleeps."""
+    settings.HOTSPOT_COA_SEND_NOW = True
+    settings.HOTSPOT_COA_TIMEOUT = 2
+    alice = make_customer("alice", password="alice-secret-1")
+    nas = make_nas(vendor="coovachilli", secret="testing123", coa_port=gateway.port)
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    give_credit(alice, 600)  # nobody online yet: nothing to send
+    d = hs.authorize(nas, hs.AuthRequest(username="alice", password="alice-secret-1",
+                                         mac="AA:BB:CC:00:00:01"))
+    hs.account(nas, acct("start", klass=dict(d.attributes)["Class"]))
+    threads = []
+    real = coa_jobs.send_soon
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(coa_jobs, "send_soon", lambda jobs: threads.append(real(jobs)))
+    try:
+        give_credit(alice, 600)
+    finally:
+        monkey.undo()
+    [thread] = [t for t in threads if t is not None]
+    thread.join(10)
+    [request] = gateway.received
+    assert request["code"] == rp.CoARequest and request["Session-Timeout"] == 1200
+    assert request["Calling-Station-Id"] == "AA-BB-CC-00-00-01"  # chilli's spelling
+    assert CoaJob.objects.get().state == "acked"

@@ -102,7 +102,9 @@ def test_worker_disconnects_when_the_credit_runs_out(online):
         hs.account(nas, acct("interim", t=300, klass=cls))
         assert hs.review_sessions() == 0  # 300 of 600 used: nothing to do
         assert not CoaJob.objects.exists()
-    with clock.frozen(T0 + dt.timedelta(seconds=601)):
+    with clock.frozen(T0 + dt.timedelta(seconds=629)):
+        assert hs.review_sessions() == 0  # the gateway's own timeout may still come
+    with clock.frozen(T0 + dt.timedelta(seconds=631)):
         # no interim since 300 s, but 601 s online cost more than the 600 credit
         assert hs.review_sessions() == 1
         assert hs.review_sessions() == 0  # one Disconnect, not one per run
@@ -152,6 +154,11 @@ def test_openNDS_and_pfsense_jobs_are_recorded_as_skipped(db, alice):
         hs.account(nas, acct("start", sid=vendor, klass=klass(d), mac=""))
     jobs = hs.credit_changed(alice)
     assert {j.state for j in jobs} == {"skipped"} and len(jobs) == 2
+    # run out: one skipped Disconnect each, not one per worker run
+    with clock.frozen(T0 + dt.timedelta(hours=1)):
+        assert hs.review_sessions() == 2
+        assert hs.review_sessions() == 0
+    assert CoaJob.objects.filter(kind="disconnect", state="skipped").count() == 2
 
 
 def test_kick_is_audited_and_refused_for_ended_sessions(online):
@@ -161,6 +168,9 @@ def test_kick_is_audited_and_refused_for_ended_sessions(online):
     assert AuditLog.objects.filter(action="hotspot.kick").count() == 1
     with pytest.raises(hs.HotspotError):
         hs.kick(session().pk, OWNER)  # already being disconnected
+    # once the gateway answered, staff may try again (the Stop did not come)
+    CoaJob.objects.update(state="acked")
+    assert hs.kick(session().pk, OWNER).state == "pending"
     hs.account(nas, acct("stop", t=30, klass=cls))
     with pytest.raises(hs.HotspotError):
         hs.kick(session().pk, OWNER)

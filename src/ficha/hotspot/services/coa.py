@@ -45,6 +45,7 @@ log = logging.getLogger("ficha.hotspot.coa")
 # CoA listener (it re-asks every minute with "Reauthenticate users" instead): jobs for
 # them are recorded as skipped, so the console shows why nothing was sent.
 COA_VENDORS = frozenset({Nas.Vendor.MIKROTIK, Nas.Vendor.COOVACHILLI, Nas.Vendor.GENERIC})
+RUN_OUT_GRACE = 30  # seconds past the credit's end before the worker disconnects
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,14 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
     quota = pricing.octets_for(tariff, credit, seconds=session.session_time)
     quota = _least(plan.quota_bytes, quota if tariff.charges_data else None)
     ended = ""
+    # the gateway ends a session at its Session-Timeout itself: a Disconnect only when it
+    # did not (or the credit shrank), not racing it
+    late = max(0, elapsed - RUN_OUT_GRACE)
     if not tariff.is_free and (
-            (timeout is not None and elapsed >= timeout)
+            (timeout is not None and late >= timeout)
             or (quota is not None and session.octets >= quota)
             or (session.unpaid > 0 and balance <= 0)
-            or pricing.charge(tariff, elapsed, session.octets) > credit):
+            or pricing.charge(tariff, late, session.octets) > credit):
         ended = "credit"
     if plan.validity_seconds:
         first = (HotspotAccount.objects.filter(customer=customer)
@@ -116,9 +120,15 @@ def _open_sessions(customer_ids) -> list[HotspotSession]:
 def _queue(session: HotspotSession, kind: str, reason: str, *, timeout=None, quota=None,
            requested_by: str = "") -> CoaJob | None:
     """Queue one request for ``session``; a newer CoA replaces a waiting one, and a
-    session already being disconnected gets nothing more. Runs inside a transaction."""
+    session already being disconnected gets nothing more. An automatic Disconnect is
+    queued once per session (answered or not, the gateway's Stop or the stale-session
+    job ends it); staff may kick again once the earlier one is finished. Runs inside a
+    transaction."""
     active = CoaJob.objects.filter(session=session, state__in=CoaJob.ACTIVE)
     if active.filter(kind=CoaJob.Kind.DISCONNECT).exists():
+        return None
+    if (kind == CoaJob.Kind.DISCONNECT and reason != CoaJob.Reason.KICK
+            and CoaJob.objects.filter(session=session, kind=kind).exists()):
         return None
     now = clock.now()
     active.filter(kind=CoaJob.Kind.COA, state=CoaJob.State.PENDING).update(

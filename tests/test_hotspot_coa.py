@@ -33,6 +33,11 @@ def klass(decision):
 
 
 @pytest.fixture(autouse=True)
+def _not_in_a_thread(settings):
+    settings.HOTSPOT_COA_SEND_NOW = False  # tests send (or fake sending) themselves
+
+
+@pytest.fixture(autouse=True)
 def _one_minute_in():
     """Unless a test says otherwise, it is one minute after the sessions started."""
     with clock.frozen(T0 + dt.timedelta(seconds=60)):
@@ -349,3 +354,16 @@ def test_mac_login_needs_a_known_mac_matching_the_calling_station(online):
     mine = hs.AuthRequest(username="AA:BB:CC:00:00:01", password="", mac="AA:BB:CC:00:00:01")
     d = hs.authorize(nas, mine)
     assert not d.accept and d.reason == "credit"
+
+
+def test_the_ledger_hook_costs_no_query_for_customers_who_are_not_online(
+        online, make_customer, django_assert_num_queries, django_capture_on_commit_callbacks):
+    nas, alice, cls = online
+    bob = make_customer("bob", password="bob-secret-12")
+    coa_jobs.forget_online()
+    coa_jobs.online_credit_accounts()
+    with django_assert_num_queries(0):
+        coa_jobs.on_ledger_posted("deposit", [bob.credit_account_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        give_credit(alice, 60)  # alice is online: her gateway is told
+    assert CoaJob.objects.get().session_timeout == 660

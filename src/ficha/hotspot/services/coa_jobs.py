@@ -21,6 +21,7 @@ import datetime as dt
 import ipaddress
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -196,10 +197,35 @@ def send_soon(jobs) -> threading.Thread | None:
     return thread
 
 
+ONLINE_CACHE_SECONDS = 2.0
+_online: dict = {"until": 0.0, "ids": frozenset()}
+
+
+def online_credit_accounts() -> frozenset[int]:
+    """Credit accounts of customers online now, as this process saw them at most
+    :data:`ONLINE_CACHE_SECONDS` ago: the ledger hook runs after every posting and must
+    cost no query for the many postings of customers who are not online. A session that
+    started since is caught by the worker's review."""
+    now = time.monotonic()
+    if now >= _online["until"]:
+        ids = frozenset(HotspotSession.objects.filter(
+            status=HotspotSession.Status.OPEN, customer__isnull=False,
+        ).values_list("customer__credit_account_id", flat=True))
+        _online.update(until=now + ONLINE_CACHE_SECONDS, ids=ids)
+    return _online["ids"]
+
+
+def forget_online() -> None:
+    _online.update(until=0.0, ids=frozenset())
+
+
 def on_ledger_posted(kind: str, account_ids: list[int]) -> None:
     """Ledger hook (after commit): a posting touched these accounts; if one is the credit
     of a customer who is online, their gateways are told now. Hotspot's own usage debits
     are skipped (they are what the session's Session-Timeout already counts on)."""
     if kind == "hotspot.usage":
         return
-    send_soon(credit_accounts_changed(account_ids))
+    online = online_credit_accounts()
+    touched = [pk for pk in account_ids if pk in online]
+    if touched:
+        send_soon(credit_accounts_changed(touched))

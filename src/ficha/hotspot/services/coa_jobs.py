@@ -39,6 +39,7 @@ BACKOFF = (5, 15, 60, 300, 900)  # seconds before attempt 2, 3, …
 MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = dt.timedelta(seconds=30)  # a claimed job is free again after this
 SESSION_NOT_FOUND = 503
+ACKED = coa_sender.Answer(coa_sender.ACK)
 
 
 def destination(nas: Nas) -> str | None:
@@ -95,13 +96,17 @@ def claim_due(limit: int = 100, ids=None) -> list[CoaJob]:
     if ids is not None:
         due = due.filter(pk__in=list(ids))
     claimed = []
-    for pk, attempts in due.order_by("next_try_at", "pk").values_list("pk", "attempts")[:limit]:
-        won = CoaJob.objects.filter(
-            pk=pk, attempts=attempts, state__in=CoaJob.ACTIVE, next_try_at__lte=now,
-        ).update(state=CoaJob.State.SENDING, attempts=F("attempts") + 1,
-                 next_try_at=now + LEASE)
-        if won:
-            claimed.append(pk)
+    # one conditional UPDATE per job (its row count says who won), all in one database
+    # transaction: one commit per batch, not one per job
+    with transaction.atomic():
+        for pk, attempts in (due.order_by("next_try_at", "pk")
+                             .values_list("pk", "attempts")[:limit]):
+            won = CoaJob.objects.filter(
+                pk=pk, attempts=attempts, state__in=CoaJob.ACTIVE, next_try_at__lte=now,
+            ).update(state=CoaJob.State.SENDING, attempts=F("attempts") + 1,
+                     next_try_at=now + LEASE)
+            if won:
+                claimed.append(pk)
     return list(CoaJob.objects.filter(pk__in=claimed)
                 .select_related("session", "nas").order_by("pk"))
 
@@ -112,7 +117,7 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
     fields = {"last_answer": answer.result if not answer.detail
               else f"{answer.result}: {answer.detail}"[:40],
               "error_cause": answer.error_cause}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if answer.result == coa_sender.ACK:
             fields.update(state=CoaJob.State.ACKED, finished_at=now)
         elif answer.result == coa_sender.NAK:
@@ -170,8 +175,19 @@ def send_due(limit: int = 100, ids=None, timeout: float | None = None) -> int:
     if timeout is None:
         timeout = float(getattr(settings, "HOTSPOT_COA_TIMEOUT", 3.0))
     answers = coa_sender.send(requests, timeout)
-    for job, answer in zip(sendable, answers, strict=True):
-        record(job, answer)
+    with transaction.atomic():  # one commit for the whole batch's answers
+        acked: dict[int, list[int]] = {}  # attempts -> job ids: the common case at once
+        for job, answer in zip(sendable, answers, strict=True):
+            if answer == ACKED:
+                acked.setdefault(job.attempts, []).append(job.pk)
+            else:
+                record(job, answer)
+        now = clock.now()
+        for attempts, ids in acked.items():
+            CoaJob.objects.filter(pk__in=ids, state=CoaJob.State.SENDING,
+                                  attempts=attempts).update(
+                state=CoaJob.State.ACKED, finished_at=now, last_answer=coa_sender.ACK,
+                error_cause=None)
     return len(jobs)
 
 

@@ -367,3 +367,15 @@ def test_the_ledger_hook_costs_no_query_for_customers_who_are_not_online(
     with django_capture_on_commit_callbacks(execute=True):
         give_credit(alice, 60)  # alice is online: her gateway is told
     assert CoaJob.objects.get().session_timeout == 660
+
+
+def test_a_review_with_nothing_to_do_reads_twice_and_writes_nothing(
+        online, make_customer, django_assert_num_queries):
+    nas, alice, cls = online
+    for n in range(3):
+        c = make_customer(f"c{n}", password="pw-secret-123")
+        give_credit(c, 600)
+        hs.account(nas, acct("start", sid=f"x{n}", user=c.username))
+    assert hs.review_sessions() == 0  # first look: baselines written
+    with django_assert_num_queries(2):  # the sessions, their balances: no transaction
+        assert hs.review_sessions() == 0

@@ -149,28 +149,36 @@ def _decide(session: HotspotSession, now: dt.datetime, *, force: bool,
     grew since the last decision (or ``force``, a door said the credit changed) and the
     Session-Timeout or quota it buys differ from what was sent."""
     lim = limits(session, now, balance)
-    job = None
     before = session.decided_credit
+    kind = reason = None
     if lim.ended:
-        job = _queue(session, CoaJob.Kind.DISCONNECT, lim.ended)
+        kind, reason = CoaJob.Kind.DISCONNECT, lim.ended
     elif before is None and not force:
         pass  # first look: the Access-Accept was decided on this credit
     elif (force or lim.credit > before) and (
             before is None or (lim.credit, lim.timeout)
             != (before, session.decided_timeout)):
+        kind = CoaJob.Kind.COA
         reduced = before is not None and lim.credit < before
-        job = _queue(session, CoaJob.Kind.COA,
-                     CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP,
-                     timeout=lim.timeout, quota=lim.quota)
+        reason = CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP
     # The decision remembers what the gateway was told (or, first time, what the
     # Access-Accept counted on); less credit is left to the run-out check.
-    fields = {}
-    if (job is not None and job.kind == CoaJob.Kind.COA) or (before is None and not lim.ended):
-        fields = {"decided_credit": lim.credit, "decided_timeout": lim.timeout,
-                  "decided_at": now}
-        HotspotSession.objects.filter(pk=session.pk).update(**fields)
-        for key, value in fields.items():
-            setattr(session, key, value)
+    first_look = before is None and not lim.ended
+    if kind is None and not first_look:
+        return None  # nothing to write: no transaction (the worker looks every run)
+    if kind == CoaJob.Kind.DISCONNECT and CoaJob.objects.filter(
+            session=session, kind=kind).exists():
+        return None  # already disconnected once (read outside a write transaction)
+    with transaction.atomic():
+        job = None
+        if kind is not None:
+            job = _queue(session, kind, reason, timeout=lim.timeout, quota=lim.quota)
+        if (job is not None and job.kind == CoaJob.Kind.COA) or first_look:
+            fields = {"decided_credit": lim.credit, "decided_timeout": lim.timeout,
+                      "decided_at": now}
+            HotspotSession.objects.filter(pk=session.pk).update(**fields)
+            for key, value in fields.items():
+                setattr(session, key, value)
     return job
 
 
@@ -196,8 +204,7 @@ def credit_changed(account) -> list[CoaJob]:
     jobs: list[CoaJob] = []
     now = clock.now()
     for session in _open_sessions(ids):
-        with transaction.atomic():
-            job = _decide(session, now, force=True)
+        job = _decide(session, now, force=True)
         if job is not None:
             jobs.append(job)
     return jobs
@@ -229,10 +236,9 @@ def review_sessions(limit: int = 2000) -> int:
     balances = ledger.balances({s.customer.credit_account_id: s.customer.credit_account
                                 for s in sessions}.values())
     for session in sessions:
-        with transaction.atomic():
-            balance = balances.get(session.customer.credit_account_id, 0)
-            if _decide(session, now, force=False, balance=balance) is not None:
-                done += 1
+        balance = balances.get(session.customer.credit_account_id, 0)
+        if _decide(session, now, force=False, balance=balance) is not None:
+            done += 1
     return done
 
 

@@ -136,3 +136,23 @@ def test_a_top_up_at_the_counter_reaches_the_gateway_at_once(make_customer, gate
     assert request["code"] == rp.CoARequest and request["Session-Timeout"] == 1200
     assert request["Calling-Station-Id"] == "AA-BB-CC-00-00-01"  # chilli's spelling
     assert CoaJob.objects.get().state == "acked"
+
+
+@pytest.mark.parametrize("door", ["console", "api"])
+def test_a_deposit_at_any_door_queues_a_coa(online, door, client, cashier, open_shift,
+                                            django_capture_on_commit_callbacks):
+    """The doors know nothing of the hotspot: the ledger hook tells it."""
+    nas, alice, cls = online
+    client.force_login(cashier)
+    coa_jobs.forget_online()
+    with clock.frozen(T0 + dt.timedelta(seconds=60)), \
+            django_capture_on_commit_callbacks(execute=True):
+        if door == "console":
+            r = client.post(f"/console/customers/{alice.pk}/deposit/", {"amount": "600"})
+            assert r.status_code in (200, 302)
+        else:
+            r = client.post(f"/api/v1/customers/{alice.pk}/deposits",
+                            {"amount_minor": 600}, content_type="application/json")
+            assert r.status_code == 201, r.content
+    job = CoaJob.objects.get()
+    assert (job.kind, job.reason, job.session_timeout) == ("coa", "topup", 1200)

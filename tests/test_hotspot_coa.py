@@ -379,3 +379,17 @@ def test_a_review_with_nothing_to_do_reads_twice_and_writes_nothing(
     assert hs.review_sessions() == 0  # first look: baselines written
     with django_assert_num_queries(2):  # the sessions, their balances: no transaction
         assert hs.review_sessions() == 0
+
+
+def test_a_nak_resources_unavailable_is_retried(online, monkeypatch):
+    nas, alice, cls = online
+    hs.kick(session().pk, OWNER)
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("nak", 506),
+                                                    coa_sender.Answer("ack")))
+    coa_jobs.send_due()
+    job = CoaJob.objects.get()
+    assert (job.state, job.error_cause, job.attempts) == ("pending", 506, 1)
+    with clock.frozen(job.next_try_at):
+        coa_jobs.send_due()
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == ("acked", 2)

@@ -12,7 +12,8 @@ which another may take the job again. Answers:
   that *extends* a session does not: cutting off someone who has just paid is what
   customers would least expect; the session runs to its old Session-Timeout and the next
   login gets the full new time.
-* no answer — retried with back-off (:data:`BACKOFF`), then given up as failed.
+* no answer, or a NAK with Error-Cause 506 (Resources Unavailable) — retried with
+  back-off (:data:`BACKOFF`), then given up.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ BACKOFF = (5, 15, 60, 300, 900)  # seconds before attempt 2, 3, …
 MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = dt.timedelta(seconds=30)  # a claimed job is free again after this
 SESSION_NOT_FOUND = 503
+# NAKs that say "not now" (RFC 5176 §3.5: 506 Resources Unavailable): retried like silence
+RETRY_CAUSES = frozenset({506})
 ACKED = coa_sender.Answer(coa_sender.ACK)
 
 
@@ -120,7 +123,8 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
     with transaction.atomic(savepoint=False):
         if answer.result == coa_sender.ACK:
             fields.update(state=CoaJob.State.ACKED, finished_at=now)
-        elif answer.result == coa_sender.NAK:
+        elif answer.result == coa_sender.NAK and (
+                answer.error_cause not in RETRY_CAUSES or job.attempts >= MAX_ATTEMPTS):
             fields.update(state=CoaJob.State.NAKED, finished_at=now)
         elif job.attempts >= MAX_ATTEMPTS:
             fields.update(state=CoaJob.State.FAILED, finished_at=now)
@@ -133,7 +137,7 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
                               attempts=job.attempts).update(**fields)
         for key, value in fields.items():
             setattr(job, key, value)
-        if answer.result == coa_sender.NAK:
+        if job.state == CoaJob.State.NAKED:
             _after_nak(job, now)
     return job
 

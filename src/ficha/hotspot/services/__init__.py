@@ -60,6 +60,16 @@ from .base import (  # noqa: F401
     HotspotError,
     _class_signer,
 )
+from .coa import (  # noqa: F401
+    COA_VENDORS,
+    Limits,
+    credit_accounts_changed,
+    kick,
+    limits,
+    queue_credit_changed,
+    review_sessions,
+)
+from .coa_jobs import credit_changed  # noqa: F401  (queues and sends)
 from .plans import (  # noqa: F401
     _PLAN_INTS,
     _PLAN_OPTIONAL,
@@ -83,4 +93,10 @@ from .registry import (  # noqa: F401
     nas_table,
     record_drops,
     update_nas,
+)
+from .sessions import (  # noqa: F401
+    LiveSession,
+    coa_requests,
+    history,
+    live_sessions,
 )

@@ -1,0 +1,127 @@
+"""What the captive portal asks of the hotspot: which registered gateway sent a customer,
+how much time and data they have left, and a recharge while connected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from ficha.accounts import services as accounts
+from ficha.accounts.models import Customer
+from ficha.core import clock
+from ficha.recharges import services as recharges
+from ficha.tariffs import pricing
+
+from .. import gateways
+from ..models import HotspotAccount, HotspotSession, Nas, Plan
+from .plans import plan_for
+
+log = logging.getLogger(__name__)
+
+
+def portal_nas(gw: gateways.Gateway) -> Nas | None:
+    """The active NAS of the gateway's vendor whose login-page addresses allow every
+    address the visit would send the browser to; None if no registered gateway does
+    (then the portal sends the browser nowhere). A name the gateway gave (server-name,
+    nasid, gatewayname) picks among several matches."""
+    matches = []
+    for nas in Nas.objects.filter(active=True, vendor=gw.vendor):
+        allowed = gateways.allowed_hosts(nas.portal_hosts, nas.address)
+        if gw.hosts and all(gateways.host_allowed(h, allowed) for h in gw.hosts):
+            matches.append(nas)
+    if len(matches) > 1 and gw.nas_hint:
+        named = [n for n in matches if n.name == gw.nas_hint]
+        if named:
+            return named[0]
+    return matches[0] if matches else None
+
+
+@dataclass(frozen=True)
+class Status:
+    """A customer's Wi-Fi at a glance: None for time or data means "no limit"."""
+
+    balance: int
+    plan: Plan | None
+    session: HotspotSession | None
+    remaining_seconds: int | None
+    remaining_bytes: int | None
+    valid_until: dt.datetime | None
+
+    @property
+    def online(self) -> bool:
+        return self.session is not None
+
+    @property
+    def used_up(self) -> bool:
+        return self.plan is None or self.remaining_seconds == 0 or self.remaining_bytes == 0
+
+
+def status(customer: Customer, mac: str = "") -> Status:
+    """Time and data left for ``customer``: what their credit buys at their plan (the credit
+    an open session already spent counted back in, its usage counted out), capped by the
+    plan's validity and quota. ``mac`` picks the session of this device when several are
+    open. Estimates between two accounting records (the gateway enforces the exact
+    Session-Timeout it was given)."""
+    balance = accounts.balance(customer)
+    hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    plan = plan_for(customer, hotspot)
+    open_sessions = list(HotspotSession.objects.filter(
+        customer=customer, status=HotspotSession.Status.OPEN).order_by("-started_at"))
+    wanted = gateways.clean_mac(mac).lower()
+    session = next((s for s in open_sessions if wanted and s.mac.lower() == wanted),
+                   open_sessions[0] if open_sessions else None)
+    if plan is None:
+        return Status(balance, None, session, 0, 0, None)
+    now = clock.now()
+    elapsed = used_octets = spent = 0
+    if session is not None:
+        elapsed = max(session.session_time,
+                      int((now - session.started_at).total_seconds()))
+        used_octets = session.octets
+        spent = session.debited
+    money = max(0, balance) + spent
+    tariff = plan.tariff
+    total_seconds = pricing.seconds_for(tariff, money, octets=used_octets)
+    seconds = None if total_seconds is None else max(0, total_seconds - elapsed)
+    data = None
+    if tariff.charges_data:
+        total_octets = pricing.octets_for(tariff, money, seconds=elapsed)
+        data = None if total_octets is None else max(0, total_octets - used_octets)
+    if plan.quota_bytes is not None:
+        left = max(0, plan.quota_bytes - used_octets)
+        data = left if data is None else min(data, left)
+    valid_until = None
+    if plan.validity_seconds and hotspot is not None and hotspot.first_login_at:
+        valid_until = hotspot.first_login_at + dt.timedelta(seconds=plan.validity_seconds)
+        left = max(0, int((valid_until - now).total_seconds()))
+        seconds = left if seconds is None else min(seconds, left)
+    return Status(balance, plan, session, seconds, data, valid_until)
+
+
+def redeem_connected(code: str, *, customer: Customer, nas: Nas | None, mac: str = "",
+                     ip: str | None = None, actor=None):
+    """Redeem a code for a customer on the Wi-Fi (door ``hotspot``, the source naming the
+    device's MAC and the NAS), then tell the hotspot the credit changed so a live session
+    gets its new Session-Timeout by CoA. Returns the Redemption; RechargeError as
+    ``recharges.redeem`` raises it."""
+    source = recharges.Source(ip=ip or None, mac=gateways.clean_mac(mac) or None,
+                              station=f"nas:{nas.name}"[:64] if nas is not None else None,
+                              account=customer.username, door="hotspot")
+    redemption = recharges.redeem(code, customer=customer, source=source, actor=actor)
+    notify_credit_changed(customer)
+    return redemption
+
+
+def notify_credit_changed(customer: Customer) -> None:
+    """Call ``credit_changed`` (CoA for live sessions) when the hotspot has it; a failure
+    there never undoes a redemption (the next Access-Request or interim sees the credit)."""
+    from ficha.hotspot import services as hotspot
+
+    changed = getattr(hotspot, "credit_changed", None)
+    if changed is None:
+        return
+    try:
+        changed(customer)
+    except Exception:  # the credit is booked; the CoA is a courtesy to the live session
+        log.exception("credit_changed failed for customer %s", customer.pk)

@@ -337,10 +337,15 @@ def fas_rhid(hid: str, faskey: str) -> str:
     return hashlib.sha256((hid + faskey).encode()).hexdigest()
 
 
+_HOSTPORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?")
+
+
 def parse_opennds(params) -> Gateway:
     fields = fas_decode(params.get("fas", ""))
     address = (fields.get("gatewayaddress") or "").strip()
-    gateway_url = clean_url(f"http://{address}/", required=True) if address else ""
+    if not _HOSTPORT.fullmatch(address):
+        raise GatewayError("bad_url")
+    gateway_url = clean_url(f"http://{address}/", required=True)
     if not gateway_url:
         raise GatewayError("bad_url")
     base = gateway_url.rstrip("/")

@@ -50,7 +50,8 @@ def clean_url(value: str | None, *, required: bool = False) -> str:
     """An absolute http(s) URL without credentials or control characters, else "" (or
     GatewayError when ``required``)."""
     value = (value or "").strip()
-    ok = bool(value) and len(value) <= MAX_URL and _printable(value) and "\\" not in value
+    ok = (bool(value) and len(value) <= MAX_URL and _printable(value)
+          and not any(ch in value for ch in '\\"<>`{}|^\''))
     if ok:
         try:
             parts = urlsplit(value)
@@ -136,6 +137,12 @@ def _short(value: str | None, limit: int = 64) -> str:
     return value[:limit] if _printable(value) else ""
 
 
+def _message(value: str | None, limit: int = 200) -> str:
+    """A gateway's message for the customer (shown escaped): no control characters."""
+    value = " ".join((value or "").split())
+    return value[:limit] if all(unicodedata.category(ch)[0] != "C" for ch in value) else ""
+
+
 # --- what a gateway told us ---------------------------------------------------------------
 @dataclass
 class Gateway:
@@ -212,7 +219,7 @@ def parse_mikrotik(params) -> Gateway:
         mac=clean_mac(params.get("mac")), ip=clean_ip(params.get("ip")),
         nas_hint=_short(params.get("server-name")),
         chap_id=chap_id.hex(), challenge=chap_challenge.hex(),
-        error=_short(params.get("error"), 200))
+        error=_message(params.get("error")))
 
 
 def mikrotik_form(gw: Gateway, username: str, secret: str, dst: str = "") -> dict:
@@ -292,7 +299,7 @@ def parse_chilli(params) -> Gateway:
         orig_url=clean_url(params.get("userurl")), mac=clean_mac(params.get("mac")),
         ip=clean_ip(params.get("ip")), nas_hint=_short(params.get("nasid")),
         challenge=challenge.lower() if _HEX32.match(challenge) else "",
-        error=_short(params.get("reply"), 200), extra={"res": res})
+        error=_message(params.get("reply")), extra={"res": res})
 
 
 def chilli_logon_url(gw: Gateway, username: str, secret: str, uamsecret: str,

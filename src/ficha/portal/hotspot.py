@@ -146,7 +146,8 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
         code, error = clean_code(typed)
         customer = None
         if error is None:
-            source = recharges.Source(ip=ip, mac=gw.mac or None, door="hotspot",
+            source = recharges.Source(ip=ip, mac=hotspot.normalize_mac(gw.mac) or None,
+                                      door="hotspot",
                                       station=f"nas:{nas.name}"[:64])
             try:
                 redemption = recharges.redeem_for_login(code, source=source)

@@ -15,6 +15,7 @@ from ficha.tariffs import pricing
 
 from .. import gateways
 from ..models import HotspotAccount, HotspotSession, Nas, Plan
+from .authorize import normalize_mac
 from .plans import plan_for
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def redeem_connected(code: str, *, customer: Customer, nas: Nas | None, mac: str
     device's MAC and the NAS), then tell the hotspot the credit changed so a live session
     gets its new Session-Timeout by CoA. Returns the Redemption; RechargeError as
     ``recharges.redeem`` raises it."""
-    source = recharges.Source(ip=ip or None, mac=gateways.clean_mac(mac) or None,
+    source = recharges.Source(ip=ip or None, mac=normalize_mac(mac) if mac else None,
                               station=f"nas:{nas.name}"[:64] if nas is not None else None,
                               account=customer.username, door="hotspot")
     redemption = recharges.redeem(code, customer=customer, source=source, actor=actor)

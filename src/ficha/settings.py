@@ -254,6 +254,10 @@ if _proxy_ssl:
 # host:port of the authentication and accounting sockets; "off" disables one.
 RADIUS_AUTH_ADDR = env("RADIUS_AUTH_ADDR", "0.0.0.0:1812")
 RADIUS_ACCT_ADDR = env("RADIUS_ACCT_ADDR", "0.0.0.0:1813")
+# CoA/Disconnect (RFC 5176) to gateways: seconds to wait for an answer per attempt, and
+# whether a kick or a top-up is sent at once (else the worker sends it on its next run).
+HOTSPOT_COA_TIMEOUT = float(env("HOTSPOT_COA_TIMEOUT", "3") or 3)
+HOTSPOT_COA_SEND_NOW = env_bool("HOTSPOT_COA_SEND_NOW", True)
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

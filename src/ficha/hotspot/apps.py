@@ -11,5 +11,12 @@ class HotspotConfig(AppConfig):
         from ficha.core import jobs
 
         from . import services
+        from .services import coa_jobs
 
         jobs.register("hotspot.close_stale_sessions", services.close_stale_sessions)
+        jobs.register("hotspot.review_sessions", services.review_sessions)
+        jobs.register("hotspot.send_coa", coa_jobs.send_due)
+
+        from ficha.ledger import services as ledger
+
+        ledger.on_posted(coa_jobs.on_ledger_posted)

@@ -41,6 +41,10 @@ class Nas(models.Model):
     vendor = models.CharField(_("vendor"), max_length=16, choices=Vendor.choices,
                               default=Vendor.GENERIC)
     coa_port = models.PositiveIntegerField(_("CoA/Disconnect port"), default=3799)
+    coa_address = models.GenericIPAddressField(
+        _("CoA/Disconnect address"), null=True, blank=True,
+        help_text=_("Where to send CoA and Disconnect requests; empty: the NAS address "
+                    "(needed when that is a network)."))
     require_message_authenticator = models.BooleanField(
         _("require Message-Authenticator"), default=True,
         help_text=_("Drop Access-Requests without it (BlastRADIUS, CVE-2024-3596)."))
@@ -111,6 +115,9 @@ class Plan(models.Model):
     devices = models.PositiveIntegerField(_("simultaneous devices"), default=1)
     validity_seconds = models.PositiveIntegerField(
         _("validity from first login (s)"), null=True, blank=True)
+    mac_login = models.BooleanField(
+        _("returning devices log in by MAC"), default=False,
+        help_text=_("A device this account used before is accepted without a password."))
     # Customers of this price group get this plan (unless their account overrides it).
     price_group = models.CharField(_("price group"), max_length=60, blank=True)
     is_default = models.BooleanField(_("default plan"), default=False)
@@ -177,13 +184,20 @@ class HotspotSession(models.Model):
     output_octets = models.BigIntegerField(default=0)
     charged = models.BigIntegerField(default=0)  # what the usage costs at the plan
     debited = models.BigIntegerField(default=0)  # what the ledger took (≤ charged)
+    # The credit (balance + this session's debits) the last CoA decision assumed, and
+    # the Session-Timeout (seconds from the session's start) it sent: the worker compares
+    # them with the ledger so that a top-up from any door reaches the gateway.
+    decided_credit = models.BigIntegerField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_timeout = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["nas", "session_key"],
                                                name="hotspot_session_unique_key")]
         indexes = [models.Index(fields=["status", "updated_at"]),
-                   models.Index(fields=["customer", "status"])]
+                   models.Index(fields=["customer", "status"]),
+                   models.Index(fields=["mac", "started_at"])]
 
     def __str__(self) -> str:
         return f"{self.username}@{self.nas_id}:{self.acct_session_id}"
@@ -220,3 +234,60 @@ class AccountingRecord(models.Model):
         constraints = [models.UniqueConstraint(
             fields=["session", "kind", "session_time", "input_octets", "output_octets"],
             name="hotspot_record_idempotent")]
+
+
+class CoaJob(models.Model):
+    """One Disconnect-Request or CoA-Request (RFC 5176) to send to a gateway, with its
+    attempts and the gateway's last answer. Claimed by the worker with a conditional
+    UPDATE (``state`` and ``next_try_at``), so several workers never send it twice at once."""
+
+    class Kind(models.TextChoices):
+        COA = "coa", _("Change of authorization")
+        DISCONNECT = "disconnect", _("Disconnect")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        ACKED = "acked", _("Acknowledged")
+        NAKED = "naked", _("Refused")
+        FAILED = "failed", _("No answer")
+        SKIPPED = "skipped", _("Not supported by the gateway")
+        SUPERSEDED = "superseded", _("Replaced by a newer request")
+
+    class Reason(models.TextChoices):
+        CREDIT = "credit", _("Credit used up")
+        VALIDITY = "validity", _("Validity ended")
+        KICK = "kick", _("Kicked by staff")
+        TOPUP = "topup", _("Credit added")
+        REDUCED = "reduced", _("Credit reduced")
+        DISABLED = "disabled", _("Account disabled")
+        FALLBACK = "fallback", _("CoA refused: disconnect instead")
+
+    ACTIVE = (State.PENDING, State.SENDING)
+
+    session = models.ForeignKey(HotspotSession, on_delete=models.CASCADE,
+                                related_name="coa_jobs")
+    nas = models.ForeignKey(Nas, on_delete=models.CASCADE, related_name="coa_jobs")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    session_timeout = models.BigIntegerField(null=True, blank=True)
+    quota = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_try_at = models.DateTimeField(default=clock.now)
+    created_at = models.DateTimeField(default=clock.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_answer = models.CharField(max_length=40, blank=True)  # ack / nak / timeout / error
+    error_cause = models.PositiveIntegerField(null=True, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "next_try_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.session_id} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE

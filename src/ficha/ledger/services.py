@@ -7,7 +7,9 @@ open shift.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Sum
@@ -45,6 +47,28 @@ SYSTEM_ACCOUNTS: dict[str, tuple[str, str]] = {
 REVENUE_ACCOUNTS = (REVENUE_CAFE, REVENUE_HOTSPOT, REVENUE_CALLS, REVENUE_PRODUCTS, BREAKAGE)
 
 _ids: dict[str, int] = {}
+log = logging.getLogger("ficha.ledger")
+
+# --- after-commit listeners ---------------------------------------------------------------
+# Higher layers subscribe here (e.g. the hotspot, to tell gateways about a customer's new
+# credit); the ledger never imports them. A listener gets (kind, account ids) once the
+# posting's transaction has committed; it must not raise (errors are logged).
+Listener = Callable[[str, list[int]], None]
+_listeners: list[Listener] = []
+
+
+def on_posted(listener: Listener) -> None:
+    """Call ``listener(kind, account_ids)`` after every committed posting."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _notify(kind: str, account_ids: list[int]) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(kind, account_ids)
+        except Exception:
+            log.exception("ledger listener %r failed", listener)
 
 
 class LedgerError(ValueError):
@@ -164,6 +188,8 @@ def post(
             row["id"] = _insert(conn, cursor, row, clean, cur)
     if closed:
         raise NoOpenShift(_("This shift is closed; open a new one."))
+    if _listeners:
+        transaction.on_commit(partial(_notify, kind, [a for a, _x in clean]), using=alias)
     names = _tx_layout()[0]
     tx = Transaction.from_db(alias, names, [row[name] for name in names])
     # Cache the related objects, as assigning them in Transaction(...) does.

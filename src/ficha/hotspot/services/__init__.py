@@ -60,6 +60,15 @@ from .base import (  # noqa: F401
     HotspotError,
     _class_signer,
 )
+from .coa import (  # noqa: F401
+    COA_VENDORS,
+    Limits,
+    credit_accounts_changed,
+    credit_changed,
+    kick,
+    limits,
+    review_sessions,
+)
 from .plans import (  # noqa: F401
     _PLAN_INTS,
     _PLAN_OPTIONAL,

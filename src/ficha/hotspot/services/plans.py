@@ -47,6 +47,8 @@ def _clean_plan(fields: dict) -> dict:
     if out.get("interim_interval") is not None and out["interim_interval"] < MIN_INTERIM:
         raise HotspotError(_("The interim interval must be at least %(n)d seconds.")
                            % {"n": MIN_INTERIM})
+    if "mac_login" in out:
+        out["mac_login"] = bool(out["mac_login"])
     if "devices" in out and out["devices"] < 1:
         raise HotspotError(_("Allow at least one device."))
     try:

@@ -1,0 +1,203 @@
+"""Sending queued CoA/Disconnect jobs: claim, encode, send, record the answer, retry.
+
+A job is claimed with a conditional UPDATE on (state, attempts, next_try_at): only one
+worker wins it, and a worker that dies mid-send leaves a lease (``next_try_at``) after
+which another may take the job again. Answers:
+
+* ACK — done.
+* NAK — recorded with its Error-Cause. 503 (Session-Context-Not-Found) means the gateway
+  no longer has the session: ours is closed as stale (its usage was already debited).
+  A NAK'd CoA that would have *shortened* the session (credit taken back) falls back to
+  a Disconnect: otherwise the customer keeps time they no longer pay for. A NAK'd CoA
+  that *extends* a session does not: cutting off someone who has just paid is what
+  customers would least expect; the session runs to its old Session-Timeout and the next
+  login gets the full new time.
+* no answer — retried with back-off (:data:`BACKOFF`), then given up as failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F
+
+from ficha.core import clock
+
+from .. import coa_sender
+from ..models import CoaJob, HotspotSession, Nas
+from .coa import _queue, credit_accounts_changed
+
+log = logging.getLogger("ficha.hotspot.coa")
+
+BACKOFF = (5, 15, 60, 300, 900)  # seconds before attempt 2, 3, …
+MAX_ATTEMPTS = len(BACKOFF) + 1
+LEASE = dt.timedelta(seconds=30)  # a claimed job is free again after this
+SESSION_NOT_FOUND = 503
+
+
+def destination(nas: Nas) -> str | None:
+    """The address CoA/Disconnect requests go to: ``coa_address``, else the NAS address
+    if it is one host (a network says nothing about which gateway to ask)."""
+    if nas.coa_address:
+        return nas.coa_address
+    try:
+        network = ipaddress.ip_network(nas.address.strip(), strict=False)
+    except ValueError:
+        return None
+    if network.num_addresses == 1:
+        return str(network.network_address)
+    return None
+
+
+def request_attributes(job: CoaJob) -> list[tuple[str, object]]:
+    """What identifies the session (RFC 5176 §3: User-Name, Acct-Session-Id,
+    Calling-Station-Id, Framed-IP-Address) and, for a CoA, its new limits in the
+    gateway's own attributes."""
+    session = job.session
+    vendor = job.nas.vendor
+    attrs: list[tuple[str, object]] = [("User-Name", session.username),
+                                       ("Acct-Session-Id", session.acct_session_id)]
+    if session.mac:
+        mac = session.mac
+        if vendor == Nas.Vendor.MIKROTIK:
+            mac = mac.upper()  # RouterOS reports and matches capitals
+        elif vendor == Nas.Vendor.COOVACHILLI:
+            mac = mac.upper().replace(":", "-")  # chilli's format: AA-BB-CC-...
+        attrs.append(("Calling-Station-Id", mac))
+    if session.framed_ip and ":" not in session.framed_ip:
+        attrs.append(("Framed-IP-Address", session.framed_ip))
+    if job.kind != CoaJob.Kind.COA:
+        return attrs
+    if job.session_timeout is not None:
+        attrs.append(("Session-Timeout", int(job.session_timeout)))
+    quota = job.quota
+    if quota is not None and vendor == Nas.Vendor.MIKROTIK:
+        attrs.append(("Mikrotik-Total-Limit", quota & 0xFFFFFFFF))
+        if quota >> 32:
+            attrs.append(("Mikrotik-Total-Limit-Gigawords", quota >> 32))
+    elif quota is not None and vendor == Nas.Vendor.COOVACHILLI:
+        attrs.append(("ChilliSpot-Max-Total-Octets", quota & 0xFFFFFFFF))
+        if quota >> 32:
+            attrs.append(("ChilliSpot-Max-Total-Gigawords", quota >> 32))
+    return attrs
+
+
+def claim_due(limit: int = 100, ids=None) -> list[CoaJob]:
+    """Jobs whose time has come, each claimed by exactly one caller."""
+    now = clock.now()
+    due = CoaJob.objects.filter(state__in=CoaJob.ACTIVE, next_try_at__lte=now)
+    if ids is not None:
+        due = due.filter(pk__in=list(ids))
+    claimed = []
+    for pk, attempts in due.order_by("next_try_at", "pk").values_list("pk", "attempts")[:limit]:
+        won = CoaJob.objects.filter(
+            pk=pk, attempts=attempts, state__in=CoaJob.ACTIVE, next_try_at__lte=now,
+        ).update(state=CoaJob.State.SENDING, attempts=F("attempts") + 1,
+                 next_try_at=now + LEASE)
+        if won:
+            claimed.append(pk)
+    return list(CoaJob.objects.filter(pk__in=claimed)
+                .select_related("session", "nas").order_by("pk"))
+
+
+def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
+    """Store what the gateway answered and what follows from it."""
+    now = clock.now()
+    fields = {"last_answer": answer.result if not answer.detail
+              else f"{answer.result}: {answer.detail}"[:40],
+              "error_cause": answer.error_cause}
+    with transaction.atomic():
+        if answer.result == coa_sender.ACK:
+            fields.update(state=CoaJob.State.ACKED, finished_at=now)
+        elif answer.result == coa_sender.NAK:
+            fields.update(state=CoaJob.State.NAKED, finished_at=now)
+        elif job.attempts >= MAX_ATTEMPTS:
+            fields.update(state=CoaJob.State.FAILED, finished_at=now)
+        else:
+            delay = BACKOFF[min(job.attempts, len(BACKOFF)) - 1]
+            fields.update(state=CoaJob.State.PENDING,
+                          next_try_at=now + dt.timedelta(seconds=delay))
+        # only the claimer (state sending, same attempt) may write the outcome
+        CoaJob.objects.filter(pk=job.pk, state=CoaJob.State.SENDING,
+                              attempts=job.attempts).update(**fields)
+        for key, value in fields.items():
+            setattr(job, key, value)
+        if answer.result == coa_sender.NAK:
+            _after_nak(job, now)
+    return job
+
+
+def _after_nak(job: CoaJob, now) -> None:
+    session = job.session
+    if job.error_cause == SESSION_NOT_FOUND:
+        HotspotSession.objects.filter(pk=session.pk, status=HotspotSession.Status.OPEN
+                                      ).update(status=HotspotSession.Status.STALE,
+                                               stopped_at=now,
+                                               terminate_cause="Not-On-NAS")
+        return
+    if job.kind == CoaJob.Kind.COA and job.reason == CoaJob.Reason.REDUCED:
+        session.refresh_from_db(fields=["status"])
+        if session.status == HotspotSession.Status.OPEN:
+            _queue(session, CoaJob.Kind.DISCONNECT, CoaJob.Reason.FALLBACK)
+
+
+def send_due(limit: int = 100, ids=None, timeout: float | None = None) -> int:
+    """Worker job: send every due job once (together); returns how many were sent."""
+    jobs = claim_due(limit, ids)
+    if not jobs:
+        return 0
+    requests, sendable = [], []
+    for job in jobs:
+        if job.session.status != HotspotSession.Status.OPEN:
+            # the session ended (Stop received) before we could send: nothing to do
+            CoaJob.objects.filter(pk=job.pk, state=CoaJob.State.SENDING).update(
+                state=CoaJob.State.SUPERSEDED, finished_at=clock.now(),
+                last_answer="session ended")
+            continue
+        host = destination(job.nas)
+        if host is None:
+            record(job, coa_sender.Answer(coa_sender.ERROR, detail="no CoA address"))
+            continue
+        requests.append(coa_sender.Request(host, job.nas.coa_port, job.nas.secret,
+                                           job.kind, request_attributes(job)))
+        sendable.append(job)
+    if timeout is None:
+        timeout = float(getattr(settings, "HOTSPOT_COA_TIMEOUT", 3.0))
+    answers = coa_sender.send(requests, timeout)
+    for job, answer in zip(sendable, answers, strict=True):
+        record(job, answer)
+    return len(jobs)
+
+
+def send_soon(jobs) -> threading.Thread | None:
+    """Send these jobs now, in a background thread (a kick, a top-up): the worker would
+    take them within its interval anyway. Off with FICHA_HOTSPOT_COA_SEND_NOW=0."""
+    ids = [job.pk for job in jobs if job is not None and job.is_active]
+    if not ids or not getattr(settings, "HOTSPOT_COA_SEND_NOW", True):
+        return None
+
+    def run():
+        try:
+            send_due(ids=ids)
+        except Exception:
+            log.exception("sending CoA/Disconnect jobs %s failed", ids)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=run, name="ficha-coa", daemon=True)
+    thread.start()
+    return thread
+
+
+def on_ledger_posted(kind: str, account_ids: list[int]) -> None:
+    """Ledger hook (after commit): a posting touched these accounts; if one is the credit
+    of a customer who is online, their gateways are told now. Hotspot's own usage debits
+    are skipped (they are what the session's Session-Timeout already counts on)."""
+    if kind == "hotspot.usage":
+        return
+    send_soon(credit_accounts_changed(account_ids))

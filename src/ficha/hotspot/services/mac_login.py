@@ -1,0 +1,49 @@
+"""MAC login: a returning device is accepted on the account it used before, when that
+account's plan allows it (``Plan.mac_login``).
+
+The gateway asks with the device's MAC as User-Name (MikroTik "login-by=mac",
+CoovaChilli "macauth", pfSense "MAC authentication") and as Calling-Station-Id. A MAC is
+no secret — anyone on the network can copy one — so this is off unless a plan turns it
+on, and the device's MAC must be the Calling-Station-Id when the gateway sends one.
+"""
+
+from __future__ import annotations
+
+from ficha.accounts.models import Customer
+
+from ..models import HotspotAccount, HotspotSession
+from .authorize import normalize_mac
+from .plans import plan_for
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def mac_of(username: str) -> str | None:
+    """The MAC a User-Name spells (aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff,
+    aabbccddeeff), normalised; None if it spells none."""
+    text = username.strip()
+    if not 12 <= len(text) <= 17:
+        return None
+    digits = [ch for ch in text if ch not in ":-."]
+    if len(digits) != 12 or not all(ch in _HEX for ch in digits):
+        return None
+    return normalize_mac(text)
+
+
+def returning_customer(username: str, calling_mac: str) -> Customer | None:
+    """The account whose device this is, if its plan lets the device in by MAC."""
+    mac = mac_of(username)
+    if mac is None or (calling_mac and calling_mac != mac):
+        return None
+    last = (HotspotSession.objects.filter(mac=mac, customer__isnull=False)
+            .order_by("-started_at").values_list("customer_id", flat=True).first())
+    if last is None:
+        return None
+    customer = Customer.objects.filter(pk=last).first()
+    if customer is None:
+        return None
+    hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    plan = plan_for(customer, hotspot)
+    if plan is None or not plan.mac_login:
+        return None
+    return customer

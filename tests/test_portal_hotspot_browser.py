@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -18,10 +19,12 @@ from pyrad import packet as rp
 from ficha.core import audit, codes, roles
 from ficha.hotspot import radius
 from ficha.hotspot.models import HotspotSession
+from ficha.hotspot.services import coa_jobs
 from ficha.ledger import services as ledger
 from ficha.recharges import services as rs
 
 from .browser_support import BROWSER_MARKS, PHONE, screenshot
+from .coa_listener import CoaListener
 from .hotspot_support import make_nas, make_plan
 
 pytestmark = BROWSER_MARKS
@@ -138,14 +141,24 @@ def hotspot(live_server, transactional_db):
         rs.sell(desk, batch.recharges.all())
         found.append(batch.recharges.get().code)
     make_plan(price_per_hour=600, increment_seconds=60)  # 600 buys an hour
+    listener = CoaListener(secret=SECRET)  # the router's CoA port
     make_nas(name="hall", vendor="mikrotik", address="127.0.0.1", secret=SECRET,
-             portal_hosts="127.0.0.1")
+             portal_hosts="127.0.0.1", coa_port=listener.port)
     server = radius.ServerThread(("127.0.0.1", AUTH_PORT), ("127.0.0.1", ACCT_PORT)).start()
     try:
-        with FakeMikrotik(live_server.url) as gateway:
+        with FakeMikrotik(live_server.url) as gateway, listener:
+            gateway.coa = listener
             yield gateway, found
     finally:
         server.stop()
+
+
+def _wait_for(found, seconds: float = 10.0):
+    """``found()`` once it is truthy (UDP answers arrive from another thread)."""
+    deadline = time.monotonic() + seconds
+    while not (result := found()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return result
 
 
 def _minutes(text: str) -> int:
@@ -181,6 +194,12 @@ def test_code_login_through_a_gateway_then_recharge_while_connected(hotspot, chr
     assert 175 <= left <= 180, left
     session = HotspotSession.objects.get()
     assert session.status == HotspotSession.Status.OPEN and session.mac == MAC.lower()
+    # The live session is extended without reconnecting: the router gets a CoA-Request
+    # with the Session-Timeout (from the session's start) that 600 + 1,200 buy: 3 hours.
+    coa_jobs.send_due(timeout=2)  # the worker's job, if the redemption did not send it
+    coas = _wait_for(lambda: [r for r in gateway.coa.received if r["code"] == rp.CoARequest])
+    assert coas and {r["Session-Timeout"] for r in coas} == {3 * 3600}
+    assert coas[0]["User-Name"] == first and coas[0]["Acct-Session-Id"] == "800000"
     # Everything fits the phone's width.
     for selector in ("#time-left", "#code", "button.primary", "footer"):
         box = page.locator(selector).first.bounding_box()

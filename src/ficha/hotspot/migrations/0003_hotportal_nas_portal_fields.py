@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hotspot', '0001_initial'),
+        ('hotspot', '0002_coa_jobs_mac_login'),
     ]
 
     operations = [

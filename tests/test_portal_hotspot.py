@@ -334,3 +334,67 @@ def test_connectivity_probes_that_reach_ficha_get_a_plain_refusal(client, db, ho
     # Not the answer the phone expects ("204" / "Success"), so it shows its login sheet.
     resp = client.get(path, HTTP_HOST=host)
     assert resp.status_code == 400
+
+
+# --- more of the login page ---------------------------------------------------------------
+def test_the_routers_refusal_is_shown_on_the_login_page(client, mikrotik):
+    refused = "Your credit is used up: enter a recharge code."
+    resp = client.get(f"/hotspot/mikrotik?{mikrotik_query(error=refused)}")
+    assert resp.status_code == 200
+    assert "Your credit is used up: enter a recharge code." in page(resp)
+
+
+def test_a_customer_logged_in_to_the_portal_connects_with_one_tap(client, mikrotik,
+                                                                  make_customer):
+    ada = make_customer("ada", password="ada-secret")
+    give_credit(ada, 600)
+    client.post("/login", {"action": "password", "username": "ada", "password": "ada-secret"})
+    text = page(client.get(f"/hotspot/mikrotik?{mikrotik_query()}"))
+    assert "Connect to the Wi-Fi" in text
+    resp = client.post("/hotspot/mikrotik", {"action": "connect"})
+    assert hidden_fields(page(resp))["username"] == "ada"
+    assert LoginTicket.objects.filter(customer=ada).count() == 1
+
+
+def test_connect_without_a_portal_login_falls_back_to_the_password_form(client, mikrotik):
+    client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
+    resp = client.post("/hotspot/mikrotik", {"action": "connect"})
+    assert resp.status_code == 400
+    assert "Enter your username and your password or PIN." in page(resp)
+    assert not LoginTicket.objects.exists()
+
+
+def test_a_chilli_visit_without_a_challenge_cannot_log_in(client, chilli):
+    client.get(chilli_url("success", challenge=""))
+    resp = client.post("/hotspot/chilli", {"action": "code", "code": "12345678"})
+    assert resp.status_code == 400, page(resp)
+    assert "Open any web page" in page(resp), page(resp)
+
+
+# --- the NAS's portal settings ------------------------------------------------------------
+def test_nas_portal_settings_are_validated_and_secrets_stay_out_of_the_audit_log(db):
+    from ficha.core.models import AuditLog
+
+    from .hotspot_support import OWNER
+
+    nas = make_nas(vendor="coovachilli", address="10.1.0.1", portal_hosts="10.1.0.1, wifi.lan",
+                   uam_secret="uam-very-secret", fas_key="fas-very-secret")
+    assert nas.portal_hosts == "10.1.0.1, wifi.lan"
+    with pytest.raises(hs.HotspotError):
+        hs.update_nas(OWNER, nas, portal_hosts="http://evil.example/")
+    logged = " ".join(str(v) for v in AuditLog.objects.values_list("after", flat=True))
+    assert "wifi.lan" in logged
+    assert "uam-very-secret" not in logged and "fas-very-secret" not in logged
+
+
+def test_nas_portal_settings_through_the_api(client, manager):
+    client.force_login(manager)
+    resp = client.post("/api/v1/hotspot/nas", {
+        "name": "cafe", "address": "10.1.0.1", "secret": "testing123",
+        "vendor": "coovachilli", "portal_hosts": "10.1.0.1", "uam_secret": "s3cret-uam"},
+        content_type="application/json")
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    assert body["portal_hosts"] == "10.1.0.1" and "uam_secret" not in body
+    assert hs.portal_nas(g.parse(g.COOVACHILLI, {"uamip": "10.1.0.1", "challenge": CHALLENGE,
+                                                 "res": "notyet"})).uam_secret == "s3cret-uam"

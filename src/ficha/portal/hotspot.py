@@ -103,7 +103,8 @@ def gateway_login(request, vendor: str):
         return _refuse(request, "vendor", 404)
     if request.method == "POST":
         gw, nas = _gateway(request)
-        if gw is None or gw.vendor != kind:
+        if gw is None or gw.vendor != kind or (
+                kind == gateways.COOVACHILLI and not gw.challenge):
             return _refuse(request, "expired")
         return _login_post(request, gw, nas)
     try:

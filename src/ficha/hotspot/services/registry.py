@@ -65,6 +65,9 @@ def find_nas(table: list[NasEntry], address: str) -> Nas | None:
     return None
 
 
+_SECRETS = ("secret", "uam_secret", "fas_key")  # never written to the audit log
+
+
 def _clean_nas(fields: dict) -> dict:
     out = dict(fields)
     if "name" in out:
@@ -105,7 +108,7 @@ def create_nas(actor: audit.Actor, **fields) -> Nas:
         raise HotspotError(_("A NAS with this name exists already."))
     nas = Nas.objects.create(**fields)
     audit.record(actor, "hotspot.nas.create", nas,
-                 after={k: v for k, v in fields.items() if k != "secret"},
+                 after={k: v for k, v in fields.items() if k not in _SECRETS},
                  summary=_("NAS %(name)s added") % {"name": nas.name})
     return nas
 
@@ -119,7 +122,7 @@ def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
         setattr(nas, key, value)
     nas.save(update_fields=list(fields))
     audit.record(actor, "hotspot.nas.update", nas,
-                 after={k: v for k, v in fields.items() if k != "secret"},
+                 after={k: v for k, v in fields.items() if k not in _SECRETS},
                  summary=_("NAS %(name)s changed") % {"name": nas.name})
     return nas
 

@@ -206,6 +206,12 @@ def _handoff(request, gw: gateways.Gateway, nas: Nas, customer):
         context["go_url"] = gateways.chilli_logon_url(
             gw, customer.username, ticket.secret, nas.uam_secret, userurl=gw.orig_url)
     else:
+        # openNDS asks no RADIUS server: Ficha decides here, with the ticket, exactly as
+        # it would answer an Access-Request (credit, plan, validity, devices).
+        decision = hotspot.authorize(nas, hotspot.AuthRequest(
+            username=customer.username, password=ticket.secret, mac=gw.mac))
+        if not decision.accept:
+            return _login_page(request, gw, 403, login_error=decision.message)
         context["go_url"] = gateways.opennds_auth_url(gw, nas.fas_key,
                                                       redir=_status_url(request))
     response = _page(request, "portal/hotspot/handoff.html", context)

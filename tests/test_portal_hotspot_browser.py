@@ -17,6 +17,7 @@ import pytest
 from pyrad import packet as rp
 
 from ficha.core import audit, codes, roles
+from ficha.hotspot import gateways as g
 from ficha.hotspot import radius
 from ficha.hotspot.models import HotspotSession
 from ficha.hotspot.services import coa_jobs
@@ -46,6 +47,31 @@ def _radius(packet, port: int) -> rp.Packet | None:
         s.sendto(packet.RequestPacket(), ("127.0.0.1", port))
         data, _addr = s.recvfrom(4096)
     return packet.CreateReply(packet=data)
+
+
+def radius_login(username: str, chap_id: int, response: bytes, challenge: bytes,
+                 accepted: list) -> rp.Packet:
+    """What a gateway does with a login: Access-Request (CHAP) to Ficha's RADIUS server,
+    then Accounting-Start on an Access-Accept."""
+    d = radius.dictionary()
+    req = rp.AuthPacket(secret=SECRET.encode(), dict=d)
+    req.AddAttribute("User-Name", username)
+    req.AddAttribute("CHAP-Password", bytes([chap_id]) + response)
+    req.AddAttribute("CHAP-Challenge", challenge)
+    req.AddAttribute("Calling-Station-Id", MAC)
+    req.AddAttribute("NAS-IP-Address", "127.0.0.1")
+    req.add_message_authenticator()
+    reply = _radius(req, AUTH_PORT)
+    if reply.code == rp.AccessAccept:
+        acct = rp.AcctPacket(secret=SECRET.encode(), dict=d)
+        acct.AddAttribute("Acct-Status-Type", "Start")
+        acct.AddAttribute("Acct-Session-Id", f"80000{len(accepted)}")
+        acct.AddAttribute("User-Name", username)
+        acct.AddAttribute("Calling-Station-Id", MAC)
+        acct.AddAttribute("Class", reply["Class"][0])
+        _radius(acct, ACCT_PORT)
+        accepted.append({"user": username, "timeout": reply["Session-Timeout"][0]})
+    return reply
 
 
 class FakeMikrotik:
@@ -96,25 +122,8 @@ class FakeMikrotik:
         return f"{self.portal}/hotspot/mikrotik?{urlencode(query)}"
 
     def login(self, form: dict) -> rp.Packet:
-        d = radius.dictionary()
-        req = rp.AuthPacket(secret=SECRET.encode(), dict=d)
-        req.AddAttribute("User-Name", form["username"])
-        req.AddAttribute("CHAP-Password", bytes([CHAP_ID]) + bytes.fromhex(form["password"]))
-        req.AddAttribute("CHAP-Challenge", CHALLENGE)
-        req.AddAttribute("Calling-Station-Id", MAC)
-        req.AddAttribute("NAS-IP-Address", "127.0.0.1")
-        req.add_message_authenticator()
-        reply = _radius(req, AUTH_PORT)
-        if reply.code == rp.AccessAccept:
-            acct = rp.AcctPacket(secret=SECRET.encode(), dict=d)
-            acct.AddAttribute("Acct-Status-Type", "Start")
-            acct.AddAttribute("Acct-Session-Id", f"80000{len(self.accepted)}")
-            acct.AddAttribute("User-Name", form["username"])
-            acct.AddAttribute("Calling-Station-Id", MAC)
-            acct.AddAttribute("Class", reply["Class"][0])
-            _radius(acct, ACCT_PORT)
-            self.accepted.append({"user": form["username"],
-                                  "timeout": reply["Session-Timeout"][0]})
+        reply = radius_login(form["username"], CHAP_ID, bytes.fromhex(form["password"]),
+                             CHALLENGE, self.accepted)
         return reply
 
     def __enter__(self):
@@ -126,11 +135,60 @@ class FakeMikrotik:
         self.server.server_close()
 
 
+UAM_SECRET = "a-long-uam-secret"
+UAM_CHALLENGE = "00112233445566778899aabbccddeeff"
+
+
+class FakeChilli(FakeMikrotik):
+    """GET / → the UAM redirect (signed with md); GET /logon → RADIUS CHAP with
+    CHAP-Challenge = K, then back to the UAM server with res=success."""
+
+    def __init__(self, portal: str):
+        super().__init__(portal)
+        outer = self
+
+        class Handler(self.server.RequestHandlerClass):
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                if parts.path == "/logon":
+                    q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                    key = g.chilli_key(UAM_CHALLENGE, UAM_SECRET)
+                    reply = radius_login(q["username"], 0, bytes.fromhex(q["response"]),
+                                         key, outer.accepted)
+                    ok = reply.code == rp.AccessAccept
+                    self._redirect(outer.portal_url("success" if ok else "failed"))
+                    return
+                self._redirect(outer.portal_url())
+
+        self.server.RequestHandlerClass = Handler
+
+    def portal_url(self, res: str = "notyet") -> str:
+        host, port = self.base.removeprefix("http://").split(":")
+        query = {"res": res, "uamip": host, "uamport": port, "challenge": UAM_CHALLENGE,
+                 "mac": MAC.replace(":", "-"), "ip": "10.1.0.9", "nasid": "cafe",
+                 "userurl": "http://example.com/"}
+        url = f"{self.portal}/hotspot/chilli?{urlencode(query)}"
+        return f"{url}&md={g.chilli_md(url, UAM_SECRET)}"
+
+
 @pytest.fixture
-def hotspot(live_server, transactional_db):
-    roles.sync_roles()
+def chilli_hotspot(live_server, transactional_db):
+    found = _venue()
+    make_nas(name="cafe", vendor="coovachilli", address="127.0.0.1", secret=SECRET,
+             portal_hosts="127.0.0.1", uam_secret=UAM_SECRET)
+    server = radius.ServerThread(("127.0.0.1", AUTH_PORT), ("127.0.0.1", ACCT_PORT)).start()
+    try:
+        with FakeChilli(live_server.url) as gateway:
+            yield gateway, found
+    finally:
+        server.stop()
+
+
+def _venue() -> list[str]:
+    """Staff, an open shift, two sold codes (600 and 1,200) and a plan of 600 an hour."""
     from ficha.accounts import services as accounts
 
+    roles.sync_roles()
     owner = accounts.create_staff(audit.SYSTEM, "olga", "correct-horse-9", roles.OWNER)
     cashier = accounts.create_staff(audit.SYSTEM, "cass", "correct-horse-9", roles.CASHIER)
     desk = audit.Actor(user=cashier, source="console")
@@ -141,6 +199,12 @@ def hotspot(live_server, transactional_db):
         rs.sell(desk, batch.recharges.all())
         found.append(batch.recharges.get().code)
     make_plan(price_per_hour=600, increment_seconds=60)  # 600 buys an hour
+    return found
+
+
+@pytest.fixture
+def hotspot(live_server, transactional_db):
+    found = _venue()
     listener = CoaListener(secret=SECRET)  # the router's CoA port
     make_nas(name="hall", vendor="mikrotik", address="127.0.0.1", secret=SECRET,
              portal_hosts="127.0.0.1", coa_port=listener.port)
@@ -223,4 +287,22 @@ def test_with_javascript_the_hand_off_is_automatic(hotspot, chromium):
     page.wait_for_url("**/hotspot/status")
     assert "You are online" in page.inner_text("#online")
     assert gateway.accepted[0]["timeout"] == 3600
+    context.close()
+
+
+def test_code_login_through_coovachilli_uam(chilli_hotspot, chromium):
+    gateway, (first, _second) = chilli_hotspot
+    context = chromium.new_context(java_script_enabled=False, viewport=PHONE,
+                                   is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(gateway.base + "/")
+    assert "/hotspot/chilli" in page.url
+    page.fill("#code", first)
+    page.get_by_role("button", name="Connect with this code").click()
+    # <meta refresh> → chilli's /logon → RADIUS → res=success → the status page
+    page.wait_for_url("**/hotspot/status")
+    assert gateway.accepted == [{"user": first, "timeout": 3600}]
+    assert "You are online" in page.inner_text("#online")
+    assert 55 <= _minutes(page.inner_text("#time-left")) <= 60
+    screenshot(page, "captive-chilli-status")
     context.close()

@@ -398,3 +398,26 @@ def test_nas_portal_settings_through_the_api(client, manager):
     assert body["portal_hosts"] == "10.1.0.1" and "uam_secret" not in body
     assert hs.portal_nas(g.parse(g.COOVACHILLI, {"uamip": "10.1.0.1", "challenge": CHALLENGE,
                                                  "res": "notyet"})).uam_secret == "s3cret-uam"
+
+
+def test_code_guessing_behind_a_gateways_nat_is_throttled_per_phone(client, mikrotik, sold):
+    """Every phone reaches Ficha from the router's address: one guesser must not lock
+    out the others, so the MAC is the key (as at the RADIUS door)."""
+    from django.test import Client
+
+    (code,) = sold(600)
+    router = "192.168.88.1"  # the NAS's address
+    with clock.frozen(T0):
+        client.get(f"/hotspot/mikrotik?{mikrotik_query()}", REMOTE_ADDR=router)
+        for n in range(4):
+            client.post("/hotspot/mikrotik", {"action": "code", "code": f"{n:04d}2222"},
+                        REMOTE_ADDR=router)
+        locked = client.post("/hotspot/mikrotik", {"action": "code", "code": code},
+                             REMOTE_ADDR=router)
+        assert "Too many attempts. Wait" in page(locked)
+        other = Client()
+        other.get(f"/hotspot/mikrotik?{mikrotik_query(mac='AA:BB:CC:00:00:02')}",
+                  REMOTE_ADDR=router)
+        resp = other.post("/hotspot/mikrotik", {"action": "code", "code": code},
+                          REMOTE_ADDR=router)
+        assert resp.status_code == 200 and hidden_fields(page(resp))["username"] == code

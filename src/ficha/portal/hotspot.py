@@ -167,8 +167,10 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
         if not username or not password:
             return _login_page(request, gw, 400, username=username, login_error=_(
                 "Enter your username and your password or PIN."))
+        # As at the portal's own login: per address and account, and browsers this
+        # customer logged in from before are never locked out by strangers' failures.
         result = logins.customer_login(
-            username, password, ip=ip,
+            username, password, ip=getattr(request, "client_ip", None),
             device_entries_of=lambda c: logins.customer_device_tag(request, c))
         if result.wait:
             error = texts.too_many_attempts(result.wait)

@@ -421,3 +421,36 @@ def test_code_guessing_behind_a_gateways_nat_is_throttled_per_phone(client, mikr
         resp = other.post("/hotspot/mikrotik", {"action": "code", "code": code},
                           REMOTE_ADDR=router)
         assert resp.status_code == 200 and hidden_fields(page(resp))["username"] == code
+
+
+def test_no_credit_then_a_code_on_the_status_page_then_connect(client, mikrotik, sold,
+                                                                make_customer):
+    make_customer("bob", password="bob-secret")
+    (code,) = sold(600)
+    client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
+    client.post("/hotspot/mikrotik", {"action": "password", "username": "bob",
+                                      "password": "bob-secret"})
+    assert "Connect to the Wi-Fi" not in page(client.get("/hotspot/status"))
+    client.post("/hotspot/status", {"code": code})
+    text = page(client.get("/hotspot/status"))
+    assert 'id="time-left">1 h 00 min<' in text and "You are not connected" in text
+    assert 'action="/hotspot/mikrotik"' in text and "Connect to the Wi-Fi" in text
+    resp = client.post("/hotspot/mikrotik", {"action": "connect"})
+    assert hidden_fields(page(resp))["username"] == "bob"
+
+
+def test_console_saves_a_gateways_portal_settings(client, owner):
+    from ficha.hotspot.models import Nas
+
+    client.force_login(owner)
+    resp = client.post("/console/hotspot/", {
+        "nas-name": "hall", "nas-address": "192.168.88.1", "nas-secret": "a-long-secret",
+        "nas-vendor": "mikrotik", "nas-coa_port": "3799", "nas-active": "on",
+        "nas-portal_hosts": "10.5.50.1, hotspot.lan"})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    assert Nas.objects.get().portal_hosts == "10.5.50.1, hotspot.lan"
+    bad = client.post("/console/hotspot/", {
+        "nas-name": "hall2", "nas-address": "192.168.88.2", "nas-secret": "a-long-secret",
+        "nas-vendor": "mikrotik", "nas-coa_port": "3799", "nas-portal_hosts": "http://x/"})
+    assert bad.status_code == 400 and "is not an address, a network or a host name" in (
+        bad.content.decode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ficha.hotspot import services as hs
-from ficha.hotspot.models import Nas, Plan
+from ficha.hotspot.models import CoaJob, HotspotSession, Nas, Plan
 
 from .hotspot_support import acct, give_credit, make_nas, make_plan
 
@@ -83,3 +83,47 @@ def test_sessions_list_who_is_online(api, make_customer):
 def test_cashier_tokens_cannot_touch_the_hotspot(client, cashier):
     client.force_login(cashier)
     assert client.get(f"{V1}/hotspot/nas").status_code == 403
+
+
+# --- live sessions and kick ------------------------------------------------------------------
+@pytest.fixture
+def online(db, make_customer, settings):
+    settings.HOTSPOT_COA_SEND_NOW = False
+    nas = make_nas(name="hall", vendor="mikrotik")
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    alice = make_customer("alice")
+    give_credit(alice, 1000)
+    hs.account(nas, acct("interim", sid="s5", t=120))
+    return HotspotSession.objects.get()
+
+
+def test_live_sessions_show_what_the_credit_still_buys(api, online):
+    [row] = api.get(f"{V1}/hotspot/sessions").json()
+    assert row["id"] == online.pk and row["debited"]["amount_minor"] == 120
+    # 1000 credit at 1 a second, billed per minute, buys 960 s from the start
+    assert row["remaining_seconds"] is not None
+    assert row["remaining_seconds"] + row["elapsed"] == 960
+    assert row["disconnecting"] is False
+
+
+def test_kick_queues_one_disconnect_and_is_idempotent(api, online):
+    url = f"{V1}/hotspot/sessions/{online.pk}/kick"
+    r = api.post(url, HTTP_IDEMPOTENCY_KEY="kick-1")
+    assert r.status_code == 202, r.content
+    assert r.json()["kind"] == "disconnect" and r.json()["state"] == "pending"
+    again = api.post(url, HTTP_IDEMPOTENCY_KEY="kick-1")
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert CoaJob.objects.count() == 1
+    r = api.post(url)
+    assert r.status_code == 409 and "already" in r.json()["detail"]
+    assert api.get(f"{V1}/hotspot/sessions").json()[0]["disconnecting"] is True
+    [job] = api.get(f"{V1}/hotspot/coa").json()
+    assert job["reason"] == "kick" and job["error_cause"] is None
+
+
+def test_kick_of_an_unknown_session_is_404_and_cashiers_are_refused(api, online, client,
+                                                                     cashier):
+    assert api.post(f"{V1}/hotspot/sessions/999999/kick").status_code == 404
+    client.force_login(cashier)
+    assert client.post(f"{V1}/hotspot/sessions/{online.pk}/kick").status_code == 403
+    assert not CoaJob.objects.exists()

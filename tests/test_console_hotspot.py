@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from ficha.core.models import AuditLog
 from ficha.hotspot import services as hs
-from ficha.hotspot.models import Nas, Plan
+from ficha.hotspot.models import CoaJob, HotspotSession, Nas, Plan
 
 from .hotspot_support import acct, give_credit, make_nas, make_plan
 
@@ -89,3 +90,87 @@ def test_the_page_shows_who_is_online_and_dropped_packets(as_manager, make_custo
     assert "alice" in page and "aa:bb:cc:dd:ee:ff" in page
     assert "2 min" in page
     assert "10.9.9.9" in page and ">3<" in page
+
+
+# --- live sessions, kick, history, CoA requests ---------------------------------------------
+@pytest.fixture
+def alice_online(make_customer, settings):
+    settings.HOTSPOT_COA_SEND_NOW = False
+    nas = make_nas(name="hall", vendor="mikrotik")
+    make_plan(price_per_hour=3600)
+    alice = make_customer("alice")
+    give_credit(alice, 1000)
+    hs.account(nas, acct("interim", sid="s9", t=120, mac="AA-BB-CC-DD-EE-FF"))
+    return nas, alice, HotspotSession.objects.get()
+
+
+def test_a_manager_kicks_a_session_and_it_is_audited(as_manager, manager, alice_online):
+    nas, alice, session = alice_online
+    manager_name = manager.get_username()
+    page = as_manager.get(reverse("console:hotspot")).content.decode()
+    kick_url = reverse("console:hotspot_kick", args=[session.pk])
+    assert kick_url in page and "Remaining" in page
+    r = as_manager.post(kick_url, follow=True)
+    assert r.status_code == 200 and "Disconnect sent for alice" in r.content.decode()
+    job = CoaJob.objects.get()
+    assert (job.kind, job.reason, job.state, job.requested_by) == (
+        "disconnect", "kick", "pending", manager_name)
+    assert AuditLog.objects.filter(action="hotspot.kick", actor_label=manager_name).exists()
+    # kicked once: the row now says so, and a second kick changes nothing
+    assert "Disconnecting" in as_manager.get(reverse("console:hotspot_live")).content.decode()
+    r = as_manager.post(kick_url, follow=True)
+    assert "already being disconnected" in r.content.decode()
+    assert CoaJob.objects.count() == 1
+    coa_page = as_manager.get(reverse("console:hotspot_coa")).content.decode()
+    assert "Kicked by staff" in coa_page and "Waiting" in coa_page
+
+
+def test_kick_by_htmx_answers_the_live_table(as_manager, alice_online):
+    nas, alice, session = alice_online
+    r = as_manager.post(reverse("console:hotspot_kick", args=[session.pk]),
+                        HTTP_HX_REQUEST="true")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert 'id="live-sessions"' in body and "Disconnecting" in body
+
+
+def test_cashiers_cannot_kick_and_get_is_refused(client, cashier, manager, alice_online):
+    nas, alice, session = alice_online
+    url = reverse("console:hotspot_kick", args=[session.pk])
+    client.force_login(cashier)
+    assert client.post(url).status_code == 403
+    for name in ("console:hotspot_history", "console:hotspot_coa", "console:hotspot_live"):
+        assert client.get(reverse(name)).status_code == 403
+    client.force_login(manager)
+    assert client.get(url).status_code == 405
+    assert not CoaJob.objects.exists()
+
+
+def test_history_lists_ended_sessions_filtered(as_manager, alice_online, make_customer):
+    nas, alice, session = alice_online
+    other = make_nas(name="terrace", address="192.0.2.7")
+    hs.account(nas, acct("stop", sid="s9", t=180, mac="AA-BB-CC-DD-EE-FF",
+                         terminate_cause="User-Request"))
+    bob = make_customer("bob")
+    give_credit(bob, 1000)
+    hs.account(other, acct("stop", sid="b1", t=60, user="bob"))
+    url = reverse("console:hotspot_history")
+    page = as_manager.get(url).content.decode()
+    assert "User-Request" in page and "bob" in page
+    page = as_manager.get(url, {"customer": "alice"}).content.decode()
+    assert "User-Request" in page and f"/customers/{bob.pk}/" not in page
+    page = as_manager.get(url, {"nas": other.pk}).content.decode()
+    assert "User-Request" not in page and "terrace" in page
+    page = as_manager.get(url, {"since": "2000-01-01", "until": "2000-01-02"}).content.decode()
+    assert "No session matches" in page
+    rows = as_manager.get(url, {"customer": "bob"}, HTTP_HX_REQUEST="true",
+                          HTTP_HX_TARGET="session-rows").content.decode()
+    assert "<html" not in rows and "terrace" in rows
+
+
+def test_the_dashboard_shows_hotspot_revenue_from_the_ledger(client, owner, alice_online):
+    nas, alice, session = alice_online  # 120 s at 3600/h: 120 debited
+    client.force_login(owner)
+    page = client.get(reverse("console:dashboard")).content.decode()
+    row = page[page.index('<th scope="row">Hotspot</th>'):][:120]
+    assert "120</td>" in row  # 120 minor units, from the ledger's hotspot revenue

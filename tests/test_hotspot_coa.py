@@ -33,6 +33,11 @@ def klass(decision):
 
 
 @pytest.fixture(autouse=True)
+def _not_in_a_thread(settings):
+    settings.HOTSPOT_COA_SEND_NOW = False  # tests send (or fake sending) themselves
+
+
+@pytest.fixture(autouse=True)
 def _one_minute_in():
     """Unless a test says otherwise, it is one minute after the sessions started."""
     with clock.frozen(T0 + dt.timedelta(seconds=60)):
@@ -102,7 +107,9 @@ def test_worker_disconnects_when_the_credit_runs_out(online):
         hs.account(nas, acct("interim", t=300, klass=cls))
         assert hs.review_sessions() == 0  # 300 of 600 used: nothing to do
         assert not CoaJob.objects.exists()
-    with clock.frozen(T0 + dt.timedelta(seconds=601)):
+    with clock.frozen(T0 + dt.timedelta(seconds=629)):
+        assert hs.review_sessions() == 0  # the gateway's own timeout may still come
+    with clock.frozen(T0 + dt.timedelta(seconds=631)):
         # no interim since 300 s, but 601 s online cost more than the 600 credit
         assert hs.review_sessions() == 1
         assert hs.review_sessions() == 0  # one Disconnect, not one per run
@@ -152,6 +159,11 @@ def test_openNDS_and_pfsense_jobs_are_recorded_as_skipped(db, alice):
         hs.account(nas, acct("start", sid=vendor, klass=klass(d), mac=""))
     jobs = hs.credit_changed(alice)
     assert {j.state for j in jobs} == {"skipped"} and len(jobs) == 2
+    # run out: one skipped Disconnect each, not one per worker run
+    with clock.frozen(T0 + dt.timedelta(hours=1)):
+        assert hs.review_sessions() == 2
+        assert hs.review_sessions() == 0
+    assert CoaJob.objects.filter(kind="disconnect", state="skipped").count() == 2
 
 
 def test_kick_is_audited_and_refused_for_ended_sessions(online):
@@ -161,6 +173,9 @@ def test_kick_is_audited_and_refused_for_ended_sessions(online):
     assert AuditLog.objects.filter(action="hotspot.kick").count() == 1
     with pytest.raises(hs.HotspotError):
         hs.kick(session().pk, OWNER)  # already being disconnected
+    # once the gateway answered, staff may try again (the Stop did not come)
+    CoaJob.objects.update(state="acked")
+    assert hs.kick(session().pk, OWNER).state == "pending"
     hs.account(nas, acct("stop", t=30, klass=cls))
     with pytest.raises(hs.HotspotError):
         hs.kick(session().pk, OWNER)
@@ -339,3 +354,42 @@ def test_mac_login_needs_a_known_mac_matching_the_calling_station(online):
     mine = hs.AuthRequest(username="AA:BB:CC:00:00:01", password="", mac="AA:BB:CC:00:00:01")
     d = hs.authorize(nas, mine)
     assert not d.accept and d.reason == "credit"
+
+
+def test_the_ledger_hook_costs_no_query_for_customers_who_are_not_online(
+        online, make_customer, django_assert_num_queries, django_capture_on_commit_callbacks):
+    nas, alice, cls = online
+    bob = make_customer("bob", password="bob-secret-12")
+    coa_jobs.forget_online()
+    coa_jobs.online_credit_accounts()
+    with django_assert_num_queries(0):
+        coa_jobs.on_ledger_posted("deposit", [bob.credit_account_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        give_credit(alice, 60)  # alice is online: her gateway is told
+    assert CoaJob.objects.get().session_timeout == 660
+
+
+def test_a_review_with_nothing_to_do_reads_twice_and_writes_nothing(
+        online, make_customer, django_assert_num_queries):
+    nas, alice, cls = online
+    for n in range(3):
+        c = make_customer(f"c{n}", password="pw-secret-123")
+        give_credit(c, 600)
+        hs.account(nas, acct("start", sid=f"x{n}", user=c.username))
+    assert hs.review_sessions() == 0  # first look: baselines written
+    with django_assert_num_queries(2):  # the sessions, their balances: no transaction
+        assert hs.review_sessions() == 0
+
+
+def test_a_nak_resources_unavailable_is_retried(online, monkeypatch):
+    nas, alice, cls = online
+    hs.kick(session().pk, OWNER)
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("nak", 506),
+                                                    coa_sender.Answer("ack")))
+    coa_jobs.send_due()
+    job = CoaJob.objects.get()
+    assert (job.state, job.error_cause, job.attempts) == ("pending", 506, 1)
+    with clock.frozen(job.next_try_at):
+        coa_jobs.send_due()
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == ("acked", 2)

@@ -70,6 +70,7 @@ def test_a_code_redeemed_mid_session_sends_a_coa_with_the_new_timeout(
     with clock.frozen(T0 + dt.timedelta(seconds=120)):
         hs.account(nas, acct("interim", t=120, klass=cls))
         # the portal's redemption says nothing to the hotspot: the ledger hook does
+        coa_jobs.forget_online()  # the hook's 2 s view of who is online predates alice
         with django_capture_on_commit_callbacks(execute=True):
             rs.redeem(row.code, customer=alice, source=rs.Source(door="portal"))
         assert CoaJob.objects.count() == 1
@@ -105,3 +106,53 @@ def test_a_wrong_secret_gets_no_answer_and_is_retried(online, gateway):
 def hs_actor():
     from .hotspot_support import OWNER
     return OWNER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_top_up_at_the_counter_reaches_the_gateway_at_once(make_customer, gateway, settings):
+    """No test shortcut: the ledger hook runs after commit and a background thread sends
+    the CoA while the worker sleeps."""
+    settings.HOTSPOT_COA_SEND_NOW = True
+    settings.HOTSPOT_COA_TIMEOUT = 2
+    alice = make_customer("alice", password="alice-secret-1")
+    nas = make_nas(vendor="coovachilli", secret="testing123", coa_port=gateway.port)
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    give_credit(alice, 600)  # nobody online yet: nothing to send
+    d = hs.authorize(nas, hs.AuthRequest(username="alice", password="alice-secret-1",
+                                         mac="AA:BB:CC:00:00:01"))
+    hs.account(nas, acct("start", klass=dict(d.attributes)["Class"]))
+    threads = []
+    real = coa_jobs.send_soon
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(coa_jobs, "send_soon", lambda jobs: threads.append(real(jobs)))
+    coa_jobs.forget_online()  # the hook's 2 s view of who is online predates alice
+    try:
+        give_credit(alice, 600)
+    finally:
+        monkey.undo()
+    [thread] = [t for t in threads if t is not None]
+    thread.join(10)
+    [request] = gateway.received
+    assert request["code"] == rp.CoARequest and request["Session-Timeout"] == 1200
+    assert request["Calling-Station-Id"] == "AA-BB-CC-00-00-01"  # chilli's spelling
+    assert CoaJob.objects.get().state == "acked"
+
+
+@pytest.mark.parametrize("door", ["console", "api"])
+def test_a_deposit_at_any_door_queues_a_coa(online, door, client, cashier, open_shift,
+                                            django_capture_on_commit_callbacks):
+    """The doors know nothing of the hotspot: the ledger hook tells it."""
+    nas, alice, cls = online
+    client.force_login(cashier)
+    coa_jobs.forget_online()
+    with clock.frozen(T0 + dt.timedelta(seconds=60)), \
+            django_capture_on_commit_callbacks(execute=True):
+        if door == "console":
+            r = client.post(f"/console/customers/{alice.pk}/deposit/", {"amount": "600"})
+            assert r.status_code in (200, 302)
+        else:
+            r = client.post(f"/api/v1/customers/{alice.pk}/deposits",
+                            {"amount_minor": 600}, content_type="application/json")
+            assert r.status_code == 201, r.content
+    job = CoaJob.objects.get()
+    assert (job.kind, job.reason, job.session_timeout) == ("coa", "topup", 1200)

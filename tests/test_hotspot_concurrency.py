@@ -71,3 +71,46 @@ def test_two_devices_never_take_more_than_the_balance(transactional_db, make_cus
     assert accounts.balance(alice) == 0  # 2 × 1440 owed, 1000 there: all of it, no more
     debited = sum(HotspotSession.objects.values_list("debited", flat=True))
     assert debited == 1000 and hotspot_revenue() == 1000 and ledger_sum() == 0
+
+
+def test_parallel_workers_claim_each_coa_job_once(transactional_db, make_customer, settings):
+    """Four workers at once: every due CoA/Disconnect job is claimed by exactly one."""
+    from ficha.core import clock
+    from ficha.hotspot.services import coa_jobs
+
+    settings.HOTSPOT_COA_SEND_NOW = False
+    nas = make_nas()
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    for n in range(12):
+        customer = make_customer(f"c{n}")
+        give_credit(customer, 10_000)
+        hs.account(nas, acct("start", sid=f"s{n}", user=customer.username))
+    for session in HotspotSession.objects.all():
+        hs.kick(session.pk, hs_actor())
+    claimed, errors = [], []
+    barrier = threading.Barrier(4)
+    now = clock.now()
+
+    def work():
+        try:
+            barrier.wait()
+            for _ in range(4):
+                claimed.extend(job.pk for job in coa_jobs.claim_due(limit=5))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=work) for _ in range(4)]
+    with clock.frozen(now):  # the clock is frozen for every thread
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(60)
+    assert not errors, errors
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 12
+
+
+def hs_actor():
+    from .hotspot_support import OWNER
+    return OWNER

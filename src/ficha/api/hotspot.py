@@ -13,7 +13,8 @@ from pydantic import StrictBool, StrictInt
 from ficha.core.money import MoneyError
 from ficha.core.services import currency as venue_currency
 from ficha.hotspot import services as hotspot
-from ficha.hotspot.models import Nas, Plan
+from ficha.hotspot.models import HotspotSession, Nas, Plan
+from ficha.hotspot.services import coa_jobs
 
 from .auth import actor, require
 from .schemas import (
@@ -48,6 +49,8 @@ class NasOut(Schema):
     address: str = Field(..., description="IP address or network (CIDR)")
     vendor: str
     coa_port: int
+    coa_address: str | None = Field(None, description="Where CoA/Disconnect go; null: "
+                                                      "the address")
     require_message_authenticator: bool
     language: str
     active: bool
@@ -62,6 +65,7 @@ class NasPatch(In):
     secret: Text60 | None = Field(None, description="Shared secret (never shown again)")
     vendor: Vendor | None = None
     coa_port: StrictInt | None = Port
+    coa_address: Text60 | None = Field(None, description="One IP address; \"\": none")
     require_message_authenticator: StrictBool | None = None
     language: Text20 | None = None
     active: StrictBool | None = None
@@ -81,7 +85,7 @@ class NasIn(NasPatch):
 def nas_out(nas: Nas) -> dict:
     return {
         "id": nas.pk, "name": nas.name, "address": nas.address, "vendor": nas.vendor,
-        "coa_port": nas.coa_port,
+        "coa_port": nas.coa_port, "coa_address": nas.coa_address,
         "require_message_authenticator": nas.require_message_authenticator,
         "language": nas.language, "active": nas.active, "portal_hosts": nas.portal_hosts,
         "dropped": {"bad_authenticator": nas.dropped_bad_authenticator,
@@ -137,6 +141,7 @@ class PlanPatch(In):
     validity_seconds: StrictInt | None = Count
     price_group: Text60 | None = None
     is_default: StrictBool | None = None
+    mac_login: StrictBool | None = Field(None, description="Returning devices log in by MAC")
 
     def fields(self) -> dict:
         out = _given(self)
@@ -172,13 +177,14 @@ class PlanOut(Schema):
     validity_seconds: int | None
     price_group: str
     is_default: bool
+    mac_login: bool
 
 
 def plan_out(plan: Plan) -> dict:
     out = {f: getattr(plan, f) for f in (
         "name", "increment_seconds", "rate_up_kbps", "rate_down_kbps", "quota_bytes",
         "idle_timeout", "interim_interval", "devices", "validity_seconds", "price_group",
-        "is_default")}
+        "is_default", "mac_login")}
     out.update({name: money(getattr(plan, name)) for name in PLAN_MONEY})
     out["id"] = plan.pk
     return out
@@ -211,21 +217,83 @@ class SessionOut(Schema):
     mac: str
     started_at: dt.datetime
     updated_at: dt.datetime
-    session_time: int = Field(..., description="Seconds")
+    session_time: int = Field(..., description="Seconds (last report)")
+    elapsed: int = Field(..., description="Seconds online now (last report + since)")
+    remaining_seconds: int | None = Field(..., description="At the current credit; "
+                                                           "null: no time limit")
+    remaining_octets: int | None = Field(..., description="null: no data limit")
     input_octets: int = Field(..., description="From the client (upload)")
     output_octets: int = Field(..., description="To the client (download)")
     charged: MoneyOut
     debited: MoneyOut
+    disconnecting: bool = Field(..., description="A Disconnect-Request is on its way")
 
 
 @router.get("/hotspot/sessions", response={200: list[SessionOut], **ERRORS},
             auth=require("manage_hotspot"), summary="Who is online")
 def list_sessions(request):
-    """Open sessions, newest first (at most 200)."""
-    return [{
-        "id": s.pk, "nas": s.nas.name, "username": s.username, "customer_id": s.customer_id,
-        "mac": s.mac, "started_at": s.started_at, "updated_at": s.updated_at,
-        "session_time": s.session_time, "input_octets": s.input_octets,
-        "output_octets": s.output_octets, "charged": money(s.charged),
-        "debited": money(s.debited),
-    } for s in hotspot.open_sessions()]
+    """Open sessions, newest first (at most 200), with what the credit still buys."""
+    out = []
+    for row in hotspot.live_sessions():
+        s = row.session
+        out.append({
+            "id": s.pk, "nas": s.nas.name, "username": s.username,
+            "customer_id": s.customer_id, "mac": s.mac, "started_at": s.started_at,
+            "updated_at": s.updated_at, "session_time": s.session_time,
+            "elapsed": row.elapsed, "remaining_seconds": row.remaining,
+            "remaining_octets": row.remaining_octets,
+            "input_octets": s.input_octets, "output_octets": s.output_octets,
+            "charged": money(s.charged), "debited": money(s.debited),
+            "disconnecting": row.being_disconnected,
+        })
+    return out
+
+
+class CoaJobOut(Schema):
+    id: int
+    session_id: int
+    nas: str
+    kind: Literal["coa", "disconnect"]
+    reason: str
+    state: str = Field(..., description="pending, sending, acked, naked, failed, skipped, "
+                                        "superseded")
+    session_timeout: int | None
+    attempts: int
+    next_try_at: dt.datetime
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    last_answer: str
+    error_cause: int | None = Field(..., description="RFC 5176 Error-Cause of a NAK")
+    requested_by: str
+
+
+def job_out(job) -> dict:
+    return {"id": job.pk, "session_id": job.session_id, "nas": job.nas.name,
+            "kind": job.kind, "reason": job.reason, "state": job.state,
+            "session_timeout": job.session_timeout, "attempts": job.attempts,
+            "next_try_at": job.next_try_at, "created_at": job.created_at,
+            "finished_at": job.finished_at, "last_answer": job.last_answer,
+            "error_cause": job.error_cause, "requested_by": job.requested_by}
+
+
+@router.post("/hotspot/sessions/{session_id}/kick", response={202: CoaJobOut, **ERRORS},
+             auth=require("manage_hotspot"), summary="Disconnect a session")
+def kick_session(request, session_id: Path[Id]):
+    """Queue a Disconnect-Request to the session's gateway (audited). 202: queued (or
+    ``skipped`` when the gateway takes no CoA); 409 when the session has ended or is
+    already being disconnected."""
+    if not HotspotSession.objects.filter(pk=session_id).exists():
+        return Status(404, {"detail": _("No such session."), "code": "not_found"})
+    try:
+        job = hotspot.kick(session_id, actor(request))
+    except hotspot.HotspotError as exc:
+        return Status(409, {"detail": str(exc), "code": "session_error"})
+    coa_jobs.send_soon([job])
+    return Status(202, job_out(job))
+
+
+@router.get("/hotspot/coa", response={200: list[CoaJobOut], **ERRORS},
+            auth=require("manage_hotspot"), summary="CoA/Disconnect requests")
+def list_coa(request):
+    """The latest 200 CoA/Disconnect requests with their state and the gateway's answer."""
+    return [job_out(j) for j in hotspot.coa_requests(200)]

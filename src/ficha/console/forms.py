@@ -482,6 +482,22 @@ class AuditFilterForm(ConsoleForm):
         ]
 
 
+class SessionFilterForm(ConsoleForm):
+    required_css_class = ""
+
+    customer = forms.CharField(label=_("Customer"), required=False, max_length=150)
+    nas = forms.TypedChoiceField(label=_("Gateway"), required=False, coerce=int,
+                                 empty_value=None)
+    since = forms.DateField(label=_("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, nas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["nas"].choices = [("", _("Any gateway"))] + [(n.pk, n.name) for n in nas]
+
+
 # --- login ------------------------------------------------------------------------------
 class LoginForm(AuthenticationForm):
     template_name = "console/forms/div.html"
@@ -513,6 +529,10 @@ class NasForm(ConsoleForm):
         label=_("Require Message-Authenticator"), required=False, initial=True,
         help_text=_("Drop requests without it (BlastRADIUS). Untick only for old "
                     "gateways that cannot send it."))
+    coa_address = forms.GenericIPAddressField(
+        label=_("CoA/Disconnect address"), required=False,
+        help_text=_("Where to send disconnects and new time limits; empty: the address "
+                    "above (needed when that is a network)."))
     language = forms.ChoiceField(label=_("Customers' language"), required=False,
                                  choices=())
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
@@ -555,6 +575,10 @@ class PlanForm(ConsoleForm):
         label=_("For the price group"), max_length=60, required=False,
         help_text=_("member, guest, or a custom group's name; empty: no group."))
     is_default = forms.BooleanField(label=_("Default plan"), required=False)
+    mac_login = forms.BooleanField(
+        label=_("Returning devices log in by MAC"), required=False,
+        help_text=_("A device this account used before gets on without a password. "
+                    "A MAC can be copied: only for venues that accept that."))
 
     def plan_fields(self) -> dict:
         d = self.cleaned_data
@@ -568,6 +592,7 @@ class PlanForm(ConsoleForm):
             "devices": d["devices"],
             "validity_seconds": d["validity_hours"] * 3600 if d["validity_hours"] else None,
             "price_group": d["price_group"].strip(), "is_default": d["is_default"],
+            "mac_login": d["mac_login"],
         }
 
     @classmethod
@@ -582,4 +607,5 @@ class PlanForm(ConsoleForm):
             "devices": plan.devices,
             "validity_hours": plan.validity_seconds // 3600 if plan.validity_seconds else None,
             "price_group": plan.price_group, "is_default": plan.is_default,
+            "mac_login": plan.mac_login,
         }

@@ -13,6 +13,7 @@ from .views import (
     customers,
     dashboard,
     hotspot,
+    hotspot_sessions,
     printing,
     recharges,
     settings,
@@ -34,6 +35,10 @@ urlpatterns = [
     path("hotspot/", hotspot.hotspot_page, name="hotspot"),
     path("hotspot/nas/<int:pk>/", hotspot.nas_edit, name="hotspot_nas"),
     path("hotspot/plans/<int:pk>/", hotspot.plan_edit, name="hotspot_plan"),
+    path("hotspot/live/", hotspot_sessions.live, name="hotspot_live"),
+    path("hotspot/sessions/<int:pk>/kick/", hotspot_sessions.kick, name="hotspot_kick"),
+    path("hotspot/history/", hotspot_sessions.history, name="hotspot_history"),
+    path("hotspot/coa/", hotspot_sessions.coa, name="hotspot_coa"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),
     path("alerts/unlock/", alerts.unlock, name="alerts_unlock"),
     # customers

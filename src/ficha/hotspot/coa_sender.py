@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pyrad import packet as rp
@@ -121,4 +122,10 @@ def send(requests: list[Request], timeout: float = 3.0) -> list[Answer]:
     """Send every request once, together; one answer per request, in order."""
     if not requests:
         return []
-    return asyncio.run(send_async(requests, timeout))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(send_async(requests, timeout))
+    # called from inside an event loop (an async caller): run ours in its own thread
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(send_async(requests, timeout))).result()

@@ -13,7 +13,7 @@ from ficha.hotspot.models import Nas, Plan
 from ..access import actor, capability_required
 from ..forms import NasForm, PlanForm
 
-NAS_FIELDS = ("name", "address", "secret", "vendor", "coa_port",
+NAS_FIELDS = ("name", "address", "secret", "vendor", "coa_port", "coa_address",
               "require_message_authenticator", "language", "active",
               "portal_hosts", "uam_secret", "fas_key")
 
@@ -21,6 +21,7 @@ NAS_FIELDS = ("name", "address", "secret", "vendor", "coa_port",
 def _page(request, nas_form=None, plan_form=None, status=200):
     return render(request, "console/hotspot/page.html", {
         "overview": hotspot.overview(),
+        "live": hotspot.live_sessions(),
         "nas_form": nas_form or NasForm(prefix="nas"),
         "plan_form": plan_form or PlanForm(prefix="plan"),
     }, status=status)

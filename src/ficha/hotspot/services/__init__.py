@@ -100,3 +100,9 @@ from .registry import (  # noqa: F401
     record_drops,
     update_nas,
 )
+from .sessions import (  # noqa: F401
+    LiveSession,
+    coa_requests,
+    history,
+    live_sessions,
+)

@@ -45,6 +45,7 @@ log = logging.getLogger("ficha.hotspot.coa")
 # CoA listener (it re-asks every minute with "Reauthenticate users" instead): jobs for
 # them are recorded as skipped, so the console shows why nothing was sent.
 COA_VENDORS = frozenset({Nas.Vendor.MIKROTIK, Nas.Vendor.COOVACHILLI, Nas.Vendor.GENERIC})
+RUN_OUT_GRACE = 30  # seconds past the credit's end before the worker disconnects
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,14 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
     quota = pricing.octets_for(tariff, credit, seconds=session.session_time)
     quota = _least(plan.quota_bytes, quota if tariff.charges_data else None)
     ended = ""
+    # the gateway ends a session at its Session-Timeout itself: a Disconnect only when it
+    # did not (or the credit shrank), not racing it
+    late = max(0, elapsed - RUN_OUT_GRACE)
     if not tariff.is_free and (
-            (timeout is not None and elapsed >= timeout)
+            (timeout is not None and late >= timeout)
             or (quota is not None and session.octets >= quota)
             or (session.unpaid > 0 and balance <= 0)
-            or pricing.charge(tariff, elapsed, session.octets) > credit):
+            or pricing.charge(tariff, late, session.octets) > credit):
         ended = "credit"
     if plan.validity_seconds:
         first = (HotspotAccount.objects.filter(customer=customer)
@@ -116,9 +120,15 @@ def _open_sessions(customer_ids) -> list[HotspotSession]:
 def _queue(session: HotspotSession, kind: str, reason: str, *, timeout=None, quota=None,
            requested_by: str = "") -> CoaJob | None:
     """Queue one request for ``session``; a newer CoA replaces a waiting one, and a
-    session already being disconnected gets nothing more. Runs inside a transaction."""
+    session already being disconnected gets nothing more. An automatic Disconnect is
+    queued once per session (answered or not, the gateway's Stop or the stale-session
+    job ends it); staff may kick again once the earlier one is finished. Runs inside a
+    transaction."""
     active = CoaJob.objects.filter(session=session, state__in=CoaJob.ACTIVE)
     if active.filter(kind=CoaJob.Kind.DISCONNECT).exists():
+        return None
+    if (kind == CoaJob.Kind.DISCONNECT and reason != CoaJob.Reason.KICK
+            and CoaJob.objects.filter(session=session, kind=kind).exists()):
         return None
     now = clock.now()
     active.filter(kind=CoaJob.Kind.COA, state=CoaJob.State.PENDING).update(
@@ -139,28 +149,36 @@ def _decide(session: HotspotSession, now: dt.datetime, *, force: bool,
     grew since the last decision (or ``force``, a door said the credit changed) and the
     Session-Timeout or quota it buys differ from what was sent."""
     lim = limits(session, now, balance)
-    job = None
     before = session.decided_credit
+    kind = reason = None
     if lim.ended:
-        job = _queue(session, CoaJob.Kind.DISCONNECT, lim.ended)
+        kind, reason = CoaJob.Kind.DISCONNECT, lim.ended
     elif before is None and not force:
         pass  # first look: the Access-Accept was decided on this credit
     elif (force or lim.credit > before) and (
             before is None or (lim.credit, lim.timeout)
             != (before, session.decided_timeout)):
+        kind = CoaJob.Kind.COA
         reduced = before is not None and lim.credit < before
-        job = _queue(session, CoaJob.Kind.COA,
-                     CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP,
-                     timeout=lim.timeout, quota=lim.quota)
+        reason = CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP
     # The decision remembers what the gateway was told (or, first time, what the
     # Access-Accept counted on); less credit is left to the run-out check.
-    fields = {}
-    if (job is not None and job.kind == CoaJob.Kind.COA) or (before is None and not lim.ended):
-        fields = {"decided_credit": lim.credit, "decided_timeout": lim.timeout,
-                  "decided_at": now}
-        HotspotSession.objects.filter(pk=session.pk).update(**fields)
-        for key, value in fields.items():
-            setattr(session, key, value)
+    first_look = before is None and not lim.ended
+    if kind is None and not first_look:
+        return None  # nothing to write: no transaction (the worker looks every run)
+    if kind == CoaJob.Kind.DISCONNECT and CoaJob.objects.filter(
+            session=session, kind=kind).exists():
+        return None  # already disconnected once (read outside a write transaction)
+    with transaction.atomic():
+        job = None
+        if kind is not None:
+            job = _queue(session, kind, reason, timeout=lim.timeout, quota=lim.quota)
+        if (job is not None and job.kind == CoaJob.Kind.COA) or first_look:
+            fields = {"decided_credit": lim.credit, "decided_timeout": lim.timeout,
+                      "decided_at": now}
+            HotspotSession.objects.filter(pk=session.pk).update(**fields)
+            for key, value in fields.items():
+                setattr(session, key, value)
     return job
 
 
@@ -186,8 +204,7 @@ def credit_changed(account) -> list[CoaJob]:
     jobs: list[CoaJob] = []
     now = clock.now()
     for session in _open_sessions(ids):
-        with transaction.atomic():
-            job = _decide(session, now, force=True)
+        job = _decide(session, now, force=True)
         if job is not None:
             jobs.append(job)
     return jobs
@@ -219,10 +236,9 @@ def review_sessions(limit: int = 2000) -> int:
     balances = ledger.balances({s.customer.credit_account_id: s.customer.credit_account
                                 for s in sessions}.values())
     for session in sessions:
-        with transaction.atomic():
-            balance = balances.get(session.customer.credit_account_id, 0)
-            if _decide(session, now, force=False, balance=balance) is not None:
-                done += 1
+        balance = balances.get(session.customer.credit_account_id, 0)
+        if _decide(session, now, force=False, balance=balance) is not None:
+            done += 1
     return done
 
 

@@ -12,7 +12,8 @@ which another may take the job again. Answers:
   that *extends* a session does not: cutting off someone who has just paid is what
   customers would least expect; the session runs to its old Session-Timeout and the next
   login gets the full new time.
-* no answer — retried with back-off (:data:`BACKOFF`), then given up as failed.
+* no answer, or a NAK with Error-Cause 506 (Resources Unavailable) — retried with
+  back-off (:data:`BACKOFF`), then given up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import ipaddress
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -38,6 +40,9 @@ BACKOFF = (5, 15, 60, 300, 900)  # seconds before attempt 2, 3, …
 MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = dt.timedelta(seconds=30)  # a claimed job is free again after this
 SESSION_NOT_FOUND = 503
+# NAKs that say "not now" (RFC 5176 §3.5: 506 Resources Unavailable): retried like silence
+RETRY_CAUSES = frozenset({506})
+ACKED = coa_sender.Answer(coa_sender.ACK)
 
 
 def destination(nas: Nas) -> str | None:
@@ -94,13 +99,17 @@ def claim_due(limit: int = 100, ids=None) -> list[CoaJob]:
     if ids is not None:
         due = due.filter(pk__in=list(ids))
     claimed = []
-    for pk, attempts in due.order_by("next_try_at", "pk").values_list("pk", "attempts")[:limit]:
-        won = CoaJob.objects.filter(
-            pk=pk, attempts=attempts, state__in=CoaJob.ACTIVE, next_try_at__lte=now,
-        ).update(state=CoaJob.State.SENDING, attempts=F("attempts") + 1,
-                 next_try_at=now + LEASE)
-        if won:
-            claimed.append(pk)
+    # one conditional UPDATE per job (its row count says who won), all in one database
+    # transaction: one commit per batch, not one per job
+    with transaction.atomic():
+        for pk, attempts in (due.order_by("next_try_at", "pk")
+                             .values_list("pk", "attempts")[:limit]):
+            won = CoaJob.objects.filter(
+                pk=pk, attempts=attempts, state__in=CoaJob.ACTIVE, next_try_at__lte=now,
+            ).update(state=CoaJob.State.SENDING, attempts=F("attempts") + 1,
+                     next_try_at=now + LEASE)
+            if won:
+                claimed.append(pk)
     return list(CoaJob.objects.filter(pk__in=claimed)
                 .select_related("session", "nas").order_by("pk"))
 
@@ -111,10 +120,11 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
     fields = {"last_answer": answer.result if not answer.detail
               else f"{answer.result}: {answer.detail}"[:40],
               "error_cause": answer.error_cause}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if answer.result == coa_sender.ACK:
             fields.update(state=CoaJob.State.ACKED, finished_at=now)
-        elif answer.result == coa_sender.NAK:
+        elif answer.result == coa_sender.NAK and (
+                answer.error_cause not in RETRY_CAUSES or job.attempts >= MAX_ATTEMPTS):
             fields.update(state=CoaJob.State.NAKED, finished_at=now)
         elif job.attempts >= MAX_ATTEMPTS:
             fields.update(state=CoaJob.State.FAILED, finished_at=now)
@@ -127,7 +137,7 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
                               attempts=job.attempts).update(**fields)
         for key, value in fields.items():
             setattr(job, key, value)
-        if answer.result == coa_sender.NAK:
+        if job.state == CoaJob.State.NAKED:
             _after_nak(job, now)
     return job
 
@@ -169,8 +179,19 @@ def send_due(limit: int = 100, ids=None, timeout: float | None = None) -> int:
     if timeout is None:
         timeout = float(getattr(settings, "HOTSPOT_COA_TIMEOUT", 3.0))
     answers = coa_sender.send(requests, timeout)
-    for job, answer in zip(sendable, answers, strict=True):
-        record(job, answer)
+    with transaction.atomic():  # one commit for the whole batch's answers
+        acked: dict[int, list[int]] = {}  # attempts -> job ids: the common case at once
+        for job, answer in zip(sendable, answers, strict=True):
+            if answer == ACKED:
+                acked.setdefault(job.attempts, []).append(job.pk)
+            else:
+                record(job, answer)
+        now = clock.now()
+        for attempts, ids in acked.items():
+            CoaJob.objects.filter(pk__in=ids, state=CoaJob.State.SENDING,
+                                  attempts=attempts).update(
+                state=CoaJob.State.ACKED, finished_at=now, last_answer=coa_sender.ACK,
+                error_cause=None)
     return len(jobs)
 
 
@@ -190,8 +211,32 @@ def send_soon(jobs) -> threading.Thread | None:
             close_old_connections()
 
     thread = threading.Thread(target=run, name="ficha-coa", daemon=True)
-    thread.start()
+    # after the caller's transaction commits (at once outside one): the job must be
+    # visible to the thread's own database connection
+    transaction.on_commit(thread.start)
     return thread
+
+
+ONLINE_CACHE_SECONDS = 2.0
+_online: dict = {"until": 0.0, "ids": frozenset()}
+
+
+def online_credit_accounts() -> frozenset[int]:
+    """Credit accounts of customers online now, as this process saw them at most
+    :data:`ONLINE_CACHE_SECONDS` ago: the ledger hook runs after every posting and must
+    cost no query for the many postings of customers who are not online. A session that
+    started since is caught by the worker's review."""
+    now = time.monotonic()
+    if now >= _online["until"]:
+        ids = frozenset(HotspotSession.objects.filter(
+            status=HotspotSession.Status.OPEN, customer__isnull=False,
+        ).values_list("customer__credit_account_id", flat=True))
+        _online.update(until=now + ONLINE_CACHE_SECONDS, ids=ids)
+    return _online["ids"]
+
+
+def forget_online() -> None:
+    _online.update(until=0.0, ids=frozenset())
 
 
 def on_ledger_posted(kind: str, account_ids: list[int]) -> None:
@@ -200,4 +245,7 @@ def on_ledger_posted(kind: str, account_ids: list[int]) -> None:
     are skipped (they are what the session's Session-Timeout already counts on)."""
     if kind == "hotspot.usage":
         return
-    send_soon(credit_accounts_changed(account_ids))
+    online = online_credit_accounts()
+    touched = [pk for pk in account_ids if pk in online]
+    if touched:
+        send_soon(credit_accounts_changed(touched))

@@ -99,6 +99,13 @@ def _clean_nas(fields: dict) -> dict:
                                      "name.") % {"host": host[:64]})
     if "coa_port" in out and not 1 <= int(out["coa_port"]) <= 65535:
         raise HotspotError(_("A port is a number from 1 to 65535."))
+    if "coa_address" in out:
+        text = str(out["coa_address"] or "").strip()
+        try:
+            out["coa_address"] = str(ipaddress.ip_address(text)) if text else None
+        except ValueError:
+            raise HotspotError(_("The CoA/Disconnect address must be one IP address."
+                                 )) from None
     return out
 
 

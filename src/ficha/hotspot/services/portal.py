@@ -15,7 +15,8 @@ from ficha.tariffs import pricing
 
 from .. import gateways
 from ..models import HotspotAccount, HotspotSession, Nas, Plan
-from .authorize import normalize_mac
+from . import coa
+from .authorize import _least, normalize_mac
 from .plans import plan_for
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,11 @@ class Status:
 
 
 def status(customer: Customer, mac: str = "") -> Status:
-    """Time and data left for ``customer``: what their credit buys at their plan (the credit
-    an open session already spent counted back in, its usage counted out), capped by the
-    plan's validity and quota. ``mac`` picks the session of this device when several are
-    open. Estimates between two accounting records (the gateway enforces the exact
-    Session-Timeout it was given)."""
+    """Time and data left for ``customer``. Online: the live session's limits as the
+    gateway is told them (``coa.limits``: the credit the session already spent counted
+    back in, from the session's start) minus what it used; ``mac`` picks this device's
+    session when several are open. Offline: what the credit buys now, capped by the
+    plan's validity and quota, as an Access-Accept would say."""
     balance = accounts.balance(customer)
     hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
     plan = plan_for(customer, hotspot)
@@ -75,28 +76,26 @@ def status(customer: Customer, mac: str = "") -> Status:
     if plan is None:
         return Status(balance, None, session, 0, 0, None)
     now = clock.now()
-    elapsed = used_octets = spent = 0
-    if session is not None:
-        elapsed = max(session.session_time,
-                      int((now - session.started_at).total_seconds()))
-        used_octets = session.octets
-        spent = session.debited
-    money = max(0, balance) + spent
-    tariff = plan.tariff
-    total_seconds = pricing.seconds_for(tariff, money, octets=used_octets)
-    seconds = None if total_seconds is None else max(0, total_seconds - elapsed)
-    data = None
-    if tariff.charges_data:
-        total_octets = pricing.octets_for(tariff, money, seconds=elapsed)
-        data = None if total_octets is None else max(0, total_octets - used_octets)
-    if plan.quota_bytes is not None:
-        left = max(0, plan.quota_bytes - used_octets)
-        data = left if data is None else min(data, left)
     valid_until = None
     if plan.validity_seconds and hotspot is not None and hotspot.first_login_at:
         valid_until = hotspot.first_login_at + dt.timedelta(seconds=plan.validity_seconds)
-        left = max(0, int((valid_until - now).total_seconds()))
-        seconds = left if seconds is None else min(seconds, left)
+    if session is not None:
+        # What the gateway was (or will be, by CoA) told, from the session's start.
+        lim = coa.limits(session, now, balance)
+        if lim.ended:
+            return Status(balance, plan, session, 0, 0, valid_until)
+        elapsed = coa._elapsed(session, now)
+        seconds = None if lim.timeout is None else max(0, lim.timeout - elapsed)
+        data = None if lim.quota is None else max(0, lim.quota - session.octets)
+        return Status(balance, plan, session, seconds, data, valid_until)
+    # Not online: what the credit buys now, as an Access-Accept would say.
+    money = max(0, balance)
+    tariff = plan.tariff
+    seconds = pricing.seconds_for(tariff, money)
+    data = pricing.octets_for(tariff, money) if tariff.charges_data else None
+    data = _least(plan.quota_bytes, data)
+    if valid_until is not None:
+        seconds = _least(seconds, max(0, int((valid_until - now).total_seconds())))
     return Status(balance, plan, session, seconds, data, valid_until)
 
 

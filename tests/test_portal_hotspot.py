@@ -454,3 +454,17 @@ def test_console_saves_a_gateways_portal_settings(client, owner):
         "nas-vendor": "mikrotik", "nas-coa_port": "3799", "nas-portal_hosts": "http://x/"})
     assert bad.status_code == 400 and "is not an address, a network or a host name" in (
         bad.content.decode())
+
+
+def test_status_counts_data_and_quota(db, make_customer):
+    make_plan(price_per_hour=0, price_per_mb=10, increment_seconds=60,
+              quota_bytes=500 * 10**6)
+    ada = make_customer("ada")
+    give_credit(ada, 1000)  # buys 100 MB; the quota would allow 500
+    state = hs.status(ada)
+    # 100 MB, and the bytes whose price still rounds (half up, once) to 1,000
+    assert state.remaining_seconds is None
+    assert 100 * 10**6 <= state.remaining_bytes < 100_050_000
+    give_credit(ada, 9000)  # 1,000 MB of credit: the quota is the limit now
+    assert hs.status(ada).remaining_bytes == 500 * 10**6
+    assert not hs.status(ada).used_up

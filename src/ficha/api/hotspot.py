@@ -17,7 +17,19 @@ from ficha.hotspot.models import HotspotSession, Nas, Plan
 from ficha.hotspot.services import coa_jobs
 
 from .auth import actor, require
-from .schemas import ERRORS, Id, In, Major, Minor, MoneyOut, Text20, Text60, money, parse_major
+from .schemas import (
+    ERRORS,
+    Id,
+    In,
+    Major,
+    Minor,
+    MoneyOut,
+    Text20,
+    Text60,
+    Text255,
+    money,
+    parse_major,
+)
 
 router = Router(tags=["hotspot"])
 
@@ -42,6 +54,7 @@ class NasOut(Schema):
     require_message_authenticator: bool
     language: str
     active: bool
+    portal_hosts: str = Field(..., description="Captive portal: login page addresses")
     dropped: DroppedOut
     last_packet_at: dt.datetime | None
 
@@ -56,6 +69,11 @@ class NasPatch(In):
     require_message_authenticator: StrictBool | None = None
     language: Text20 | None = None
     active: StrictBool | None = None
+    portal_hosts: Text255 | None = Field(
+        None, description="Captive portal: addresses or names of the gateway's login "
+                          "page, comma-separated (empty: the NAS address)")
+    uam_secret: Text60 | None = Field(None, description="CoovaChilli uamsecret (never shown)")
+    fas_key: Text60 | None = Field(None, description="openNDS faskey (never shown)")
 
 
 class NasIn(NasPatch):
@@ -69,7 +87,7 @@ def nas_out(nas: Nas) -> dict:
         "id": nas.pk, "name": nas.name, "address": nas.address, "vendor": nas.vendor,
         "coa_port": nas.coa_port, "coa_address": nas.coa_address,
         "require_message_authenticator": nas.require_message_authenticator,
-        "language": nas.language, "active": nas.active,
+        "language": nas.language, "active": nas.active, "portal_hosts": nas.portal_hosts,
         "dropped": {"bad_authenticator": nas.dropped_bad_authenticator,
                     "missing_authenticator": nas.dropped_missing_authenticator,
                     "malformed": nas.dropped_malformed},

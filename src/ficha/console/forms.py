@@ -536,6 +536,13 @@ class NasForm(ConsoleForm):
     language = forms.ChoiceField(label=_("Customers' language"), required=False,
                                  choices=())
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    portal_hosts = forms.CharField(
+        label=_("Login page addresses"), max_length=255, required=False,
+        help_text=_("Captive portal: the hotspot's LAN address or name its login links "
+                    "use (e.g. 10.5.50.1), separated by commas; empty: the address above."))
+    uam_secret = forms.CharField(label=_("UAM secret (CoovaChilli)"), max_length=128,
+                                 required=False)
+    fas_key = forms.CharField(label=_("FAS key (openNDS)"), max_length=128, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

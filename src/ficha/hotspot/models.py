@@ -51,6 +51,17 @@ class Nas(models.Model):
     language = models.CharField(_("customers' language"), max_length=8, blank=True,
                                 help_text=_("For reject messages; empty: the venue's."))
     active = models.BooleanField(_("active"), default=True)
+    # Captive portal (hotspot/gateways.py): where the portal may send a customer's browser
+    # back to, and the gateway's portal secrets.
+    portal_hosts = models.CharField(
+        _("login page addresses"), max_length=255, blank=True,
+        help_text=_("Addresses or names the gateway's login URL may use (the hotspot's "
+                    "LAN address, e.g. 10.5.50.1 or hotspot.lan), separated by commas; "
+                    "empty: the NAS address."))
+    uam_secret = models.CharField(_("UAM secret"), max_length=128, blank=True,
+                                  help_text=_("CoovaChilli's uamsecret."))
+    fas_key = models.CharField(_("FAS key"), max_length=128, blank=True,
+                               help_text=_("openNDS's faskey."))
     created_at = models.DateTimeField(default=clock.now)
     # Packets dropped, per reason (flushed from the RADIUS server's memory every few s).
     dropped_bad_authenticator = models.BigIntegerField(default=0)

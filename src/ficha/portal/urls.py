@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import views
+from . import hotspot, views
 
 app_name = "portal"
 urlpatterns = [
@@ -13,4 +13,8 @@ urlpatterns = [
     re_path(r"^recharge/?$", views.recharge, name="recharge"),
     path("credit", views.topup, name="topup"),
     path("password", views.set_password, name="set_password"),
+    # Captive portal (hotspot.py): the gateways' login redirects, status, log out.
+    path("hotspot/status", hotspot.status, name="hotspot_status"),
+    path("hotspot/logout", hotspot.logout, name="hotspot_logout"),
+    path("hotspot/<slug:vendor>", hotspot.gateway_login, name="hotspot_login"),
 ]

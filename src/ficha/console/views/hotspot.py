@@ -14,7 +14,8 @@ from ..access import actor, capability_required
 from ..forms import NasForm, PlanForm
 
 NAS_FIELDS = ("name", "address", "secret", "vendor", "coa_port", "coa_address",
-              "require_message_authenticator", "language", "active")
+              "require_message_authenticator", "language", "active",
+              "portal_hosts", "uam_secret", "fas_key")
 
 
 def _page(request, nas_form=None, plan_form=None, status=200):

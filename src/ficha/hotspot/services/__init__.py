@@ -80,6 +80,13 @@ from .plans import (  # noqa: F401
     set_customer_plan,
     update_plan,
 )
+from .portal import (  # noqa: F401
+    Status,
+    notify_credit_changed,
+    portal_nas,
+    redeem_connected,
+    status,
+)
 from .registry import (  # noqa: F401
     _DROP_FIELDS,
     DROP_BAD_AUTHENTICATOR,

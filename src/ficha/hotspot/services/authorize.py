@@ -132,6 +132,9 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     elif _looks_like_code(username):
         # A recharge code alone: the code is the secret (PAP or CHAP), or no password.
         code = codes.normalize(username)
+        if customer is not None and _use_ticket(customer, req):
+            # The captive portal already redeemed the code and gave the gateway a ticket.
+            return _grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
         source = recharges.Source(mac=mac or None, door="hotspot",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -20,6 +21,16 @@ from ..models import (
 from .base import (
     HotspotError,
 )
+
+_HOST_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 # --- NAS registry -------------------------------------------------------------------------
@@ -54,6 +65,9 @@ def find_nas(table: list[NasEntry], address: str) -> Nas | None:
     return None
 
 
+_SECRETS = ("secret", "uam_secret", "fas_key")  # never written to the audit log
+
+
 def _clean_nas(fields: dict) -> dict:
     out = dict(fields)
     if "name" in out:
@@ -73,6 +87,16 @@ def _clean_nas(fields: dict) -> dict:
             raise HotspotError(_("The shared secret must have 8 to 128 characters."))
     if "vendor" in out and out["vendor"] not in Nas.Vendor.values:
         raise HotspotError(_("Unknown vendor profile."))
+    for key in ("portal_hosts", "uam_secret", "fas_key"):
+        if key in out:
+            out[key] = str(out[key] or "").strip()
+            if len(out[key]) > (255 if key == "portal_hosts" else 128):
+                raise HotspotError(_("This value is too long."))
+    if out.get("portal_hosts"):
+        for host in out["portal_hosts"].replace(",", " ").split():
+            if not (_is_network(host) or _HOST_RE.fullmatch(host)):
+                raise HotspotError(_("“%(host)s” is not an address, a network or a host "
+                                     "name.") % {"host": host[:64]})
     if "coa_port" in out and not 1 <= int(out["coa_port"]) <= 65535:
         raise HotspotError(_("A port is a number from 1 to 65535."))
     if "coa_address" in out:
@@ -91,7 +115,7 @@ def create_nas(actor: audit.Actor, **fields) -> Nas:
         raise HotspotError(_("A NAS with this name exists already."))
     nas = Nas.objects.create(**fields)
     audit.record(actor, "hotspot.nas.create", nas,
-                 after={k: v for k, v in fields.items() if k != "secret"},
+                 after={k: v for k, v in fields.items() if k not in _SECRETS},
                  summary=_("NAS %(name)s added") % {"name": nas.name})
     return nas
 
@@ -105,7 +129,7 @@ def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
         setattr(nas, key, value)
     nas.save(update_fields=list(fields))
     audit.record(actor, "hotspot.nas.update", nas,
-                 after={k: v for k, v in fields.items() if k != "secret"},
+                 after={k: v for k, v in fields.items() if k not in _SECRETS},
                  summary=_("NAS %(name)s changed") % {"name": nas.name})
     return nas
 

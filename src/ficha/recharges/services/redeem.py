@@ -53,7 +53,9 @@ class Source:
             out.append(f"ip:{str(self.ip).strip()}")
         if self.mac:
             out.append(f"mac:{self._mac(str(self.mac))}")
-        if self.station:
+        # A hotspot's "station" names the gateway every phone goes through: with the
+        # phone's MAC known, throttling the gateway would let one guesser lock them all out.
+        if self.station and not (self.door == "hotspot" and self.mac):
             out.append(f"station:{str(self.station).strip()}")
         if self.account:
             out.append(f"account:{str(self.account).strip().lower()}")

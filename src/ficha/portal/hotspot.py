@@ -1,0 +1,312 @@
+"""The captive portal: the pages a Wi-Fi gateway sends a customer's phone to.
+
+Thin doors over ``ficha.hotspot.gateways`` (what each gateway sends and wants back) and
+``ficha.hotspot.services`` (which NAS, time left, recharge while connected):
+
+- ``/hotspot/mikrotik``, ``/hotspot/chilli``, ``/hotspot/opennds``: the gateway's login
+  redirect lands here. The customer logs in (username + password, or a recharge code
+  alone); the portal then gives the gateway a one-time login ticket: a form posted back
+  to the MikroTik (sent by a script file when JavaScript runs, else by a button), or a
+  link to chilli's ``/logon`` or openNDS's ``/opennds_auth/`` (followed by a
+  ``<meta refresh>``, so without JavaScript too).
+- ``/hotspot/status``: time and data left, a recharge form, log out.
+
+The browser is only ever sent to an address the NAS registry allows for that gateway
+(its *login page addresses*, else its RADIUS address): anything else is a 400 with a
+message, never a redirect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from ficha.accounts import logins
+from ficha.accounts import services as accounts
+from ficha.hotspot import gateways
+from ficha.hotspot import services as hotspot
+from ficha.hotspot.models import Nas
+from ficha.recharges import services as recharges
+
+from . import auth, texts
+from .views import (
+    _page,
+    _printable,
+    _shown_code,
+    _success_text,
+    clean_code,
+    portal_page,
+)
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "hotspot_gateway"
+VENDORS = {"mikrotik": gateways.MIKROTIK, "chilli": gateways.COOVACHILLI,
+           "opennds": gateways.OPENNDS}
+
+
+def _error_text(reason: str) -> str:
+    return {
+        "bad_chap": _("The Wi-Fi login link is incomplete. Open any web page to get a "
+                      "fresh one."),
+        "bad_md": _("This Wi-Fi login link was not signed by the Wi-Fi gateway. Open any "
+                    "web page to get a fresh one."),
+        "unknown": _("This Wi-Fi gateway is not registered here. Please ask at the "
+                     "counter."),
+        "expired": _("Your Wi-Fi login has expired. Open any web page to get a fresh "
+                     "one."),
+    }.get(reason, _("The Wi-Fi gateway sent a login link Ficha cannot use. Open any web "
+                    "page to get a fresh one."))
+
+
+def _refuse(request, reason: str, status: int = 400):
+    return _page(request, "portal/hotspot/problem.html",
+                 {"problem": _error_text(reason)}, status=status)
+
+
+def _gateway(request) -> tuple[gateways.Gateway | None, Nas | None]:
+    """The gateway visit kept in the session (checked again against the registry)."""
+    data = request.session.get(SESSION_KEY)
+    gw = gateways.Gateway.from_dict(data) if isinstance(data, dict) else None
+    if gw is None:
+        return None, None
+    nas = hotspot.portal_nas(gw)
+    return (gw, nas) if nas is not None else (None, None)
+
+
+def _throttle_ip(request) -> str | None:
+    """The phone's address for throttling, unless it is a NAS's (a gateway that NATs
+    every phone to one address: then the MAC throttles, or one guesser would lock the
+    whole hotspot out)."""
+    ip = getattr(request, "client_ip", None)
+    if ip and hotspot.find_nas(hotspot.nas_table(), ip) is not None:
+        return None
+    return ip
+
+
+def _status_url(request) -> str:
+    return request.build_absolute_uri(reverse("portal:hotspot_status"))
+
+
+# --- the gateway's redirect lands here ----------------------------------------------------
+@portal_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def gateway_login(request, vendor: str):
+    kind = VENDORS.get(vendor)
+    if kind is None:
+        return _refuse(request, "vendor", 404)
+    if request.method == "POST":
+        gw, nas = _gateway(request)
+        if gw is None or gw.vendor != kind or (
+                kind == gateways.COOVACHILLI and not gw.challenge):
+            return _refuse(request, "expired")
+        return _login_post(request, gw, nas)
+    try:
+        gw = gateways.parse(kind, request.GET)
+    except gateways.GatewayError as exc:
+        return _refuse(request, str(exc))
+    nas = hotspot.portal_nas(gw)
+    if nas is None:
+        log.warning("captive portal: no %s NAS allows %s", kind, ", ".join(gw.hosts))
+        return _refuse(request, "unknown")
+    if kind == gateways.COOVACHILLI and nas.uam_secret and not gateways.chilli_check_md(
+            request.build_absolute_uri(), nas.uam_secret):
+        return _refuse(request, "bad_md")
+    request.session[SESSION_KEY] = gw.as_dict()
+    res = gw.extra.get("res", "")
+    if res in ("success", "already"):
+        return HttpResponseRedirect(reverse("portal:hotspot_status"))
+    if res == "logoff" or (res not in ("notyet", "failed", "") and not gw.challenge):
+        return _page(request, "portal/hotspot/problem.html", {
+            "problem": _("You are disconnected from the Wi-Fi. Open any web page to log "
+                         "in again."), "title": _("Disconnected")})
+    error = ""
+    if res == "failed" or gw.error:
+        error = gw.error or _("The Wi-Fi gateway refused the login.")
+    return _login_page(request, gw, login_error=error)
+
+
+def _login_page(request, gw: gateways.Gateway, status: int = 200, **context):
+    return _page(request, "portal/hotspot/login.html", {
+        "action": request.path, "gateway": gw, **context}, status=status)
+
+
+def _login_post(request, gw: gateways.Gateway, nas: Nas):
+    action = request.POST.get("action")
+    ip = _throttle_ip(request)
+    if action == "connect" and request.customer is not None:
+        customer = request.customer
+    elif action == "code":
+        typed = request.POST.get("code", "")
+        code, error = clean_code(typed)
+        customer = None
+        if error is None:
+            source = recharges.Source(ip=ip, mac=hotspot.normalize_mac(gw.mac) or None,
+                                      door="hotspot",
+                                      station=f"nas:{nas.name}"[:64])
+            try:
+                redemption = recharges.redeem_for_login(code, source=source)
+            except recharges.RechargeError as exc:
+                error = texts.redeem_error(exc)
+            else:
+                customer = redemption.customer
+                messages.success(request, _success_text(redemption))
+        if customer is None:
+            return _login_page(request, gw, 400, code_error=error,
+                               code_value=_shown_code(typed))
+    else:
+        username = "".join((request.POST.get("username") or "").split())[:150]
+        username = "".join(ch for ch in username if _printable(ch))
+        password = request.POST.get("password") or ""
+        if not username or not password:
+            return _login_page(request, gw, 400, username=username, login_error=_(
+                "Enter your username and your password or PIN."))
+        # As at the portal's own login: per address and account, and browsers this
+        # customer logged in from before are never locked out by strangers' failures.
+        result = logins.customer_login(
+            username, password, ip=getattr(request, "client_ip", None),
+            device_entries_of=lambda c: logins.customer_device_tag(request, c))
+        if result.wait:
+            error = texts.too_many_attempts(result.wait)
+        elif result.disabled:
+            error = _("This account is disabled; please ask at the counter.")
+        elif result.customer is None:
+            error = _("Wrong username or password.")
+        else:
+            error = ""
+        if error:
+            return _login_page(request, gw, 400, username=username, login_error=error)
+        customer = result.customer
+    if request.customer is None or request.customer.pk != customer.pk:
+        auth.login(request, customer)
+    accounts.touch(customer)
+    state = hotspot.status(customer, gw.mac)
+    if state.used_up:
+        # The gateway would refuse it: ask for a code first, on the status page.
+        messages.warning(request, _("Your credit is used up: enter a recharge code."))
+        return HttpResponseRedirect(reverse("portal:hotspot_status"))
+    return _handoff(request, gw, nas, customer)
+
+
+def _handoff(request, gw: gateways.Gateway, nas: Nas, customer):
+    """Give the gateway a one-time ticket for ``customer``: the page that sends it."""
+    ticket = hotspot.issue_ticket(customer)
+    context = {"gateway": gw, "title": _("Connecting to the Wi-Fi…")}
+    form_origin = ""
+    if gw.vendor == gateways.MIKROTIK:
+        context["post_url"] = gw.login_url
+        context["fields"] = sorted(gateways.mikrotik_form(
+            gw, customer.username, ticket.secret, dst=_status_url(request)).items())
+        form_origin = gateways.origin(gw.login_url)
+    elif gw.vendor == gateways.COOVACHILLI:
+        context["go_url"] = gateways.chilli_logon_url(
+            gw, customer.username, ticket.secret, nas.uam_secret, userurl=gw.orig_url)
+    else:
+        # openNDS asks no RADIUS server: Ficha decides here, with the ticket, exactly as
+        # it would answer an Access-Request (credit, plan, validity, devices).
+        decision = hotspot.authorize(nas, hotspot.AuthRequest(
+            username=customer.username, password=ticket.secret, mac=gw.mac))
+        if not decision.accept:
+            return _login_page(request, gw, 403, login_error=decision.message)
+        context["go_url"] = gateways.opennds_auth_url(gw, nas.fas_key,
+                                                      redir=_status_url(request))
+    response = _page(request, "portal/hotspot/handoff.html", context)
+    if form_origin:
+        _allow_form_to(response, form_origin)
+    return response
+
+
+def _allow_form_to(response, form_origin: str) -> None:
+    """This page's form posts to the gateway: its origin joins ``form-action``."""
+    policy = settings.CONTENT_SECURITY_POLICY
+    if not policy:
+        return
+    parts = [p.strip() for p in policy.split(";") if p.strip()]
+    for i, part in enumerate(parts):
+        if part.split()[0] == "form-action":
+            parts[i] = f"{part} {form_origin}"
+            break
+    else:
+        parts.append(f"form-action 'self' {form_origin}")
+    response["Content-Security-Policy"] = "; ".join(parts)
+
+
+# --- connected: status, recharge, log out -------------------------------------------------
+def _status_page(request, status: int = 200, **context):
+    customer = request.customer
+    gw, nas = _gateway(request)
+    state = hotspot.status(customer, gw.mac if gw else "")
+    return _page(request, "portal/hotspot/status.html", {
+        "state": state, "gateway": gw,
+        "remaining_time": _duration(state.remaining_seconds),
+        "remaining_data": _data(state.remaining_bytes),
+        "valid_until": texts.venue_time(state.valid_until) if state.valid_until else None,
+        "connect_url": reverse("portal:hotspot_login", args=[_slug(gw.vendor)]) if gw else "",
+        **context}, status=status)
+
+
+def _slug(vendor: str) -> str:
+    return next(k for k, v in VENDORS.items() if v == vendor)
+
+
+@portal_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def status(request):
+    if request.customer is None:
+        return HttpResponseRedirect(
+            reverse("portal:login") + "?next=" + reverse("portal:hotspot_status"))
+    if request.method != "POST":
+        return _status_page(request)
+    gw, nas = _gateway(request)
+    typed = request.POST.get("code", "")
+    code, error = clean_code(typed)
+    if error is None:
+        try:
+            redemption = hotspot.redeem_connected(
+                code, customer=request.customer, nas=nas, mac=gw.mac if gw else "",
+                ip=_throttle_ip(request))
+        except recharges.RechargeError as exc:
+            error = texts.redeem_error(exc)
+        else:
+            messages.success(request, _success_text(redemption))
+            return HttpResponseRedirect(reverse("portal:hotspot_status"))
+    return _status_page(request, 400, code_error=error, code_value=_shown_code(typed))
+
+
+@portal_page
+@require_http_methods(["POST"])
+def logout(request):
+    """End the portal session, then send the browser to the gateway's log-out address."""
+    gw, _nas = _gateway(request)
+    if request.customer is not None:
+        auth.logout(request)
+    request.session.pop(SESSION_KEY, None)
+    if gw is None or not gw.logout_url:
+        messages.info(request, _("You are logged out."))
+        return HttpResponseRedirect(reverse("portal:login"))
+    return _page(request, "portal/hotspot/handoff.html", {
+        "go_url": gw.logout_url, "title": _("Disconnecting from the Wi-Fi…")})
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return _("No time limit")
+    hours, rest = divmod(int(seconds), 3600)
+    minutes = rest // 60
+    if hours:
+        return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+    return _("%(m)d min") % {"m": minutes}
+
+
+def _data(octets: int | None) -> str:
+    if octets is None:
+        return _("No data limit")
+    if octets >= 10 ** 10:
+        return _("%(n)d GB") % {"n": octets // 10 ** 9}
+    return _("%(n)d MB") % {"n": octets // 10 ** 6}

@@ -467,3 +467,13 @@ def test_any_json_is_a_spec_or_a_clear_error(data):
         cafe.spec_from_json(data)
     except TariffError as exc:
         assert str(exc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs(), st.sampled_from([None, "en", "fr"]))
+def test_typed_form_round_trips(spec, locale):
+    from ficha.tariffs import text
+
+    typed_rates = text.format_rates(spec.rates, "EUR", locale)
+    assert text.parse_rates(typed_rates, "EUR", locale=locale) == spec.rates
+    assert text.parse_bands(text.format_bands(spec.bands)) == spec.bands

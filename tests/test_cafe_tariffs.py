@@ -197,6 +197,12 @@ def test_seconds_a_credit_buys_crossing_bands():
     assert seconds_for(simple(0, minimum=50), WED, 10) == 0
     assert seconds_for(simple(0, minimum=50), WED, 50) is None
     assert seconds_for(simple(1, increment=1), WED, 10**9) == cafe.MAX_SECONDS
+    # the first hour is paid, then time is free: the answer is capped, at a billed length
+    first_paid = TariffSpec(rates=(Rate("r", (Step(0, {"guest": 100}), Step(H, {"guest": 0}))),),
+                            fallback="r", increment=7, currency="EUR")
+    assert seconds_for(first_paid, WED, 100) == 7 + (cafe.MAX_SECONDS - 7) // 7 * 7
+    # 99 cents: 3577 s cost 99.36 → 99 (half up); 3584 s would cost 99.56 → 100
+    assert seconds_for(first_paid, WED, 99) == 3577
 
 
 def test_due_debits_the_difference():
@@ -338,8 +344,8 @@ def test_seconds_for_is_exact(spec, start, credit, group):
         assert total(spec, start, cafe.MAX_SECONDS, group) <= credit
         return
     assert total(spec, start, s, group) <= credit
-    if s < cafe.MAX_SECONDS:
-        assert total(spec, start, s + 1, group) > credit
+    if spec.billed_seconds(s + 1) <= cafe.MAX_SECONDS:  # else capped: the longest billed
+        assert total(spec, start, s + 1, group) > credit  # length within MAX_SECONDS
     assert spec.billed_seconds(s) == s
 
 
@@ -467,3 +473,13 @@ def test_any_json_is_a_spec_or_a_clear_error(data):
         cafe.spec_from_json(data)
     except TariffError as exc:
         assert str(exc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs(), st.sampled_from([None, "en", "fr"]))
+def test_typed_form_round_trips(spec, locale):
+    from ficha.tariffs import text
+
+    typed_rates = text.format_rates(spec.rates, "EUR", locale)
+    assert text.parse_rates(typed_rates, "EUR", locale=locale) == spec.rates
+    assert text.parse_bands(text.format_bands(spec.bands)) == spec.bands

@@ -565,7 +565,8 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
                 price_group: str = GUEST) -> int | None:
     """The longest billed time ``credit`` pays for from ``start``; ``None`` when time is
     free (no limit from money). ``price(s) ≤ credit < price(s + 1)`` for the answer ``s``,
-    unless it is capped at :data:`MAX_SECONDS`. 0 when even the first block is too dear.
+    unless capped: then it is the longest billed length within :data:`MAX_SECONDS`.
+    0 when even the first block is too dear.
 
     One walk over the pieces: a total ``e`` (1/3600 minor units) rounds to at most
     ``credit`` iff ``e ≤ credit·3600 + 1799``; so the minimum must be ≤ ``credit`` and the

@@ -393,3 +393,13 @@ def test_a_nak_resources_unavailable_is_retried(online, monkeypatch):
         coa_jobs.send_due()
     job.refresh_from_db()
     assert (job.state, job.attempts) == ("acked", 2)
+
+
+def test_credit_changed_hands_its_jobs_to_the_sender(online, monkeypatch):
+    nas, alice, cls = online
+    handed = []
+    monkeypatch.setattr(coa_jobs, "send_soon", handed.append)
+    give_credit(alice, 60)
+    jobs = hs.credit_changed(alice)
+    assert handed == [jobs] and len(jobs) == 1
+    assert hs.credit_changed(alice) == []  # nothing new to tell

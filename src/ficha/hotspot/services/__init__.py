@@ -64,11 +64,12 @@ from .coa import (  # noqa: F401
     COA_VENDORS,
     Limits,
     credit_accounts_changed,
-    credit_changed,
     kick,
     limits,
+    queue_credit_changed,
     review_sessions,
 )
+from .coa_jobs import credit_changed  # noqa: F401  (queues and sends)
 from .plans import (  # noqa: F401
     _PLAN_INTS,
     _PLAN_OPTIONAL,

@@ -28,6 +28,7 @@ from ..models import (
     Nas,
     Plan,
 )
+from . import mac_login
 from .base import (
     CLASS_PREFIX,
     MIKROTIK_MAX_TIMEOUT,
@@ -118,12 +119,9 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     mac = normalize_mac(req.mac) if req.mac else ""
     if not username or len(username) > 150:
         return _reject("input", _("Enter your username and password, or a recharge code."))
-    if len(username) >= 12 and (not mac or username[:2].lower() == mac[:2]):
-        from .mac_login import returning_customer  # a device logging in by its MAC
-
-        returning = returning_customer(username, mac)
-        if returning is not None:
-            return _grant(nas, returning, mac)
+    returning = mac_login.returning_customer(username, mac)  # a device known by its MAC
+    if returning is not None:
+        return _grant(nas, returning, mac)
     customer = accounts.find_customer(username)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):

@@ -1,6 +1,7 @@
 """Change of Authorization and Disconnect (RFC 5176): the decisions, as plain functions.
 
-* :func:`credit_changed` — a customer's credit changed (any door): every live session of
+* :func:`queue_credit_changed` (``credit_changed`` in ``coa_jobs`` also sends) — a
+  customer's credit changed (any door): every live session of
   theirs gets a CoA-Request with the Session-Timeout the new credit buys, or a
   Disconnect-Request when nothing is left. Doors may call it for immediacy; a ledger
   hook calls it after every committed posting on a customer's credit account, and the
@@ -193,11 +194,12 @@ def _customer_ids(account) -> list[int]:
     raise TypeError(f"not a customer: {account!r}")
 
 
-def credit_changed(account) -> list[CoaJob]:
+def queue_credit_changed(account) -> list[CoaJob]:
     """A customer's credit changed: queue a CoA (new Session-Timeout) or a Disconnect
     (nothing left) for each of their live sessions. ``account`` is a Customer, a
     customer id, or the customer's ledger credit Account. Returns the jobs queued
-    (skipped ones included: their gateway cannot be told)."""
+    (skipped ones included: their gateway cannot be told). Sends nothing: see
+    ``coa_jobs.credit_changed``."""
     ids = _customer_ids(account)
     if not ids:
         return []
@@ -218,7 +220,7 @@ def credit_accounts_changed(account_ids) -> list[CoaJob]:
     ).values_list("customer_id", flat=True).distinct())
     jobs: list[CoaJob] = []
     for customer_id in ids:
-        jobs += credit_changed(customer_id)
+        jobs += queue_credit_changed(customer_id)
     return jobs
 
 

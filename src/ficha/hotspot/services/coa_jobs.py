@@ -32,7 +32,7 @@ from ficha.core import clock
 
 from .. import coa_sender
 from ..models import CoaJob, HotspotSession, Nas
-from .coa import _queue, credit_accounts_changed
+from .coa import _queue, credit_accounts_changed, queue_credit_changed
 
 log = logging.getLogger("ficha.hotspot.coa")
 
@@ -249,3 +249,14 @@ def on_ledger_posted(kind: str, account_ids: list[int]) -> None:
     touched = [pk for pk in account_ids if pk in online]
     if touched:
         send_soon(credit_accounts_changed(touched))
+
+
+def credit_changed(account) -> list[CoaJob]:
+    """A door changed a customer's credit: queue a CoA (the new Session-Timeout) or a
+    Disconnect (nothing left) for each of their live sessions and send them as soon as
+    the door's transaction commits. ``account``: a Customer, a customer id or the
+    customer's ledger credit Account. Returns the jobs queued; calling it again (or
+    after the ledger hook did the same) queues nothing new."""
+    jobs = queue_credit_changed(account)
+    send_soon(jobs)
+    return jobs

@@ -12,7 +12,6 @@ from __future__ import annotations
 from ficha.accounts.models import Customer
 
 from ..models import HotspotAccount, HotspotSession
-from .authorize import normalize_mac
 from .plans import plan_for
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -24,14 +23,17 @@ def mac_of(username: str) -> str | None:
     text = username.strip()
     if not 12 <= len(text) <= 17:
         return None
-    digits = [ch for ch in text if ch not in ":-."]
+    digits = "".join(ch for ch in text if ch not in ":-.")
     if len(digits) != 12 or not all(ch in _HEX for ch in digits):
         return None
-    return normalize_mac(text)
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2)).lower()  # as normalize_mac
 
 
 def returning_customer(username: str, calling_mac: str) -> Customer | None:
-    """The account whose device this is, if its plan lets the device in by MAC."""
+    """The account whose device this is, if its plan lets the device in by MAC
+    (``calling_mac``: the normalised Calling-Station-Id, or "")."""
+    if len(username) < 12:
+        return None  # the common case, decided without work
     mac = mac_of(username)
     if mac is None or (calling_mac and calling_mac != mac):
         return None

@@ -70,6 +70,9 @@ def nav_items(context):
     current = ""
     if request is not None and getattr(request, "resolver_match", None):
         current = request.resolver_match.url_name or ""
+    # a view that has already counted a badge's number (the dashboard, open alerts)
+    # leaves it on the request: {url_name: count}
+    known = getattr(request, "_console_badges", None) or {}
     out = []
     for item, active in nav.items_for(user, current):
         try:
@@ -77,7 +80,9 @@ def nav_items(context):
         except NoReverseMatch:
             continue
         label = item.label
-        count = item.badge(user) if item.badge is not None else 0
+        count = 0
+        if item.badge is not None:
+            count = known[item.url_name] if item.url_name in known else item.badge(user)
         if count:
             label = format_html('{} <span class="nav-badge">{}</span>', label, count)
         out.append((url, label, active))

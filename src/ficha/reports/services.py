@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Replace
 
 from ficha.accounts.models import Customer
-from ficha.core import clock
+from ficha.core import clock, rows
 from ficha.core.models import AuditLog
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
@@ -105,22 +105,42 @@ class ShiftSummary:
     transactions: int
 
 
-def shift_summary(shift: Shift) -> ShiftSummary:
-    cash_id = ledger.account_id(ledger.CASH)
-    # one query: the cash per kind, the opening float ("shift.open") among them
-    rows = (
-        Entry.objects.filter(transaction__shift=shift, account_id=cash_id)
-        .exclude(transaction__kind__in=("shift.close", "shift.variance"))
-        .values_list("transaction__kind")
-        .annotate(
-            inflow=Coalesce(Sum("amount", filter=Q(amount__gt=0)), 0),
-            outflow=Coalesce(Sum("amount", filter=Q(amount__lt=0)), 0),
+_SHIFT_SQL: dict[str, tuple[str, str]] = {}  # vendor -> (cash per kind, transactions)
+
+
+def _shift_sql() -> tuple[str, str]:
+    found = _SHIFT_SQL.get(connection.vendor)
+    if found is None:
+        q = connection.ops.quote_name
+        entry, tx = q(Entry._meta.db_table), q(Transaction._meta.db_table)
+        drawer_kinds = ", ".join(["%s"] * len(SHIFT_KINDS))
+        found = _SHIFT_SQL[connection.vendor] = (
+            # the cash per kind, the opening float ("shift.open") among them
+            f"SELECT t.kind, "
+            f"COALESCE(SUM(CASE WHEN e.amount > 0 THEN e.amount END), 0), "
+            f"COALESCE(SUM(CASE WHEN e.amount < 0 THEN e.amount END), 0) "
+            f"FROM {entry} e JOIN {tx} t ON t.id = e.transaction_id "
+            f"WHERE t.shift_id = %s AND e.account_id = %s AND t.kind NOT IN (%s, %s) "
+            f"GROUP BY t.kind ORDER BY t.kind",
+            f"SELECT COUNT(*) FROM {tx} WHERE shift_id = %s AND kind NOT IN ({drawer_kinds})",
         )
-        .order_by("transaction__kind")
-    )
+    return found
+
+
+def shift_summary(shift: Shift) -> ShiftSummary:
+    """What a shift's drawer took and paid out, by kind (two written-out statements: the
+    dashboard shows it on every visit)."""
+    cash_id = ledger.account_id(ledger.CASH)
+    per_kind, count_sql = _shift_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(per_kind, [shift.pk, cash_id, "shift.close", "shift.variance"])
+        found = cursor.fetchall()
+        cursor.execute(count_sql, [shift.pk, *SHIFT_KINDS])
+        count = int(cursor.fetchone()[0])
     cash_in = cash_out = floats = 0
     by_kind = []
-    for kind, inflow, outflow in rows:
+    for kind, inflow, outflow in found:
+        inflow, outflow = int(inflow), int(outflow)
         if kind == "shift.open":
             floats += inflow + outflow
             continue
@@ -128,7 +148,6 @@ def shift_summary(shift: Shift) -> ShiftSummary:
         cash_out -= outflow
         by_kind.append((kind, inflow + outflow))
     expected = shift.expected if shift.expected is not None else floats + cash_in - cash_out
-    count = Transaction.objects.filter(shift=shift).exclude(kind__in=SHIFT_KINDS).count()
     return ShiftSummary(shift=shift, opening_float=floats, cash_in=cash_in, cash_out=cash_out,
                         expected=expected, by_kind=by_kind, transactions=count)
 
@@ -342,19 +361,39 @@ def _day_totals(start: dt.datetime, end: dt.datetime, staff=None):
     return taken, streams, served, new
 
 
+_DRAWERS_SQL: dict[tuple[str, bool], str] = {}  # (vendor, one person's) -> statement
+_DRAWER_USER = ("id", "username", "first_name", "last_name")  # what the page shows
+
+
 def _open_drawers_one_statement(staff=None) -> list[Drawer]:
-    """:func:`open_drawers` in one statement (the cash sums as a subquery)."""
-    cash = (
-        Entry.objects.filter(transaction__shift=OuterRef("pk"), account_id=ledger.account_id(
-            ledger.CASH))
-        .exclude(transaction__kind="shift.close")
-        .order_by().values("transaction__shift").annotate(s=Sum("amount")).values("s")
-    )
-    shifts = Shift.objects.filter(closed_at__isnull=True).select_related("opened_by")
+    """:func:`open_drawers` in one written-out statement: the open shifts, who opened
+    them (the name fields only) and the cash each drawer should hold."""
+    key = (connection.vendor, staff is not None)
+    sql = _DRAWERS_SQL.get(key)
+    User = get_user_model()
+    if sql is None:
+        q = connection.ops.quote_name
+        shift, user = q(Shift._meta.db_table), q(User._meta.db_table)
+        user_cols = ", ".join(f"u.{q(User._meta.get_field(f).column)}" for f in _DRAWER_USER)
+        sql = _DRAWERS_SQL[key] = (
+            f"SELECT {rows.columns(Shift)}, "
+            f"(SELECT SUM(e.amount) FROM {q(Entry._meta.db_table)} e "
+            f"JOIN {q(Transaction._meta.db_table)} t ON t.id = e.transaction_id "
+            f"WHERE t.shift_id = {shift}.id AND e.account_id = %s AND t.kind <> %s), "
+            f"{user_cols} "
+            f"FROM {shift} JOIN {user} u ON u.id = {shift}.opened_by_id "
+            f"WHERE {shift}.closed_at IS NULL"
+            + (f" AND {shift}.opened_by_id = %s" if staff is not None else "")
+            + f" ORDER BY {shift}.opened_at, {shift}.id"
+        )
+    params = [ledger.account_id(ledger.CASH), "shift.close"]
     if staff is not None:
-        shifts = shifts.filter(opened_by=staff)
-    shifts = shifts.annotate(cash=Subquery(cash)).order_by("opened_at", "id")
-    return [Drawer(shift=s, expected=s.cash or 0) for s in shifts]
+        params.append(staff.pk)
+    drawers = []
+    for found, cash, *person in rows.read(Shift, sql, params, extra=1 + len(_DRAWER_USER)):
+        found.opened_by = User.from_db(connection.alias, _DRAWER_USER, person)
+        drawers.append(Drawer(shift=found, expected=int(cash or 0)))
+    return drawers
 
 
 # --- lists --------------------------------------------------------------------------------

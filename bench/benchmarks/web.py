@@ -130,13 +130,21 @@ _ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), ti
 
 
 def parse_wrk(text: str) -> tuple[float, float, int]:
-    """(requests/s, p99 in ms, failed requests) from ``wrk --latency`` output."""
+    """(good answers/s, p99 in ms, failed requests) from ``wrk --latency`` output.
+
+    wrk's requests/s counts every answer; an error page (a 500 after a lost database
+    connection) comes back fast and would make a server that fails look quick, so the
+    rate here counts only the 2xx/3xx answers."""
     rate = _RATE.search(text)
     p99 = _P99.search(text)
     if not rate or not p99:
         raise ValueError(f"unexpected wrk output:\n{text}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     failed = int(_NON2XX.search(text).group(1)) if _NON2XX.search(text) else 0
+    answered = int(_DONE.search(text).group(1)) if _DONE.search(text) else 0
+    good_rate = float(rate.group(1))
+    if failed and answered:
+        good_rate *= max(0, answered - failed) / answered
     p99_ms = float(p99.group(1)) * scale
     errors = _ERRORS.search(text)
     if errors:
@@ -147,7 +155,7 @@ def parse_wrk(text: str) -> tuple[float, float, int]:
         timeouts = int(errors.group(4))
         if done and timeouts * 100 > int(done.group(1)) + timeouts:
             p99_ms = max(p99_ms, TIMEOUT_S * 1000.0)
-    return float(rate.group(1)), p99_ms, failed
+    return good_rate, p99_ms, failed
 
 
 def wrk(url: str, headers: dict[str, str], seconds: float) -> tuple[float, float, int]:

@@ -167,6 +167,9 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# PostgreSQL: the hot written-out statements are prepared once per connection
+# (ficha.core.db.prepared); off for a pooler in transaction mode that cannot keep them.
+DATABASE_PREPARE = env_bool("DATABASE_PREPARE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

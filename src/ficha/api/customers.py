@@ -6,7 +6,7 @@ from typing import Literal
 from django.db.models import Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
-from ninja import Path, Query, Router, Schema, Status
+from ninja import Path, Query, Router, Status
 
 from ficha.accounts import logins
 from ficha.accounts import services as accounts
@@ -27,6 +27,7 @@ from .schemas import (
     Minor,
     MoneyInput,
     MoneyOut,
+    Out,
     PageMeta,
     PageQuery,
     Text20,
@@ -48,7 +49,7 @@ CustomerStatus = Literal["active", "disabled"]
 
 
 # --- schemas ------------------------------------------------------------------------------
-class CustomerOut(Schema):
+class CustomerOut(Out):
     id: int
     username: str
     full_name: str
@@ -112,7 +113,7 @@ class CredentialsIn(In):
     pin: Text256 | None = None
 
 
-class BalanceOut(Schema):
+class BalanceOut(Out):
     customer_id: int
     username: str
     balance: MoneyOut
@@ -132,7 +133,7 @@ class AdjustmentIn(MoneyInput):
     reason: Text255
 
 
-class MovementOut(Schema):
+class MovementOut(Out):
     transaction_id: int
     kind: str
     created_at: datetime
@@ -143,7 +144,7 @@ class MovementOut(Schema):
     shift_id: int | None
 
 
-class EntryOut(Schema):
+class EntryOut(Out):
     id: int
     transaction_id: int
     kind: str

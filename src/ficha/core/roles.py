@@ -81,18 +81,27 @@ def remember_groups(user, names) -> None:
     """Cache the names of ``user``'s groups on this user object (a caller that fetched
     them along with the user, e.g. the API token lookup, saves ``can`` its query)."""
     user._ficha_groups = frozenset(names)
-    user.__dict__.pop("_ficha_role", None)
+    _drop(user, "_ficha_role")
+
+
+def _drop(user, attr: str) -> None:
+    # delattr, not user.__dict__: request.user is a lazy proxy whose own __dict__ is not
+    # the user's (reading it there missed every time: one query per ``can`` in a page)
+    try:
+        delattr(user, attr)
+    except AttributeError:
+        pass
 
 
 def forget_groups(user) -> None:
     """Drop what this user object cached about its groups (after changing them)."""
     for attr in ("_ficha_groups", "_ficha_role", "_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(attr, None)
+        _drop(user, attr)
 
 
 def group_names(user) -> frozenset[str]:
     """The names of the user's groups, read once per user object."""
-    names = user.__dict__.get("_ficha_groups")
+    names = getattr(user, "_ficha_groups", None)
     if names is None:
         names = frozenset(user.groups.values_list("name", flat=True))
         user._ficha_groups = names

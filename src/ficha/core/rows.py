@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.db import connection, models
 
+from .db import prepared
+
 _READERS: dict[tuple[str, str], tuple[str, list[str], dict, object]] = {}
 
 
@@ -44,7 +46,7 @@ def read(model: type[models.Model], sql: str, params, extra: int = 0) -> list[tu
     converters as the ORM's would."""
     _columns, attnames, converters, compiler = _reader(model)
     n = len(attnames)
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     out = []
@@ -108,7 +110,7 @@ def insert(obj: models.Model) -> models.Model:
         return obj
     sql, fields, returning = written
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         if returning:
             pk = cursor.fetchone()[0]

@@ -16,6 +16,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
+from ficha.core.db import prepared
 from ficha.core.services import currency
 
 from .models import Account, Entry, Shift, Transaction
@@ -181,7 +182,7 @@ def post(
     # the INSERTs either all happen or the caller's transaction fails); a closed shift
     # is refused after the block, so it never dooms the caller's transaction.
     closed = False
-    with transaction.atomic(using=alias, savepoint=False), conn.cursor() as cursor:
+    with transaction.atomic(using=alias, savepoint=False), prepared.cursor(conn) as cursor:
         if any(acct == cash_id for acct, _a in clean):
             closed = not _lock_open_shift(conn, cursor, shift.pk)
         if not closed:

@@ -18,15 +18,16 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Replace
 
 from ficha.accounts.models import Customer
-from ficha.core import clock
+from ficha.core import clock, rows
 from ficha.core.models import AuditLog
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
-from ficha.ledger.models import Entry, Shift, Transaction
+from ficha.ledger.models import Account, Entry, Shift, Transaction
 
 # Revenue streams in display order: key -> ledger account code.
 REVENUE_STREAMS: dict[str, str] = {
@@ -104,31 +105,49 @@ class ShiftSummary:
     transactions: int
 
 
-def shift_summary(shift: Shift) -> ShiftSummary:
-    cash_id = ledger.account_id(ledger.CASH)
-    rows = (
-        Entry.objects.filter(transaction__shift=shift, account_id=cash_id)
-        .exclude(transaction__kind__in=("shift.open", "shift.close", "shift.variance"))
-        .values_list("transaction__kind")
-        .annotate(
-            inflow=Coalesce(Sum("amount", filter=Q(amount__gt=0)), 0),
-            outflow=Coalesce(Sum("amount", filter=Q(amount__lt=0)), 0),
+_SHIFT_SQL: dict[str, tuple[str, str]] = {}  # vendor -> (cash per kind, transactions)
+
+
+def _shift_sql() -> tuple[str, str]:
+    found = _SHIFT_SQL.get(connection.vendor)
+    if found is None:
+        q = connection.ops.quote_name
+        entry, tx = q(Entry._meta.db_table), q(Transaction._meta.db_table)
+        drawer_kinds = ", ".join(["%s"] * len(SHIFT_KINDS))
+        found = _SHIFT_SQL[connection.vendor] = (
+            # the cash per kind, the opening float ("shift.open") among them
+            f"SELECT t.kind, "
+            f"COALESCE(SUM(CASE WHEN e.amount > 0 THEN e.amount END), 0), "
+            f"COALESCE(SUM(CASE WHEN e.amount < 0 THEN e.amount END), 0) "
+            f"FROM {entry} e JOIN {tx} t ON t.id = e.transaction_id "
+            f"WHERE t.shift_id = %s AND e.account_id = %s AND t.kind NOT IN (%s, %s) "
+            f"GROUP BY t.kind ORDER BY t.kind",
+            f"SELECT COUNT(*) FROM {tx} WHERE shift_id = %s AND kind NOT IN ({drawer_kinds})",
         )
-        .order_by("transaction__kind")
-    )
-    cash_in = cash_out = 0
+    return found
+
+
+def shift_summary(shift: Shift) -> ShiftSummary:
+    """What a shift's drawer took and paid out, by kind (two written-out statements: the
+    dashboard shows it on every visit)."""
+    cash_id = ledger.account_id(ledger.CASH)
+    per_kind, count_sql = _shift_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(per_kind, [shift.pk, cash_id, "shift.close", "shift.variance"])
+        found = cursor.fetchall()
+        cursor.execute(count_sql, [shift.pk, *SHIFT_KINDS])
+        count = int(cursor.fetchone()[0])
+    cash_in = cash_out = floats = 0
     by_kind = []
-    for kind, inflow, outflow in rows:
+    for kind, inflow, outflow in found:
+        inflow, outflow = int(inflow), int(outflow)
+        if kind == "shift.open":
+            floats += inflow + outflow
+            continue
         cash_in += inflow
         cash_out -= outflow
         by_kind.append((kind, inflow + outflow))
-    floats = (
-        Entry.objects.filter(transaction__shift=shift, account_id=cash_id,
-                             transaction__kind="shift.open")
-        .aggregate(s=Sum("amount"))["s"] or 0
-    )
     expected = shift.expected if shift.expected is not None else floats + cash_in - cash_out
-    count = Transaction.objects.filter(shift=shift).exclude(kind__in=SHIFT_KINDS).count()
     return ShiftSummary(shift=shift, opening_float=floats, cash_in=cash_in, cash_out=cash_out,
                         expected=expected, by_kind=by_kind, transactions=count)
 
@@ -235,17 +254,146 @@ class DayFigures:
 
 
 def day_figures(day: dt.date | None = None, staff=None) -> DayFigures:
-    """The dashboard's figures for a venue day; ``staff`` narrows them to one person."""
+    """The dashboard's figures for a venue day; ``staff`` narrows them to one person.
+
+    The same figures as :func:`money_taken`, :func:`revenue`, :func:`customers_served`,
+    :func:`new_customers` and :func:`open_drawers` (a test holds them equal), read with two
+    statements instead of six: the dashboard is the console's most visited page.
+    """
     day = day or venue_today()
     start, end = day_range(day)
-    return DayFigures(
-        day=day,
-        taken=money_taken(start, end, staff),
-        revenue=revenue(start, end, staff),
-        customers_served=customers_served(start, end, staff),
-        new_customers=new_customers(start, end) if staff is None else 0,
-        drawers=open_drawers(staff),
-    )
+    taken, streams, served, new = _day_totals(start, end, staff)
+    return DayFigures(day=day, taken=taken, revenue=Revenue(streams=streams),
+                      customers_served=served, new_customers=new,
+                      drawers=_open_drawers_one_statement(staff))
+
+
+# The day's entries, each with whether its transaction moved cash (a drawer transaction
+# — opening, closing, variance — does not count) and whether it is a customer's credit.
+_DAY_ENTRIES = """
+    SELECT e.account_id AS account_id, e.amount AS amount, a.code AS code,
+           (a.code LIKE %s) AS customer,
+           (t.kind NOT IN ({shift_kinds}) AND EXISTS (
+               SELECT 1 FROM {entry} c
+               WHERE c.transaction_id = e.transaction_id AND c.account_id = %s)) AS cash_moved
+    FROM {entry} e
+    JOIN {transaction} t ON t.id = e.transaction_id
+    JOIN {account} a ON a.id = e.account_id
+    WHERE t.created_at >= %s AND t.created_at < %s{staff_filter}
+"""
+# One row: money taken (the cash lines' counterparts, by what they were for: recharge
+# liability, customer credit in and out, revenue paid directly, everything but cash),
+# revenue per stream, customers served and new customers.
+_DAY_TOTALS = """
+    WITH d AS ({day_entries})
+    SELECT
+      COALESCE(SUM(CASE WHEN d.cash_moved AND d.account_id = %s THEN d.amount END), 0),
+      COALESCE(SUM(CASE WHEN d.cash_moved AND d.customer AND d.amount < 0
+                        THEN d.amount END), 0),
+      COALESCE(SUM(CASE WHEN d.cash_moved AND d.customer AND d.amount > 0
+                        THEN d.amount END), 0),
+      COALESCE(SUM(CASE WHEN d.cash_moved AND d.code IN ({stream_codes})
+                        THEN d.amount END), 0),
+      COALESCE(SUM(CASE WHEN d.cash_moved AND d.account_id <> %s THEN d.amount END), 0),
+      {stream_sums},
+      (SELECT COUNT(*) FROM {customer} cu
+       WHERE cu.credit_account_id IN (SELECT d2.account_id FROM d d2 WHERE d2.customer)
+             {seen_filter}),
+      {new_customers}
+    FROM d
+"""
+_DAY_SQL: dict[tuple[str, bool], str] = {}  # (vendor, venue-wide) -> statement
+
+
+def _day_sql(venue_wide: bool) -> str:
+    key = (connection.vendor, venue_wide)
+    sql = _DAY_SQL.get(key)
+    if sql is None:
+        q = connection.ops.quote_name
+        n_streams = len(REVENUE_STREAMS)
+        entries = _DAY_ENTRIES.format(
+            shift_kinds=", ".join(["%s"] * len(SHIFT_KINDS)),
+            entry=q(Entry._meta.db_table), transaction=q(Transaction._meta.db_table),
+            account=q(Account._meta.db_table),
+            staff_filter="" if venue_wide else " AND t.staff_id = %s",
+        )
+        customer = q(Customer._meta.db_table)
+        sql = _DAY_SQL[key] = _DAY_TOTALS.format(
+            day_entries=entries,
+            stream_codes=", ".join(["%s"] * n_streams),
+            stream_sums=",\n      ".join(
+                ["COALESCE(SUM(CASE WHEN d.code = %s THEN d.amount END), 0)"] * n_streams),
+            customer=customer,
+            seen_filter=("OR (cu.last_seen_at >= %s AND cu.last_seen_at < %s)"
+                         if venue_wide else ""),
+            new_customers=(f"(SELECT COUNT(*) FROM {customer} nc "
+                           "WHERE nc.created_at >= %s AND nc.created_at < %s)"
+                           if venue_wide else "0"),
+        )
+    return sql
+
+
+def _day_totals(start: dt.datetime, end: dt.datetime, staff=None):
+    """(MoneyTaken, revenue streams, customers served, new customers) in one statement."""
+    venue_wide = staff is None
+    adapt = connection.ops.adapt_datetimefield_value
+    start_v, end_v = adapt(start), adapt(end)
+    cash_id = ledger.account_id(ledger.CASH)
+    liability = ledger.account_id(ledger.RECHARGE_LIABILITY)
+    codes = list(REVENUE_STREAMS.values())
+    params: list = [CUSTOMER_PREFIX + "%", *SHIFT_KINDS, cash_id, start_v, end_v]
+    if not venue_wide:
+        params.append(staff.pk)
+    params += [liability, *codes, cash_id, *codes]
+    if venue_wide:
+        params += [start_v, end_v, start_v, end_v]
+    with connection.cursor() as cursor:
+        cursor.execute(_day_sql(venue_wide), params)
+        row = cursor.fetchone()
+    sales, dep, ref, direct, every = (int(v) for v in row[:5])
+    taken = MoneyTaken(recharge_sales=-sales, deposits=-dep, refunds=ref, cash_sales=-direct)
+    # whatever is left (e.g. a cash movement to an account added later) stays visible
+    taken.other = -every - (taken.recharge_sales + taken.deposits - taken.refunds
+                            + taken.cash_sales)
+    sums = row[5:5 + len(codes)]
+    streams = {key: -int(v) for key, v in zip(REVENUE_STREAMS, sums, strict=True)}
+    served, new = (int(v) for v in row[5 + len(codes):])
+    return taken, streams, served, new
+
+
+_DRAWERS_SQL: dict[tuple[str, bool], str] = {}  # (vendor, one person's) -> statement
+_DRAWER_USER = ("id", "username", "first_name", "last_name")  # what the page shows
+
+
+def _open_drawers_one_statement(staff=None) -> list[Drawer]:
+    """:func:`open_drawers` in one written-out statement: the open shifts, who opened
+    them (the name fields only) and the cash each drawer should hold."""
+    key = (connection.vendor, staff is not None)
+    sql = _DRAWERS_SQL.get(key)
+    User = get_user_model()
+    if sql is None:
+        q = connection.ops.quote_name
+        shift, user = q(Shift._meta.db_table), q(User._meta.db_table)
+        user_cols = ", ".join(f"u.{q(User._meta.get_field(f).column)}" for f in _DRAWER_USER)
+        sql = _DRAWERS_SQL[key] = (
+            f"SELECT {rows.columns(Shift)}, "
+            f"(SELECT SUM(e.amount) FROM {q(Entry._meta.db_table)} e "
+            f"JOIN {q(Transaction._meta.db_table)} t ON t.id = e.transaction_id "
+            f"WHERE t.shift_id = {shift}.id AND e.account_id = %s AND t.kind <> %s), "
+            f"{user_cols} "
+            f"FROM {shift} JOIN {user} u ON u.id = {shift}.opened_by_id "
+            f"WHERE {shift}.closed_at IS NULL"
+            + (f" AND {shift}.opened_by_id = %s" if staff is not None else "")
+            + f" ORDER BY {shift}.opened_at, {shift}.id"
+        )
+    params = [ledger.account_id(ledger.CASH), "shift.close"]
+    if staff is not None:
+        params.append(staff.pk)
+    drawers = []
+    for found, cash, *person in rows.read(Shift, sql, params, extra=1 + len(_DRAWER_USER)):
+        found.opened_by = User.from_db(connection.alias, _DRAWER_USER, person)
+        drawers.append(Drawer(shift=found, expected=int(cash or 0)))
+    return drawers
 
 
 # --- lists --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..schemas import (
     Minor,
     MoneyInput,
     MoneyOut,
+    Out,
     PageMeta,
     PageQuery,
     Text255,
@@ -117,7 +118,7 @@ class BatchLink(Schema):
     label: str
 
 
-class CustomerLink(Schema):
+class CustomerLink(Out):
     id: int
     username: str
 
@@ -209,7 +210,7 @@ class CountOut(Schema):
     count: int = Field(..., description="How many codes changed")
 
 
-class RedemptionOut(Schema):
+class RedemptionOut(Out):
     recharge_id: int
     code: str
     display_code: str

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from django import template
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.utils import translation
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from django.utils.translation import get_language_info
 
 from ficha.core import roles
 from ficha.core.money import Money
@@ -62,6 +66,26 @@ def kind_label(kind: str) -> str:
     return labels.kind_label(kind or "")
 
 
+_NAV_URLS: dict[tuple[str, str], str] = {}  # (script prefix, URL name) -> path
+_LANGUAGE_OPTIONS: dict[tuple[str, tuple], str] = {}  # (active, LANGUAGES) -> <option>s
+
+
+@register.simple_tag
+def language_options():
+    """``{% language_options %}``: the language menu's ``<option>`` elements, each
+    language named in itself, the active one selected (built once per language)."""
+    active = translation.get_language() or settings.LANGUAGE_CODE
+    key = (active, tuple(code for code, _name in settings.LANGUAGES))
+    html = _LANGUAGE_OPTIONS.get(key)
+    if html is None:
+        infos = [get_language_info(code) for code in key[1]]
+        html = _LANGUAGE_OPTIONS[key] = format_html_join(
+            "", '<option value="{}"{} lang="{}">{}</option>',
+            ((i["code"], " selected" if i["code"] == active else "", i["code"],
+              capfirst(i["name_local"])) for i in infos))
+    return html
+
+
 @register.simple_tag(takes_context=True)
 def nav_items(context):
     """``{% nav_items as items %}``: [(url, label, active)] the user may use."""
@@ -70,14 +94,22 @@ def nav_items(context):
     current = ""
     if request is not None and getattr(request, "resolver_match", None):
         current = request.resolver_match.url_name or ""
+    # a view that has already counted a badge's number (the dashboard, open alerts)
+    # leaves it on the request: {url_name: count}
+    known = getattr(request, "_console_badges", None) or {}
     out = []
+    prefix = get_script_prefix()
     for item, active in nav.items_for(user, current):
-        try:
-            url = reverse(item.url_name)
-        except NoReverseMatch:
-            continue
+        url = _NAV_URLS.get((prefix, item.url_name))
+        if url is None:
+            try:
+                url = _NAV_URLS[(prefix, item.url_name)] = reverse(item.url_name)
+            except NoReverseMatch:
+                continue
         label = item.label
-        count = item.badge(user) if item.badge is not None else 0
+        count = 0
+        if item.badge is not None:
+            count = known[item.url_name] if item.url_name in known else item.badge(user)
         if count:
             label = format_html('{} <span class="nav-badge">{}</span>', label, count)
         out.append((url, label, active))

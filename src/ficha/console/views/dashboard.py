@@ -24,6 +24,7 @@ def dashboard(request):
     venue_wide = roles.can(user, "view_reports")
     figures = reports.day_figures(staff=None if venue_wide else user)
     shift = ledger.current_shift(user)
+    request._console_shift = shift  # the page's header shows it too: read once
     summary = reports.shift_summary(shift) if shift else None
     context = {
         "figures": figures,
@@ -36,8 +37,13 @@ def dashboard(request):
     }
     if roles.can(user, "view_alerts"):
         open_alerts = alerts.open_alerts()
-        context["alerts"] = list(open_alerts[:ALERTS_SHOWN])
-        context["alerts_total"] = open_alerts.count()
+        shown = list(open_alerts[:ALERTS_SHOWN])
+        # counted only when there are more than are shown; the menu's badge shows the
+        # same number, so it is handed over instead of counted again
+        total = open_alerts.count() if len(shown) == ALERTS_SHOWN else len(shown)
+        context["alerts"] = shown
+        context["alerts_total"] = total
+        request._console_badges = {"console:alerts": total}
         context["alert_kinds"] = alerts.KINDS
     return render(request, "console/dashboard.html", context)
 

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import alerts, audit, clock, codes, throttle
+from ficha.core.db import prepared
 from ficha.core.models import Throttle
 from ficha.ledger import services as ledger
 
@@ -368,7 +369,7 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     # One transaction per attempt: the claim commits with the attempt it allows. A wrong
     # code commits its counted failure (nothing below raises); only a refused claim rolls
     # back, and it had nothing to keep.
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), prepared.cursor() as cur:
         wait, claimed = _claim(cur, keys, now)
         if wait:
             # counted although this transaction rolls back (aggregated, flood alarm)

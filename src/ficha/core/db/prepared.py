@@ -1,0 +1,71 @@
+"""Cursors whose statements PostgreSQL plans once per connection.
+
+Django sends every statement with its values written into the text (client-side binding)
+and turns psycopg's prepared statements off, so PostgreSQL parses and plans each one
+every time. A plain psycopg program does neither by default: values travel apart from
+the statement, and a statement used a few times on a connection is prepared. The written-
+out statements on the paths that run on every request or redemption (``core.rows``, the
+ledger's INSERTs, the redemption's own) are the same text each time: :func:`cursor` gives
+them a cursor that binds on the server and lets psycopg prepare a statement from its
+second use on the connection (psycopg keeps at most 100 per connection).
+
+The cursor is wrapped as Django wraps its own (it shows in ``connection.queries`` and
+``CaptureQueriesContext``) and takes part in the same transaction. Only statements whose
+parameters PostgreSQL can type from where they stand belong here (``%s`` compared with or
+stored into a column); ORM queries keep Django's cursor. On other databases, and when
+``FICHA_DATABASE_PREPARE`` is off (for a connection pooler in transaction mode that
+cannot keep prepared statements), :func:`cursor` is Django's ordinary cursor.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
+PREPARE_FROM_USE = 2  # a statement run once is not worth preparing
+
+
+def enabled(conn=None) -> bool:
+    db = conn if conn is not None else connection
+    return (db.vendor == "postgresql"
+            and getattr(settings, "DATABASE_PREPARE", True)
+            and db.settings_dict["OPTIONS"].get("server_side_binding") is not True)
+
+
+def cursor(conn=None):
+    """A cursor for written-out statements on ``conn`` (default: the default database's
+    connection); use as ``with prepared.cursor() as cur:``."""
+    db = conn if conn is not None else connection
+    if not enabled(db):
+        return db.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    db.ensure_connection()
+    raw_connection = db.connection
+    if raw_connection.prepare_threshold is None:
+        raw_connection.prepare_threshold = PREPARE_FROM_USE  # Django's cursors never prepare
+    raw = ServerBindingCursor(raw_connection)
+    tzloader = raw_connection.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+    if db.timezone != tzloader.timezone:
+        register_tzloader(db.timezone, raw)
+    db.validate_thread_sharing()
+    return _Logged(raw, db) if db.queries_logged else CursorWrapper(raw, db)
+
+
+class _Logged(CursorDebugWrapper):
+    """Logs a statement as Django's debug cursor does. Django reads the text back from a
+    client-side binding cursor; here the values are written into it for the log only."""
+
+    def execute(self, sql, params=None):
+        try:
+            shown = self.db.ops.compose_sql(sql, params)
+        except Exception:  # noqa: BLE001 - the log falls back to the statement's text
+            shown = sql
+        with self.debug_sql(shown, params):
+            return CursorWrapper.execute(self, sql, params)
+
+
+_TIMESTAMPTZ_OID = 1184  # PostgreSQL's type id of timestamptz

@@ -15,6 +15,7 @@ from ninja import Field, Path, Router, Schema
 from pydantic import StrictInt, model_validator
 
 from ficha.callshop import services as callshop
+from ficha.callshop.calls import MAX_BILLSEC
 from ficha.callshop.models import Call
 from ficha.callshop.rating import format_micro
 
@@ -75,7 +76,7 @@ class AuthorizeOut(Schema):
 
 
 class EndIn(In):
-    billsec: StrictInt = Field(..., ge=0, le=callshop.calls.MAX_BILLSEC,
+    billsec: StrictInt = Field(..., ge=0, le=MAX_BILLSEC,
                                description="Answered seconds (0: not answered)")
     disposition: Text20 | None = Field(None, description="ANSWERED, NO ANSWER, BUSY, ...")
 

@@ -39,6 +39,7 @@ from ficha.accounts.models import Customer
 from ficha.core import audit, clock, throttle
 from ficha.core.money import Money, exponent
 from ficha.ledger import services as ledger
+from ficha.ledger.models import Account as LedgerAccount
 from ficha.recharges import services as recharges
 
 from . import rating
@@ -413,8 +414,11 @@ def _end(call: Call, billsec: int, disposition: str, *, answered_at=None, ended_
 
 
 def lock_customers(ids) -> None:
-    """Lock customers' rows (in id order): their credit and reservations stay still."""
-    list(Customer.objects.select_for_update().filter(pk__in=sorted(set(ids)))
+    """Lock the customers' credit accounts (in id order), as every other debit of a
+    customer's credit does: their credit and reservations stay still until commit."""
+    accounts_ids = sorted(Customer.objects.filter(pk__in=set(ids)).values_list(
+        "credit_account_id", flat=True))
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=accounts_ids)
          .order_by("pk").values_list("pk", flat=True))
 
 

@@ -289,3 +289,77 @@ def test_balances_never_go_negative_and_each_call_is_debited_its_cost_once(
         callshop.end_call(auth.call.pk, talk)  # a retry changes nothing
         assert accounts.balance(customer) == credit - expected >= 0
     assert ledger_sum() == 0
+
+
+# --- real concurrency (threads, own connections) ----------------------------------------
+@pytest.mark.slow
+def test_parallel_authorizations_of_one_account_never_reserve_more_than_its_credit(
+        transactional_db, make_customer):
+    import threading
+
+    from django.db import connection
+
+    make_deck()
+    booths = [make_booth() for _ in range(6)]
+    alice = make_customer("alice", password="")
+    give_credit(alice, 1000)
+    barrier = threading.Barrier(len(booths))
+    results, errors = [], []
+
+    def work(booth):
+        try:
+            barrier.wait()
+            # Côte d'Ivoire, 50 a minute, 1/1: each grant takes what is left.
+            results.append(callshop.authorize(booth.name, "0022507000000", account="alice"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=work, args=(b,)) for b in booths]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    assert not errors, errors
+    allowed = [r for r in results if r.allowed]
+    assert len(allowed) == 1  # the first takes all 1000; the others see nothing left
+    assert sum(r.reserved for r in allowed) <= 1000
+    assert {r.reason for r in results if not r.allowed} == {"credit"}
+    for r in allowed:  # the PBX lets them talk the whole granted time
+        callshop.end_call(r.call.pk, r.max_seconds + 100)
+    assert accounts.balance(alice) == 0 and ledger_sum() == 0
+
+
+@pytest.mark.slow
+def test_parallel_ends_of_one_call_debit_it_once(transactional_db, make_customer):
+    import threading
+
+    from django.db import connection
+
+    make_deck()
+    make_booth("booth1")
+    alice = make_customer("alice", password="")
+    give_credit(alice, 1000)
+    call = callshop.authorize("booth1", "0033140000000", account="alice").call
+    barrier = threading.Barrier(4)
+    endings, errors = [], []
+
+    def work():
+        try:
+            barrier.wait()
+            endings.append(callshop.end_call(call.pk, 125))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=work) for _ in range(4)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(e.repeated for e in endings) == [False, True, True, True]
+    assert accounts.balance(alice) == 700
+    assert Transaction.objects.filter(kind="callshop.call").count() == 1

@@ -265,19 +265,22 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
 
 def _check_account(booth: Booth, account: str, account_pin: str
                    ) -> tuple[Customer | None, tuple | None]:
-    """The paying customer for an account name (and PIN), throttled per booth and name:
-    unknown names cost the same as wrong PINs, so neither can be probed."""
+    """The paying customer for an account name (and PIN). Failures are counted per booth
+    and name (unknown names like wrong PINs, so neither can be probed) and lock both out
+    for a while; a good request costs no throttle write, so an account's calls on several
+    booths at once are never throttled."""
     keys = [f"station:booth:{booth.pk}", f"account:{account.strip().lower()}"[:128]]
-    wait = throttle.claim(THROTTLE_SCOPE, keys)
+    wait = throttle.retry_after(THROTTLE_SCOPE, keys)
     if wait:
+        throttle.note_refused(THROTTLE_SCOPE, keys)
         return None, ("throttled", _wait_text(wait), {"retry_after": wait})
     customer = accounts.find_customer(account.strip()[:150])
-    if customer is None:
+    ok = customer is not None and (
+        not (customer.pin or account_pin)
+        or (not customer.pin_locked and customer.check_pin(account_pin or "")))
+    if not ok:
+        throttle.claim(THROTTLE_SCOPE, keys)  # counts this failure
         return None, ("account", _("Unknown account or wrong PIN."), {})
-    if customer.pin or account_pin:
-        if customer.pin_locked or not customer.check_pin(account_pin or ""):
-            return None, ("account", _("Unknown account or wrong PIN."), {})
-    throttle.forgive(THROTTLE_SCOPE, keys)
     return customer, None
 
 

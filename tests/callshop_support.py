@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 from django.db.models import Sum
@@ -40,8 +41,14 @@ def make_booth(name: str | None = None, **fields) -> Booth:
     return Booth.objects.create(name=name, **fields)
 
 
-def open_booth(booth: Booth) -> BoothSession:
-    return BoothSession.objects.create(booth=booth)
+def open_booth(booth: Booth, since: str | None = None) -> BoothSession:
+    """An open session; ``since`` ("2026-12-01 09:00", UTC) back-dates its opening, for
+    CDRs of calls made before the test runs."""
+    session = BoothSession.objects.create(booth=booth)
+    if since:
+        session.opened_at = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
+        session.save(update_fields=["opened_at"])
+    return session
 
 
 def give_credit(customer, amount: int) -> None:

@@ -61,9 +61,7 @@ def imp(text: str):
 
 
 def test_asterisk_calls_of_an_open_booth_join_its_session(shop):
-    session = open_booth(shop)
-    session.opened_at = session.opened_at.replace(year=2026, month=12, day=1, hour=9)
-    session.save()
+    session = open_booth(shop, since="2026-12-01 09:00")
     text = (ast() + ast(uid="1733130000.2", answer="", billsec=0, disposition="NO ANSWER")
             + ast(uid="1733130000.3", billsec=30))
     result = imp(text)
@@ -185,7 +183,7 @@ def test_big_files_are_imported_in_batches_with_progress(shop, make_customer, mo
 
 # --- following a growing file ------------------------------------------------------------
 def test_follow_reads_complete_lines_and_survives_rotation(shop, tmp_path):
-    open_booth(shop).calls  # noqa: B018
+    open_booth(shop, since="2026-12-01 09:00")
     path = tmp_path / "Master.csv"
     path.write_text(ast(uid="f1"))
     follower = Follower(str(path))
@@ -224,3 +222,35 @@ def test_follow_waits_for_a_missing_file(shop, tmp_path):
     (tmp_path / "later.csv").write_text(fs(uuid="late"))
     assert follower.poll().imported == 1
     follower.close()
+
+
+# --- the command line -------------------------------------------------------------------
+def test_cli_import_reports_what_it_did(shop, owner, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    open_booth(shop, since="2026-12-01 09:00")
+    path = tmp_path / "Master.csv"
+    path.write_text(ast() + "bad\n" + ast())
+    out = io.StringIO()
+    call_command("cdr", "import", str(path), stdout=out, stderr=io.StringIO())
+    text = out.getvalue()
+    assert "3 records (asterisk): 1 new calls" in text and "1 already known" in text
+    assert "1 added to open booth sessions" in text and "line 2:" in text
+
+
+def test_cli_import_needs_the_capability(shop, owner, cashier, tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "Master.csv"
+    path.write_text(ast())
+    with pytest.raises(CommandError, match="may not import"):
+        call_command("cdr", "import", str(path), "--user", "cass", stdout=io.StringIO(),
+                     stderr=io.StringIO())
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("cdr", "import", str(tmp_path / "none.csv"), stdout=io.StringIO(),
+                     stderr=io.StringIO())

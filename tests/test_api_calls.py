@@ -8,7 +8,7 @@ from ficha.accounts import services as accounts
 from ficha.core import roles
 from ficha.ledger.models import Transaction
 
-from .callshop_support import give_credit, make_booth, make_deck, open_booth
+from .pbx_support import give_credit, make_booth, make_deck, open_booth
 
 AUTH = "/api/v1/calls/authorize"
 

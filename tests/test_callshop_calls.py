@@ -15,7 +15,8 @@ from ficha.core.models import Alert
 from ficha.ledger.models import Transaction
 from ficha.recharges import services as rs
 
-from .callshop_support import (
+from .pbx_support import (
+    SYSTEM,
     call_revenue,
     give_credit,
     ledger_sum,
@@ -141,15 +142,9 @@ def test_account_with_a_pin_needs_it_and_wrong_pins_are_throttled(deck, booth,
 
 def test_disabled_account_is_refused(deck, booth, alice):
     give_credit(alice, 500)
-    accounts.set_customer_status(callshop_support_actor(), alice, False)
+    accounts.set_customer_status(SYSTEM, alice, False)
     auth = callshop.authorize("booth1", "0033140000000", account="alice")
     assert auth.reason == "disabled"
-
-
-def callshop_support_actor():
-    from .callshop_support import SYSTEM
-
-    return SYSTEM
 
 
 # --- calling-card PIN (a recharge code) --------------------------------------------------

@@ -14,7 +14,7 @@ from ficha.callshop.models import Call
 from ficha.core.models import AuditLog
 from ficha.ledger.models import Transaction
 
-from .callshop_support import (
+from .pbx_support import (
     SYSTEM,
     call_revenue,
     give_credit,

@@ -58,3 +58,11 @@ def test_the_page_is_in_the_navigation_of_those_who_may_use_it(client, manager, 
     assert URL.encode() in client.get("/console/").content
     client.force_login(cashier)
     assert URL.encode() not in client.get("/console/").content
+
+
+def test_uploads_larger_than_the_site_wide_body_limit_are_accepted_here(client, manager,
+                                                                       shop):
+    client.force_login(manager)
+    big = ast() + "x" * (5 * 1024 * 1024) + "\n"  # over the 4 MB default, one bad line
+    r = client.post(URL, {"file": SimpleUploadedFile("Master.csv", big.encode())})
+    assert r.status_code == 200 and Call.objects.count() == 1

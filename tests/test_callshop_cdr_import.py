@@ -254,3 +254,44 @@ def test_cli_import_needs_the_capability(shop, owner, cashier, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("cdr", "import", str(tmp_path / "none.csv"), stdout=io.StringIO(),
                      stderr=io.StringIO())
+
+
+# --- PostgreSQL: batches written by a second thread --------------------------------------
+@pytest.mark.slow
+def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
+        transactional_db, make_customer, monkeypatch):
+    from django.db import IntegrityError, connection
+
+    from ficha.callshop import cdr_import
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the second writing thread is used on PostgreSQL only")
+    make_deck()
+    open_booth(make_booth("booth1", accountcode="B1"), since="2026-12-01 09:00")
+    alice = make_customer("alice", password="")
+    give_credit(alice, 100_000)
+    lost = callshop.authorize("booth1", "0033140000000", account="alice", external_id="u3")
+    monkeypatch.setattr(cdr_import, "BATCH", 4)
+    real_write, calls = cdr_import._write, {"n": 0}
+
+    def flaky_write(ctx, prepared, out):  # the second batch meets a conflict once
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise IntegrityError("duplicate key (simulated)")
+        return real_write(ctx, prepared, out)
+
+    monkeypatch.setattr(cdr_import, "_write", flaky_write)
+    lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)
+             for n in range(1, 15)]
+    text = "".join(lines) + lines[0] + lines[5]  # two repeats in later batches
+    result = callshop.import_file(SYSTEM, text)
+    assert result.records == 16 and result.duplicates == 2
+    assert result.imported == 13 and result.ended == 1  # u3 was a live API call
+    assert result.charged == 7 and result.charged_amount == 1400
+    assert accounts.balance(alice) == 100_000 - 1400
+    assert result.session_calls == 7 and Call.objects.count() == 14
+    lost.call.refresh_from_db()
+    assert lost.call.state == "ended" and lost.call.cost == 200
+    again = callshop.import_file(SYSTEM, text)
+    assert again.imported == 0 and again.duplicates == 16
+    assert accounts.balance(alice) == 100_000 - 1400 and ledger_sum() == 0

@@ -295,3 +295,26 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     again = callshop.import_file(SYSTEM, text)
     assert again.imported == 0 and again.duplicates == 16
     assert accounts.balance(alice) == 100_000 - 1400 and ledger_sum() == 0
+
+
+def test_pbx_times_are_the_venues_local_times(db):
+    import datetime as dt
+
+    from ficha.core import services as core_services
+
+    settings_row = core_services.venue_settings()
+    settings_row.time_zone = "Europe/Paris"  # UTC+1 in December
+    settings_row.save()
+    core_services.clear_cache()
+    make_deck()
+    booth = make_booth("booth1", accountcode="B1")
+    open_booth(booth, since="2026-12-01 09:30")  # 10:30 in Paris
+    imp(ast(uid="before", start="2026-12-01 10:00:00", answer="2026-12-01 10:00:05",
+            end="2026-12-01 10:02:10")
+        + ast(uid="after", start="2026-12-01 11:00:00", answer="2026-12-01 11:00:05",
+              end="2026-12-01 11:02:10"))
+    before, after = Call.objects.get(external_id="before"), Call.objects.get(external_id="after")
+    assert before.started_at == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    assert before.answered_at == dt.datetime(2026, 12, 1, 9, 0, 5, tzinfo=dt.UTC)
+    assert after.ended_at == dt.datetime(2026, 12, 1, 10, 2, 10, tzinfo=dt.UTC)
+    assert before.session is None and after.session is not None

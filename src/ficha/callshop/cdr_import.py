@@ -159,6 +159,12 @@ class _Context:
         for key, code in keys.items():
             self.customers[code] = found.get(key)
 
+    def local(self, value: dt.datetime | None) -> dt.datetime | None:
+        """A PBX time as naive venue-local wall-clock time (as the calls are written)."""
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(self.zone).replace(tzinfo=None)
+
     def aware(self, value: dt.datetime | None) -> dt.datetime | None:
         if value is None or value.tzinfo is not None:
             return value
@@ -280,7 +286,8 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
                 % {"code": record.accountcode, "endpoint": record.endpoint or record.channel}))
             continue
         placed.append((record, uid, booth, customer))
-    sessions = _open_sessions({b.id for _r, _u, b, _c in placed if b is not None})
+    sessions = {booth: (pk, ctx.local(opened)) for booth, (pk, opened) in _open_sessions(
+        {b.id for _r, _u, b, _c in placed if b is not None}).items()}
     # Rate, grouped by deck.
     by_deck: dict[int, list[int]] = {}
     decks: dict[int, Deck] = {}
@@ -315,8 +322,8 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
         if timed:
             for n, digits in wanted:
                 record = placed[n][0]
-                when = ctx.aware(record.answer or record.start).astimezone(ctx.zone)
-                found = index.cost(digits, record.billsec, when.replace(tzinfo=None))
+                found = index.cost(digits, record.billsec,
+                                   ctx.local(record.answer or record.start))
                 rated[n] = (deck, *found) if found else (deck, None, 0, 0)
         else:
             costs = index.cost_many((d, placed[n][0].billsec) for n, d in wanted)
@@ -341,7 +348,9 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
             continue
         if not answered:
             billed, cost = 0, 0
-        start = ctx.aware(record.start)
+        # Times stay naive venue-local (what the PBX wrote): _insert_calls stores them in
+        # the venue's zone (PostgreSQL: SET LOCAL TIME ZONE; SQLite: converted).
+        start = record.start if record.start.tzinfo is None else ctx.local(record.start)
         session_id = None
         if customer is None and booth is not None:
             session = sessions.get(booth.id)
@@ -357,8 +366,10 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
             terms.grace if terms else 0, terms.free_seconds if terms else 0,
             terms.min_cost if terms else 0,
             _tiers_text(terms), _ENDED, "", record.disposition[:12], start,
-            ctx.aware(record.answer) if answered else None,
-            ctx.aware(record.end) or start, None, record.billsec, billed,
+            (record.answer if record.answer.tzinfo is None else ctx.local(record.answer))
+            if answered else None,
+            (record.end if record.end is None or record.end.tzinfo is None
+             else ctx.local(record.end)) or start, None, record.billsec, billed,
             deck.currency if deck else _venue_currency(), cost, 0, None,
         ]
         out.imported += 1
@@ -397,7 +408,7 @@ def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
                          % {"n": len(prepared.charged_rows)})
         for row in prepared.charged_rows:
             row[-1] = tx.pk
-    _insert_calls(prepared.rows)
+    _insert_calls(prepared.rows, ctx.zone)
 
 
 def _tiers_text(terms) -> str:
@@ -440,7 +451,8 @@ def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> N
         out.charged_amount += ending.cost
 
 
-def _insert_calls(rows: list[list]) -> None:
+def _insert_calls(rows: list[list], zone: zoneinfo.ZoneInfo | None = None) -> None:
+    """Store call rows in bulk. Naive times in them are wall-clock times in ``zone``."""
     if not rows:
         return
     q = connection.ops.quote_name
@@ -448,18 +460,26 @@ def _insert_calls(rows: list[list]) -> None:
     columns = ", ".join(q(c) for c in _COLUMNS)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
+            # PostgreSQL reads naive times in the session's zone: the venue's for the
+            # COPY (no conversion per value here), then back to the connection's.
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [zone.key])
             with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [connection.timezone_name])
         else:
             from django.db.models import DateTimeField
 
-            field = DateTimeField()
-            prep = field.get_db_prep_save
+            prep = DateTimeField().get_db_prep_save
             sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
             for row in rows:
                 for i in (23, 24, 25):
-                    row[i] = prep(row[i], connection)
+                    value = row[i]
+                    if value is not None and value.tzinfo is None and zone is not None:
+                        value = value.replace(tzinfo=zone)
+                    row[i] = prep(value, connection)
             cur.executemany(sql, rows)
 
 

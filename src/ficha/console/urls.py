@@ -10,6 +10,7 @@ from .views import (
     alerts,
     audit,
     auth,
+    cdrs,
     customers,
     dashboard,
     hotspot,
@@ -95,4 +96,5 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("settings/", settings.settings_view, name="settings"),
+    path("calls/records/", cdrs.cdr_import, name="cdr_import"),  # callshop: PBX call records
 ]

@@ -18,13 +18,16 @@ OWNER = "owner"
 MANAGER = "manager"
 CASHIER = "cashier"
 VOUCHER_SELLER = "voucher_seller"
+PBX = "pbx"  # a phone system's API token: authorizes and ends booth calls, nothing else
 
-ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)
+ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)  # staff roles
+TOKEN_ROLES = (*ROLES, PBX)  # what an API token may have
 ROLE_LABELS = {
     OWNER: _("Owner"),
     MANAGER: _("Manager"),
     CASHIER: _("Cashier"),
     VOUCHER_SELLER: _("Voucher seller"),
+    PBX: _("Phone system (PBX)"),
 }
 
 _ALL = set(ROLES)
@@ -61,12 +64,16 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "manage_tariffs": (_("Manage café tariffs, station groups and time packages"), _MGMT),
     "view_tariffs": (_("See café tariffs and what time costs"), _CASH),
     "sell_packages": (_("Sell time packages from a customer's credit"), _CASH),
+    "use_booths": (_("Open phone booths and take payment for calls"), _CASH),
+    "manage_booths": (_("Set up phone booths and the counter's cash rounding"), _MGMT),
+    "pbx_calls": (_("Authorize and end booth calls (phone system)"), {OWNER, PBX}),
+    "import_cdrs": (_("Import call records (CDR) from the phone system"), _MGMT),
 }
 
 # role -> the capabilities it has (the table above, turned around)
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     role: frozenset(c for c, (_label, allowed) in CAPABILITIES.items() if role in allowed)
-    for role in ROLES
+    for role in TOKEN_ROLES
 }
 
 
@@ -116,7 +123,7 @@ def role_of(user) -> str | None:
     if cached != "unset":
         return cached
     names = group_names(user)
-    role = next((r for r in ROLES if r in names), None)
+    role = next((r for r in TOKEN_ROLES if r in names), None)
     if role is None and user.is_superuser:
         role = OWNER
     user._ficha_role = role
@@ -150,7 +157,7 @@ def sync_roles() -> None:
             content_type=ct, codename=codename, defaults={"name": str(label)[:255]}
         )
         perms[codename] = p
-    for role in ROLES:
+    for role in TOKEN_ROLES:
         group, _created = Group.objects.get_or_create(name=role)
         wanted = [perms[c] for c, (_l, roles) in CAPABILITIES.items() if role in roles]
         group.permissions.set(wanted)

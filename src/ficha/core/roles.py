@@ -58,6 +58,8 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "redeem_for_customer": (_("Redeem a code for a customer"), _CASH),
     "view_reports": (_("See reports"), _MGMT),
     "manage_hotspot": (_("Manage the hotspot (gateways, plans, sessions)"), _MGMT),
+    "use_booths": (_("Open phone booths and take payment for calls"), _CASH),
+    "manage_booths": (_("Set up phone booths and the counter's cash rounding"), _MGMT),
 }
 
 # role -> the capabilities it has (the table above, turned around)

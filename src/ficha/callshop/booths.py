@@ -280,6 +280,11 @@ class Bill:
     checkout: Checkout | None = None
 
     @property
+    def lines(self) -> list[tuple[Call, str]]:
+        """The ended calls with their masked numbers."""
+        return [(c, self.numbers[c.pk]) for c in self.calls]
+
+    @property
     def calls_total(self) -> int:
         return sum(c.cost for c in self.calls)
 

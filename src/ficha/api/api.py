@@ -135,7 +135,7 @@ api.add_router("", shifts_router)
 
 # Routers of later features: a module ``ficha.api.<name>`` that defines ``router`` is
 # mounted when it exists, so adding one needs no edit here.
-OPTIONAL_ROUTERS = ("recharges", "alerts", "reports", "hotspot")
+OPTIONAL_ROUTERS = ("recharges", "alerts", "reports", "hotspot", "calls")
 for _name in OPTIONAL_ROUTERS:
     _module_name = f"{__package__}.{_name}"
     try:

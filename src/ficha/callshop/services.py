@@ -344,3 +344,18 @@ def rate_cdrs(deck: Deck, records: list[Cdr]) -> list[pricing.RatedCdr | pricing
     CDR importer posts the results through the ledger)."""
     zone = zoneinfo.ZoneInfo(venue_settings().time_zone)
     return list(pricing.rate_cdrs(records, deck_index(deck), dial_plan(), zone))
+
+
+
+# --- calls: the PBX's doors (authorize/end) and CDR import live in their own modules ------
+# (they use the deck index and dial plan above; imported last, re-exported here)
+from .calls import (  # noqa: E402, F401
+    Authorization,
+    CallError,
+    Ending,
+    authorize,
+    end_call,
+    find_booth,
+    get_call,
+)
+from .cdr_import import CdrImport, Follower, import_file, import_lines  # noqa: E402, F401

@@ -18,16 +18,19 @@ OWNER = "owner"
 MANAGER = "manager"
 CASHIER = "cashier"
 VOUCHER_SELLER = "voucher_seller"
+PBX = "pbx"  # a phone system's API token: authorizes and ends booth calls, nothing else
 
-ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)
+STAFF_ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)
+ROLES = (*STAFF_ROLES, PBX)
 ROLE_LABELS = {
     OWNER: _("Owner"),
     MANAGER: _("Manager"),
     CASHIER: _("Cashier"),
     VOUCHER_SELLER: _("Voucher seller"),
+    PBX: _("Phone system (PBX)"),
 }
 
-_ALL = set(ROLES)
+_ALL = set(STAFF_ROLES)
 _CASH = {OWNER, MANAGER, CASHIER}
 _MGMT = {OWNER, MANAGER}
 
@@ -60,6 +63,8 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "manage_hotspot": (_("Manage the hotspot (gateways, plans, sessions)"), _MGMT),
     "use_booths": (_("Open phone booths and take payment for calls"), _CASH),
     "manage_booths": (_("Set up phone booths and the counter's cash rounding"), _MGMT),
+    "pbx_calls": (_("Authorize and end booth calls (phone system)"), {OWNER, PBX}),
+    "import_cdrs": (_("Import call records (CDR) from the phone system"), _MGMT),
 }
 
 # role -> the capabilities it has (the table above, turned around)

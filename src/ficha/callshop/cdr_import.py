@@ -1,0 +1,552 @@
+"""CDR import: the PBX's call records into calls, rated and charged once.
+
+Part of the call shop's service layer (re-exported by ``callshop.services``). Reads an
+Asterisk ``cdr_csv`` Master.csv or a FreeSWITCH ``mod_cdr_csv`` file (``callshop.cdr``),
+from a file or by following a growing one (:class:`Follower`, which survives rotation).
+
+For each record, in batches:
+
+* the call's PBX id (uniqueid / uuid; a hash of the record's fields when the PBX wrote
+  none) is looked up: a call known already is a *duplicate* and charges nothing — unless
+  it is a call the PBX authorized through the API and never ended (a lost ``end``
+  request): the CDR ends it, debiting it exactly as ``end`` would;
+* the booth comes from the account code, else from the endpoint in the channel name; an
+  account code naming a customer account makes the call a prepaid call of that account;
+* the call is rated with the deck of the booth's (or customer's) price group, through
+  the deck index's batch path, at the call's answer time in the venue's time zone;
+* answered calls of a customer account are debited through the ledger, one transaction
+  per batch (each customer's line is the sum of their calls; each call keeps the
+  transaction's id); calls of a booth with an open session that began before the call
+  are attached to it (paid at checkout); unanswered calls are kept at zero cost;
+* a record that cannot be read, whose booth is unknown or whose answered number has no
+  rate is reported with its line and reason — and not stored, so importing the file
+  again after fixing the cause picks it up (nothing is charged twice either way).
+
+Calls are written in bulk (PostgreSQL ``COPY``, SQLite ``executemany``) in the batch's
+transaction; the batch commits as a whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+import zoneinfo
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
+
+from ficha.accounts.models import Customer, username_key
+from ficha.core import audit
+from ficha.core.services import venue_settings
+from ficha.ledger import services as ledger
+
+from . import calls as call_services
+from .cdr import Cdr, CdrError, detect, parse_lines
+from .matching import DeckIndex, NumberError
+from .models import Booth, BoothSession, Call, Deck
+
+BATCH = 5000
+MAX_PROBLEMS = 1000  # problems kept in a result (all are counted)
+LEDGER_KIND = "callshop.cdr"
+
+Progress = Callable[[int, int], None]  # (bytes read, total bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int
+    message: str
+    text: str = ""
+
+    def __str__(self) -> str:
+        return _("line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class CdrImport:
+    """What an import did."""
+
+    records: int = 0  # CDR lines read (not counting blank lines)
+    imported: int = 0  # new calls stored
+    answered: int = 0  # of which answered
+    duplicates: int = 0  # known already: nothing charged again
+    ended: int = 0  # calls authorized through the API that their CDR ended
+    charged: int = 0  # prepaid calls debited
+    charged_amount: int = 0  # minor units
+    session_calls: int = 0  # added to an open booth session
+    unbilled: int = 0  # stored with nobody to charge (the booth was not open)
+    total_cost: int = 0  # of the stored calls
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    source: str = ""
+    seconds: float = 0.0
+
+    def add_problem(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def merge(self, other: CdrImport) -> None:
+        for name in ("records", "imported", "answered", "duplicates", "ended", "charged",
+                     "charged_amount", "session_calls", "unbilled", "total_cost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for problem in other.problems:
+            self.add_problem(problem)
+        self.problem_count += other.problem_count - len(other.problems)
+        self.source = self.source or other.source
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, "imported": self.imported,
+                "duplicates": self.duplicates, "ended": self.ended, "charged": self.charged,
+                "charged_amount": self.charged_amount, "session_calls": self.session_calls,
+                "unbilled": self.unbilled, "problems": self.problem_count,
+                "source": self.source}
+
+
+def synthetic_uid(record: Cdr) -> str:
+    """An id for a record the PBX wrote without one (16-column Asterisk files): the same
+    record always gets the same id, so importing it again is still a duplicate."""
+    key = "\x1f".join((record.source, record.accountcode, record.channel, record.src,
+                       record.dst, record.start.isoformat(), str(record.duration),
+                       str(record.billsec), record.disposition))
+    return "cdr:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+# --- the batch importer -----------------------------------------------------------------
+class _Context:
+    """What stays the same during an import: booths, decks, the venue's zone and plan."""
+
+    def __init__(self) -> None:
+        from . import services
+
+        self.services = services
+        self.zone = zoneinfo.ZoneInfo(venue_settings().time_zone)
+        self.plan = services.dial_plan()
+        booths = list(Booth.objects.all())
+        self.by_accountcode = {b.accountcode: b for b in booths if b.accountcode}
+        self.by_endpoint = {b.endpoint: b for b in booths if b.endpoint}
+        self.by_name = {b.name: b for b in booths}
+        self.decks: dict[str, Deck | None] = {}
+        self.indexes: dict[int, tuple[DeckIndex, bool]] = {}
+        self.customers: dict[str, Customer | None] = {}
+
+    def deck(self, *groups: str) -> Deck | None:
+        key = "|".join(groups)
+        if key not in self.decks:
+            self.decks[key] = call_services.deck_for(*groups)
+        return self.decks[key]
+
+    def index(self, deck: Deck) -> tuple[DeckIndex, bool]:
+        """The deck's index and whether any of its rows depends on the time."""
+        found = self.indexes.get(deck.pk)
+        if found is None:
+            index = self.services.deck_index(deck)
+            timed = any(t.conditional for t in index.rows())
+            found = self.indexes[deck.pk] = (index, timed)
+        return found
+
+    def load_customers(self, codes: Iterable[str]) -> None:
+        wanted = {c for c in codes if c and c not in self.customers}
+        if not wanted:
+            return
+        keys = {username_key(c): c for c in wanted}
+        found = {username_key(c.username): c for c in
+                 Customer.objects.filter(username_key__in=list(keys))}
+        for key, code in keys.items():
+            self.customers[code] = found.get(key)
+
+    def aware(self, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=self.zone)
+
+
+# The columns a CDR call is written with, in COPY / INSERT order.
+_COLUMNS = ("booth_id", "session_id", "customer_id", "recharge_id", "source", "external_id",
+            "caller", "dialled", "digits", "deck_id", "prefix", "destination", "price",
+            "connect_fee", "min_block", "increment", "grace", "free_seconds", "min_cost",
+            "tiers", "state", "reason", "disposition", "started_at", "answered_at",
+            "ended_at", "max_seconds", "billsec", "billed_seconds", "currency", "cost",
+            "reserved", "ledger_transaction_id")
+
+
+def _import_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
+    """Import one batch of parsed records, all in one transaction."""
+    if not records:
+        return
+    for attempt in range(3):
+        result = CdrImport()
+        try:
+            with transaction.atomic():
+                _store_batch(ctx, records, result)
+        except IntegrityError:
+            # A PBX id stored in parallel (an API call, another importer): check again.
+            if attempt == 2:
+                raise
+            continue
+        out.merge(result)
+        return
+
+
+def _known(uids: list[str]) -> dict[str, tuple[int, str]]:
+    """uid -> (call id, state) for the PBX ids stored already."""
+    found: dict[str, tuple[int, str]] = {}
+    size = 10000 if connection.vendor == "postgresql" else 500
+    for start in range(0, len(uids), size):
+        chunk = uids[start:start + size]
+        for pk, ext, state in Call.objects.filter(external_id__in=chunk).values_list(
+                "pk", "external_id", "state"):
+            found[ext] = (pk, state)
+    return found
+
+
+def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
+    uids = [r.uid or synthetic_uid(r) for r in records]
+    known = _known(list(set(uids)))
+    live = (Call.State.RESERVED, Call.State.ANSWERED)
+    seen: set[str] = set()
+    fresh: list[tuple[Cdr, str]] = []
+    for record, uid in zip(records, uids, strict=True):
+        out.records += 1
+        if uid in seen:
+            out.duplicates += 1
+            continue
+        seen.add(uid)
+        hit = known.get(uid)
+        if hit is None:
+            fresh.append((record, uid))
+        elif hit[1] in live:
+            _end_from_cdr(ctx, hit[0], record, out)
+        else:
+            out.duplicates += 1
+    if not fresh:
+        return
+    # Who: booth, customer.
+    ctx.load_customers(r.accountcode for r, _u in fresh
+                       if r.accountcode and r.accountcode not in ctx.by_accountcode)
+    placed: list[tuple[Cdr, str, Booth | None, Customer | None]] = []
+    for record, uid in fresh:
+        booth = ctx.by_accountcode.get(record.accountcode) if record.accountcode else None
+        customer = None
+        if booth is None:
+            if record.endpoint:
+                booth = ctx.by_endpoint.get(record.endpoint)
+            if record.accountcode:
+                customer = ctx.customers.get(record.accountcode)
+        if booth is None and customer is None:
+            out.add_problem(Problem(record.line, _(
+                "No booth has the account code “%(code)s” or the endpoint “%(endpoint)s”.")
+                % {"code": record.accountcode, "endpoint": record.endpoint or record.channel}))
+            continue
+        placed.append((record, uid, booth, customer))
+    sessions = _open_sessions({b.pk for _r, _u, b, _c in placed if b is not None})
+    # Rate, grouped by deck.
+    by_deck: dict[int, list[int]] = {}
+    decks: dict[int, Deck] = {}
+    digits_of: list[str | None] = []
+    rows: list[list] = []
+    for n, (record, _uid, booth, customer) in enumerate(placed):
+        try:
+            digits = ctx.plan.normalise(record.dst)
+        except NumberError as exc:
+            digits = None
+            if record.answered:
+                out.add_problem(Problem(record.line, str(exc)))
+                digits_of.append(None)
+                rows.append(None)
+                continue
+        deck = ctx.deck(customer.price_group if customer else "",
+                        booth.price_group if booth else "")
+        digits_of.append(digits)
+        rows.append(None)
+        if deck is None:
+            if record.answered:
+                out.add_problem(Problem(record.line, _("No rates are set up for calls yet.")))
+                digits_of[n] = None
+            continue
+        decks[deck.pk] = deck
+        by_deck.setdefault(deck.pk, []).append(n)
+    rated: dict[int, tuple] = {}  # placed index -> (deck, terms, billed, cost)
+    for deck_pk, members in by_deck.items():
+        deck = decks[deck_pk]
+        index, timed = ctx.index(deck)
+        wanted = [(n, digits_of[n]) for n in members if digits_of[n] is not None]
+        if timed:
+            for n, digits in wanted:
+                record = placed[n][0]
+                when = ctx.aware(record.answer or record.start).astimezone(ctx.zone)
+                found = index.cost(digits, record.billsec, when.replace(tzinfo=None))
+                rated[n] = (deck, *found) if found else (deck, None, 0, 0)
+        else:
+            costs = index.cost_many((d, placed[n][0].billsec) for n, d in wanted)
+            for (n, _d), terms, billed, cost in zip(wanted, costs.terms, costs.billed,
+                                                   costs.cost, strict=True):
+                rated[n] = (deck, terms, billed, cost)
+    # Build the rows; sum prepaid debits per customer.
+    debits: dict[int, int] = {}
+    credit_accounts: dict[int, int] = {}
+    charged_rows: list[list] = []
+    for n, (record, uid, booth, customer) in enumerate(placed):
+        if n in rated:
+            deck, terms, billed, cost = rated[n]
+        else:
+            if digits_of[n] is None and record.answered:
+                continue  # reported above
+            deck, terms, billed, cost = None, None, 0, 0
+        answered = record.answered
+        if answered and terms is None:
+            out.add_problem(Problem(record.line, _("No rate for %(digits)s.")
+                                    % {"digits": digits_of[n]}))
+            continue
+        if not answered:
+            billed, cost = 0, 0
+        start = ctx.aware(record.start)
+        session_id = None
+        if customer is None and booth is not None:
+            session = sessions.get(booth.pk)
+            if session is not None and session[1] <= start:
+                session_id = session[0]
+        row = [
+            booth.pk if booth else None, session_id, customer.pk if customer else None, None,
+            Call.Source.CDR.value, uid, record.src[:80], record.dst[:80],
+            digits_of[n] or "", deck.pk if deck else None,
+            terms.prefix if terms else "", terms.description[:100] if terms else "",
+            terms.price if terms else None, terms.connect_fee if terms else 0,
+            terms.min_block if terms else 60, terms.increment if terms else 60,
+            terms.grace if terms else 0, terms.free_seconds if terms else 0,
+            terms.min_cost if terms else 0,
+            _tiers_text(terms), Call.State.ENDED.value, "", record.disposition[:12], start,
+            ctx.aware(record.answer) if answered else None,
+            ctx.aware(record.end) or start, None, record.billsec, billed,
+            deck.currency if deck else _venue_currency(), cost, 0, None,
+        ]
+        out.imported += 1
+        out.total_cost += cost
+        if answered:
+            out.answered += 1
+        if customer is not None and cost > 0:
+            debits[customer.pk] = debits.get(customer.pk, 0) + cost
+            credit_accounts[customer.pk] = customer.credit_account_id
+            charged_rows.append(row)
+            out.charged += 1
+            out.charged_amount += cost
+        elif session_id is not None:
+            out.session_calls += 1
+        elif customer is None and cost > 0:
+            out.unbilled += 1
+            row[21] = _("The booth had no open session: not charged.")
+        rows[n] = row
+    if debits:
+        call_services.lock_customers(debits)
+        lines = [(credit_accounts[pk], amount) for pk, amount in sorted(debits.items())]
+        lines.append((ledger.REVENUE_CALLS, -sum(debits.values())))
+        tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
+                         memo=_("Calls from the PBX's call records: %(n)d")
+                         % {"n": len(charged_rows)})
+        for row in charged_rows:
+            row[-1] = tx.pk
+    _insert_calls([r for r in rows if r is not None])
+
+
+def _tiers_text(terms) -> str:
+    if terms is None or not terms.tiers:
+        return ""
+    from .rating import format_tiers
+
+    return format_tiers(terms.tiers)
+
+
+def _venue_currency() -> str:
+    from ficha.core.services import currency
+
+    return currency()
+
+
+def _open_sessions(booth_ids: set[int]) -> dict[int, tuple[int, dt.datetime]]:
+    if not booth_ids:
+        return {}
+    return {booth: (pk, opened) for pk, booth, opened in BoothSession.objects.filter(
+        booth_id__in=booth_ids, state=BoothSession.State.OPEN).values_list(
+        "pk", "booth_id", "opened_at")}
+
+
+def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> None:
+    """A call the PBX authorized through the API and never ended: its CDR ends it."""
+    call = Call.objects.select_for_update().get(pk=call_id)
+    if not call.live:
+        out.duplicates += 1
+        return
+    if call.customer_id is not None:
+        call_services.lock_customers([call.customer_id])
+    ending = call_services._end(
+        call, record.billsec, record.disposition, answered_at=ctx.aware(record.answer),
+        ended_at=ctx.aware(record.end), source_note=" (CDR)")
+    out.ended += 1
+    out.total_cost += ending.cost
+    if ending.debited:
+        out.charged += 1
+        out.charged_amount += ending.cost
+
+
+def _insert_calls(rows: list[list]) -> None:
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    table = q(Call._meta.db_table)
+    columns = ", ".join(q(c) for c in _COLUMNS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            from django.db.models import DateTimeField
+
+            field = DateTimeField()
+            prep = field.get_db_prep_save
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+            for row in rows:
+                for i in (23, 24, 25):
+                    row[i] = prep(row[i], connection)
+            cur.executemany(sql, rows)
+
+
+# --- doors: a file, a growing file ------------------------------------------------------
+def import_lines(lines: Iterable[str], *, source: str | None = None, first_line: int = 1,
+                 complete: bool = True, progress: Callable[[int], None] | None = None
+                 ) -> CdrImport:
+    """Import CDR lines (each with its newline), in batches of :data:`BATCH`."""
+    started = time.perf_counter()
+    out = CdrImport()
+    ctx = _Context()
+    batch: list[Cdr] = []
+    for item in parse_lines(lines, source=source, first_line=first_line, complete=complete):
+        if isinstance(item, CdrError):
+            out.records += 1
+            out.add_problem(Problem(item.line, item.message, item.text))
+            continue
+        out.source = out.source or item.source
+        batch.append(item)
+        if len(batch) >= BATCH:
+            _import_batch(ctx, batch, out)
+            batch = []
+            if progress is not None:
+                progress(item.line)
+    _import_batch(ctx, batch, out)
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def import_file(actor: audit.Actor, data: bytes | str, *, name: str = "",
+                progress: Progress | None = None) -> CdrImport:
+    """Import a whole CDR file (Asterisk or FreeSWITCH, detected). Audited. A last line
+    without its line end is reported (the PBX may still be writing it) and not read."""
+    text = _decode(data) if isinstance(data, bytes) else data
+    lines = text.splitlines(keepends=True)
+    total = len(lines)
+    report = (lambda n: progress(n, total)) if progress is not None else None
+    result = import_lines(lines, complete=False, progress=report)
+    if progress is not None:
+        progress(total, total)
+    audit.record(actor, "callshop.cdr_import", object_type="callshop.call",
+                 summary=_("CDR file %(name)s imported: %(new)d calls, %(dup)d duplicates, "
+                           "%(bad)d problems") % {"name": name or "-", "new": result.imported,
+                                                 "dup": result.duplicates,
+                                                 "bad": result.problem_count},
+                 after={"file": name[:200], **result.as_dict()})
+    return result
+
+
+class Follower:
+    """Follow a growing CDR file, as ``tail -F`` does: each :meth:`poll` imports the
+    lines completed since the last one. A rotated file (a new file at the path, or the
+    same file truncated) is read from its start, after the rest of the old one.
+
+    The position is not stored: a restarted follower reads the file from its start (or
+    its end, ``from_end``) — the PBX ids make re-reading charge nothing twice.
+    """
+
+    def __init__(self, path: str, *, from_end: bool = False) -> None:
+        self.path = path
+        self.handle = None
+        self.inode: tuple[int, int] | None = None
+        self.offset = 0
+        self.line = 0
+        self.source: str | None = None
+        self.from_end = from_end
+        self.rotations = 0
+
+    def _open(self) -> bool:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 (kept open between polls)
+        except FileNotFoundError:
+            return False
+        st = os.fstat(handle.fileno())
+        self.handle, self.inode = handle, (st.st_dev, st.st_ino)
+        self.offset, self.line = 0, 0
+        if self.from_end:
+            self.offset = st.st_size
+            self.from_end = False
+        return True
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def _read_complete(self) -> list[str]:
+        """The complete lines after the offset (a last line without its end waits)."""
+        self.handle.seek(self.offset)
+        data = self.handle.read()
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return []
+        chunk = data[:cut + 1]
+        self.offset += len(chunk)
+        return _decode(chunk).splitlines(keepends=True)
+
+    def poll(self) -> CdrImport:
+        out = CdrImport()
+        if self.handle is None and not self._open():
+            return out
+        while True:
+            out.merge(self._import(self._read_complete()))
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                return out  # rotated away, the new one not there yet: keep the old open
+            if (st.st_dev, st.st_ino) != self.inode:
+                # rotated: the old file is finished (read above); the new one from its start
+                self.close()
+                self.rotations += 1
+                self.source = None
+                if not self._open():
+                    return out
+                continue
+            if st.st_size < self.offset:  # truncated in place (copytruncate)
+                self.rotations += 1
+                self.offset, self.line, self.source = 0, 0, None
+                continue
+            return out
+
+    def _import(self, lines: list[str]) -> CdrImport:
+        if not lines:
+            return CdrImport()
+        if self.source is None:
+            first = next((ln for ln in lines if ln.strip()), None)
+            if first is not None:
+                self.source = detect(first.rstrip("\r\n"))
+        result = import_lines(lines, source=self.source, first_line=self.line + 1)
+        self.line += len(lines)
+        return result

@@ -262,7 +262,7 @@ class LiveCall:
     number: str  # masked
     seconds: int  # running time (answered), 0 while ringing
     cost: int  # running cost so far (minor units)
-    ringing: bool
+    ringing: bool  # no answer time reported (yet): counted from the authorization
 
 
 @dataclass
@@ -319,10 +319,14 @@ class Bill:
 
 
 def _running(call: Call, hide: int, now: dt.datetime) -> LiveCall:
+    """A live call's running time and cost: from its answer time when the PBX reported
+    one, else from its authorization (ringing included: an upper estimate until the PBX
+    ends the call with its real talk time)."""
     number = counter.mask_number(call.dialled, hide)
-    if call.state != Call.State.ANSWERED or call.answered_at is None:
-        return LiveCall(call, number, 0, 0, True)
-    seconds = max(0, int((now - call.answered_at).total_seconds()))
+    since = call.answered_at or call.started_at
+    seconds = max(0, int((now - since).total_seconds()))
+    if call.max_seconds is not None:
+        seconds = min(seconds, call.max_seconds)
     terms = call.terms()
     cost = 0
     if terms is not None:
@@ -330,7 +334,7 @@ def _running(call: Call, hide: int, now: dt.datetime) -> LiveCall:
         pol = policy(deck) if deck is not None else rating.Policy(
             currency=call.currency, exponent=Money(0, call.currency).exponent)
         cost = rating.rate_call(terms, seconds, pol).cost
-    return LiveCall(call, number, seconds, cost, False)
+    return LiveCall(call, number, seconds, cost, call.answered_at is None)
 
 
 def bill(session: BoothSession, *, now: dt.datetime | None = None) -> Bill:

@@ -52,3 +52,21 @@ def test_import_benchmark_stores_every_row_on_both_sides():
     raw = Deck.objects.filter(name__startswith="bench-raw-plain").first()
     rows = lambda deck: sorted(Rate.objects.filter(deck=deck).values_list(*decks.COLUMNS))  # noqa: E731
     assert rows(plain) == rows(raw)
+
+
+def test_cdr_import_benchmark_imports_every_cdr_and_charges_the_prepaid_ones():
+    from ficha.callshop.models import Call
+    from ficha.ledger.models import Transaction
+
+    measurements = cb.cdr_import_bench(_tiny(), cdrs=300, prefixes=100)
+
+    names = [m.name for m in measurements]
+    assert names[0] == "callshop.cdr_import[300 CDRs]"
+    if connection.vendor == "postgresql":
+        assert names[1] == "callshop.cdr_import[300 CDRs] >= 20,000/s"
+    assert measurements[0].details["problems"] == 0
+    # 2 repetitions: 300 imported calls and 300 raw rows each.
+    assert Call.objects.filter(external_id__startswith="raw-").count() == 600
+    assert Call.objects.exclude(external_id__startswith="raw-").count() == 600
+    assert Call.objects.filter(session__isnull=False).exists()
+    assert Transaction.objects.filter(kind="callshop.cdr").exists()

@@ -72,9 +72,9 @@ def _clean_name(name: str) -> str:
 
 def _clean_role(role: str) -> str:
     role = (role or "").strip().lower().replace("-", "_").replace(" ", "_")
-    if role not in roles.ROLES:
+    if role not in roles.TOKEN_ROLES:
         raise TokenError(
-            _("Unknown role. Choose one of: %(roles)s.") % {"roles": ", ".join(roles.ROLES)}
+            _("Unknown role. Choose one of: %(roles)s.") % {"roles": ", ".join(roles.TOKEN_ROLES)}
         )
     return role
 

@@ -128,7 +128,7 @@ def call_out(call: Call) -> dict:
 
 @router.post("/calls/authorize", response={200: AuthorizeOut, **ERRORS},
              auth=require("pbx_calls"), summary="Authorize a booth call")
-def authorize(request, payload: AuthorizeIn):
+def authorize_call(request, payload: AuthorizeIn):
     """May this booth dial this number, and for how long? Prepaid (``account`` or a
     calling-card ``pin``) or, with neither, the booth's open postpaid session.
     ``max_seconds`` is the longest talk time the credit pays for (connect fee and minimum
@@ -164,7 +164,7 @@ def authorize(request, payload: AuthorizeIn):
 
 @router.post("/calls/{call_id}/end", response={200: EndOut, **ERRORS},
              auth=require("pbx_calls"), summary="End a booth call")
-def end(request, call_id: Path[Id], payload: EndIn):
+def end_call(request, call_id: Path[Id], payload: EndIn):
     """Rate the call on ``billsec`` (at most the granted talk time) and debit a prepaid
     account, exactly once: a repeated end answers the first one's result."""
     try:
@@ -177,7 +177,7 @@ def end(request, call_id: Path[Id], payload: EndIn):
 
 @router.get("/calls/{call_id}", response={200: CallOut, **ERRORS},
             auth=require("pbx_calls"), summary="A booth call")
-def get(request, call_id: Path[Id]):
+def get_call(request, call_id: Path[Id]):
     try:
         call = callshop.get_call(call_id)
     except callshop.CallError as exc:

@@ -39,6 +39,7 @@ from ficha.accounts.models import Customer
 from ficha.core import audit, clock, throttle
 from ficha.core.money import Money, exponent
 from ficha.ledger import services as ledger
+from ficha.ledger.models import Account as LedgerAccount
 from ficha.recharges import services as recharges
 
 from . import rating
@@ -264,19 +265,22 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
 
 def _check_account(booth: Booth, account: str, account_pin: str
                    ) -> tuple[Customer | None, tuple | None]:
-    """The paying customer for an account name (and PIN), throttled per booth and name:
-    unknown names cost the same as wrong PINs, so neither can be probed."""
+    """The paying customer for an account name (and PIN). Failures are counted per booth
+    and name (unknown names like wrong PINs, so neither can be probed) and lock both out
+    for a while; a good request costs no throttle write, so an account's calls on several
+    booths at once are never throttled."""
     keys = [f"station:booth:{booth.pk}", f"account:{account.strip().lower()}"[:128]]
-    wait = throttle.claim(THROTTLE_SCOPE, keys)
+    wait = throttle.retry_after(THROTTLE_SCOPE, keys)
     if wait:
+        throttle.note_refused(THROTTLE_SCOPE, keys)
         return None, ("throttled", _wait_text(wait), {"retry_after": wait})
     customer = accounts.find_customer(account.strip()[:150])
-    if customer is None:
+    ok = customer is not None and (
+        not (customer.pin or account_pin)
+        or (not customer.pin_locked and customer.check_pin(account_pin or "")))
+    if not ok:
+        throttle.claim(THROTTLE_SCOPE, keys)  # counts this failure
         return None, ("account", _("Unknown account or wrong PIN."), {})
-    if customer.pin or account_pin:
-        if customer.pin_locked or not customer.check_pin(account_pin or ""):
-            return None, ("account", _("Unknown account or wrong PIN."), {})
-    throttle.forgive(THROTTLE_SCOPE, keys)
     return customer, None
 
 
@@ -413,8 +417,11 @@ def _end(call: Call, billsec: int, disposition: str, *, answered_at=None, ended_
 
 
 def lock_customers(ids) -> None:
-    """Lock customers' rows (in id order): their credit and reservations stay still."""
-    list(Customer.objects.select_for_update().filter(pk__in=sorted(set(ids)))
+    """Lock the customers' credit accounts (in id order), as every other debit of a
+    customer's credit does: their credit and reservations stay still until commit."""
+    accounts_ids = sorted(Customer.objects.filter(pk__in=set(ids)).values_list(
+        "credit_account_id", flat=True))
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=accounts_ids)
          .order_by("pk").values_list("pk", flat=True))
 
 

@@ -98,7 +98,7 @@ def _time(text: str, column: str) -> dt.datetime | None:
     except ValueError:
         raise ValueError(_("%(column)s “%(value)s” is not a date and time.")
                          % {"column": column, "value": text[:40]}) from None
-    return value.replace(tzinfo=None) if value.tzinfo is None else value
+    return value
 
 
 def _seconds(text: str, column: str) -> int:

@@ -193,14 +193,17 @@ class Call(models.Model):
         API = "api", _("PBX request")
         CDR = "cdr", _("CDR import")
 
+    # Foreign keys without an index of their own where an index below starts with them
+    # or nothing looks calls up by them (fewer indexes: faster bulk CDR imports).
     booth = models.ForeignKey(Booth, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="calls")
+                              related_name="calls", db_index=False)
     session = models.ForeignKey(BoothSession, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="calls")
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="calls")
+                                 related_name="calls", db_index=False)
     recharge = models.ForeignKey("recharges.Recharge", null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="calls")
+                                 on_delete=models.PROTECT, related_name="calls",
+                                 db_index=False)
     source = models.CharField(max_length=4, choices=Source.choices, default=Source.API)
     # The PBX's id for the call (Asterisk uniqueid, FreeSWITCH uuid): a CDR or a retried
     # request for the same call finds this row instead of charging twice.
@@ -210,7 +213,7 @@ class Call(models.Model):
     digits = models.CharField(_("number"), max_length=15, blank=True)  # E.164, no "+"
     # The rate row as it was when the call was rated (micro-units, seconds).
     deck = models.ForeignKey(Deck, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+                             related_name="+", db_index=False)
     prefix = models.CharField(_("prefix"), max_length=15, blank=True)
     destination = models.CharField(_("destination"), max_length=100, blank=True)
     price = models.BigIntegerField(_("price per minute (micro-units)"), null=True, blank=True)
@@ -235,7 +238,8 @@ class Call(models.Model):
     cost = models.BigIntegerField(_("cost"), default=0)  # minor units
     reserved = models.BigIntegerField(default=0)  # credit held while the call is live
     ledger_transaction = models.ForeignKey("ledger.Transaction", null=True, blank=True,
-                                           on_delete=models.PROTECT, related_name="+")
+                                           on_delete=models.PROTECT, related_name="+",
+                                           db_index=False)
 
     class Meta:
         verbose_name = _("call")

@@ -1,7 +1,8 @@
 """The ``ficha`` command.
 
 Every subcommand is a Django management command in this app (``serve``, ``web``,
-``worker``, ``token``, ``recharges``, ``rates``, ...); ``ficha manage ...`` reaches all of Django's.
+``worker``, ``token``, ``recharges``, ``rates``, ``cdr``, ...); ``ficha manage ...``
+reaches all of Django's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ USAGE = """usage: ficha COMMAND [options]
   token ...         create, list or revoke API tokens
   recharges ...     generate, sell, export and print recharge codes
   rates ...         import, export, list and try call-shop rate decks
+  cdr ...           import or follow the PBX's call records (Asterisk, FreeSWITCH)
   manage ...        any Django management command (migrate, shell, ...)
 
 Run `ficha COMMAND --help` for a command's options.

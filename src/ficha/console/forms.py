@@ -267,6 +267,10 @@ def role_choices():
     return [(r, roles.ROLE_LABELS[r]) for r in roles.ROLES]
 
 
+def token_role_choices():
+    return [(r, roles.ROLE_LABELS[r]) for r in roles.TOKEN_ROLES]
+
+
 class _NewPasswordMixin:
     def clean(self):
         data = super().clean()
@@ -319,7 +323,8 @@ class OwnPasswordForm(_NewPasswordMixin, ConsoleForm):
 class TokenForm(ConsoleForm):
     name = forms.CharField(label=_("Name"), max_length=40,
                            help_text=_("What the token is for, e.g. “website” or “kiosk-2”."))
-    role = forms.ChoiceField(label=_("Role"), choices=role_choices, initial=roles.CASHIER)
+    role = forms.ChoiceField(label=_("Role"), choices=token_role_choices,
+                             initial=roles.CASHIER)
 
 
 # --- settings ---------------------------------------------------------------------------

@@ -20,8 +20,8 @@ CASHIER = "cashier"
 VOUCHER_SELLER = "voucher_seller"
 PBX = "pbx"  # a phone system's API token: authorizes and ends booth calls, nothing else
 
-STAFF_ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)
-ROLES = (*STAFF_ROLES, PBX)
+ROLES = (OWNER, MANAGER, CASHIER, VOUCHER_SELLER)  # staff roles
+TOKEN_ROLES = (*ROLES, PBX)  # what an API token may have
 ROLE_LABELS = {
     OWNER: _("Owner"),
     MANAGER: _("Manager"),
@@ -30,7 +30,7 @@ ROLE_LABELS = {
     PBX: _("Phone system (PBX)"),
 }
 
-_ALL = set(STAFF_ROLES)
+_ALL = set(ROLES)
 _CASH = {OWNER, MANAGER, CASHIER}
 _MGMT = {OWNER, MANAGER}
 
@@ -70,7 +70,7 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
 # role -> the capabilities it has (the table above, turned around)
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     role: frozenset(c for c, (_label, allowed) in CAPABILITIES.items() if role in allowed)
-    for role in ROLES
+    for role in TOKEN_ROLES
 }
 
 
@@ -111,7 +111,7 @@ def role_of(user) -> str | None:
     if cached != "unset":
         return cached
     names = group_names(user)
-    role = next((r for r in ROLES if r in names), None)
+    role = next((r for r in TOKEN_ROLES if r in names), None)
     if role is None and user.is_superuser:
         role = OWNER
     user._ficha_role = role
@@ -145,7 +145,7 @@ def sync_roles() -> None:
             content_type=ct, codename=codename, defaults={"name": str(label)[:255]}
         )
         perms[codename] = p
-    for role in ROLES:
+    for role in TOKEN_ROLES:
         group, _created = Group.objects.get_or_create(name=role)
         wanted = [perms[c] for c, (_l, roles) in CAPABILITIES.items() if role in roles]
         group.permissions.set(wanted)

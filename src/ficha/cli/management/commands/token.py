@@ -26,7 +26,7 @@ class Command(BaseCommand):
         create.add_argument("name", help="a name for the integration, e.g. website")
         create.add_argument(
             "--role", required=True,
-            help=f"the token's role: {', '.join(roles.ROLES)}",
+            help=f"the token's role: {', '.join(roles.TOKEN_ROLES)}",
         )
         create.add_argument("--quiet", action="store_true",
                             help="print only the token (for scripts)")

@@ -270,3 +270,24 @@ def test_checkout_property_ledger_balances_and_totals_match(
         assert sum(Entry.objects.filter(transaction=co.transaction)
                    .values_list("amount", flat=True)) == 0
     assert Entry.objects.aggregate(s=Sum("amount"))["s"] == 0
+
+
+def test_a_call_authorized_while_the_session_is_being_paid_is_refused(
+        desk, booth, open_shift, monkeypatch):
+    """The PBX read the session as open, the cashier's checkout committed, then the PBX's
+    request inserts its call: it must not land on the paid session."""
+    from ficha.callshop import calls
+
+    session = booths.open_session(desk, booth)
+    call(session, "0033123456789", 60)
+    read = calls.open_session
+
+    def read_then_pay(b):
+        found = read(b)
+        booths.checkout(desk, session, "150")  # paid between the read and the insert
+        return found
+
+    monkeypatch.setattr(calls, "open_session", read_then_pay)
+    decision = calls.authorize(booth.endpoint, "0022507123456")
+    assert not decision.allowed and decision.reason == "no_payer"
+    assert Call.objects.filter(session=session).count() == 1

@@ -337,9 +337,10 @@ def _running(call: Call, hide: int, now: dt.datetime) -> LiveCall:
     return LiveCall(call, number, seconds, cost, call.answered_at is None)
 
 
-def bill(session: BoothSession, *, now: dt.datetime | None = None) -> Bill:
+def bill(session: BoothSession, *, now: dt.datetime | None = None,
+         settings: CounterSettings | None = None) -> Bill:
     """The session's calls (ended ones billed, live ones running), extras and totals."""
-    settings = counter_settings()
+    settings = settings or counter_settings()
     now = now or clock.now()
     calls = list(Call.objects.filter(session=session).select_related("deck")
                  .order_by("started_at", "id"))
@@ -501,10 +502,12 @@ def board(now: dt.datetime | None = None) -> list[BoothState]:
     booths = list(Booth.objects.filter(active=True).prefetch_related(
         Prefetch("sessions", queryset=BoothSession.objects.filter(
             state=BoothSession.State.OPEN).select_related("opened_by"), to_attr="open_sessions")))
+    settings = counter_settings()
     out = []
     for booth in booths:
         session = booth.open_sessions[0] if booth.open_sessions else None
-        out.append(BoothState(booth, session, bill(session, now=now) if session else None))
+        out.append(BoothState(booth, session,
+                              bill(session, now=now, settings=settings) if session else None))
     return out
 
 
@@ -512,7 +515,8 @@ def unpaid_sessions() -> list[Bill]:
     """Closed sessions not settled yet (oldest first): they stay on the screen until paid."""
     sessions = BoothSession.objects.filter(state=BoothSession.State.CLOSED) \
         .select_related("booth").order_by("closed_at", "id")
-    return [bill(s) for s in sessions]
+    settings = counter_settings()
+    return [bill(s, settings=settings) for s in sessions]
 
 
 def recent_checkouts(limit: int = 10) -> list[Checkout]:

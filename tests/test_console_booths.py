@@ -84,6 +84,9 @@ def test_checkout_in_the_console_shows_the_change(as_user, cashier, booth):
     assert (co.total, co.change) == (500, 500)
     assert ledger.shift_cash(ledger.current_shift(cashier)) == 5_500
     assert client.get(url).status_code == 200
+    shift = ledger.current_shift(cashier)
+    page = client.get(reverse("console:shift", args=[shift.pk])).content.decode()
+    assert "Booth payment" in page
 
 
 def test_checkout_errors_keep_the_form_and_change_nothing(as_user, cashier, booth):

@@ -148,3 +148,32 @@ def test_setup_adds_booths_and_sets_the_cash_rounding(as_user, manager):
     response = client.post(url, {"form": "settings", "cash_rounding_step": "2.5",
                                  "cash_rounding_mode": "nearest", "mask_digits": "2"})
     assert response.status_code == 400
+
+
+def test_the_board_costs_the_same_queries_for_one_booth_or_ten(as_user, cashier, booth):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_user(cashier)
+    desk = audit.Actor(user=cashier, source="test")
+
+    def add(n: int) -> None:
+        s = _open(cashier, make_booth(f"Busy {n}", f"busy{n}"))
+        call(s, "0033123456789", 60)
+        answer(ring(s, "0022507123456"))
+        closed = _open(cashier, make_booth(f"Closed {n}", f"closed{n}"))
+        call(closed, "0033123456789", 60)
+        booths.close_session(desk, closed)
+
+    add(1)
+    client.get(reverse("console:booth_board"))  # warm caches (settings, session)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("console:booth_board"))
+    for n in range(2, 11):
+        add(n)
+    with CaptureQueriesContext(connection) as ten:
+        response = client.get(reverse("console:booth_board"))
+    html = response.content.decode()
+    assert html.count('data-state="calling"') == 10
+    assert html.count("Checkout</a>") == 10  # ten closed sessions waiting for payment
+    assert len(ten.captured_queries) == len(one.captured_queries)

@@ -340,20 +340,39 @@ def _running(call: Call, hide: int, now: dt.datetime) -> LiveCall:
 def bill(session: BoothSession, *, now: dt.datetime | None = None,
          settings: CounterSettings | None = None) -> Bill:
     """The session's calls (ended ones billed, live ones running), extras and totals."""
+    return bills([session], now=now, settings=settings)[0]
+
+
+def bills(sessions: list[BoothSession], *, now: dt.datetime | None = None,
+          settings: CounterSettings | None = None) -> list[Bill]:
+    """:func:`bill` for several sessions with a fixed number of queries (the booth screen
+    asks every second, whatever the number of booths)."""
+    if not sessions:
+        return []
     settings = settings or counter_settings()
     now = now or clock.now()
-    calls = list(Call.objects.filter(session=session).select_related("deck")
-                 .order_by("started_at", "id"))
-    ended = [c for c in calls if c.state == Call.State.ENDED]
-    live = [_running(c, settings.mask_digits, now) for c in calls if c.live]
-    checkout = Checkout.objects.filter(session=session).first()
-    return Bill(
-        session=session, calls=ended,
-        numbers={c.pk: counter.mask_number(c.dialled, settings.mask_digits) for c in ended},
-        live=live, extras=list(BoothExtra.objects.filter(session=session)),
-        step=settings.cash_rounding_step, mode=settings.cash_rounding_mode,
-        currency=currency(), checkout=checkout,
-    )
+    ids = [s.pk for s in sessions]
+    calls: dict[int, list[Call]] = {pk: [] for pk in ids}
+    for c in Call.objects.filter(session_id__in=ids).select_related("deck") \
+            .order_by("started_at", "id"):
+        calls[c.session_id].append(c)
+    extras: dict[int, list[BoothExtra]] = {pk: [] for pk in ids}
+    for e in BoothExtra.objects.filter(session_id__in=ids):
+        extras[e.session_id].append(e)
+    checkouts = {co.session_id: co for co in Checkout.objects.filter(session_id__in=ids)}
+    hide = settings.mask_digits
+    cur = currency()
+    out = []
+    for session in sessions:
+        ended = [c for c in calls[session.pk] if c.state == Call.State.ENDED]
+        out.append(Bill(
+            session=session, calls=ended,
+            numbers={c.pk: counter.mask_number(c.dialled, hide) for c in ended},
+            live=[_running(c, hide, now) for c in calls[session.pk] if c.live],
+            extras=extras[session.pk], step=settings.cash_rounding_step,
+            mode=settings.cash_rounding_mode, currency=cur,
+            checkout=checkouts.get(session.pk)))
+    return out
 
 
 # --- checkout ---------------------------------------------------------------------------
@@ -502,12 +521,12 @@ def board(now: dt.datetime | None = None) -> list[BoothState]:
     booths = list(Booth.objects.filter(active=True).prefetch_related(
         Prefetch("sessions", queryset=BoothSession.objects.filter(
             state=BoothSession.State.OPEN).select_related("opened_by"), to_attr="open_sessions")))
-    settings = counter_settings()
+    open_sessions = [b.open_sessions[0] for b in booths if b.open_sessions]
+    by_session = {b.session.pk: b for b in bills(open_sessions, now=now)}
     out = []
     for booth in booths:
         session = booth.open_sessions[0] if booth.open_sessions else None
-        out.append(BoothState(booth, session,
-                              bill(session, now=now, settings=settings) if session else None))
+        out.append(BoothState(booth, session, by_session[session.pk] if session else None))
     return out
 
 
@@ -515,8 +534,7 @@ def unpaid_sessions() -> list[Bill]:
     """Closed sessions not settled yet (oldest first): they stay on the screen until paid."""
     sessions = BoothSession.objects.filter(state=BoothSession.State.CLOSED) \
         .select_related("booth").order_by("closed_at", "id")
-    settings = counter_settings()
-    return [bill(s, settings=settings) for s in sessions]
+    return bills(list(sessions))
 
 
 def recent_checkouts(limit: int = 10) -> list[Checkout]:

@@ -353,9 +353,17 @@ def bills(sessions: list[BoothSession], *, now: dt.datetime | None = None,
     now = now or clock.now()
     ids = [s.pk for s in sessions]
     calls: dict[int, list[Call]] = {pk: [] for pk in ids}
-    for c in Call.objects.filter(session_id__in=ids).select_related("deck") \
-            .order_by("started_at", "id"):
+    live_decks: set[int] = set()
+    for c in Call.objects.filter(session_id__in=ids).order_by("started_at", "id"):
         calls[c.session_id].append(c)
+        if c.live and c.deck_id is not None:
+            live_decks.add(c.deck_id)
+    if live_decks:  # only running calls need their deck (its rounding), once per deck
+        decks = Deck.objects.in_bulk(live_decks)
+        for group in calls.values():
+            for c in group:
+                if c.live and c.deck_id is not None:
+                    c.deck = decks.get(c.deck_id)
     extras: dict[int, list[BoothExtra]] = {pk: [] for pk in ids}
     for e in BoothExtra.objects.filter(session_id__in=ids):
         extras[e.session_id].append(e)

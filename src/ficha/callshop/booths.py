@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
@@ -344,7 +344,8 @@ def bill(session: BoothSession, *, now: dt.datetime | None = None,
 
 
 def bills(sessions: list[BoothSession], *, now: dt.datetime | None = None,
-          settings: CounterSettings | None = None) -> list[Bill]:
+          settings: CounterSettings | None = None, with_checkout: bool = True
+          ) -> list[Bill]:
     """:func:`bill` for several sessions with a fixed number of queries (the booth screen
     asks every second, whatever the number of booths)."""
     if not sessions:
@@ -367,7 +368,8 @@ def bills(sessions: list[BoothSession], *, now: dt.datetime | None = None,
     extras: dict[int, list[BoothExtra]] = {pk: [] for pk in ids}
     for e in BoothExtra.objects.filter(session_id__in=ids):
         extras[e.session_id].append(e)
-    checkouts = {co.session_id: co for co in Checkout.objects.filter(session_id__in=ids)}
+    checkouts = {co.session_id: co for co in Checkout.objects.filter(session_id__in=ids)} \
+        if with_checkout else {}
     hide = settings.mask_digits
     cur = currency()
     out = []
@@ -414,17 +416,17 @@ def checkout(actor: audit.Actor, session: BoothSession, tendered: int | str, *,
     shift = ledger.require_shift(actor.staff)  # NoOpenShift: "Open a shift before …"
     with transaction.atomic():
         session = _locked(session)
-        if session.state == BoothSession.State.SETTLED or \
-                Checkout.objects.filter(session=session).exists():
+        # Settled and its Checkout row are written in one transaction (and the row is
+        # unique per session): the state under the lock says it all.
+        if session.state == BoothSession.State.SETTLED:
             raise BoothError(_("This booth session is paid already."))
-        if Call.objects.filter(session=session).filter(
-                Q(state=Call.State.RESERVED) | Q(state=Call.State.ANSWERED)).exists():
+        now = clock.now()
+        current = bills([session], now=now, with_checkout=False)[0]
+        if current.live:
             raise BoothError(_(
                 "A call is still in progress on booth %(name)s. Close the booth (no new "
                 "call can start) and take the payment when the call has ended, so that it "
                 "is on the receipt.") % {"name": session.booth.name})
-        now = clock.now()
-        current = bill(session, now=now)
         others = {c.currency for c in current.calls if c.cost} | \
             {e.currency for e in current.extras}
         if others - {cur}:

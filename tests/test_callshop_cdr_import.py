@@ -254,3 +254,67 @@ def test_cli_import_needs_the_capability(shop, owner, cashier, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("cdr", "import", str(tmp_path / "none.csv"), stdout=io.StringIO(),
                      stderr=io.StringIO())
+
+
+# --- PostgreSQL: batches written by a second thread --------------------------------------
+@pytest.mark.slow
+def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
+        transactional_db, make_customer, monkeypatch):
+    from django.db import IntegrityError, connection
+
+    from ficha.callshop import cdr_import
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the second writing thread is used on PostgreSQL only")
+    make_deck()
+    open_booth(make_booth("booth1", accountcode="B1"), since="2026-12-01 09:00")
+    alice = make_customer("alice", password="")
+    give_credit(alice, 100_000)
+    lost = callshop.authorize("booth1", "0033140000000", account="alice", external_id="u3")
+    monkeypatch.setattr(cdr_import, "BATCH", 4)
+    real_write, calls = cdr_import._write, {"n": 0}
+
+    def flaky_write(ctx, prepared, out):  # the second batch meets a conflict once
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise IntegrityError("duplicate key (simulated)")
+        return real_write(ctx, prepared, out)
+
+    monkeypatch.setattr(cdr_import, "_write", flaky_write)
+    lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)
+             for n in range(1, 15)]
+    text = "".join(lines) + lines[0] + lines[5]  # two repeats in later batches
+    result = callshop.import_file(SYSTEM, text)
+    assert result.records == 16 and result.duplicates == 2
+    assert result.imported == 13 and result.ended == 1  # u3 was a live API call
+    assert result.charged == 7 and result.charged_amount == 1400
+    assert accounts.balance(alice) == 100_000 - 1400
+    assert result.session_calls == 7 and Call.objects.count() == 14
+    lost.call.refresh_from_db()
+    assert lost.call.state == "ended" and lost.call.cost == 200
+    again = callshop.import_file(SYSTEM, text)
+    assert again.imported == 0 and again.duplicates == 16
+    assert accounts.balance(alice) == 100_000 - 1400 and ledger_sum() == 0
+
+
+def test_pbx_times_are_the_venues_local_times(db):
+    import datetime as dt
+
+    from ficha.core import services as core_services
+
+    settings_row = core_services.venue_settings()
+    settings_row.time_zone = "Europe/Paris"  # UTC+1 in December
+    settings_row.save()
+    core_services.clear_cache()
+    make_deck()
+    booth = make_booth("booth1", accountcode="B1")
+    open_booth(booth, since="2026-12-01 09:30")  # 10:30 in Paris
+    imp(ast(uid="before", start="2026-12-01 10:00:00", answer="2026-12-01 10:00:05",
+            end="2026-12-01 10:02:10")
+        + ast(uid="after", start="2026-12-01 11:00:00", answer="2026-12-01 11:00:05",
+              end="2026-12-01 11:02:10"))
+    before, after = Call.objects.get(external_id="before"), Call.objects.get(external_id="after")
+    assert before.started_at == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    assert before.answered_at == dt.datetime(2026, 12, 1, 9, 0, 5, tzinfo=dt.UTC)
+    assert after.ended_at == dt.datetime(2026, 12, 1, 10, 2, 10, tzinfo=dt.UTC)
+    assert before.session is None and after.session is not None

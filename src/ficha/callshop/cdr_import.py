@@ -159,6 +159,12 @@ class _Context:
         for key, code in keys.items():
             self.customers[code] = found.get(key)
 
+    def local(self, value: dt.datetime | None) -> dt.datetime | None:
+        """A PBX time as naive venue-local wall-clock time (as the calls are written)."""
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(self.zone).replace(tzinfo=None)
+
     def aware(self, value: dt.datetime | None) -> dt.datetime | None:
         if value is None or value.tzinfo is not None:
             return value
@@ -178,22 +184,40 @@ _SOURCE_CDR = Call.Source.CDR.value
 _ENDED = Call.State.ENDED.value
 
 
-def _import_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
-    """Import one batch of parsed records, all in one transaction."""
+def _import_batch(ctx: _Context, records: list[Cdr], out: CdrImport,
+                  seen: set[str] | None = None) -> None:
+    """Import one batch of parsed records, all in one transaction. ``seen``: the PBX ids
+    of this import's earlier batches (a repeat is a duplicate without asking the
+    database); this batch's are added once it is stored."""
     if not records:
         return
+    seen = set() if seen is None else seen
     for attempt in range(3):
         result = CdrImport()
         try:
             with transaction.atomic():
-                _store_batch(ctx, records, result)
+                prepared = _prepare(ctx, records, result, seen)
+                _write(ctx, prepared, result)
         except IntegrityError:
             # A PBX id stored in parallel (an API call, another importer): check again.
             if attempt == 2:
                 raise
             continue
+        seen |= prepared.uids
         out.merge(result)
         return
+
+
+@dataclass
+class _Prepared:
+    """One batch, read and rated (nothing written yet): what :func:`_write` stores."""
+
+    uids: set[str] = field(default_factory=set)
+    lost: list[tuple[int, Cdr]] = field(default_factory=list)  # live API calls to end
+    rows: list[list] = field(default_factory=list)
+    debits: dict[int, int] = field(default_factory=dict)  # customer -> amount
+    credit_accounts: dict[int, int] = field(default_factory=dict)  # customer -> account
+    charged_rows: list[list] = field(default_factory=list)
 
 
 def _known(uids: list[str]) -> dict[str, tuple[int, str]]:
@@ -219,27 +243,31 @@ def _known(uids: list[str]) -> dict[str, tuple[int, str]]:
     return found
 
 
-def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
+def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
+             ) -> _Prepared:
+    """Read and rate one batch: deduplicate, find booths and accounts, rate, build the
+    rows and the debits. Reads the database, writes nothing."""
+    prepared = _Prepared()
     uids = [r.uid or synthetic_uid(r) for r in records]
-    known = _known(list(set(uids)))
+    known = _known(list(set(uids) - seen))
     live = (Call.State.RESERVED, Call.State.ANSWERED)
-    seen: set[str] = set()
+    mine = prepared.uids
     fresh: list[tuple[Cdr, str]] = []
     for record, uid in zip(records, uids, strict=True):
         out.records += 1
-        if uid in seen:
+        if uid in mine or uid in seen:
             out.duplicates += 1
             continue
-        seen.add(uid)
+        mine.add(uid)
         hit = known.get(uid)
         if hit is None:
             fresh.append((record, uid))
         elif hit[1] in live:
-            _end_from_cdr(ctx, hit[0], record, out)
+            prepared.lost.append((hit[0], record))
         else:
             out.duplicates += 1
     if not fresh:
-        return
+        return prepared
     # Who: booth, customer.
     ctx.load_customers(r.accountcode for r, _u in fresh
                        if r.accountcode and r.accountcode not in ctx.by_accountcode)
@@ -258,7 +286,8 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
                 % {"code": record.accountcode, "endpoint": record.endpoint or record.channel}))
             continue
         placed.append((record, uid, booth, customer))
-    sessions = _open_sessions({b.id for _r, _u, b, _c in placed if b is not None})
+    sessions = {booth: (pk, ctx.local(opened)) for booth, (pk, opened) in _open_sessions(
+        {b.id for _r, _u, b, _c in placed if b is not None}).items()}
     # Rate, grouped by deck.
     by_deck: dict[int, list[int]] = {}
     decks: dict[int, Deck] = {}
@@ -293,8 +322,8 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
         if timed:
             for n, digits in wanted:
                 record = placed[n][0]
-                when = ctx.aware(record.answer or record.start).astimezone(ctx.zone)
-                found = index.cost(digits, record.billsec, when.replace(tzinfo=None))
+                found = index.cost(digits, record.billsec,
+                                   ctx.local(record.answer or record.start))
                 rated[n] = (deck, *found) if found else (deck, None, 0, 0)
         else:
             costs = index.cost_many((d, placed[n][0].billsec) for n, d in wanted)
@@ -302,9 +331,9 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
                                                    costs.cost, strict=True):
                 rated[n] = (deck, terms, billed, cost)
     # Build the rows; sum prepaid debits per customer.
-    debits: dict[int, int] = {}
-    credit_accounts: dict[int, int] = {}
-    charged_rows: list[list] = []
+    debits = prepared.debits
+    credit_accounts = prepared.credit_accounts
+    charged_rows = prepared.charged_rows
     for n, (record, uid, booth, customer) in enumerate(placed):
         if n in rated:
             deck, terms, billed, cost = rated[n]
@@ -319,7 +348,9 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
             continue
         if not answered:
             billed, cost = 0, 0
-        start = ctx.aware(record.start)
+        # Times stay naive venue-local (what the PBX wrote): _insert_calls stores them in
+        # the venue's zone (PostgreSQL: SET LOCAL TIME ZONE; SQLite: converted).
+        start = record.start if record.start.tzinfo is None else ctx.local(record.start)
         session_id = None
         if customer is None and booth is not None:
             session = sessions.get(booth.id)
@@ -335,8 +366,10 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
             terms.grace if terms else 0, terms.free_seconds if terms else 0,
             terms.min_cost if terms else 0,
             _tiers_text(terms), _ENDED, "", record.disposition[:12], start,
-            ctx.aware(record.answer) if answered else None,
-            ctx.aware(record.end) or start, None, record.billsec, billed,
+            (record.answer if record.answer.tzinfo is None else ctx.local(record.answer))
+            if answered else None,
+            (record.end if record.end is None or record.end.tzinfo is None
+             else ctx.local(record.end)) or start, None, record.billsec, billed,
             deck.currency if deck else _venue_currency(), cost, 0, None,
         ]
         out.imported += 1
@@ -355,16 +388,27 @@ def _store_batch(ctx: _Context, records: list[Cdr], out: CdrImport) -> None:
             out.unbilled += 1
             row[21] = _("The booth had no open session: not charged.")
         rows[n] = row
+    prepared.rows = [r for r in rows if r is not None]
+    return prepared
+
+
+def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
+    """Store one prepared batch (inside the caller's transaction): end the lost API calls,
+    debit the prepaid accounts (one ledger transaction), store the calls in bulk."""
+    for call_id, record in prepared.lost:
+        _end_from_cdr(ctx, call_id, record, out)
+    debits = prepared.debits
     if debits:
         call_services.lock_customers(debits)
-        lines = [(credit_accounts[pk], amount) for pk, amount in sorted(debits.items())]
+        lines = [(prepared.credit_accounts[pk], amount)
+                 for pk, amount in sorted(debits.items())]
         lines.append((ledger.REVENUE_CALLS, -sum(debits.values())))
         tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
                          memo=_("Calls from the PBX's call records: %(n)d")
-                         % {"n": len(charged_rows)})
-        for row in charged_rows:
+                         % {"n": len(prepared.charged_rows)})
+        for row in prepared.charged_rows:
             row[-1] = tx.pk
-    _insert_calls([r for r in rows if r is not None])
+    _insert_calls(prepared.rows, ctx.zone)
 
 
 def _tiers_text(terms) -> str:
@@ -407,7 +451,8 @@ def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> N
         out.charged_amount += ending.cost
 
 
-def _insert_calls(rows: list[list]) -> None:
+def _insert_calls(rows: list[list], zone: zoneinfo.ZoneInfo | None = None) -> None:
+    """Store call rows in bulk. Naive times in them are wall-clock times in ``zone``."""
     if not rows:
         return
     q = connection.ops.quote_name
@@ -415,18 +460,26 @@ def _insert_calls(rows: list[list]) -> None:
     columns = ", ".join(q(c) for c in _COLUMNS)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
+            # PostgreSQL reads naive times in the session's zone: the venue's for the
+            # COPY (no conversion per value here), then back to the connection's.
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [zone.key])
             with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [connection.timezone_name])
         else:
             from django.db.models import DateTimeField
 
-            field = DateTimeField()
-            prep = field.get_db_prep_save
+            prep = DateTimeField().get_db_prep_save
             sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
             for row in rows:
                 for i in (23, 24, 25):
-                    row[i] = prep(row[i], connection)
+                    value = row[i]
+                    if value is not None and value.tzinfo is None and zone is not None:
+                        value = value.replace(tzinfo=zone)
+                    row[i] = prep(value, connection)
             cur.executemany(sql, rows)
 
 
@@ -434,26 +487,115 @@ def _insert_calls(rows: list[list]) -> None:
 def import_lines(lines: Iterable[str], *, source: str | None = None, first_line: int = 1,
                  complete: bool = True, progress: Callable[[int], None] | None = None
                  ) -> CdrImport:
-    """Import CDR lines (each with its newline), in batches of :data:`BATCH`."""
+    """Import CDR lines (each with its newline), in batches of :data:`BATCH`.
+
+    On PostgreSQL, outside a transaction, the batches are written by a second thread (its
+    own connection) while the next one is read and rated: the database's work and
+    Python's overlap. A batch it could not write (a PBX id stored meanwhile by someone
+    else) is done again at the end, the plain way.
+    """
     started = time.perf_counter()
     out = CdrImport()
     ctx = _Context()
+    writer = _Writer(ctx) if PIPELINE and connection.vendor == "postgresql" \
+        and not connection.in_atomic_block else None
+    seen: set[str] = set()
     batch: list[Cdr] = []
-    for item in parse_lines(lines, source=source, first_line=first_line, complete=complete):
-        if isinstance(item, CdrError):
-            out.records += 1
-            out.add_problem(Problem(item.line, item.message, item.text))
-            continue
-        out.source = out.source or item.source
-        batch.append(item)
-        if len(batch) >= BATCH:
-            _import_batch(ctx, batch, out)
-            batch = []
-            if progress is not None:
-                progress(item.line)
-    _import_batch(ctx, batch, out)
+    pending: list[list[Cdr]] = []
+
+    def flush(records: list[Cdr]) -> None:
+        if writer is None:
+            _import_batch(ctx, records, out, seen)
+            return
+        result = CdrImport()
+        prepared = _prepare(ctx, records, result, seen)
+        seen.update(prepared.uids)  # optimistic: taken back if the write fails
+        writer.put(records, prepared, result)
+
+    try:
+        for item in parse_lines(lines, source=source, first_line=first_line,
+                                complete=complete):
+            if isinstance(item, CdrError):
+                out.records += 1
+                out.add_problem(Problem(item.line, item.message, item.text))
+                continue
+            out.source = out.source or item.source
+            batch.append(item)
+            if len(batch) >= BATCH:
+                flush(batch)
+                batch = []
+                if progress is not None:
+                    progress(item.line)
+        if batch:
+            flush(batch)
+    finally:
+        if writer is not None:
+            written, failed = writer.finish()
+            for result in written:
+                out.merge(result)
+            for records, prepared in failed:
+                seen.difference_update(prepared.uids)
+                pending.append(records)
+    for records in pending:
+        _import_batch(ctx, records, out, seen)
     out.seconds = time.perf_counter() - started
     return out
+
+
+PIPELINE = True  # PostgreSQL: write batches in a second thread (tests switch it off)
+
+
+class _Writer:
+    """The thread that writes prepared batches, one transaction each, in order."""
+
+    def __init__(self, ctx: _Context) -> None:
+        import queue
+        import threading
+
+        self.ctx = ctx
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.written: list[CdrImport] = []
+        self.failed: list[tuple[list[Cdr], _Prepared]] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="cdr-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from django.db import connection as conn
+
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    return
+                if self.error is not None:
+                    continue  # drain after a failure
+                records, prepared, result = item
+                try:
+                    with transaction.atomic():
+                        _write(self.ctx, prepared, result)
+                except IntegrityError:
+                    self.failed.append((records, prepared))
+                    continue
+                self.written.append(result)
+        except BaseException as exc:  # reported to the importing thread
+            self.error = exc
+            while self.queue.get() is not None:  # let the producer finish
+                pass
+        finally:
+            conn.close()
+
+    def put(self, records: list[Cdr], prepared: _Prepared, result: CdrImport) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((records, prepared, result))
+
+    def finish(self) -> tuple[list[CdrImport], list[tuple[list[Cdr], _Prepared]]]:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.written, self.failed
 
 
 def _decode(data: bytes) -> str:

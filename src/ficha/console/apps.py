@@ -6,3 +6,10 @@ class ConsoleConfig(AppConfig):
     name = "ficha.console"
     label = "console"
     verbose_name = _("Console")
+
+    def ready(self) -> None:
+        from ficha.core.middleware import allow_body
+
+        from .views.cdrs import MAX_UPLOAD_BYTES, UPLOAD_PATH
+
+        allow_body(UPLOAD_PATH, MAX_UPLOAD_BYTES)  # PBX call-record files

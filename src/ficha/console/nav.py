@@ -39,6 +39,7 @@ ITEMS: list[NavItem] = [
     NavItem("console:shifts", _("Shifts"), "use_shift", ("shift",), 40),
     NavItem("console:hotspot", _("Hotspot"), "manage_hotspot", ("hotspot",), 50),
     NavItem("console:booths", _("Booths"), "use_booths", ("booth",), 45),
+    NavItem("console:cdr_import", _("Call records"), "import_cdrs", ("cdr_",), 47),
     NavItem("console:alerts", _("Alerts"), "view_alerts", ("alert",), 60,
             badge=_open_alert_count),
     NavItem("console:audit", _("Audit log"), "view_audit", ("audit",), 70),

@@ -11,6 +11,7 @@ from .views import (
     audit,
     auth,
     booths,
+    cdrs,
     customers,
     dashboard,
     hotspot,
@@ -100,4 +101,5 @@ urlpatterns = [
          name="booth_receipt_escpos"),
     path("booths/sessions/<int:pk>/receipt/send/", booths.receipt_send,
          name="booth_receipt_send"),
+    path("calls/records/", cdrs.cdr_import, name="cdr_import"),  # callshop: PBX call records
 ]

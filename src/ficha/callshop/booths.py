@@ -28,7 +28,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
-from ficha.core.money import Money, MoneyError, parse_amount
+from ficha.core.money import MAX_MINOR, Money, MoneyError, parse_amount
 from ficha.core.services import currency, venue_settings
 from ficha.ledger import services as ledger
 
@@ -94,6 +94,8 @@ def _amount(value: int | str, locale: str | None, *, zero_ok: bool = False) -> i
             raise BoothError(str(exc)) from None
     if minor < 0 or (minor == 0 and not zero_ok):
         raise BoothError(_("The amount must be more than zero."))
+    if minor > MAX_MINOR:
+        raise BoothError(_("The amount is too large."))
     return minor
 
 

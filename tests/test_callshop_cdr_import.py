@@ -318,3 +318,25 @@ def test_pbx_times_are_the_venues_local_times(db):
     assert before.answered_at == dt.datetime(2026, 12, 1, 9, 0, 5, tzinfo=dt.UTC)
     assert after.ended_at == dt.datetime(2026, 12, 1, 10, 2, 10, tzinfo=dt.UTC)
     assert before.session is None and after.session is not None
+
+
+def test_follow_reads_the_lines_again_after_a_failed_import(shop, tmp_path, monkeypatch):
+    from django.db import OperationalError
+
+    from ficha.callshop import cdr_import
+
+    path = tmp_path / "Master.csv"
+    path.write_text(ast(uid="r1") + ast(uid="r2"))
+    follower = Follower(str(path))
+    real = cdr_import.import_lines
+
+    def broken(*args, **kwargs):
+        raise OperationalError("the database went away (simulated)")
+
+    monkeypatch.setattr(cdr_import, "import_lines", broken)
+    with pytest.raises(OperationalError):
+        follower.poll()
+    monkeypatch.setattr(cdr_import, "import_lines", real)
+    assert follower.poll().imported == 2
+    assert follower.poll().records == 0
+    follower.close()

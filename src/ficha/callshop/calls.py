@@ -264,10 +264,14 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
             call = None
     if call is None:  # the same PBX call id, authorized in parallel
         return _again(Call.objects.get(external_id=external_id))
-    minutes = seconds // 60
+    if seconds < 120:
+        message = ngettext("Allowed: up to %(n)d second.", "Allowed: up to %(n)d seconds.",
+                           seconds) % {"n": seconds}
+    else:
+        message = ngettext("Allowed: up to %(n)d minute.", "Allowed: up to %(n)d minutes.",
+                           seconds // 60) % {"n": seconds // 60}
     return Authorization(
-        True, "", ngettext("Allowed: up to %(n)d minute.", "Allowed: up to %(n)d minutes.",
-                           minutes) % {"n": minutes},
+        True, "", message,
         call=call, max_seconds=seconds, terms=terms, currency=deck.currency, credit=free,
         reserved=reserve, first_charge=first)
 

@@ -662,23 +662,28 @@ class Follower:
             self.handle.close()
             self.handle = None
 
-    def _read_complete(self) -> list[str]:
-        """The complete lines after the offset (a last line without its end waits)."""
+    def _read_complete(self) -> tuple[list[str], int]:
+        """The complete lines after the offset (a last line without its end waits), and
+        the offset after them."""
         self.handle.seek(self.offset)
         data = self.handle.read()
         cut = data.rfind(b"\n")
         if cut < 0:
-            return []
+            return [], self.offset
         chunk = data[:cut + 1]
-        self.offset += len(chunk)
-        return _decode(chunk).splitlines(keepends=True)
+        return _decode(chunk).splitlines(keepends=True), self.offset + len(chunk)
 
     def poll(self) -> CdrImport:
+        """Import what was completed since the last poll. If the import fails (the
+        database went away), the position stays: the next poll reads the lines again
+        (those stored meanwhile are then duplicates, charged once)."""
         out = CdrImport()
         if self.handle is None and not self._open():
             return out
         while True:
-            out.merge(self._import(self._read_complete()))
+            lines, offset = self._read_complete()
+            out.merge(self._import(lines))
+            self.offset = offset
             try:
                 st = os.stat(self.path)
             except FileNotFoundError:

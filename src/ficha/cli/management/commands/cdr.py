@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -89,7 +90,11 @@ class Command(BaseCommand):
         self.err.print(f"Following {file} (Ctrl-C stops).")
         try:
             while True:
-                self._report(follower.poll(), quiet_if_empty=True)
+                try:
+                    self._report(follower.poll(), quiet_if_empty=True)
+                except DatabaseError as exc:  # the database restarted: try again later
+                    self.err.print(f"Database error, retrying: {exc}")
+                    connection.close()
                 time.sleep(max(0.1, interval))
         except KeyboardInterrupt:
             pass

@@ -222,8 +222,17 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
     first = rating.first_charge(terms, policy)
     rate_fields = _rate_fields(deck, terms)
     if session is not None:
-        call = _create(Call(**base, **rate_fields, session=session, currency=deck.currency,
-                            max_seconds=rating.MAX_TALK_SECONDS))
+        with transaction.atomic():
+            # The session row locked, as checkout locks it: a call is never added to a
+            # session that was paid or closed since it was read above.
+            still_open = BoothSession.objects.select_for_update().filter(
+                pk=session.pk, state=BoothSession.State.OPEN).exists()
+            call = _create(Call(**base, **rate_fields, session=session,
+                                currency=deck.currency, max_seconds=rating.MAX_TALK_SECONDS)
+                           ) if still_open else False
+        if call is False:
+            return _reject_row(base, "no_payer", _(
+                "This booth is not open: pay at the counter first, or use a calling card."))
         if call is None:
             return _again(Call.objects.get(external_id=external_id))
         return Authorization(True, "", _("Allowed: the call is added to the booth's bill."),

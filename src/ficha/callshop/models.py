@@ -270,3 +270,7 @@ class Call(models.Model):
             connect_fee=self.connect_fee, min_block=self.min_block, increment=self.increment,
             grace=self.grace, free_seconds=self.free_seconds, min_cost=self.min_cost,
             tiers=rating.parse_tiers(self.tiers))
+
+
+# The counter's rows (extras, checkouts, counter settings) live in their own module.
+from .counter_models import BoothExtra, Checkout, CounterSettings  # noqa: E402, F401

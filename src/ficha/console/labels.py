@@ -16,6 +16,7 @@ KINDS = {
     "recharge.unsell": _("Recharge sale undone"),
     "recharge.void": _("Recharge voided"),
     "recharge.breakage": _("Expired recharges"),
+    "callshop.checkout": _("Booth payment"),
 }
 
 STREAMS = {

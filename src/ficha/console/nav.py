@@ -40,6 +40,7 @@ ITEMS: list[NavItem] = [
     NavItem("console:hotspot", _("Hotspot"), "manage_hotspot", ("hotspot",), 50),
     NavItem("console:tariffs", _("Tariffs"), "view_tariffs",
             ("tariff", "station_group", "package"), 55),
+    NavItem("console:booths", _("Booths"), "use_booths", ("booth",), 45),
     NavItem("console:cdr_import", _("Call records"), "import_cdrs", ("cdr_",), 47),
     NavItem("console:alerts", _("Alerts"), "view_alerts", ("alert",), 60,
             badge=_open_alert_count),

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "ficha.tariffs",
     "ficha.hotspot",
     "ficha.callshop",
+    "ficha.stations",
     "ficha.reports",
     "ficha.printing",
     "ficha.console",
@@ -254,6 +255,14 @@ if _proxy_ssl:
 # host:port of the authentication and accounting sockets; "off" disables one.
 RADIUS_AUTH_ADDR = env("RADIUS_AUTH_ADDR", "0.0.0.0:1812")
 RADIUS_ACCT_ADDR = env("RADIUS_ACCT_ADDR", "0.0.0.0:1813")
+
+# The café station agents' link (`ficha stationd`, also started by `ficha serve`): host:port
+# of the WebSocket door ("off" disables it); a certificate (and key) turns on TLS (wss).
+STATION_ADDR = env("STATION_ADDR", "0.0.0.0:8765")
+STATION_TLS_CERT = env("STATION_TLS_CERT", "")
+STATION_TLS_KEY = env("STATION_TLS_KEY", "")
+# The café's hourly price (minor units) while no tariff exists in the tariffs app.
+FICHA_CAFE_PRICE_PER_HOUR = int(env("CAFE_PRICE_PER_HOUR", "100") or 100)
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

@@ -346,7 +346,7 @@ class AgentLink:
             except LinkError as exc:
                 if exc.code in ("revoked", "unknown_station"):
                     raise
-            except (OSError, ConnectionError, asyncio.TimeoutError, m.ProtocolError):
+            except (TimeoutError, OSError, ConnectionError, m.ProtocolError):
                 pass
             except Exception as exc:  # websockets' own errors: InvalidStatus, ...
                 if exc.__class__.__module__.split(".")[0] != "websockets":

@@ -1,0 +1,140 @@
+"""Shared pieces: errors, the tariff a station uses, and a station's state."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from ficha.accounts import services as accounts
+from ficha.core import audit, clock
+from ficha.core.services import currency, venue_settings
+from ficha.tariffs import cafe
+
+from ..models import CafeSession, Station, StationCommand
+
+S = CafeSession.Status
+OPEN = Q(status__in=[S.RUNNING, S.PAUSED])
+
+# map states (beyond the agent's modes)
+FREE, SESSION, PAUSED, LOCKED = "free", "session", "paused", "locked"
+OFFLINE, SILENT = "offline", "silent"  # silent: PC on but agent silent
+OFFLINE_AFTER = 10  # seconds without a heartbeat: the agent is gone (HandyCafe: 10 s)
+WARN_MINUTES = (5, 1)
+
+
+class StationError(ValueError):
+    """A station action that cannot be done; the message is for people."""
+
+    def __init__(self, message: str, code: str = "invalid"):
+        super().__init__(message)
+        self.code = code
+
+
+def station_actor(station: Station, ip: str | None = None) -> audit.Actor:
+    return audit.Actor(source="station", ip=ip, label=f"station {station.name}")
+
+
+def spec_for(station: Station) -> cafe.TariffSpec:
+    """The tariff of the station's group (tariffs app), or the venue default."""
+    try:
+        from ficha.tariffs import services as tariffs  # noqa: PLC0415 (lands with tariffs)
+
+        return tariffs.spec_for(getattr(station, "group", None))
+    except (ImportError, AttributeError, cafe.TariffError):
+        pass
+    venue = venue_settings()
+    return cafe.simple(int(getattr(settings, "FICHA_CAFE_PRICE_PER_HOUR", 100)),
+                       currency=currency(), time_zone=venue.time_zone or "UTC",
+                       name=_("Default café tariff"))
+
+
+def price_group_of(customer) -> str:
+    try:
+        from ficha.tariffs import services as tariffs  # noqa: PLC0415
+
+        return tariffs.price_group_of(customer)
+    except (ImportError, AttributeError):
+        pass
+    if customer is None:
+        return cafe.GUEST
+    if customer.price_group == "custom" and customer.custom_group:
+        return customer.custom_group
+    return customer.price_group or cafe.GUEST
+
+
+def session_spec(session: CafeSession) -> cafe.TariffSpec:
+    return cafe.spec_from_json(session.tariff)
+
+
+def price_of(session: CafeSession, seconds: int) -> int:
+    return cafe.total(session_spec(session), session.started_at, seconds, session.price_group)
+
+
+def limit_seconds(session: CafeSession) -> int | None:
+    """Prepaid: the used seconds the customer's money pays for (None: unlimited)."""
+    if session.kind != CafeSession.Kind.PREPAID or session.customer_id is None:
+        return None
+    credit = session.debited + max(0, accounts.balance(session.customer))
+    return cafe.seconds_for(session_spec(session), session.started_at, credit,
+                            session.price_group)
+
+
+def refresh(station: Station | int, who: str = "") -> None:
+    """Tell the link door that this station's state changed (delivered within a second)."""
+    pk = station.pk if isinstance(station, Station) else station
+    StationCommand.objects.create(station_id=pk, action="refresh", created_by=who[:150])
+
+
+def open_session(station: Station) -> CafeSession | None:
+    return (CafeSession.objects.filter(OPEN, station=station)
+            .select_related("customer", "customer__credit_account").first())
+
+
+# --- state ------------------------------------------------------------------------------
+def snapshot(station: Station, session: CafeSession | None = None,
+             with_limit: bool = True) -> dict:
+    """What the link door caches for a station: the state minus the clock."""
+    if session is None:
+        session = open_session(station)
+    snap = {"station": station.pk, "name": station.name, "locked": station.locked,
+            "session": None}
+    if session is not None:
+        snap["session"] = {
+            "id": session.pk, "kind": session.kind,
+            "customer": session.customer.username if session.customer else session.label,
+            "started_at": session.started_at, "paused_at": session.paused_at,
+            "paused_seconds": session.paused_seconds,
+            "limit": limit_seconds(session) if with_limit else None,
+            "charged": session.charged, "currency": session.tariff.get("currency", ""),
+        }
+    return snap
+
+
+def live(snap: dict, now: dt.datetime | None = None) -> dict:
+    """The state sent to the agent: remaining seconds and the server's clock, never a
+    deadline (the agent counts down on its monotonic clock)."""
+    now = now or clock.now()
+    state = {"station": snap["station"], "name": snap["name"],
+             "server_time": round(now.timestamp(), 3), "mode": FREE, "session": None}
+    session = snap.get("session")
+    if session is not None:
+        end = session["paused_at"] or now
+        used = max(0, int((end - session["started_at"]).total_seconds())
+                   - session["paused_seconds"])
+        limit = session["limit"]
+        remaining = None if limit is None else max(0, limit - used)
+        state["mode"] = PAUSED if session["paused_at"] else SESSION
+        state["session"] = {"id": session["id"], "kind": session["kind"],
+                            "customer": session["customer"], "elapsed": used,
+                            "remaining": remaining, "charged": session["charged"],
+                            "currency": session["currency"]}
+    if snap["locked"] and state["mode"] != SESSION:
+        state["mode"] = LOCKED
+    return state
+
+
+def state_of(station: Station) -> dict:
+    return live(snapshot(station))

@@ -300,10 +300,14 @@ class LinkServer:
                 if conn is not None:
                     refresh.add(station)
             elif action == "revoke":
+                # unpaired, or paired again (a new secret): links on the old secret go
                 if conn is not None:
-                    self.conns.pop(station, None)
-                    with contextlib.suppress(Exception):
-                        await conn.ws.close(1008, "revoked")
+                    found = await self.db(lookups.station_secret, station)
+                    if found is None or found[2] != conn.signer.secret:
+                        self.conns.pop(station, None)
+                        self.snaps.pop(station, None)
+                        with contextlib.suppress(Exception):
+                            await conn.ws.close(1008, "revoked")
             elif conn is not None:
                 if action in ("shutdown", "restart"):
                     conn.goodbye = True  # silence after this is expected

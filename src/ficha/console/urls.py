@@ -18,6 +18,7 @@ from .views import (
     settings,
     shifts,
     staff,
+    stations,
     tokens,
 )
 
@@ -78,4 +79,16 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("settings/", settings.settings_view, name="settings"),
+    # café stations
+    path("stations/", stations.room_map, name="stations"),
+    path("stations/room/", stations.room_fragment, name="stations_room"),
+    path("stations/setup/", stations.station_setup, name="station_setup"),
+    path("stations/setup/arrange/", stations.station_arrange, name="station_arrange"),
+    path("stations/<int:pk>/", stations.station_page, name="station"),
+    path("stations/<int:pk>/command/", stations.station_command, name="station_command"),
+    path("stations/<int:pk>/pair/", stations.station_pair, name="station_pair"),
+    path("stations/<int:pk>/revoke/", stations.station_revoke, name="station_revoke"),
+    path("stations/sessions/<int:pk>/", stations.session_bill, name="station_bill"),
+    path("stations/sessions/<int:pk>/checkout/", stations.session_checkout,
+         name="station_checkout"),
 ]

@@ -211,3 +211,53 @@ def test_metering_never_takes_more_than_the_credit_and_sums_to_the_price(
     assert st.bill(session).total == session.charged
     assert balance(customer) == credit - session.charged
     assert ledger_sum() == 0
+
+
+@PRICE
+def test_package_time_is_used_before_money_and_counts_in_the_remaining_time(make_customer):
+    from ficha.tariffs import services as tariffs
+
+    alice = make_customer("alice")
+    give_credit(alice, 300)
+    package = tariffs.create_package(OWNER, name="Half hour", seconds=1800, price=200)
+    with clock.frozen(at(-1)):
+        tariffs.buy_package(OWNER, alice, package)
+    assert balance(alice) == 100
+    pc = make_station()
+    with clock.frozen(at(0)):
+        session = st.start_prepaid(OWNER, pc, alice)
+        assert st.state_of(pc)["session"]["remaining"] == 1800 + 600
+    with clock.frozen(at(20)):
+        st.meter_running()
+    assert balance(alice) == 100  # package time: nothing debited
+    with clock.frozen(at(35)):
+        st.meter_running()
+        assert st.state_of(pc)["session"]["remaining"] == 300
+    assert balance(alice) == 50  # 5 minutes beyond the package
+    with clock.frozen(at(45)):
+        st.meter_running()
+    session.refresh_from_db()
+    assert session.status == CafeSession.Status.ENDED and session.ended_at == at(40)
+    assert (session.package_seconds, session.charged, session.debited) == (1800, 100, 100)
+    assert balance(alice) == 0 and ledger_sum() == 0
+    assert tariffs.package_seconds_left(alice) == 0
+
+
+def test_a_station_is_priced_by_its_group_tariff_and_keeps_it_when_moved(make_customer):
+    from ficha.tariffs import services as tariffs
+
+    def hourly(name, price):
+        return tariffs.create_tariff(
+            OWNER, name=name, increment=60, fallback="all",
+            rates=[{"name": "all", "steps": [{"start": 0, "prices": {"guest": price}}]}])
+
+    hourly("Standard", 600)
+    vip = tariffs.create_station_group(OWNER, "VIP", tariff=hourly("VIP", 1200))
+    plain, gaming = make_station(), make_station(group=vip)
+    with clock.frozen(at(0)):
+        a = st.start_postpaid(OWNER, plain, "a")
+        b = st.start_postpaid(OWNER, gaming, "b")
+    with clock.frozen(at(30)):
+        assert st.bill(a).total == 300 and st.bill(b).total == 600
+        st.move(OWNER, b, make_station())
+        assert st.bill(CafeSession.objects.get(pk=b.pk)).total == 600

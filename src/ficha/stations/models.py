@@ -20,6 +20,10 @@ class Station(models.Model):
 
     name = models.CharField(_("name"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.AGENT)
+    group = models.ForeignKey("tariffs.StationGroup", null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="stations",
+                              verbose_name=_("group"),
+                              help_text=_("Its tariff prices the station; empty: the default."))
     # Where the station sits on the room map (grid column and row, from 1).
     col = models.PositiveSmallIntegerField(_("column"), default=1)
     row = models.PositiveSmallIntegerField(_("row"), default=1)
@@ -82,6 +86,7 @@ class CafeSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=20, blank=True)
     seconds = models.PositiveIntegerField(default=0)  # used time, as last metered
+    package_seconds = models.PositiveIntegerField(default=0)  # of it, paid by packages
     charged = models.BigIntegerField(default=0)  # price of `seconds` (minor units)
     debited = models.BigIntegerField(default=0)  # prepaid: taken from the account so far
     warned = models.PositiveSmallIntegerField(default=0)  # last warning sent: 5, 1 minutes

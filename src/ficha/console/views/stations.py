@@ -15,6 +15,7 @@ from ficha.accounts import services as accounts
 from ficha.ledger import services as ledger
 from ficha.stations import services as st
 from ficha.stations.models import CafeSession, Station
+from ficha.tariffs.models import StationGroup
 
 from ..access import actor, capability_required
 from ..forms import ConsoleForm
@@ -27,6 +28,9 @@ class StationForm(ConsoleForm):
                              max_value=st.stations.MAX_GRID, initial=1)
     row = forms.IntegerField(label=gettext_lazy("Row on the room map"), min_value=1,
                              max_value=st.stations.MAX_GRID, initial=1)
+    group = forms.ModelChoiceField(label=gettext_lazy("Group (its tariff)"), required=False,
+                                   queryset=StationGroup.objects.all(),
+                                   empty_label=gettext_lazy("Default tariff"))
 
 
 def _cells_context():
@@ -129,7 +133,8 @@ def session_checkout(request, pk: int):
 # --- setup -------------------------------------------------------------------------------
 def _setup(request, form=None, status=200, code=None, code_for=None):
     return render(request, "console/stations/setup.html", {
-        "stations": Station.objects.all(), "form": form or StationForm(),
+        "stations": Station.objects.select_related("group"), "form": form or StationForm(),
+        "groups": StationGroup.objects.all(),
         "pairing_code": code, "pairing_station": code_for,
         "grid": range(1, st.stations.MAX_GRID + 1)}, status=status)
 
@@ -161,8 +166,16 @@ def station_arrange(request):
         row = request.POST.get(f"row-{station.pk}", "")
         if col.isdigit() and row.isdigit():
             positions[station.pk] = (int(col), int(row))
+    groups = {str(g.pk): g for g in StationGroup.objects.all()}
     try:
         n = st.arrange(actor(request), positions)
+        for station in Station.objects.all():
+            key = f"group-{station.pk}"
+            if key not in request.POST:
+                continue
+            group = groups.get(request.POST[key])
+            if (group.pk if group else None) != station.group_id:
+                st.update_station(actor(request), station, group=group)
     except st.StationError as exc:
         messages.error(request, str(exc))
         return _setup(request, status=400)

@@ -12,6 +12,7 @@ from ficha.accounts import services as accounts
 from ficha.core import audit, clock
 from ficha.core.services import currency, venue_settings
 from ficha.tariffs import cafe
+from ficha.tariffs import services as tariffs
 
 from ..models import CafeSession, Station, StationCommand
 
@@ -38,12 +39,11 @@ def station_actor(station: Station, ip: str | None = None) -> audit.Actor:
 
 
 def spec_for(station: Station) -> cafe.TariffSpec:
-    """The tariff of the station's group (tariffs app), or the venue default."""
+    """The tariff of the station's group, or the default tariff; while none is set up,
+    ``FICHA_CAFE_PRICE_PER_HOUR`` an hour."""
     try:
-        from ficha.tariffs import services as tariffs  # noqa: PLC0415 (lands with tariffs)
-
-        return tariffs.spec_for(getattr(station, "group", None))
-    except (ImportError, AttributeError, cafe.TariffError):
+        return tariffs.spec_for(station.group if station.group_id else None)
+    except cafe.TariffError:
         pass
     venue = venue_settings()
     return cafe.simple(int(getattr(settings, "FICHA_CAFE_PRICE_PER_HOUR", 100)),
@@ -52,34 +52,36 @@ def spec_for(station: Station) -> cafe.TariffSpec:
 
 
 def price_group_of(customer) -> str:
-    try:
-        from ficha.tariffs import services as tariffs  # noqa: PLC0415
-
-        return tariffs.price_group_of(customer)
-    except (ImportError, AttributeError):
-        pass
-    if customer is None:
-        return cafe.GUEST
-    if customer.price_group == "custom" and customer.custom_group:
-        return customer.custom_group
-    return customer.price_group or cafe.GUEST
+    return tariffs.price_group_of(customer)
 
 
 def session_spec(session: CafeSession) -> cafe.TariffSpec:
     return cafe.spec_from_json(session.tariff)
 
 
-def price_of(session: CafeSession, seconds: int) -> int:
-    return cafe.total(session_spec(session), session.started_at, seconds, session.price_group)
+def priced_seconds(session: CafeSession, used: int) -> int:
+    """Used seconds minus those paid by the customer's packages."""
+    return max(0, used - session.package_seconds)
+
+
+def price_of(session: CafeSession, used: int) -> int:
+    return cafe.total(session_spec(session), session.started_at,
+                      priced_seconds(session, used), session.price_group)
 
 
 def limit_seconds(session: CafeSession) -> int | None:
-    """Prepaid: the used seconds the customer's money pays for (None: unlimited)."""
+    """Prepaid: the used seconds the customer's packages and money pay for (None:
+    unlimited)."""
     if session.kind != CafeSession.Kind.PREPAID or session.customer_id is None:
         return None
     credit = session.debited + max(0, accounts.balance(session.customer))
-    return cafe.seconds_for(session_spec(session), session.started_at, credit,
-                            session.price_group)
+    money = cafe.seconds_for(session_spec(session), session.started_at, credit,
+                             session.price_group)
+    if money is None:
+        return None
+    group = session.station.group if session.station.group_id else None
+    left = tariffs.package_seconds_left(session.customer, station_group=group)
+    return session.package_seconds + left + money
 
 
 def refresh(station: Station | int, who: str = "") -> None:
@@ -90,7 +92,7 @@ def refresh(station: Station | int, who: str = "") -> None:
 
 def open_session(station: Station) -> CafeSession | None:
     return (CafeSession.objects.filter(OPEN, station=station)
-            .select_related("customer", "customer__credit_account").first())
+            .select_related("customer", "customer__credit_account", "station").first())
 
 
 # --- state ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def snapshots(ids) -> dict[int, dict]:
     ids = list(ids)
     stations = Station.objects.filter(pk__in=ids)
     sessions = {s.station_id: s for s in CafeSession.objects.filter(OPEN, station_id__in=ids)
-                .select_related("customer", "customer__credit_account")}
+                .select_related("customer", "customer__credit_account", "station")}
     out = {}
     for station in stations:
         session = sessions.get(station.pk)

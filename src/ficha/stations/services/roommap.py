@@ -77,7 +77,7 @@ def room(now: dt.datetime | None = None) -> list[Cell]:
     now = now or clock.now()
     stations = list(Station.objects.all())
     sessions = {s.station_id: s for s in CafeSession.objects.filter(OPEN)
-                .select_related("customer", "customer__credit_account")}
+                .select_related("customer", "customer__credit_account", "station")}
     cells = []
     for station in stations:
         session = sessions.get(station.pk)

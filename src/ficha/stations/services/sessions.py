@@ -27,6 +27,7 @@ from ficha.core import audit, clock
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 from ficha.tariffs import cafe
+from ficha.tariffs import services as tariffs
 
 from ..models import CafeSession, Station, StationEvent
 from .base import (
@@ -35,6 +36,7 @@ from .base import (
     limit_seconds,
     price_group_of,
     price_of,
+    priced_seconds,
     refresh,
     session_spec,
     spec_for,
@@ -107,7 +109,19 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
     used = _used(session, at)
     if cap is not None:
         used = min(used, cap)
-    session.seconds = max(0, used)
+    used = max(0, used)
+    fields = ["seconds", "charged", "debited"]
+    if used > session.seconds and session.kind == K.PREPAID and session.customer_id:
+        # package time first: what it covers of the new seconds is not priced
+        station = session.station
+        took = tariffs.consume_package_seconds(
+            session.customer, used - session.seconds,
+            station_group=station.group if station.group_id else None, at=at,
+            actor=station_actor(station)).seconds
+        if took:
+            session.package_seconds += took
+            fields.append("package_seconds")
+    session.seconds = used
     session.charged = price_of(session, session.seconds)
     debit = 0
     if session.kind == K.PREPAID and session.customer_id is not None:
@@ -126,7 +140,7 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
                             reference=f"cafe:{session.pk}",
                             memo=f"café {session.station.name}"[:255])
                 session.debited += debit
-    session.save(update_fields=["seconds", "charged", "debited"])
+    session.save(update_fields=fields)
     return debit
 
 
@@ -273,7 +287,8 @@ def expire_or_meter(pk: int) -> CafeSession:
 def bill(session: CafeSession) -> cafe.Charge:
     """The itemised price of a session's used time (the lines say how it was computed)."""
     seconds = session.seconds if session.status == S.ENDED else session.used_seconds()
-    return cafe.price(session_spec(session), session.started_at, seconds, session.price_group)
+    return cafe.price(session_spec(session), session.started_at,
+                      priced_seconds(session, seconds), session.price_group)
 
 
 def unpaid():

@@ -15,7 +15,7 @@ from ficha_protocol import messages as m
 from ..models import Station
 from .base import StationError, refresh
 
-FIELDS = ["name", "kind", "col", "row"]
+FIELDS = ["name", "kind", "col", "row", "group"]
 PAIRING_MINUTES = 15
 PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 PAIRING_LENGTH = 10  # ≈ 49.5 bits; throttled per address on top
@@ -39,11 +39,11 @@ def _clean(name: str, kind: str, col: int, row: int) -> dict:
 
 
 def create_station(actor: audit.Actor, name: str, kind: str = Station.Kind.AGENT,
-                   col: int = 1, row: int = 1, **extra) -> Station:
+                   col: int = 1, row: int = 1, group=None) -> Station:
     fields = _clean(name, kind, col, row)
     try:
         with transaction.atomic():
-            station = Station.objects.create(**fields, **extra)
+            station = Station.objects.create(**fields, group=group)
             audit.record(actor, "station.create", station,
                          after=audit.snapshot(station, FIELDS),
                          summary=_("Station %(name)s added") % {"name": station.name})
@@ -53,9 +53,8 @@ def create_station(actor: audit.Actor, name: str, kind: str = Station.Kind.AGENT
 
 
 def update_station(actor: audit.Actor, station: Station, **fields) -> Station:
-    data = {k: fields.get(k, getattr(station, k)) for k in FIELDS}
-    data = _clean(**data)
-    extra = {k: v for k, v in fields.items() if k not in FIELDS}
+    data = _clean(**{k: fields.get(k, getattr(station, k)) for k in FIELDS if k != "group"})
+    extra = {"group": fields["group"]} if "group" in fields else {}
     try:
         with transaction.atomic():
             before = audit.snapshot(station, FIELDS)

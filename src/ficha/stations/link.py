@@ -65,11 +65,13 @@ def tls_context(cert: str | None, key: str | None) -> ssl_module.SSLContext | No
 
 
 def _call(fn, *args, **kwargs):
-    close_old_connections()
+    """A database call in a worker thread: the thread keeps its connection (as the
+    RADIUS door does); after an error it is dropped, so a broken one is not reused."""
     try:
         return fn(*args, **kwargs)
-    finally:
+    except Exception:
         close_old_connections()
+        raise
 
 
 class Conn:
@@ -223,20 +225,16 @@ class LinkServer:
 
     async def _serve(self, conn: Conn, hello: m.Frame) -> None:
         body = hello.body
-        await self.db(services.mark_connected, conn.station,
-                      boot_id=str(body.get("boot_id", "")), restarts=body.get("restarts", 0),
-                      version=str(body.get("version", "")), ip=conn.ip)
-        snaps = await self.db(lookups.snapshots, [conn.station])
-        self.snaps[conn.station] = snaps.get(conn.station) or {
+        snap, pending = await self.db(
+            lookups.on_connect, conn.station, boot_id=str(body.get("boot_id", "")),
+            restarts=body.get("restarts", 0), version=str(body.get("version", "")),
+            ip=conn.ip)
+        self.snaps[conn.station] = snap or {
             "station": conn.station, "name": conn.name, "locked": False, "session": None}
         await conn.send(m.WELCOME, {"state": services.live(self.snaps[conn.station]),
                                     "heartbeat": self.heartbeat})
-        pending = await self.db(services.pending_for, conn.station)
-        for command in pending:
-            await conn.send(m.COMMAND, {"id": command.pk, "action": command.action,
-                                        "text": command.text})
-        if pending:
-            await self.db(services.mark_delivered, [c.pk for c in pending])
+        for pk, action, text in pending:
+            await conn.send(m.COMMAND, {"id": pk, "action": action, "text": text})
         async for raw in conn.ws:
             try:
                 frame = conn.signer.check(m.decode(raw))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -35,7 +36,9 @@ class StationForm(ConsoleForm):
 
 def _cells_context():
     cells = st.room()
+    # one reverse() for every cell's link ({% url %} per cell is most of the render)
     return {"cells": cells, "unpaid": list(st.unpaid()[:50]),
+            "station_url": reverse("console:station", args=[0])[:-2],
             "counts": {state: sum(1 for c in cells if c.state == state)
                        for state in st.STATE_LABELS},
             "labels": st.STATE_LABELS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.conf import settings
 from django.db.models import Q
@@ -55,8 +56,19 @@ def price_group_of(customer) -> str:
     return tariffs.price_group_of(customer)
 
 
+_specs: dict[str, cafe.TariffSpec] = {}
+
+
 def session_spec(session: CafeSession) -> cafe.TariffSpec:
-    return cafe.spec_from_json(session.tariff)
+    """The tariff a session started with. Specs are immutable and building one costs
+    milliseconds (its week of bands): each distinct one is built once per process."""
+    key = json.dumps(session.tariff, sort_keys=True)
+    spec = _specs.get(key)
+    if spec is None:
+        if len(_specs) > 256:
+            _specs.clear()
+        spec = _specs[key] = cafe.spec_from_json(session.tariff)
+    return spec
 
 
 def priced_seconds(session: CafeSession, used: int) -> int:

@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from django.db import connections, router
+
 from ..models import CafeSession, Station, StationCommand
 from .base import OPEN, snapshot
 
+_SECRET_SQL: dict[str, str] = {}
+
 
 def station_secret(pk) -> tuple[int, str, str] | None:
-    """(id, name, secret) of a paired station, or None (unknown or unpaired)."""
-    if isinstance(pk, bool) or not isinstance(pk, int):
+    """(id, name, secret) of a paired station, or None (unknown or unpaired). Asked at
+    every connection: one plain SELECT."""
+    if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         return None
-    row = Station.objects.filter(pk=pk, kind=Station.Kind.AGENT).exclude(secret="").values_list(
-        "pk", "name", "secret").first()
-    return row
+    conn = connections[router.db_for_read(Station)]
+    sql = _SECRET_SQL.get(conn.vendor)
+    if sql is None:
+        q = conn.ops.quote_name
+        sql = _SECRET_SQL[conn.vendor] = (
+            f"SELECT {q('id')}, {q('name')}, {q('secret')} FROM {q(Station._meta.db_table)} "
+            f"WHERE {q('id')} = %s AND {q('kind')} = %s AND {q('secret')} <> ''")
+    with conn.cursor() as cur:
+        cur.execute(sql, [pk, Station.Kind.AGENT])
+        row = cur.fetchone()
+    return tuple(row) if row else None
+
+
+def on_connect(pk: int, *, boot_id: str, restarts, version: str, ip=None
+               ) -> tuple[dict, list[tuple[int, str, str]]]:
+    """An agent authenticated: note it, and return its snapshot and the commands waiting
+    for it (marked delivered). One call from the door per connection."""
+    from .commands import mark_delivered, pending_for
+    from .roommap import mark_connected
+
+    mark_connected(pk, boot_id=boot_id, restarts=restarts, version=version, ip=ip)
+    snap = snapshots([pk]).get(pk)
+    pending = [(c.pk, c.action, c.text) for c in pending_for(pk)]
+    mark_delivered([c[0] for c in pending])
+    return snap, pending
 
 
 def snapshots(ids) -> dict[int, dict]:

@@ -78,7 +78,8 @@ class Credentials:
 def _connect(url: str, ssl=None):
     from websockets.asyncio.client import connect
 
-    kwargs = {"max_size": m.MAX_FRAME, "open_timeout": 10, "ping_interval": None}
+    kwargs = {"max_size": m.MAX_FRAME, "open_timeout": 10, "ping_interval": None,
+              "compression": None}
     if url.startswith("wss://"):
         kwargs["ssl"] = ssl if ssl is not None else True
     return connect(url, **kwargs)

@@ -118,6 +118,7 @@ class LinkServer:
         self.last_command = await self.db(lookups.last_command_id)
         self._server = await serve(self.handler, self.addr[0], self.addr[1], ssl=self.ssl,
                                    max_size=m.MAX_FRAME, ping_interval=20, ping_timeout=20,
+                                   compression=None,  # frames are small: deflate costs CPU
                                    process_request=self._check_path)
         sock = next(iter(self._server.sockets))
         self.address = sock.getsockname()[:2]
@@ -336,10 +337,12 @@ class LinkServer:
         """Warnings at 5 and 1 minutes; at zero the session ends (then the lock screen)."""
         now = clock.now()
         expired = []
-        for station, snap in list(self.snaps.items()):
-            session = snap.get("session")
+        timed = [(station, snap) for station, snap in self.snaps.items()
+                 if snap.get("session") and snap["session"].get("limit") is not None]
+        for station, snap in timed:
+            session = snap["session"]
             conn = self.conns.get(station)
-            if not session or conn is None or session.get("limit") is None:
+            if conn is None:
                 continue
             state = services.live(snap, now)
             left = state["session"]["remaining"]

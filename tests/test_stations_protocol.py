@@ -242,3 +242,84 @@ def test_a_code_alone_logs_in_at_the_station_and_another_extends_the_session(
         await link.close()
 
     run(scenario())
+
+
+@override_settings(FICHA_CAFE_PRICE_PER_HOUR=600)
+def test_warnings_then_the_session_ends_at_zero_and_the_agent_is_told(door, make_customer):
+    import datetime as dt
+
+    from ficha.core import clock
+
+    alice = make_customer("alice")
+    give_credit(alice, 60)  # 6 minutes
+    pc = make_station()
+    start = clock.now()
+
+    async def scenario():
+        link = client.AgentLink(await paired(door, pc))
+        await link.connect()
+        reader = asyncio.ensure_future(link.receive_forever())
+        warnings = []
+        link.on_state = lambda state: warnings.append(state.get("warn"))
+        with clock.frozen(start):
+            assert (await link.login("alice", "pw-alice"))["ok"]
+        with clock.frozen(start + dt.timedelta(seconds=61)):
+            assert await until(lambda: 5 in warnings, 3)
+        with clock.frozen(start + dt.timedelta(seconds=5 * 60 + 1)):
+            assert await until(lambda: 1 in warnings, 3)
+        with clock.frozen(start + dt.timedelta(seconds=6 * 60 + 30)):
+            assert await until(lambda: link.mode == "free", 4)
+        reader.cancel()
+        await link.close()
+
+    run(scenario())
+    session = CafeSession.objects.get()
+    assert session.end_reason == "credit" and session.seconds == 360
+    assert balance(alice) == 0 and ledger_sum() == 0
+
+
+@override_settings(FICHA_CAFE_PRICE_PER_HOUR=600)
+def test_a_restarted_door_gives_the_reconnecting_agent_its_full_state(transactional_db,
+                                                                      make_customer):
+    import datetime as dt
+
+    from ficha.core import clock
+
+    alice = make_customer("alice")
+    give_credit(alice, 600)  # an hour
+    pc = make_station()
+    start = clock.now()
+    first = ServerThread(("127.0.0.1", 0)).start()
+    url = f"ws://127.0.0.1:{first.address[1]}"
+
+    async def before():
+        link = client.AgentLink(await paired(url, pc), boot_id="boot-1")
+        await link.connect()
+        reader = asyncio.ensure_future(link.receive_forever())
+        with clock.frozen(start):
+            assert (await link.login("alice", "pw-alice"))["ok"]
+        reader.cancel()
+        return link.creds
+
+    try:
+        creds = run(before())
+    finally:
+        first.stop()  # the server goes down mid-session
+    assert Station.objects.get(pk=pc.pk).connected is False
+    second = ServerThread(("127.0.0.1", 0)).start()
+    try:
+        creds.url = client.agent_url(f"127.0.0.1:{second.address[1]}")
+
+        async def after():
+            link = client.AgentLink(creds, boot_id="boot-1", restarts=1)
+            with clock.frozen(start + dt.timedelta(minutes=20)):
+                state = await link.connect()
+            await link.close()
+            return state
+
+        state = run(after())
+    finally:
+        second.stop()
+    assert state["mode"] == "session" and state["session"]["customer"] == "alice"
+    assert state["session"]["remaining"] == 40 * 60  # the 20 minutes down were used
+    assert Station.objects.get(pk=pc.pk).restarts == 1

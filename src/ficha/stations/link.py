@@ -119,6 +119,7 @@ class LinkServer:
         self._server = await serve(self.handler, self.addr[0], self.addr[1], ssl=self.ssl,
                                    max_size=m.MAX_FRAME, ping_interval=20, ping_timeout=20,
                                    compression=None,  # frames are small: deflate costs CPU
+                                   close_timeout=2,
                                    process_request=self._check_path)
         sock = next(iter(self._server.sockets))
         self.address = sock.getsockname()[:2]
@@ -420,6 +421,12 @@ class ServerThread:
         self._ready.set()
         self._loop.run_until_complete(self._stopped.wait())
         self._loop.run_until_complete(self.server.stop())
+        # whatever is still pending (a handler waiting on a peer that never closed) ends here
+        pending = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.close()
 
     def start(self) -> ServerThread:

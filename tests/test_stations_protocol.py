@@ -323,3 +323,18 @@ def test_a_restarted_door_gives_the_reconnecting_agent_its_full_state(transactio
     assert state["mode"] == "session" and state["session"]["customer"] == "alice"
     assert state["session"]["remaining"] == 40 * 60  # the 20 minutes down were used
     assert Station.objects.get(pk=pc.pk).restarts == 1
+
+
+def test_pair_from_the_command_line_saves_a_private_secret(door, tmp_path):
+    import stat
+
+    from ficha_protocol.__main__ import main
+
+    pc = make_station(name="PC-CLI")
+    code = st.issue_pairing_code(OWNER, pc)
+    path = tmp_path / "agent.json"
+    assert main(["pair", door, code, "--save", str(path)]) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    creds = client.Credentials.load(path)
+    assert creds.station == pc.pk and creds.secret == Station.objects.get(pk=pc.pk).secret
+    assert main(["pair", door, code, "--save", str(tmp_path / "x.json")]) == 1  # once

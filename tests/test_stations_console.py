@@ -16,7 +16,7 @@ from ficha.core.models import AuditLog
 from ficha.ledger import services as ledger
 from ficha.stations import services as st
 from ficha.stations.models import CafeSession, Station, StationCommand
-from tests.stations_support import OWNER, T0, give_credit, make_station
+from tests.stations_support import OWNER, T0, door_up, give_credit, make_station
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,7 @@ def test_room_map_shows_each_station_state_customer_time_and_amount(client, cash
                                                        powered=True)
     Station.objects.filter(pk=b.pk).update(powered=True, last_seen_at=T0)  # went silent
     with clock.frozen(T0 + dt.timedelta(minutes=7, seconds=5)):
+        door_up(clock.now())
         Station.objects.filter(pk__in=[a.pk, c.pk]).update(last_seen_at=clock.now())
         html = login(client, cashier).get(reverse("console:stations_room")).content.decode()
 
@@ -168,16 +169,23 @@ def test_roles(client, seller, cashier, manager):
     assert client.get(reverse("console:station", args=[pc.pk])).status_code == 200
 
 
-def test_silent_pc_raises_one_alert(make_customer):
+def test_silent_pc_raises_one_alert_but_not_while_the_door_is_down(make_customer):
     from ficha.core.models import Alert
 
     pc = make_station()
     Station.objects.filter(pk=pc.pk).update(powered=True, last_seen_at=T0)
-    with clock.frozen(T0 + dt.timedelta(seconds=10)):
-        assert st.check_silent() == 0
     with clock.frozen(T0 + dt.timedelta(minutes=2)):
+        assert st.check_silent() == 0  # no door has ever run: nobody to blame
+        st.door_started()
+        assert st.check_silent() == 0  # it just started: PCs are reconnecting
+        assert st.room()[0].state == st.OFFLINE
+    with clock.frozen(T0 + dt.timedelta(seconds=10)):
+        door_up(clock.now())
+        assert st.check_silent() == 0  # 10 s of silence is not yet suspicious
+    with clock.frozen(T0 + dt.timedelta(minutes=2)):
+        door_up(clock.now())
+        assert st.room()[0].state == st.SILENT
         assert st.check_silent() == 1
-        assert st.check_silent() == 0
+        assert st.check_silent() == 0  # one alert, not one per round
     alert = Alert.objects.get()
     assert pc.name in alert.message and alert.kind == "station"
-    Station.objects.filter(pk=pc.pk).update(powered=False)  # said goodbye: no alert

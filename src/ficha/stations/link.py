@@ -116,6 +116,7 @@ class LinkServer:
         from websockets.asyncio.server import serve
 
         self.last_command = await self.db(lookups.last_command_id)
+        await self.db(services.door_started)
         self._server = await serve(self.handler, self.addr[0], self.addr[1], ssl=self.ssl,
                                    max_size=m.MAX_FRAME, ping_interval=20, ping_timeout=20,
                                    compression=None,  # frames are small: deflate costs CPU
@@ -329,10 +330,9 @@ class LinkServer:
             await self.db(services.mark_delivered, delivered)
 
     async def flush(self) -> None:
-        if not self.seen:
-            return
+        """The door's own beat, and one UPDATE for every station heard since the last."""
         ids, self.seen = sorted(self.seen), set()
-        await self.db(services.mark_seen, ids)
+        await self.db(_flush, ids)
 
     async def tick(self) -> None:
         """Warnings at 5 and 1 minutes; at zero the session ends (then the lock screen)."""
@@ -350,7 +350,7 @@ class LinkServer:
             if state["mode"] != services.SESSION:
                 continue
             if left <= 0:
-                expired.append(session["id"])
+                expired.append((station, session["id"]))
                 continue
             for minutes in services.base.WARN_MINUTES:
                 key = (session["id"], minutes)
@@ -359,8 +359,19 @@ class LinkServer:
                     with contextlib.suppress(Exception):
                         await conn.send(m.STATE, {**state, "warn": minutes})
                     break
-        for pk in expired:
-            await self.db(services.expire_or_meter, pk)
+        if expired:
+            # ends what ran out; a snapshot that was only stale (credit added elsewhere)
+            # is read again either way, and the agents get the truth at once
+            for _station, pk in expired:
+                await self.db(services.expire_or_meter, pk)
+            stations = [station for station, _pk in expired]
+            snaps = await self.db(lookups.snapshots, stations)
+            for station, snap in snaps.items():
+                conn = self.conns.get(station)
+                if conn is not None:
+                    self.snaps[station] = snap
+                    with contextlib.suppress(Exception):
+                        await conn.send(m.STATE, services.live(snap))
 
     async def resnap(self) -> None:
         busy = [s for s, snap in self.snaps.items() if snap.get("session")]
@@ -391,6 +402,11 @@ def _agent_request(station_id: int, kind: str, body: dict, ip) -> dict:
 def _apply_events(station_id: int, events: list) -> list[str]:
     station = services.Station.objects.get(pk=station_id)
     return services.apply_events(station, events)
+
+
+def _flush(ids: list[int]) -> None:
+    services.door_beat()
+    services.mark_seen(ids)
 
 
 def _disconnect_all(ids: list[int]) -> None:

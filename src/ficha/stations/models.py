@@ -154,3 +154,11 @@ class StationEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["station", "event_id"],
                                                name="stations_event_once")]
+
+
+class LinkStatus(models.Model):
+    """One row: when the link door (``ficha stationd``) started and last beat, so silence
+    from every PC while the door itself is down is not blamed on the PCs."""
+
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()

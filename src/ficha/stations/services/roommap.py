@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from ficha.core import alerts, clock
 
-from ..models import CafeSession, Station
+from ..models import CafeSession, LinkStatus, Station
 from .base import (
     FREE,
     LOCKED,
@@ -58,15 +58,38 @@ class Cell:
         return self.session.customer.username if self.session.customer else self.session.label
 
 
-def link_state(station: Station, now: dt.datetime) -> str | None:
-    """offline / silent for an agent PC the link does not hear; None when it is fine."""
+DOOR_BEAT_STALE = 10  # seconds: the door beats every second
+DOOR_SETTLE = 60  # seconds after the door started before silence counts (reconnects)
+
+
+def door_status(now: dt.datetime | None = None) -> tuple[bool, bool]:
+    """(the link door is running, and has run long enough for PCs to have reconnected)."""
+    now = now or clock.now()
+    row = LinkStatus.objects.filter(pk=1).first()
+    if row is None or (now - row.beat_at).total_seconds() > DOOR_BEAT_STALE:
+        return False, False
+    return True, (now - row.started_at).total_seconds() >= DOOR_SETTLE
+
+
+def door_started(now: dt.datetime | None = None) -> None:
+    now = now or clock.now()
+    LinkStatus.objects.update_or_create(pk=1, defaults={"started_at": now, "beat_at": now})
+
+
+def door_beat(now: dt.datetime | None = None) -> None:
+    LinkStatus.objects.filter(pk=1).update(beat_at=now or clock.now())
+
+
+def link_state(station: Station, now: dt.datetime, door_up: bool = True) -> str | None:
+    """offline / silent for an agent PC the link does not hear; None when it is fine.
+    While the door itself is down nobody is blamed: every PC is just offline."""
     if not station.is_agent:
         return None
     fresh = (station.last_seen_at is not None
              and (now - station.last_seen_at).total_seconds() <= OFFLINE_AFTER)
     if station.connected and fresh:
         return None
-    return SILENT if station.powered else OFFLINE
+    return SILENT if station.powered and door_up else OFFLINE
 
 
 def room(now: dt.datetime | None = None) -> list[Cell]:
@@ -75,13 +98,14 @@ def room(now: dt.datetime | None = None) -> list[Cell]:
     from .base import limit_seconds
 
     now = now or clock.now()
+    door_up = door_status(now)[1]
     stations = list(Station.objects.all())
     sessions = {s.station_id: s for s in CafeSession.objects.filter(OPEN)
                 .select_related("customer", "customer__credit_account", "station")}
     cells = []
     for station in stations:
         session = sessions.get(station.pk)
-        state = link_state(station, now)
+        state = link_state(station, now, door_up)
         cell = Cell(station, FREE, session)
         if session is not None:
             cell.elapsed = session.used_seconds(now)
@@ -127,6 +151,8 @@ def check_silent(now: dt.datetime | None = None) -> int:
     """Worker job: alert the owner about PCs believed on whose agent stopped talking
     without saying goodbye (possible operator fraud: the PC is used off the books)."""
     now = now or clock.now()
+    if not door_status(now)[1]:
+        return 0  # the door is down or just started: the PCs are not to blame
     n = 0
     cutoff = now - dt.timedelta(seconds=SILENT_ALERT_AFTER)
     for station in Station.objects.filter(kind=Station.Kind.AGENT, powered=True,

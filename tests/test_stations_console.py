@@ -189,3 +189,12 @@ def test_silent_pc_raises_one_alert_but_not_while_the_door_is_down(make_customer
         assert st.check_silent() == 0  # one alert, not one per round
     alert = Alert.objects.get()
     assert pc.name in alert.message and alert.kind == "station"
+
+
+def test_room_map_says_when_the_link_door_is_down(client, cashier):
+    make_station()
+    html = login(client, cashier).get(reverse("console:stations_room")).content.decode()
+    assert 'id="door-down"' in html
+    door_up(clock.now())
+    html = client.get(reverse("console:stations_room")).content.decode()
+    assert 'id="door-down"' not in html

@@ -38,6 +38,7 @@ def _cells_context():
     cells = st.room()
     # one reverse() for every cell's link ({% url %} per cell is most of the render)
     return {"cells": cells, "unpaid": list(st.unpaid()[:50]),
+            "door_up": st.door_status()[0] or not any(c.station.is_agent for c in cells),
             "station_url": reverse("console:station", args=[0])[:-2],
             "counts": {state: sum(1 for c in cells if c.state == state)
                        for state in st.STATE_LABELS},

@@ -99,14 +99,28 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
+def _closing(fn, *args, **kwargs):
+    from django.db import connections
+
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connections.close_all()  # the thread's own connection (PostgreSQL counts them)
+
+
+async def orm(fn, *args, **kwargs):
+    """An ORM call from the test's event loop, in a thread that closes its connection."""
+    return await asyncio.to_thread(_closing, fn, *args, **kwargs)
+
+
 async def paired(url, station):
-    code = await asyncio.to_thread(st.issue_pairing_code, OWNER, station)
+    code = await orm(st.issue_pairing_code, OWNER, station)
     return await client.pair(url, code, hostname="pc-test")
 
 
 async def until(predicate, timeout=5.0):
     for _n in range(int(timeout / 0.05)):
-        if await asyncio.to_thread(predicate):
+        if await orm(predicate):
             return True
         await asyncio.sleep(0.05)
     return False
@@ -132,19 +146,19 @@ def test_pairing_login_state_commands_and_events_over_the_link(door, make_custom
         reply = await link.login("alice", "4821")
         assert reply["ok"] is True
         assert link.state["mode"] == "session"
-        assert link.state["session"]["remaining"] == 30 * 60
+        assert 30 * 60 - 5 <= link.state["session"]["remaining"] <= 30 * 60  # money's worth
         hb = await link.heartbeat()
         assert hb["session"]["customer"] == "alice"
         # a console command reaches the agent within 2 s
-        await asyncio.to_thread(st.run, OWNER, pc, "message", text="Closing at 22:00")
+        await orm(st.run, OWNER, pc, "message", text="Closing at 22:00")
         assert await until(lambda: bool(link.commands), 2.0)
         assert link.commands[0]["action"] == "message"
         assert await until(lambda: StationCommand.objects.filter(
             action="message", acked_at__isnull=False, ok=True).exists())
         # a state change made at the console is pushed
-        await asyncio.to_thread(st.run, OWNER, pc, "lock")
+        await orm(st.run, OWNER, pc, "lock")
         assert await until(lambda: link.mode == "locked" or link.mode == "paused", 2.0)
-        await asyncio.to_thread(st.run, OWNER, pc, "unlock")
+        await orm(st.run, OWNER, pc, "unlock")
         assert await until(lambda: link.mode == "session", 2.0)
         # offline: the customer logs out while the link is down; reconciled once
         session_id = link.state["session"]["id"]
@@ -178,7 +192,7 @@ def test_wrong_secret_unknown_station_and_revoked_station_are_refused(door):
         link = client.AgentLink(creds)
         await link.connect()
         reader = asyncio.ensure_future(link.receive_forever())
-        await asyncio.to_thread(lambda: st.revoke(OWNER, Station.objects.get(pk=pc.pk)))
+        await orm(lambda: st.revoke(OWNER, Station.objects.get(pk=pc.pk)))
         with pytest.raises(ConnectionError):
             await asyncio.wait_for(reader, 3)
         with pytest.raises(client.LinkError):
@@ -234,7 +248,7 @@ def test_a_code_alone_logs_in_at_the_station_and_another_extends_the_session(
         reader = asyncio.ensure_future(link.receive_forever())
         reply = await link.redeem(codes[0])
         assert reply["ok"], reply
-        assert link.state["session"]["remaining"] == 12 * 60
+        assert 12 * 60 - 5 <= link.state["session"]["remaining"] <= 12 * 60
         reply = await link.redeem(codes[1])
         assert reply["ok"] and reply["credited"] == 120
         assert await until(lambda: link.state["session"]["remaining"] >= 23 * 60, 3)

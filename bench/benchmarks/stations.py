@@ -180,6 +180,16 @@ def poll_room(seconds: float) -> dict:
 
     polls, on_map = [], {}
     end = time.monotonic() + seconds
+    try:
+        _poll(end, polls, on_map)
+    finally:
+        connections.close_all()  # this thread's connection (PostgreSQL counts them)
+    return {"polls": polls, "on_map": on_map}
+
+
+def _poll(end: float, polls: list, on_map: dict) -> None:
+    from ficha.stations import services as st
+
     while time.monotonic() < end:
         t0 = time.monotonic()
         cells = st.room()
@@ -192,7 +202,6 @@ def poll_room(seconds: float) -> dict:
             if c.state == st.SESSION and str(c.station.pk) not in on_map:
                 on_map[str(c.station.pk)] = time.time()
         time.sleep(max(0.0, MAP_EVERY_S - (time.monotonic() - t0)))
-    return {"polls": polls, "on_map": on_map}
 
 
 def _start_poller(seconds: float, logdir: str):

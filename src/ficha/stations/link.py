@@ -96,6 +96,7 @@ class LinkServer:
         self.addr = addr
         self.ssl = ssl
         self.heartbeat = heartbeat
+        self.threads = threads
         self.executor = ThreadPoolExecutor(max_workers=threads,
                                            thread_name_prefix="ficha-stationd-db")
         self.conns: dict[int, Conn] = {}
@@ -141,6 +142,11 @@ class LinkServer:
         if ids:
             with contextlib.suppress(Exception):
                 await self.db(_disconnect_all, ids)
+        # each database thread closes its own connection (PostgreSQL counts them)
+        barrier = threading.Barrier(self.threads, timeout=5)
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self.executor, _close_in_thread, barrier)
+                               for _n in range(self.threads)), return_exceptions=True)
         self.executor.shutdown(wait=True)
 
     async def _every(self, seconds: float, fn) -> None:
@@ -402,6 +408,14 @@ def _agent_request(station_id: int, kind: str, body: dict, ip) -> dict:
 def _apply_events(station_id: int, events: list) -> list[str]:
     station = services.Station.objects.get(pk=station_id)
     return services.apply_events(station, events)
+
+
+def _close_in_thread(barrier: threading.Barrier) -> None:
+    from django.db import connections
+
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()  # so that every thread of the pool takes one
+    connections.close_all()
 
 
 def _flush(ids: list[int]) -> None:

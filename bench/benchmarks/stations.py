@@ -176,7 +176,6 @@ def _changes(sim: Sim, ids: list[int], stop: threading.Event, made: list) -> Non
 def poll_room(seconds: float) -> dict:
     """Render the room map fragment every 2 s for ``seconds`` (in its own process, as a
     console's web worker would); note when each station first shows a session."""
-    from ficha.stations import services as st
 
     polls, on_map = [], {}
     end = time.monotonic() + seconds

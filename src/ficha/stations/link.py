@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections
 
 from ficha.core import clock
+from ficha.core.alerts import in_venue_language
 from ficha_protocol import AGENT_PATH, PROTOCOL_VERSION
 from ficha_protocol import messages as m
 
@@ -206,7 +207,7 @@ class LinkServer:
 
     async def _pair(self, ws, frame: m.Frame, ip) -> None:
         try:
-            station, secret = await self.db(services.pair, str(frame.body.get("code", "")),
+            station, secret = await self.db(_pair, str(frame.body.get("code", "")),
                                             hostname=str(frame.body.get("hostname", "")),
                                             ip=ip)
         except services.StationError as exc:
@@ -389,6 +390,11 @@ class LinkServer:
 
 
 def _agent_request(station_id: int, kind: str, body: dict, ip) -> dict:
+    with in_venue_language():  # what the customer reads at the PC
+        return _agent_request_in_language(station_id, kind, body, ip)
+
+
+def _agent_request_in_language(station_id: int, kind: str, body: dict, ip) -> dict:
     station = services.Station.objects.get(pk=station_id)
     try:
         if kind == m.LOGIN:
@@ -408,6 +414,11 @@ def _agent_request(station_id: int, kind: str, body: dict, ip) -> dict:
 def _apply_events(station_id: int, events: list) -> list[str]:
     station = services.Station.objects.get(pk=station_id)
     return services.apply_events(station, events)
+
+
+def _pair(code: str, *, hostname: str, ip) -> tuple:
+    with in_venue_language():
+        return services.pair(code, hostname=hostname, ip=ip)
 
 
 def _close_in_thread(barrier: threading.Barrier) -> None:

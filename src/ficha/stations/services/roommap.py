@@ -143,8 +143,7 @@ def mark_seen(station_ids: list[int], at: dt.datetime | None = None) -> int:
     """One UPDATE for every station heard since the last flush."""
     if not station_ids:
         return 0
-    return Station.objects.filter(pk__in=station_ids).update(
-        last_seen_at=at or clock.now(), connected=True, powered=True)
+    return Station.objects.filter(pk__in=station_ids).update(last_seen_at=at or clock.now())
 
 
 def check_silent(now: dt.datetime | None = None) -> int:

@@ -261,3 +261,32 @@ def test_a_station_is_priced_by_its_group_tariff_and_keeps_it_when_moved(make_cu
         assert st.bill(a).total == 300 and st.bill(b).total == 600
         st.move(OWNER, b, make_station())
         assert st.bill(CafeSession.objects.get(pk=b.pk)).total == 600
+
+
+@PRICE
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ticks=strat.lists(strat.integers(1, 900), min_size=1, max_size=6),
+       ago=strat.integers(0, 4000), resends=strat.integers(1, 3))
+def test_an_offline_end_settles_to_the_price_of_the_time_used_whatever_was_metered(
+        make_customer, ticks, ago, resends):
+    customer = make_customer()
+    give_credit(customer, 1000)
+    pc = make_station()
+    with clock.frozen(T0):
+        session = st.start_prepaid(OWNER, pc, customer)
+    t = T0
+    for step in ticks:
+        t += dt.timedelta(seconds=step)
+        with clock.frozen(t):
+            st.meter_running()
+    event = {"id": f"e-{session.pk}", "kind": "session_end", "session": session.pk, "ago": ago}
+    with clock.frozen(t):
+        for _n in range(resends):
+            assert st.apply_events(pc, [event]) == [event["id"]]
+    session.refresh_from_db()
+    assert session.status == CafeSession.Status.ENDED
+    assert session.ended_at == max(T0, t - dt.timedelta(seconds=ago))
+    assert session.debited == session.charged == st.bill(session).total
+    assert balance(customer) == 1000 - session.charged >= 0
+    assert ledger_sum() == 0

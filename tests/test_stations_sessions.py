@@ -290,3 +290,31 @@ def test_an_offline_end_settles_to_the_price_of_the_time_used_whatever_was_meter
     assert session.debited == session.charged == st.bill(session).total
     assert balance(customer) == 1000 - session.charged >= 0
     assert ledger_sum() == 0
+
+
+def test_time_after_a_package_is_priced_in_the_band_it_was_used_in(make_customer):
+    """A package covers 21:30-22:00; the paid half hour after it is night time."""
+    from ficha.core.services import venue_settings
+    from ficha.tariffs import services as tariffs
+
+    tz = venue_settings().time_zone
+    tariffs.create_tariff(
+        OWNER, name="Day and night", increment=60, fallback="day",
+        rates=[{"name": "day", "steps": [{"start": 0, "prices": {"guest": 600}}]},
+               {"name": "night", "steps": [{"start": 0, "prices": {"guest": 1200}}]}],
+        bands=[{"days": list(range(7)), "start": 22 * 60, "end": 24 * 60, "rate": "night"}])
+    alice = make_customer("alice")
+    give_credit(alice, 1000)
+    package = tariffs.create_package(OWNER, name="30 min", seconds=1800, price=0)
+    tariffs.buy_package(OWNER, alice, package)
+    import zoneinfo
+
+    start = dt.datetime(2026, 3, 2, 21, 30, tzinfo=zoneinfo.ZoneInfo(tz))
+    with clock.frozen(start):
+        session = st.start_prepaid(OWNER, make_station(), alice)
+    with clock.frozen(start + dt.timedelta(minutes=60)):
+        st.meter_running()
+    session.refresh_from_db()
+    assert session.package_seconds == 1800
+    assert session.charged == 600  # 30 night minutes at 1200 an hour, not day price
+    assert "night" in " ".join(line.text for line in st.bill(session).lines)

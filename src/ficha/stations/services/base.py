@@ -76,8 +76,14 @@ def priced_seconds(session: CafeSession, used: int) -> int:
     return max(0, used - session.package_seconds)
 
 
+def paid_start(session: CafeSession) -> dt.datetime:
+    """When the priced time began: after the package time the session used (bands are
+    priced at the hours they were really used in; pauses are not counted)."""
+    return session.started_at + dt.timedelta(seconds=session.package_seconds)
+
+
 def price_of(session: CafeSession, used: int) -> int:
-    return cafe.total(session_spec(session), session.started_at,
+    return cafe.total(session_spec(session), paid_start(session),
                       priced_seconds(session, used), session.price_group)
 
 
@@ -87,12 +93,13 @@ def limit_seconds(session: CafeSession) -> int | None:
     if session.kind != CafeSession.Kind.PREPAID or session.customer_id is None:
         return None
     credit = session.debited + max(0, accounts.balance(session.customer))
-    money = cafe.seconds_for(session_spec(session), session.started_at, credit,
-                             session.price_group)
-    if money is None:
-        return None
     group = session.station.group if session.station.group_id else None
     left = tariffs.package_seconds_left(session.customer, station_group=group)
+    # money starts paying when the package time still held runs out
+    start = paid_start(session) + dt.timedelta(seconds=left)
+    money = cafe.seconds_for(session_spec(session), start, credit, session.price_group)
+    if money is None:
+        return None
     return session.package_seconds + left + money
 
 

@@ -34,6 +34,7 @@ from .base import (
     OPEN,
     StationError,
     limit_seconds,
+    paid_start,
     price_group_of,
     price_of,
     priced_seconds,
@@ -287,7 +288,7 @@ def expire_or_meter(pk: int) -> CafeSession:
 def bill(session: CafeSession) -> cafe.Charge:
     """The itemised price of a session's used time (the lines say how it was computed)."""
     seconds = session.seconds if session.status == S.ENDED else session.used_seconds()
-    return cafe.price(session_spec(session), session.started_at,
+    return cafe.price(session_spec(session), paid_start(session),
                       priced_seconds(session, seconds), session.price_group)
 
 

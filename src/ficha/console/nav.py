@@ -39,6 +39,8 @@ ITEMS: list[NavItem] = [
     NavItem("console:shifts", _("Shifts"), "use_shift", ("shift",), 40),
     NavItem("console:hotspot", _("Hotspot"), "manage_hotspot", ("hotspot",), 50),
     NavItem("console:stations", _("Room map"), "operate_stations", ("station",), 45),
+    NavItem("console:tariffs", _("Tariffs"), "view_tariffs",
+            ("tariff", "station_group", "package"), 55),
     NavItem("console:alerts", _("Alerts"), "view_alerts", ("alert",), 60,
             badge=_open_alert_count),
     NavItem("console:audit", _("Audit log"), "view_audit", ("audit",), 70),

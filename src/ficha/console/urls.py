@@ -19,6 +19,7 @@ from .views import (
     shifts,
     staff,
     stations,
+    tariffs,
     tokens,
 )
 
@@ -37,6 +38,17 @@ urlpatterns = [
     path("hotspot/plans/<int:pk>/", hotspot.plan_edit, name="hotspot_plan"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),
     path("alerts/unlock/", alerts.unlock, name="alerts_unlock"),
+    # café tariffs, station groups, time packages
+    path("tariffs/", tariffs.tariff_page, name="tariffs"),
+    path("tariffs/new/", tariffs.tariff_edit, name="tariff_new"),
+    path("tariffs/quote/", tariffs.quote, name="tariff_quote"),
+    path("tariffs/<int:pk>/", tariffs.tariff_edit, name="tariff"),
+    path("tariffs/<int:pk>/delete/", tariffs.tariff_delete, name="tariff_delete"),
+    path("tariffs/groups/new/", tariffs.group_new, name="station_group_new"),
+    path("tariffs/groups/<int:pk>/", tariffs.group_edit, name="station_group"),
+    path("tariffs/packages/new/", tariffs.package_new, name="package_new"),
+    path("tariffs/packages/sell/", tariffs.package_sell, name="package_sell"),
+    path("tariffs/packages/<int:pk>/", tariffs.package_edit, name="package"),
     # customers
     path("customers/", customers.customer_list, name="customers"),
     path("customers/new/", customers.customer_new, name="customer_new"),

@@ -227,23 +227,36 @@ class TariffSpec:
     def _week(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Change points of the week: (starts in seconds of the week, rate indexes)."""
         fallback = self._rate_index[self.fallback]
-        grid = [-1] * (7 * 1440)
-        for band in self.bands:
-            idx = self._rate_index[band.rate]
-            for a, b in band.minutes_of_week():
-                for m in range(a, b):
-                    if grid[m] != -1:
-                        d, hm = divmod(m, 1440)
-                        raise TariffError(
-                            _("Two bands overlap on %(day)s at %(time)s.")
-                            % {"day": day_label(d), "time": f"{hm // 60:02d}:{hm % 60:02d}"})
-                    grid[m] = idx
-        starts, idxs = [], []
-        for m, idx in enumerate(grid):
-            idx = fallback if idx == -1 else idx
-            if not idxs or idxs[-1] != idx:
-                starts.append(m * 60)
-                idxs.append(idx)
+        spans = sorted((a, b, self._rate_index[band.rate])
+                       for band in self.bands for a, b in band.minutes_of_week())
+        for (_a1, b1, _i), (a2, _b2, _j) in zip(spans, spans[1:], strict=False):
+            if a2 < b1:
+                d, hm = divmod(a2, 1440)
+                raise TariffError(
+                    _("Two bands overlap on %(day)s at %(time)s.")
+                    % {"day": day_label(d), "time": f"{hm // 60:02d}:{hm % 60:02d}"})
+        starts: list[int] = []
+        idxs: list[int] = []
+
+        def put(minute: int, idx: int) -> None:
+            if idxs and idxs[-1] == idx:
+                return
+            if starts and starts[-1] == minute * 60:
+                starts.pop()
+                idxs.pop()
+                if idxs and idxs[-1] == idx:
+                    return
+            starts.append(minute * 60)
+            idxs.append(idx)
+
+        at = 0
+        for a, b, idx in spans:
+            if a > at:
+                put(at, fallback)
+            put(a, idx)
+            at = b
+        if at < 7 * 1440:
+            put(at, fallback)
         return tuple(starts), tuple(idxs)
 
     def rate_at_week_second(self, sow: int) -> tuple[int, int]:
@@ -298,6 +311,14 @@ def simple(price_per_hour: int, *, member: int | None = None, first_block: int =
                       minimum=minimum, currency=currency, time_zone=time_zone, name=name)
 
 
+def from_time_tariff(tariff, *, currency: str = "", time_zone: str = "UTC") -> TariffSpec:
+    """The spec that prices time as the hotspot's :class:`ficha.tariffs.pricing.Tariff`
+    does (its per-hour price, increment and minimum; data is not café time): for any
+    ``seconds``, ``total(spec, start, seconds) == pricing.charge(tariff, seconds)``."""
+    return simple(tariff.price_per_hour, increment=tariff.increment, minimum=tariff.minimum,
+                  currency=currency, time_zone=time_zone)
+
+
 # --- the charge -----------------------------------------------------------------------------
 TIME = "time"
 BILLING = "billing"
@@ -324,7 +345,7 @@ class Line:
 
     @property
     def minutes(self) -> str:
-        return _duration(self.seconds)
+        return duration_text(self.seconds)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "text": self.text, "exact_3600ths": self.exact,
@@ -354,7 +375,7 @@ class Charge:
                 "lines": [line.as_dict() for line in self.lines]}
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
     h, rest = divmod(seconds, HOUR)
     m, s = divmod(rest, 60)
     parts = []
@@ -406,12 +427,12 @@ def _local(spec: TariffSpec, start: dt.datetime) -> dt.datetime:
     return start.replace(microsecond=0).astimezone(spec.tz)
 
 
-def _segments(spec: TariffSpec, start_utc: dt.datetime, billed: int):
-    """(from, to, rate index, step index) pieces of [0, billed) elapsed seconds."""
+def _pieces(spec: TariffSpec, start_utc: dt.datetime, end: int):
+    """(from, to, rate index, step index) pieces of [0, end) elapsed seconds, in order;
+    consecutive pieces may share a price list and step (see :func:`_segments`)."""
     tz = spec.tz
     t = 0
-    out: list[list[int]] = []
-    while t < billed:
+    while t < end:
         local = (start_utc + dt.timedelta(seconds=t)).astimezone(tz)
         sow = local.weekday() * DAY + local.hour * HOUR + local.minute * 60 + local.second
         idx, until = spec.rate_at_week_second(sow)
@@ -425,12 +446,19 @@ def _segments(spec: TariffSpec, start_utc: dt.datetime, billed: int):
         k = rate.step_at(t)
         if k + 1 < len(rate.steps):
             nxt = min(nxt, rate.steps[k + 1].start)
-        end = min(nxt, billed)
+        b = min(nxt, end)
+        yield t, b, idx, k
+        t = b
+
+
+def _segments(spec: TariffSpec, start_utc: dt.datetime, billed: int) -> list[list[int]]:
+    """The pieces of [0, billed), neighbours with the same price list and step merged."""
+    out: list[list[int]] = []
+    for a, b, idx, k in _pieces(spec, start_utc, billed):
         if out and out[-1][2] == idx and out[-1][3] == k:
-            out[-1][1] = end
+            out[-1][1] = b
         else:
-            out.append([t, end, idx, k])
-        t = end
+            out.append([a, b, idx, k])
     return out
 
 
@@ -449,7 +477,7 @@ def _cost(spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str) ->
     if not billed:
         return 0
     total = spec.start_fee * HOUR
-    for a, b, idx, k in _segments(spec, start_utc, billed):
+    for a, b, idx, k in _pieces(spec, start_utc, billed):
         total += spec.rates[idx].steps[k].price(group) * (b - a)
     return max(total, spec.minimum * HOUR)
 
@@ -476,11 +504,11 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
     if billed:
         if spec.first_block:
             rule = _("first %(m)s, then every %(n)s") % {
-                "m": _duration(spec.first_block), "n": _duration(spec.increment)}
+                "m": duration_text(spec.first_block), "n": duration_text(spec.increment)}
         else:
-            rule = _("every %(n)s started") % {"n": _duration(spec.increment)}
+            rule = _("every %(n)s started") % {"n": duration_text(spec.increment)}
         lines.append(Line(BILLING, _("Used %(used)s; billed %(billed)s (%(rule)s).") % {
-            "used": _duration(seconds), "billed": _duration(billed), "rule": rule},
+            "used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
             seconds=billed))
     exact = 0
     for a, b, idx, k in _segments(spec, start_utc, billed) if billed else ():
@@ -497,11 +525,11 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
             where = _("%(rate)s, from the start") % {"rate": rate.name}
         else:
             where = _("%(rate)s, from %(from)s on") % {"rate": rate.name,
-                                                       "from": _duration(step.start)}
+                                                       "from": duration_text(step.start)}
         text = _("%(day)s %(t0)s–%(t1)s, %(where)s: %(dur)s × %(price)s an hour = "
                  "%(amount)s") % {
             "day": day_label(t0.weekday()), "t0": t0.strftime("%H:%M:%S"),
-            "t1": t1.strftime("%H:%M:%S"), "where": where, "dur": _duration(b - a),
+            "t1": t1.strftime("%H:%M:%S"), "where": where, "dur": duration_text(b - a),
             "price": format_minor(pph, cur), "amount": format_exact(amount, cur)}
         lines.append(Line(TIME, text, amount, rate=rate.name, step=k, step_start=step.start,
                           start=t0, end=t1, seconds=b - a, price_per_hour=pph))
@@ -537,34 +565,39 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
                 price_group: str = GUEST) -> int | None:
     """The longest billed time ``credit`` pays for from ``start``; ``None`` when time is
     free (no limit from money). ``price(s) ≤ credit < price(s + 1)`` for the answer ``s``,
-    unless it is capped at :data:`MAX_SECONDS`. 0 when even the first block is too dear."""
+    unless capped: then it is the longest billed length within :data:`MAX_SECONDS`.
+    0 when even the first block is too dear.
+
+    One walk over the pieces: a total ``e`` (1/3600 minor units) rounds to at most
+    ``credit`` iff ``e ≤ credit·3600 + 1799``; so the minimum must be ≤ ``credit`` and the
+    time cost of the answer at most ``L = credit·3600 + 1799 − start fee·3600``. The time
+    cost grows piece by piece, linearly within a piece: the last affordable second ``x``
+    is found in the piece where it crosses ``L``, and the answer is the longest billed
+    length ``≤ x``.
+    """
     if isinstance(credit, bool) or not isinstance(credit, int):
         raise TariffError("credit must be an integer of minor units")
     _check(0, price_group)
     credit = max(0, credit)
     start_utc = _local(spec, start).astimezone(UTC)
-
-    def fits(k: int) -> bool:
-        return _round(_cost(spec, start_utc, spec.billed_after(k), price_group)) <= credit
-
-    if not fits(1):
+    limit = credit * HOUR + HOUR // 2 - 1 - spec.start_fee * HOUR
+    if spec.minimum > credit or limit < 0:
         return 0
-    cap_k = 1 + max(0, (MAX_SECONDS - (spec.first_block or spec.increment))
-                    // spec.increment)
-    if fits(cap_k):
-        if not spec.charges_time:
-            return None
-        return spec.billed_after(cap_k)
-    lo, hi = 1, 2  # fits(lo); exponential search for a hi that does not fit
-    while hi < cap_k and fits(hi):
-        lo, hi = hi, min(hi * 2, cap_k)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return spec.billed_after(lo)
+    first, inc = spec.first_block or spec.increment, spec.increment
+    cap = spec.billed_after(1 + max(0, (MAX_SECONDS - first) // inc))
+    x = None  # the last affordable elapsed second
+    cost = 0
+    for a, b, idx, k in _pieces(spec, start_utc, cap):
+        pph = spec.rates[idx].steps[k].price(price_group)
+        if cost + pph * (b - a) > limit:
+            x = a + (limit - cost) // pph
+            break
+        cost += pph * (b - a)
+    if x is None:
+        return None if not spec.charges_time else cap
+    if x < first:
+        return 0
+    return spec.billed_after(1 + (x - first) // inc)
 
 
 # --- JSON form (storage, API, agent) ---------------------------------------------------------
@@ -595,5 +628,7 @@ def spec_from_json(data: Mapping) -> TariffSpec:
             start_fee=data.get("start_fee", 0), minimum=data.get("minimum", 0),
             currency=str(data.get("currency", "")), time_zone=str(data.get("time_zone", "UTC")),
             name=str(data.get("name", "")))
-    except (KeyError, TypeError, AttributeError):
+    except TariffError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise TariffError(_("The tariff data is incomplete or malformed.")) from None

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "ficha.tariffs",
     "ficha.hotspot",
     "ficha.callshop",
+    "ficha.stations",
     "ficha.reports",
     "ficha.printing",
     "ficha.console",
@@ -261,6 +262,14 @@ RADIUS_ACCT_ADDR = env("RADIUS_ACCT_ADDR", "0.0.0.0:1813")
 # whether a kick or a top-up is sent at once (else the worker sends it on its next run).
 HOTSPOT_COA_TIMEOUT = float(env("HOTSPOT_COA_TIMEOUT", "3") or 3)
 HOTSPOT_COA_SEND_NOW = env_bool("HOTSPOT_COA_SEND_NOW", True)
+
+# The café station agents' link (`ficha stationd`, also started by `ficha serve`): host:port
+# of the WebSocket door ("off" disables it); a certificate (and key) turns on TLS (wss).
+STATION_ADDR = env("STATION_ADDR", "0.0.0.0:8765")
+STATION_TLS_CERT = env("STATION_TLS_CERT", "")
+STATION_TLS_KEY = env("STATION_TLS_KEY", "")
+# The café's hourly price (minor units) while no tariff exists in the tariffs app.
+FICHA_CAFE_PRICE_PER_HOUR = int(env("CAFE_PRICE_PER_HOUR", "100") or 100)
 
 # How often the worker runs its periodic jobs (seconds).
 WORKER_INTERVAL = int(env("WORKER_INTERVAL", "30") or 30)

@@ -38,6 +38,7 @@ ITEMS: list[NavItem] = [
     NavItem("console:recharges", _("Recharges"), "view_recharges", ("recharge",), 30),
     NavItem("console:shifts", _("Shifts"), "use_shift", ("shift",), 40),
     NavItem("console:hotspot", _("Hotspot"), "manage_hotspot", ("hotspot",), 50),
+    NavItem("console:stations", _("Room map"), "operate_stations", ("station",), 45),
     NavItem("console:tariffs", _("Tariffs"), "view_tariffs",
             ("tariff", "station_group", "package"), 55),
     NavItem("console:booths", _("Booths"), "use_booths", ("booth",), 45),

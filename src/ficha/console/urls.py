@@ -21,6 +21,7 @@ from .views import (
     settings,
     shifts,
     staff,
+    stations,
     tariffs,
     tokens,
 )
@@ -119,4 +120,16 @@ urlpatterns = [
     path("booths/sessions/<int:pk>/receipt/send/", booths.receipt_send,
          name="booth_receipt_send"),
     path("calls/records/", cdrs.cdr_import, name="cdr_import"),  # callshop: PBX call records
+    # café stations
+    path("stations/", stations.room_map, name="stations"),
+    path("stations/room/", stations.room_fragment, name="stations_room"),
+    path("stations/setup/", stations.station_setup, name="station_setup"),
+    path("stations/setup/arrange/", stations.station_arrange, name="station_arrange"),
+    path("stations/<int:pk>/", stations.station_page, name="station"),
+    path("stations/<int:pk>/command/", stations.station_command, name="station_command"),
+    path("stations/<int:pk>/pair/", stations.station_pair, name="station_pair"),
+    path("stations/<int:pk>/revoke/", stations.station_revoke, name="station_revoke"),
+    path("stations/sessions/<int:pk>/", stations.session_bill, name="station_bill"),
+    path("stations/sessions/<int:pk>/checkout/", stations.session_checkout,
+         name="station_checkout"),
 ]

@@ -61,6 +61,8 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "redeem_for_customer": (_("Redeem a code for a customer"), _CASH),
     "view_reports": (_("See reports"), _MGMT),
     "manage_hotspot": (_("Manage the hotspot (gateways, plans, sessions)"), _MGMT),
+    "operate_stations": (_("See the room map, run café sessions and station commands"), _CASH),
+    "manage_stations": (_("Add, arrange, pair and unpair café stations"), _MGMT),
     "manage_tariffs": (_("Manage café tariffs, station groups and time packages"), _MGMT),
     "view_tariffs": (_("See café tariffs and what time costs"), _CASH),
     "sell_packages": (_("Sell time packages from a customer's credit"), _CASH),

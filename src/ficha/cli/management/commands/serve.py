@@ -21,11 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="do not run the worker")
         parser.add_argument("--no-radius", action="store_true",
                             help="do not run the RADIUS server (FICHA_RADIUS_*_ADDR)")
+        parser.add_argument("--no-stations", action="store_true",
+                            help="do not run the café station link (FICHA_STATION_ADDR)")
         parser.add_argument("--workers", type=int, default=None,
                             help="web worker processes (default: FICHA_WEB_WORKERS)")
 
     def handle(self, *args, demo=False, addr=None, no_worker=False, workers=None,
-               no_radius=False, **opts):
+               no_radius=False, no_stations=False, **opts):
         server = make_server(addr, workers)
         server.check_address()  # before anything else: a second Ficha must not share it
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
@@ -47,6 +49,7 @@ class Command(BaseCommand):
                                       name="ficha-worker")
             thread.start()
         radius = None if no_radius else self._start_radius()
+        stations = None if no_stations else self._start_stations()
         try:
             # Blocks until Ctrl-C or SIGTERM, then stops the web worker processes.
             server.run()
@@ -57,6 +60,8 @@ class Command(BaseCommand):
             stop.set()
             if radius is not None:
                 radius.stop()
+            if stations is not None:
+                stations.stop()
             if thread is not None:
                 thread.join(timeout=10)
         self.stdout.write("Stopped.")
@@ -82,3 +87,24 @@ class Command(BaseCommand):
         for kind, where in radius.addresses.items():
             self.stdout.write(f"RADIUS {kind} on {where[0]}:{where[1]}")
         return radius
+
+    def _start_stations(self):
+        """The station agents' link in a thread; a port already taken only costs a warning."""
+        from django.db import connection
+
+        from ficha.stations.link import ServerThread, parse_addr, tls_context
+
+        where = parse_addr(settings.STATION_ADDR)
+        if where is None:
+            return None
+        threads = 1 if connection.vendor == "sqlite" else 4
+        try:
+            link = ServerThread(where, threads=threads, ssl=tls_context(
+                settings.STATION_TLS_CERT, settings.STATION_TLS_KEY)).start()
+        except OSError as exc:
+            self.stdout.write(self.style.WARNING(
+                f"Station link not started ({exc}); set FICHA_STATION_ADDR, or run "
+                "`ficha stationd` apart."))
+            return None
+        self.stdout.write(f"Station link on {link.address[0]}:{link.address[1]}")
+        return link

@@ -155,9 +155,16 @@ def reason_text(reason: str) -> str:
 
 def _check_customer(customer: Customer | None, username: str, req: AuthRequest, mac: str
                     ) -> tuple[Customer | None, str]:
-    """The customer if the request proves their password (PAP) or a login ticket (PAP or
-    CHAP); throttled per MAC and per account name like the portal's login (unknown names
-    too, so guessing names costs the same)."""
+    """The customer if the request proves a login ticket (PAP or CHAP) or their password
+    (PAP); password checks are throttled per MAC and per account name like the portal's
+    login (unknown names too, so guessing names costs the same).
+
+    A ticket is tried first: it is a one-time random secret the portal issued after its
+    own (throttled) login, so a right one needs neither a throttle claim nor the password
+    hash (which costs tens of milliseconds of CPU by design); a wrong one falls through
+    to the throttled password check like any other guess."""
+    if customer is not None and _use_ticket(customer, req):
+        return customer, ""
     keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")
@@ -167,10 +174,8 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     if customer is None:
         make_password(req.password or "")  # same work either way
         return None, "password"
-    if not req.is_chap and req.password is not None and customer.check_password(req.password):
-        ok = True
-    else:
-        ok = _use_ticket(customer, req)
+    ok = not req.is_chap and req.password is not None and customer.check_password(
+        req.password)
     if not ok:
         return None, "password"
     throttle.forgive(THROTTLE_SCOPE, keys)

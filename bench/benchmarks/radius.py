@@ -59,6 +59,7 @@ AUTH_USERS = int(os.environ.get("BENCH_RADIUS_USERS", "128"))
 SESSIONS = int(os.environ.get("BENCH_RADIUS_SESSIONS", "512"))
 SOCKETS = 32  # source ports of the generator (several NAS): SO_REUSEPORT spreads them
 P99_TARGET_MS = 20.0
+TIMEOUT = 10.0  # seconds before a request counts as lost (a NAS retransmits after 3-5 s)
 STEP_SECONDS = 60  # every interim adds a minute
 STEP_OCTETS = 250_000
 PRICE_PER_HOUR = 600  # 10 per minute
@@ -83,6 +84,42 @@ def _free_udp_ports(n: int) -> list[int]:
         for s in socks:
             s.close()
     return ports
+
+
+def _cpu_seconds(pids) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes (Linux /proc; {} elsewhere)."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings (a process started meanwhile counts whole;
+    one that ended meanwhile is missed)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _backend_pids(database: str) -> list[int]:
+    """PostgreSQL server processes serving ``database`` (same machine only)."""
+    try:
+        with _pg_admin() as admin:
+            return [r[0] for r in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])]
+    except Exception:
+        return []
 
 
 def freeradius_binary() -> str | None:
@@ -347,6 +384,8 @@ class Server:
         self.env = env
         self.proc: subprocess.Popen | None = None
         self.auth_pool: list[bytes] = []
+        self.database = ""
+        self.last_row: dict = {}
         self.probe = b""
         self.results: dict[str, list[dict]] = {}
         self.step = 0  # interim steps already sent to this server (per session)
@@ -374,8 +413,30 @@ class Server:
         except OSError:
             return ""
 
+    def pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        return [self.proc.pid, *_children(self.proc.pid)]
+
+    def cpu(self) -> tuple[dict, dict]:
+        """CPU seconds so far of the server's processes and of its database backends."""
+        return _cpu_seconds(self.pids()), _cpu_seconds(_backend_pids(self.database))
+
+    def run(self, coro) -> radload.Result:
+        before = self.cpu()
+        result = asyncio.run(coro)
+        after = self.cpu()
+        result.cpu = (_cpu_used(before[0], after[0]), _cpu_used(before[1], after[1]))
+        return result
+
     def record(self, phase: str, result: radload.Result):
-        self.results.setdefault(phase, []).append(result.as_dict())
+        row = result.as_dict()
+        cpu = getattr(result, "cpu", None)
+        if cpu and result.answered:
+            row["server_cpu_ms_per_request"] = round(cpu[0] * 1000 / result.answered, 3)
+            row["db_cpu_ms_per_request"] = round(cpu[1] * 1000 / result.answered, 3)
+        self.results.setdefault(phase, []).append(row)
+        self.last_row = row
 
 
 def auth_packets(users: list[str], macs: list[str], count: int,
@@ -512,9 +573,10 @@ def check_books(plan, server: Server, run_tag: str) -> dict:
             problems.append(f"session {run_tag}-{j} missing")
             continue
         expect = pricing.charge(tariff, step * STEP_SECONDS, step * STEP_OCTETS * 4)
-        posted = -(Entry.objects.filter(
+        posted = (Entry.objects.filter(
             transaction__reference=f"hotspot:{s.pk}",
             account_id=s.customer.credit_account_id).aggregate(t=Sum("amount"))["t"] or 0)
+        posted *= -s.customer.credit_account.normal_sign  # a debit, in the account's sign
         txs = AccountingRecord.objects.filter(session=s, debit__gt=0).count()
         debits += txs
         if not (s.charged == s.debited == posted == expect):
@@ -569,6 +631,8 @@ def servers(ctx: Context) -> list[Measurement]:
                             "--acct", f"127.0.0.1:{ports[3]}", "--threads", str(threads),
                             "--processes", str(workers)],
                            ports[2], ports[3], tmp / "ficha.log", env)
+            ficha.database = connection.settings_dict["NAME"]
+            fr.database = frdb["name"]
             both = [ficha, fr]
             for s in both:
                 s.start()
@@ -608,6 +672,12 @@ def servers(ctx: Context) -> list[Measurement]:
     finally:
         for s in started:
             s.stop()
+            errors = [line for line in s.log_tail(10_000).splitlines()
+                      if "not handled" in line or "Error" in line or "ERROR" in line]
+            if errors:
+                ctx.log(f"radius.servers: {s.name} logged {len(errors)} errors, e.g.:")
+                for line in errors[:5]:
+                    ctx.log(f"    {line[:300]}")
         shutil.rmtree(tmp, ignore_errors=True)
     return _measurements(ctx, ficha, fr, books)
 
@@ -615,18 +685,18 @@ def servers(ctx: Context) -> list[Measurement]:
 def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs):
     pool = (tickets.packets(macs, int(6000 * seconds)) if s.name == "ficha"
             else s.auth_pool)
-    peak = asyncio.run(radload.closed_loop(s.auth, pool, SECRET, concurrency=CONCURRENCY,
-                                           seconds=seconds, local_ports=LOCAL))
+    peak = s.run(radload.closed_loop(s.auth, pool, SECRET, concurrency=CONCURRENCY,
+                                     seconds=seconds, local_ports=LOCAL, timeout=TIMEOUT))
     s.record("auth_peak", peak)
     accepts = peak.codes.get(radload.ACCESS_ACCEPT, 0) / peak.seconds
     ctx.log(f"  {s.name}: {accepts:,.0f} Access-Accepts/s at {CONCURRENCY} in flight "
-            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms)")
+            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
     rate = max(1.0, 0.8 * accepts)
     if s.name == "ficha":
         tickets.clear()
         pool = tickets.packets(macs, int(rate * seconds) + 1)
-    at80 = asyncio.run(radload.open_loop(s.auth, pool, SECRET, rate=rate, seconds=seconds,
-                                         local_ports=LOCAL))
+    at80 = s.run(radload.open_loop(s.auth, pool, SECRET, rate=rate, seconds=seconds,
+                                   local_ports=LOCAL, timeout=TIMEOUT))
     s.record("auth_80", at80)
     if s.name == "ficha":
         tickets.clear()
@@ -636,20 +706,26 @@ def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs)
 
 def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds: float):
     packets, steps = interim_packets(s, session_users, macs, tag, int(8000 * seconds))
-    peak = asyncio.run(radload.closed_loop(s.acct, packets, SECRET, concurrency=CONCURRENCY,
-                                           seconds=seconds, local_ports=LOCAL))
+    peak = s.run(radload.closed_loop(s.acct, packets, SECRET, concurrency=CONCURRENCY,
+                                     seconds=seconds, local_ports=LOCAL, timeout=TIMEOUT))
     _advance(s, steps, peak)
     s.record("acct_peak", peak)
     ctx.log(f"  {s.name}: {peak.rate:,.0f} Interim-Updates/s at {CONCURRENCY} in flight "
-            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms)")
+            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
     rate = max(1.0, 0.8 * peak.rate)
     packets, steps = interim_packets(s, session_users, macs, tag, int(rate * seconds) + 1)
-    at80 = asyncio.run(radload.open_loop(s.acct, packets, SECRET, rate=rate, seconds=seconds,
-                                         local_ports=LOCAL))
+    at80 = s.run(radload.open_loop(s.acct, packets, SECRET, rate=rate, seconds=seconds,
+                                   local_ports=LOCAL, timeout=TIMEOUT))
     _advance(s, steps, at80)
     s.record("acct_80", at80)
     ctx.log(f"  {s.name}: at {rate:,.0f}/s p99 {at80.percentile(0.99) * 1000:.1f} ms "
             f"(lost {at80.lost})")
+
+
+def _cpu_text(s: Server) -> str:
+    row = s.last_row
+    return (f"CPU/request: server {row.get('server_cpu_ms_per_request', '?')} ms, "
+            f"database {row.get('db_cpu_ms_per_request', '?')} ms")
 
 
 def _median(values):
@@ -683,7 +759,8 @@ def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict) -> list[
             f"{books['debit_postings']} debit postings, {books['problem_count']} problems")
     for problem in books["problems"]:
         ctx.log(f"  {problem}")
-    bad = [f"{ph}: {v}" for ph, v in losses["ficha"].items() if any(v.values())]
+    bad = [f"{ph}: {v}" for ph, v in losses["ficha"].items()
+           if v["lost"] > v["late"] or v["duplicates"] or v["bad"] or v["rejects"]]
     if books["problem_count"] or bad:
         raise RuntimeError("ficha radiusd lost, duplicated or rejected requests, or the "
                            f"books are wrong: {bad} {books['problems'][:3]}")

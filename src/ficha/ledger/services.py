@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Sum
+from django.db.models import Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
@@ -341,6 +342,16 @@ def raw_sum(acct: Account | str | int) -> int:
         cur.execute(RAW_SUM_SQL, [_resolve(acct)])
         total = cur.fetchone()[0]
     return int(total or 0)
+
+
+def sum_subquery(account_ref) -> Coalesce:
+    """Σ of an account's entries as an expression (0 without entries), so a balance can be
+    read with the row that names the account, e.g. ``annotate(credit_sum=sum_subquery(
+    OuterRef("credit_account_id")))``; the balance is ``account.normal_sign × the sum``.
+    A read only: a balance that decides a debit is read after locking the account."""
+    return Coalesce(Subquery(
+        Entry.objects.filter(account_id=account_ref).order_by().values("account_id")
+        .annotate(s=Sum("amount")).values("s")), Value(0))
 
 
 def balance(acct: Account | str) -> int:

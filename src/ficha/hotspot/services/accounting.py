@@ -93,13 +93,12 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
     now = clock.now()
     with transaction.atomic():
         session = _session_for_update(nas, key, req, now)
-        try:
-            with transaction.atomic():
-                record = AccountingRecord.objects.create(
-                    session=session, kind=req.status, received_at=now, session_time=seconds,
-                    input_octets=inp, output_octets=out,
-                    terminate_cause=str(req.terminate_cause)[:40])
-        except IntegrityError:
+        # The session row is locked, and every record of it takes that lock first: so this
+        # look-up finds a retransmitted or duplicated record without a race (the unique
+        # constraint stays as the last guard), and the record is written once, whole.
+        if AccountingRecord.objects.filter(
+                session=session, kind=req.status, session_time=seconds, input_octets=inp,
+                output_octets=out).exists():
             return AcctResult(session, None, 0, duplicate=True)
         session.session_time = max(session.session_time, seconds)
         session.input_octets = max(session.input_octets, inp)
@@ -114,21 +113,26 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
         if req.framed_ip and not session.framed_ip:
             session.framed_ip = req.framed_ip
             fields.append("framed_ip")
-        debit = 0
+        debit, tx = 0, None
         if session.customer_id is not None and session.plan_id is not None:
             tariff = session.plan.tariff
             session.charged = max(session.charged, pricing.charge(
                 tariff, session.session_time, session.input_octets + session.output_octets))
             fields.append("charged")
-            debit = _debit(session, record)
+            debit, tx = _debit(session)
             if debit:
                 fields.append("debited")
+        record = AccountingRecord.objects.create(
+            session=session, kind=req.status, received_at=now, session_time=seconds,
+            input_octets=inp, output_octets=out,
+            terminate_cause=str(req.terminate_cause)[:40], debit=debit, transaction=tx)
         session.save(update_fields=fields)
     return AcctResult(session, record, debit)
 
 
 def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSession:
-    qs = HotspotSession.objects.select_for_update(of=("self",)).select_related("plan")
+    qs = HotspotSession.objects.select_for_update(of=("self",)).select_related(
+        "plan", "customer")
     session = qs.filter(nas=nas, session_key=key).first()
     if session is not None:
         return session
@@ -171,28 +175,26 @@ def _owner(req: AcctRequest) -> tuple[Customer | None, Plan | None]:
         customer=customer).first())
 
 
-def _debit(session: HotspotSession, record: AccountingRecord) -> int:
-    """Take what the session owes, as far as the balance goes (customer row locked)."""
+def _debit(session: HotspotSession):
+    """Take what the session owes, as far as the balance goes (customer's credit account
+    locked, as every balance change does). Returns (amount, ledger transaction or None)."""
     owed = session.charged - session.debited
     if owed <= 0:
-        return 0
-    customer = Customer.objects.only("pk", "credit_account_id", "username").get(
-        pk=session.customer_id)
+        return 0, None
+    customer = session.customer
     # the lock every balance change takes (accounts.adjust does the same)
-    Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
-    available = accounts.balance(customer)
+    credit = Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
+    available = credit.normal_sign * ledger.raw_sum(credit)
     debit = min(owed, max(0, available))
     if debit <= 0:
-        return 0
+        return 0, None
     tx = ledger.post(
         "hotspot.usage",
         [(customer.credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
         actor=audit.Actor(source="hotspot", label=f"customer {customer.username}"),
         reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255])
     session.debited += debit
-    AccountingRecord.objects.filter(pk=record.pk).update(debit=debit, transaction=tx)
-    record.debit, record.transaction = debit, tx
-    return debit
+    return debit, tx
 
 
 def _close_nas_sessions(nas: Nas, why: str) -> int:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.core import signing
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -18,6 +20,7 @@ from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
 from ficha.core import clock, codes, throttle
 from ficha.core.services import venue_settings
+from ficha.ledger import services as ledger
 from ficha.recharges import services as recharges
 from ficha.tariffs import pricing
 
@@ -118,7 +121,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     mac = normalize_mac(req.mac) if req.mac else ""
     if not username or len(username) > 150:
         return _reject("input", _("Enter your username and password, or a recharge code."))
-    customer = accounts.find_customer(username)
+    customer = _find_customer(username, mac)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):
         customer, reason = _check_customer(customer, username, req, mac)
@@ -142,6 +145,27 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
         _customer, reason = _check_customer(None, username, req, mac)
         return _reject(reason, reason_text(reason))
     return _grant(nas, customer, mac)
+
+
+def _find_customer(username: str, mac: str) -> Customer | None:
+    """The customer, with what an accepted login reads — hotspot state, plan override,
+    credit account and its entries' sum, the other devices online — in one query."""
+    others = (HotspotSession.objects.filter(customer=OuterRef("pk"),
+                                            status=HotspotSession.Status.OPEN)
+              .exclude(mac=mac).order_by().values("customer")
+              .annotate(n=Count("mac", distinct=True)).values("n"))
+    return (Customer.objects.filter(username_key=username_key(username))
+            .select_related("credit_account", "hotspot__plan")
+            .annotate(hotspot_credit_sum=ledger.sum_subquery(OuterRef("credit_account_id")),
+                      hotspot_others=Coalesce(Subquery(others), Value(0)))
+            .first())
+
+
+def _hotspot_of(customer: Customer) -> HotspotAccount | None:
+    try:
+        return customer.hotspot  # read with the customer by _find_customer
+    except HotspotAccount.DoesNotExist:
+        return None
 
 
 def reason_text(reason: str) -> str:
@@ -214,7 +238,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     if not customer.is_active:
         return _reject("disabled", _("This account is disabled; please ask at the counter."),
                        customer=customer)
-    hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    hotspot = _hotspot_of(customer)
     plan = plan_for(customer, hotspot)
     if plan is None:
         return _reject("plan", _("Wi-Fi is not available for this account; please ask at "
@@ -227,15 +251,19 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         if valid_until <= now:
             return _reject("expired", _("Your pass has expired: enter a recharge code."),
                            customer=customer, plan=plan)
-    others = (HotspotSession.objects.filter(customer=customer,
-                                            status=HotspotSession.Status.OPEN)
-              .exclude(mac=mac).values("mac").distinct().count())
+    others = getattr(customer, "hotspot_others", None)  # read by _find_customer
+    if others is None:
+        others = (HotspotSession.objects.filter(customer=customer,
+                                                status=HotspotSession.Status.OPEN)
+                  .exclude(mac=mac).values("mac").distinct().count())
     if others >= plan.devices:
         return _reject("devices", ngettext(
             "This account is already online on %(n)d device; log out there first.",
             "This account is already online on %(n)d devices; log out there first.",
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
-    balance = accounts.balance(customer)
+    credit_sum = getattr(customer, "hotspot_credit_sum", None)  # read by _find_customer
+    balance = (accounts.balance(customer) if credit_sum is None
+               else customer.credit_account.normal_sign * credit_sum)
     tariff = plan.tariff
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
@@ -344,14 +343,16 @@ def raw_sum(acct: Account | str | int) -> int:
     return int(total or 0)
 
 
-def sum_subquery(account_ref) -> Coalesce:
-    """Σ of an account's entries as an expression (0 without entries), so a balance can be
-    read with the row that names the account, e.g. ``annotate(credit_sum=sum_subquery(
-    OuterRef("credit_account_id")))``; the balance is ``account.normal_sign × the sum``.
-    A read only: a balance that decides a debit is read after locking the account."""
-    return Coalesce(Subquery(
-        Entry.objects.filter(account_id=account_ref).order_by().values("account_id")
-        .annotate(s=Sum("amount")).values("s")), Value(0))
+def sum_sql(account_column: str) -> str:
+    """Σ of the entries of the account in ``account_column`` (a qualified, quoted column of
+    an outer query) as a written-out scalar subquery, 0 without entries, so a balance can
+    be read with the row that names the account (``account.normal_sign × the sum``). A
+    read only: a balance that decides a debit is read after locking the account. The
+    value may come back as a Decimal (PostgreSQL's SUM of bigint): pass it through int()."""
+    q = connections[router.db_for_read(Entry)].ops.quote_name
+    table = q(Entry._meta.db_table)
+    return (f"(SELECT COALESCE(SUM({table}.{q('amount')}), 0) FROM {table} "
+            f"WHERE {table}.{q('account_id')} = {account_column})")
 
 
 def balance(acct: Account | str) -> int:

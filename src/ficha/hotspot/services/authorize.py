@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.core import signing
-from django.db.models import Count, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
-from ficha.core import clock, codes, throttle
+from ficha.core import clock, codes, rows, throttle
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
+from ficha.ledger.models import Account
 from ficha.recharges import services as recharges
 from ficha.tariffs import pricing
 
@@ -147,25 +147,56 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     return _grant(nas, customer, mac)
 
 
+_LOGIN_SQL: dict[str, str] = {}
+
+
+def _login_sql() -> str:
+    """The statement :func:`_find_customer` runs, written out once per database vendor."""
+    sql = _LOGIN_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        c, a, h, s = (q(m._meta.db_table) for m in (Customer, Account, HotspotAccount,
+                                                     HotspotSession))
+        credit = f"{c}.{q('credit_account_id')}"
+        sql = _LOGIN_SQL[connection.vendor] = (
+            f"SELECT {rows.columns(Customer)}, "
+            f"{ledger.sum_sql(credit)}, "
+            f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
+            f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
+            f"AND NOT (o.{q('mac')} = %s)), "
+            f"{a}.{q('kind')}, {h}.{q('id')}, {h}.{q('plan_id')}, {h}.{q('first_login_at')} "
+            f"FROM {c} INNER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+            f"LEFT OUTER JOIN {h} ON {h}.{q('customer_id')} = {c}.{q('id')} "
+            f"WHERE {c}.{q('username_key')} = %s")
+    return sql
+
+
 def _find_customer(username: str, mac: str) -> Customer | None:
-    """The customer, with what an accepted login reads — hotspot state, plan override,
-    credit account and its entries' sum, the other devices online — in one query."""
-    others = (HotspotSession.objects.filter(customer=OuterRef("pk"),
-                                            status=HotspotSession.Status.OPEN)
-              .exclude(mac=mac).order_by().values("customer")
-              .annotate(n=Count("mac", distinct=True)).values("n"))
-    return (Customer.objects.filter(username_key=username_key(username))
-            .select_related("credit_account", "hotspot__plan")
-            .annotate(hotspot_credit_sum=ledger.sum_subquery(OuterRef("credit_account_id")),
-                      hotspot_others=Coalesce(Subquery(others), Value(0)))
-            .first())
+    """The customer, with what an accepted login reads — hotspot state, credit balance, the
+    other devices online — in one written-out statement (it runs on every login)."""
+    found = rows.read(Customer, _login_sql(),
+                      [HotspotSession.Status.OPEN, mac, username_key(username)], extra=6)
+    if not found:
+        return None
+    customer, credit_sum, others, kind, hotspot_id, plan_id, first_login = found[0]
+    customer.hotspot_balance = Account(kind=kind).normal_sign * int(credit_sum or 0)
+    customer.hotspot_others = int(others or 0)
+    hotspot = None
+    if hotspot_id is not None:
+        convert = getattr(connection.ops, "convert_datetimefield_value", None)
+        if convert is not None and first_login is not None:  # SQLite: text
+            first_login = convert(first_login, None, connection)
+        hotspot = HotspotAccount.from_db(
+            connection.alias, ["id", "customer_id", "plan_id", "first_login_at"],
+            [hotspot_id, customer.pk, plan_id, first_login])
+    customer.hotspot_state = hotspot
+    return customer
 
 
 def _hotspot_of(customer: Customer) -> HotspotAccount | None:
-    try:
-        return customer.hotspot  # read with the customer by _find_customer
-    except HotspotAccount.DoesNotExist:
-        return None
+    if hasattr(customer, "hotspot_state"):  # read with the customer by _find_customer
+        return customer.hotspot_state
+    return HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
 
 
 def reason_text(reason: str) -> str:
@@ -206,14 +237,34 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     return customer, ""
 
 
+_TICKET_SQL: dict[str, tuple[str, str]] = {}
+
+
+def _ticket_sql() -> tuple[str, str]:
+    found = _TICKET_SQL.get(connection.vendor)
+    if found is None:
+        q = connection.ops.quote_name
+        t = q(LoginTicket._meta.db_table)
+        found = _TICKET_SQL[connection.vendor] = (
+            f"SELECT {q('id')}, {q('secret')} FROM {t} WHERE {q('customer_id')} = %s "
+            f"AND {q('used_at')} IS NULL AND {q('expires_at')} > %s "
+            f"ORDER BY {q('created_at')} DESC LIMIT 5",
+            f"UPDATE {t} SET {q('used_at')} = %s WHERE {q('id')} = %s "
+            f"AND {q('used_at')} IS NULL")
+    return found
+
+
 def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
-    now = clock.now()
-    tickets = LoginTicket.objects.filter(customer=customer, used_at__isnull=True,
-                                         expires_at__gt=now).order_by("-created_at")[:5]
-    for ticket in tickets:
-        if req.matches(ticket.secret):
-            return LoginTicket.objects.filter(pk=ticket.pk, used_at__isnull=True).update(
-                used_at=now) == 1
+    """Whether the request proves one of the customer's five newest unused, unexpired
+    tickets; that ticket is then used (once: a parallel request loses the UPDATE)."""
+    select, use = _ticket_sql()
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    with connection.cursor() as cursor:
+        cursor.execute(select, [customer.pk, now])
+        for pk, secret in cursor.fetchall():
+            if req.matches(secret):
+                cursor.execute(use, [now, pk])
+                return cursor.rowcount == 1
     return False
 
 
@@ -261,9 +312,9 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
             "This account is already online on %(n)d device; log out there first.",
             "This account is already online on %(n)d devices; log out there first.",
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
-    credit_sum = getattr(customer, "hotspot_credit_sum", None)  # read by _find_customer
-    balance = (accounts.balance(customer) if credit_sum is None
-               else customer.credit_account.normal_sign * credit_sum)
+    balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
+    if balance is None:
+        balance = accounts.balance(customer)
     tariff = plan.tariff
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None

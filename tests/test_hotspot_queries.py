@@ -70,16 +70,16 @@ def test_a_wrong_ticket_still_costs_a_throttled_password_check(db, setup):
     assert d.reason.startswith("throttled:")
 
 
-def test_an_interim_update_is_ten_statements_and_debits_once(db, setup):
+def test_an_interim_update_is_nine_statements_and_debits_once(db, setup):
     nas, plan, alice = setup
     hs.account(nas, acct("start", sid="q1"))
     hs.account(nas, acct("interim", sid="q1", t=60))  # warm: system accounts, settings
     before = accounts.balance(alice)
     result, sql = statements(lambda: hs.account(nas, acct("interim", sid="q1", t=180)))
     assert result.debit == 20 and accounts.balance(alice) == before - 20
-    # session (+ plan, customer) locked, duplicate look-up, credit account locked, its
-    # balance, ledger transaction, its entries, the record, the session
-    assert len(sql) == 8, "\n".join(sql)
+    # session (+ its customer) locked, duplicate look-up, plan, credit account locked,
+    # its balance, ledger transaction, its entries, the record, the session
+    assert len(sql) == 9, "\n".join(sql)
     # the same record again changes nothing and costs two statements
     again, sql = statements(lambda: hs.account(nas, acct("interim", sid="q1", t=180)))
     assert again.duplicate and again.debit == 0 and len(sql) == 2

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -120,6 +121,13 @@ def _backend_pids(database: str) -> list[int]:
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])]
     except Exception:
         return []
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def freeradius_binary() -> str | None:
@@ -540,15 +548,15 @@ async def _wait_ready(server: Server, packet: bytes, seconds: float = 60) -> Non
 
 
 # --- Ficha's side: data and the check of the books ----------------------------------------
-def _ficha_data(tag: str):
+def _ficha_data(tag: str, n_users: int, n_sessions: int):
     """Auth users (password, credit), accounting users (credit), a plan, the NAS."""
     plan = hs.create_plan(ACTOR, name=f"bench {tag}", price_per_hour=PRICE_PER_HOUR,
                           increment_seconds=60, interim_interval=60, is_default=True,
                           devices=1000)
     hs.create_nas(ACTOR, name=f"bench {tag}", address="127.0.0.1", secret=SECRET.decode(),
                   vendor="mikrotik", require_message_authenticator=True)
-    users = [f"ra{tag}{i:04d}" for i in range(AUTH_USERS)]
-    session_users = [f"rs{tag}{i:05d}" for i in range(SESSIONS)]
+    users = [f"ra{tag}{i:04d}" for i in range(n_users)]
+    session_users = [f"rs{tag}{i:05d}" for i in range(n_sessions)]
     from ficha.accounts import services as accounts
 
     hashed = make_password(PASSWORD)  # one hash for all: the set-up is not timed
@@ -590,7 +598,8 @@ def check_books(plan, server: Server, run_tag: str) -> dict:
 # --- the benchmark ----------------------------------------------------------------------
 @register("radius.servers",
           "Access-Accepts/s, Interim-Updates/s and p99: ficha radiusd vs FreeRADIUS + rlm_sql")
-def servers(ctx: Context) -> list[Measurement]:
+def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
+            concurrency: int = CONCURRENCY) -> list[Measurement]:
     if ctx.vendor != "postgresql":
         ctx.log("radius.servers: PostgreSQL only (FreeRADIUS' rlm_sql runs on the same "
                 "server); skipped")
@@ -602,12 +611,13 @@ def servers(ctx: Context) -> list[Measurement]:
     seconds = max(2.0, 5 * ctx.seconds) if ctx.fixed_ops is None else 1.0
     rounds = max(1, ctx.repeats // 2) if ctx.fixed_ops is None else 1
     tag = os.urandom(3).hex()
-    ctx.log(f"radius.servers: {AUTH_USERS} users, {SESSIONS} sessions, set-up…")
-    plan, users, session_users = _ficha_data(tag)
+    ctx.log(f"radius.servers: {users} users, {sessions} sessions, set-up…")
+    sizes = {"users": users, "sessions": sessions, "concurrency": concurrency}
+    plan, users, session_users = _ficha_data(tag, users, sessions)
     macs = [f"02-00-00-{i >> 16 & 255:02X}-{i >> 8 & 255:02X}-{i & 255:02X}"
-            for i in range(max(AUTH_USERS, SESSIONS))]
-    workers = settings.RADIUS_WORKERS if hasattr(settings, "RADIUS_WORKERS") else (
-        os.cpu_count() or 1)
+            for i in range(max(len(users), len(session_users)))]
+    # FICHA_RADIUS_WORKERS' default on PostgreSQL: one process per core
+    workers = int(os.environ.get("BENCH_RADIUS_WORKERS") or 0) or _cores()
     threads = 4
     tmp = Path(tempfile.mkdtemp(prefix="ficha-bench-radius-"))
     connections.close_all()
@@ -623,8 +633,16 @@ def servers(ctx: Context) -> list[Measurement]:
                         f"FreeRADIUS 3.2 + rlm_sql (postgresql), {fr_threads} threads",
                         [freeradius_binary(), "-f", "-d", str(tmp / "raddb"), "-l", "stdout"],
                         ports[0], ports[1], tmp / "freeradius.log")
-            env = dict(os.environ)
-            env["FICHA_RADIUS_WORKERS"] = str(workers)
+            # ficha radiusd on this very database, with production settings
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith("FICHA_") and k != "DJANGO_SETTINGS_MODULE"}
+            db = connection.settings_dict
+            env.update(FICHA_DATA_DIR=str(tmp / "data"), FICHA_LOG_LEVEL="WARNING",
+                       FICHA_RADIUS_WORKERS=str(workers),
+                       FICHA_SECRET_KEY=settings.SECRET_KEY,
+                       FICHA_DATABASE_URL=(f"postgres://{quote(db['USER'] or '')}:"
+                                           f"{quote(db['PASSWORD'] or '')}@{db['HOST']}:"
+                                           f"{db['PORT'] or 5432}/{quote(db['NAME'])}"))
             ficha = Server("ficha", f"ficha radiusd, {workers} processes x {threads} threads",
                            [sys.executable, "-c", "from ficha.cli import main; main()",
                             "radiusd", "--auth", f"127.0.0.1:{ports[2]}",
@@ -665,9 +683,9 @@ def servers(ctx: Context) -> list[Measurement]:
             for r in range(rounds):
                 order = both if r % 2 == 0 else both[::-1]
                 for s in order:
-                    _auth_round(ctx, s, seconds, tickets, macs)
+                    _auth_round(ctx, s, seconds, tickets, macs, concurrency)
                 for s in order:
-                    _acct_round(ctx, s, session_users, macs, tag, seconds)
+                    _acct_round(ctx, s, session_users, macs, tag, seconds, concurrency)
             books = check_books(plan, ficha, tag)
     finally:
         for s in started:
@@ -679,17 +697,18 @@ def servers(ctx: Context) -> list[Measurement]:
                 for line in errors[:5]:
                     ctx.log(f"    {line[:300]}")
         shutil.rmtree(tmp, ignore_errors=True)
-    return _measurements(ctx, ficha, fr, books)
+    return _measurements(ctx, ficha, fr, books, sizes)
 
 
-def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs):
+def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs,
+                concurrency: int):
     pool = (tickets.packets(macs, int(6000 * seconds)) if s.name == "ficha"
             else s.auth_pool)
-    peak = s.run(radload.closed_loop(s.auth, pool, SECRET, concurrency=CONCURRENCY,
+    peak = s.run(radload.closed_loop(s.auth, pool, SECRET, concurrency=concurrency,
                                      seconds=seconds, local_ports=LOCAL, timeout=TIMEOUT))
     s.record("auth_peak", peak)
     accepts = peak.codes.get(radload.ACCESS_ACCEPT, 0) / peak.seconds
-    ctx.log(f"  {s.name}: {accepts:,.0f} Access-Accepts/s at {CONCURRENCY} in flight "
+    ctx.log(f"  {s.name}: {accepts:,.0f} Access-Accepts/s at {concurrency} in flight "
             f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
     rate = max(1.0, 0.8 * accepts)
     if s.name == "ficha":
@@ -704,13 +723,14 @@ def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs)
             f"(lost {at80.lost})")
 
 
-def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds: float):
+def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds: float,
+                concurrency: int):
     packets, steps = interim_packets(s, session_users, macs, tag, int(8000 * seconds))
-    peak = s.run(radload.closed_loop(s.acct, packets, SECRET, concurrency=CONCURRENCY,
+    peak = s.run(radload.closed_loop(s.acct, packets, SECRET, concurrency=concurrency,
                                      seconds=seconds, local_ports=LOCAL, timeout=TIMEOUT))
     _advance(s, steps, peak)
     s.record("acct_peak", peak)
-    ctx.log(f"  {s.name}: {peak.rate:,.0f} Interim-Updates/s at {CONCURRENCY} in flight "
+    ctx.log(f"  {s.name}: {peak.rate:,.0f} Interim-Updates/s at {concurrency} in flight "
             f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
     rate = max(1.0, 0.8 * peak.rate)
     packets, steps = interim_packets(s, session_users, macs, tag, int(rate * seconds) + 1)
@@ -733,7 +753,8 @@ def _median(values):
     return values[len(values) // 2] if values else 0.0
 
 
-def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict) -> list[Measurement]:
+def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict,
+                  sizes: dict) -> list[Measurement]:
     def accepts(s):
         return _median([r["codes"].get(str(radload.ACCESS_ACCEPT), 0) / r["seconds"]
                         for r in s.results["auth_peak"]])
@@ -752,8 +773,7 @@ def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict) -> list[
                                            for r in rs)}
                        for ph, rs in s.results.items()} for s in (ficha, fr)}
     details = {"servers": {s.name: {"label": s.label, "runs": s.results} for s in (ficha, fr)},
-               "losses": losses, "books": books, "concurrency": CONCURRENCY,
-               "users": AUTH_USERS, "sessions": SESSIONS}
+               "losses": losses, "books": books, **sizes}
     ctx.log(f"radius.servers: losses {losses}")
     ctx.log(f"radius.servers: books {books['sessions_checked']} sessions checked, "
             f"{books['debit_postings']} debit postings, {books['problem_count']} problems")

@@ -88,3 +88,23 @@ def test_an_interim_update_is_nine_statements_and_debits_once(db, setup):
     assert session.debited == session.charged == 30
     record = AccountingRecord.objects.get(session=session, session_time=180)
     assert record.debit == 20 and record.transaction is not None
+
+
+def test_old_tickets_are_purged_by_the_worker(db, setup):
+    import datetime as dt
+
+    from ficha.core import clock, jobs
+    from ficha.hotspot.models import LoginTicket
+
+    nas, _plan, alice = setup
+    assert "hotspot.purge_tickets" in dict(jobs.registered())
+    used = hs.issue_ticket(alice)
+    assert hs.authorize(nas, hs.AuthRequest("alice", password=used.secret)).accept
+    unused = hs.issue_ticket(alice)
+    with clock.frozen(clock.now() + dt.timedelta(minutes=30)):
+        assert hs.purge_tickets() == 0  # used half an hour ago: kept a while
+        fresh = hs.issue_ticket(alice)
+    with clock.frozen(clock.now() + dt.timedelta(hours=1, minutes=5)):
+        assert hs.purge_tickets() == 2  # used, and expired an hour ago
+    assert list(LoginTicket.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert unused.pk != fresh.pk

@@ -13,3 +13,4 @@ class HotspotConfig(AppConfig):
         from . import services
 
         jobs.register("hotspot.close_stale_sessions", services.close_stale_sessions)
+        jobs.register("hotspot.purge_tickets", services.purge_tickets)

@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from ficha.accounts.models import Customer
@@ -139,3 +140,17 @@ def issue_ticket(customer: Customer) -> LoginTicket:
     return LoginTicket.objects.create(
         customer=customer, secret=secrets.token_hex(8), created_at=now,
         expires_at=now + dt.timedelta(seconds=TICKET_SECONDS))
+
+
+TICKET_KEEP = dt.timedelta(hours=1)
+
+
+def purge_tickets() -> int:
+    """Worker job: delete login tickets used or expired more than an hour ago (a login
+    looks through a customer's unused tickets, and used ones would pile up forever).
+    Returns how many were deleted."""
+    cutoff = clock.now() - TICKET_KEEP
+    deleted, _per_model = LoginTicket.objects.filter(
+        Q(used_at__lt=cutoff) | Q(expires_at__lt=cutoff)).delete()
+    return deleted
+

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from ficha.accounts import services as accounts
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import AccountingRecord, HotspotSession
+from ficha.ledger import services as ledger
 
 from .hotspot_support import acct, give_credit, make_nas, make_plan
 
@@ -74,6 +75,7 @@ def test_an_interim_update_is_nine_statements_and_debits_once(db, setup):
     nas, plan, alice = setup
     hs.account(nas, acct("start", sid="q1"))
     hs.account(nas, acct("interim", sid="q1", t=60))  # warm: system accounts, settings
+    ledger.account_id(ledger.REVENUE_HOTSPOT)  # known once committed (not in a test)
     before = accounts.balance(alice)
     result, sql = statements(lambda: hs.account(nas, acct("interim", sid="q1", t=180)))
     assert result.debit == 20 and accounts.balance(alice) == before - 20
@@ -108,3 +110,30 @@ def test_old_tickets_are_purged_by_the_worker(db, setup):
         assert hs.purge_tickets() == 2  # used, and expired an hour ago
     assert list(LoginTicket.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert unused.pk != fresh.pk
+
+
+def test_a_system_account_created_in_a_transaction_is_remembered_only_once_committed(
+        transactional_db):
+    """Its id handed to another thread before the commit made that thread's ledger
+    entries fail their foreign-key check (seen under load: the first Interim-Updates of
+    a new database, in parallel, lost their answers)."""
+    from django.db import transaction
+
+    from ficha.ledger.models import Account
+
+    ledger.clear_cache()
+    code = ledger.REVENUE_HOTSPOT
+    Account.objects.filter(code=code).delete()
+    with transaction.atomic():
+        created = ledger.account(code)
+        assert code not in ledger._ids
+    assert ledger._ids[code] == created.pk
+    ledger.clear_cache()
+    Account.objects.filter(code=code).delete()
+    try:
+        with transaction.atomic():
+            ledger.account(code)
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert code not in ledger._ids and not Account.objects.filter(code=code).exists()

@@ -75,6 +75,14 @@ def account(code: str) -> Account:
                 acct = Account.objects.create(code=code, kind=kind, name=name)
         except IntegrityError:
             acct = Account.objects.get(code=code)
+        else:
+            if transaction.get_connection().in_atomic_block:
+                # Other threads must not post to the new row before it is committed (the
+                # deferred foreign-key check of their entries would fail): remember the
+                # id at commit, forget it on rollback.
+                pk = acct.pk
+                transaction.on_commit(lambda: _ids.__setitem__(code, pk))
+                return acct
     _ids[code] = acct.pk
     return acct
 

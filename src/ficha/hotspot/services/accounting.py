@@ -162,15 +162,12 @@ def _sql(name: str) -> str:
 
 def _locked_session(nas: Nas, key: str) -> HotspotSession | None:
     """The session, its row locked (PostgreSQL; SQLite's write transaction excludes every
-    other writer), with its customer's name and credit account."""
+    other writer), with its customer's name and credit account (``session.owner``)."""
     found = rows.read(HotspotSession, _sql("session"), [nas.pk, key], extra=2)
     if not found:
         return None
     session, username, credit_account_id = found[0]
-    if session.customer_id is not None:
-        session.customer = Customer(pk=session.customer_id, username=username,
-                                    credit_account_id=credit_account_id)
-        session.customer._state.adding = False
+    session.owner = (username, credit_account_id)  # for _debit (never a partial Customer)
     return session
 
 
@@ -250,19 +247,22 @@ def _debit(session: HotspotSession):
     owed = session.charged - session.debited
     if owed <= 0:
         return 0, None
-    customer = session.customer
+    owner = getattr(session, "owner", None)  # read with the session by _locked_session
+    if owner is None:
+        owner = (session.customer.username, session.customer.credit_account_id)
+    username, credit_account_id = owner
     # the lock every balance change takes (accounts.adjust does the same), then the balance
     with connection.cursor() as cursor:
-        cursor.execute(_sql("credit"), [customer.credit_account_id])
+        cursor.execute(_sql("credit"), [credit_account_id])
         kind = cursor.fetchone()[0]
-    available = Account(kind=kind).normal_sign * ledger.raw_sum(customer.credit_account_id)
+    available = Account(kind=kind).normal_sign * ledger.raw_sum(credit_account_id)
     debit = min(owed, max(0, available))
     if debit <= 0:
         return 0, None
     tx = ledger.post(
         "hotspot.usage",
-        [(customer.credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
-        actor=audit.Actor(source="hotspot", label=f"customer {customer.username}"),
+        [(credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
+        actor=audit.Actor(source="hotspot", label=f"customer {username}"),
         reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255])
     session.debited += debit
     return debit, tx

@@ -14,6 +14,7 @@ class HotspotConfig(AppConfig):
         from .services import coa_jobs
 
         jobs.register("hotspot.close_stale_sessions", services.close_stale_sessions)
+        jobs.register("hotspot.purge_tickets", services.purge_tickets)
         jobs.register("hotspot.review_sessions", services.review_sessions)
         jobs.register("hotspot.send_coa", coa_jobs.send_due)
 

@@ -100,6 +100,14 @@ def account(code: str) -> Account:
                 acct = Account.objects.create(code=code, kind=kind, name=name)
         except IntegrityError:
             acct = Account.objects.get(code=code)
+        else:
+            if transaction.get_connection().in_atomic_block:
+                # Other threads must not post to the new row before it is committed (the
+                # deferred foreign-key check of their entries would fail): remember the
+                # id at commit, forget it on rollback.
+                pk = acct.pk
+                transaction.on_commit(lambda: _ids.__setitem__(code, pk))
+                return acct
     _ids[code] = acct.pk
     return acct
 
@@ -368,6 +376,18 @@ def raw_sum(acct: Account | str | int) -> int:
         cur.execute(RAW_SUM_SQL, [_resolve(acct)])
         total = cur.fetchone()[0]
     return int(total or 0)
+
+
+def sum_sql(account_column: str) -> str:
+    """Σ of the entries of the account in ``account_column`` (a qualified, quoted column of
+    an outer query) as a written-out scalar subquery, 0 without entries, so a balance can
+    be read with the row that names the account (``account.normal_sign × the sum``). A
+    read only: a balance that decides a debit is read after locking the account. The
+    value may come back as a Decimal (PostgreSQL's SUM of bigint): pass it through int()."""
+    q = connections[router.db_for_read(Entry)].ops.quote_name
+    table = q(Entry._meta.db_table)
+    return (f"(SELECT COALESCE(SUM({table}.{q('amount')}), 0) FROM {table} "
+            f"WHERE {table}.{q('account_id')} = {account_column})")
 
 
 def balance(acct: Account | str) -> int:

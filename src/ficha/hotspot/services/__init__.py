@@ -77,6 +77,7 @@ from .plans import (  # noqa: F401
     create_plan,
     issue_ticket,
     plan_for,
+    purge_tickets,
     set_customer_plan,
     update_plan,
 )

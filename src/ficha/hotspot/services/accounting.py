@@ -6,11 +6,11 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
-from ficha.core import audit, clock, codes
+from ficha.core import audit, clock, codes, rows
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 from ficha.tariffs import pricing
@@ -93,13 +93,10 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
     now = clock.now()
     with transaction.atomic():
         session = _session_for_update(nas, key, req, now)
-        try:
-            with transaction.atomic():
-                record = AccountingRecord.objects.create(
-                    session=session, kind=req.status, received_at=now, session_time=seconds,
-                    input_octets=inp, output_octets=out,
-                    terminate_cause=str(req.terminate_cause)[:40])
-        except IntegrityError:
+        # The session row is locked, and every record of it takes that lock first: so this
+        # look-up finds a retransmitted or duplicated record without a race (the unique
+        # constraint stays as the last guard), and the record is written once, whole.
+        if _seen(session, req.status, seconds, inp, out):
             return AcctResult(session, None, 0, duplicate=True)
         session.session_time = max(session.session_time, seconds)
         session.input_octets = max(session.input_octets, inp)
@@ -114,22 +111,95 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
         if req.framed_ip and not session.framed_ip:
             session.framed_ip = req.framed_ip
             fields.append("framed_ip")
-        debit = 0
+        debit, tx = 0, None
         if session.customer_id is not None and session.plan_id is not None:
+            if not HotspotSession.plan.is_cached(session):
+                session.plan = rows.by_pk(Plan, session.plan_id)
             tariff = session.plan.tariff
             session.charged = max(session.charged, pricing.charge(
                 tariff, session.session_time, session.input_octets + session.output_octets))
             fields.append("charged")
-            debit = _debit(session, record)
+            debit, tx = _debit(session)
             if debit:
                 fields.append("debited")
-        session.save(update_fields=fields)
+        record = rows.insert(AccountingRecord(
+            session=session, kind=req.status, received_at=now, session_time=seconds,
+            input_octets=inp, output_octets=out,
+            terminate_cause=str(req.terminate_cause)[:40], debit=debit, transaction=tx))
+        _save(session, fields)
     return AcctResult(session, record, debit)
 
 
+# Every Interim-Update runs these: written out once per database vendor (building ORM
+# queries cost more CPU than the database needs to answer them).
+_SQL: dict[tuple[str, str], str] = {}
+
+
+def _sql(name: str) -> str:
+    key = (connection.vendor, name)
+    sql = _SQL.get(key)
+    if sql is None:
+        q = connection.ops.quote_name
+        s, r, c = (q(m._meta.db_table) for m in (HotspotSession, AccountingRecord, Customer))
+        lock = connection.vendor == "postgresql"
+        sql = _SQL[key] = {
+            "session": (
+                f"SELECT {rows.columns(HotspotSession)}, {c}.{q('username')}, "
+                f"{c}.{q('credit_account_id')} FROM {s} LEFT OUTER JOIN {c} "
+                f"ON {c}.{q('id')} = {s}.{q('customer_id')} "
+                f"WHERE {s}.{q('nas_id')} = %s AND {s}.{q('session_key')} = %s"
+                + (f" FOR UPDATE OF {s}" if lock else "")),
+            "seen": (
+                f"SELECT 1 FROM {r} WHERE {q('session_id')} = %s AND {q('kind')} = %s "
+                f"AND {q('session_time')} = %s AND {q('input_octets')} = %s "
+                f"AND {q('output_octets')} = %s LIMIT 1"),
+            "credit": (
+                f"SELECT {q('kind')} FROM {q(Account._meta.db_table)} WHERE {q('id')} = %s"
+                + (" FOR UPDATE" if lock else "")),
+        }[name]
+    return sql
+
+
+def _locked_session(nas: Nas, key: str) -> HotspotSession | None:
+    """The session, its row locked (PostgreSQL; SQLite's write transaction excludes every
+    other writer), with its customer's name and credit account (``session.owner``)."""
+    found = rows.read(HotspotSession, _sql("session"), [nas.pk, key], extra=2)
+    if not found:
+        return None
+    session, username, credit_account_id = found[0]
+    session.owner = (username, credit_account_id)  # for _debit (never a partial Customer)
+    return session
+
+
+def _seen(session: HotspotSession, kind: str, seconds: int, inp: int, out: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("seen"), [session.pk, kind, seconds, inp, out])
+        return cursor.fetchone() is not None
+
+
+_UPDATE: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
+
+
+def _save(session: HotspotSession, fields: list[str]) -> None:
+    """``session.save(update_fields=fields)`` as one written-out UPDATE."""
+    key = (connection.vendor, tuple(fields))
+    found = _UPDATE.get(key)
+    if found is None:
+        q = connection.ops.quote_name
+        model_fields = [HotspotSession._meta.get_field(f) for f in fields]
+        found = _UPDATE[key] = (
+            f"UPDATE {q(HotspotSession._meta.db_table)} SET "
+            + ", ".join(f"{q(f.column)} = %s" for f in model_fields)
+            + f" WHERE {q('id')} = %s", model_fields)
+    sql, model_fields = found
+    params = [f.get_db_prep_save(getattr(session, f.attname), connection)
+              for f in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, session.pk])
+
+
 def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSession:
-    qs = HotspotSession.objects.select_for_update(of=("self",)).select_related("plan")
-    session = qs.filter(nas=nas, session_key=key).first()
+    session = _locked_session(nas, key)
     if session is not None:
         return session
     customer, plan = _owner(req)
@@ -141,7 +211,7 @@ def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSes
                 mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
                 framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
     except IntegrityError:  # a parallel record created it
-        return qs.get(nas=nas, session_key=key)
+        return _locked_session(nas, key)
 
 
 def _ip_or_none(text) -> str | None:
@@ -171,28 +241,31 @@ def _owner(req: AcctRequest) -> tuple[Customer | None, Plan | None]:
         customer=customer).first())
 
 
-def _debit(session: HotspotSession, record: AccountingRecord) -> int:
-    """Take what the session owes, as far as the balance goes (customer row locked)."""
+def _debit(session: HotspotSession):
+    """Take what the session owes, as far as the balance goes (customer's credit account
+    locked, as every balance change does). Returns (amount, ledger transaction or None)."""
     owed = session.charged - session.debited
     if owed <= 0:
-        return 0
-    customer = Customer.objects.only("pk", "credit_account_id", "username").get(
-        pk=session.customer_id)
-    # the lock every balance change takes (accounts.adjust does the same)
-    Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
-    available = accounts.balance(customer)
+        return 0, None
+    owner = getattr(session, "owner", None)  # read with the session by _locked_session
+    if owner is None:
+        owner = (session.customer.username, session.customer.credit_account_id)
+    username, credit_account_id = owner
+    # the lock every balance change takes (accounts.adjust does the same), then the balance
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("credit"), [credit_account_id])
+        kind = cursor.fetchone()[0]
+    available = Account(kind=kind).normal_sign * ledger.raw_sum(credit_account_id)
     debit = min(owed, max(0, available))
     if debit <= 0:
-        return 0
+        return 0, None
     tx = ledger.post(
         "hotspot.usage",
-        [(customer.credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
-        actor=audit.Actor(source="hotspot", label=f"customer {customer.username}"),
+        [(credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
+        actor=audit.Actor(source="hotspot", label=f"customer {username}"),
         reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255])
     session.debited += debit
-    AccountingRecord.objects.filter(pk=record.pk).update(debit=debit, transaction=tx)
-    record.debit, record.transaction = debit, tx
-    return debit
+    return debit, tx
 
 
 def _close_nas_sessions(nas: Nas, why: str) -> int:

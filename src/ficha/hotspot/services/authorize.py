@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.core import signing
+from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
-from ficha.core import clock, codes, throttle
+from ficha.core import clock, codes, rows, throttle
 from ficha.core.services import venue_settings
+from ficha.ledger import services as ledger
+from ficha.ledger.models import Account
 from ficha.recharges import services as recharges
 from ficha.tariffs import pricing
 
@@ -122,7 +125,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     returning = mac_login.returning_customer(username, mac)  # a device known by its MAC
     if returning is not None:
         return _grant(nas, returning, mac)
-    customer = accounts.find_customer(username)
+    customer = _find_customer(username, mac)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):
         customer, reason = _check_customer(customer, username, req, mac)
@@ -151,6 +154,58 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
     return _grant(nas, customer, mac)
 
 
+_LOGIN_SQL: dict[str, str] = {}
+
+
+def _login_sql() -> str:
+    """The statement :func:`_find_customer` runs, written out once per database vendor."""
+    sql = _LOGIN_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        c, a, h, s = (q(m._meta.db_table) for m in (Customer, Account, HotspotAccount,
+                                                     HotspotSession))
+        credit = f"{c}.{q('credit_account_id')}"
+        sql = _LOGIN_SQL[connection.vendor] = (
+            f"SELECT {rows.columns(Customer)}, "
+            f"{ledger.sum_sql(credit)}, "
+            f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
+            f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
+            f"AND NOT (o.{q('mac')} = %s)), "
+            f"{a}.{q('kind')}, {h}.{q('id')}, {h}.{q('plan_id')}, {h}.{q('first_login_at')} "
+            f"FROM {c} INNER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+            f"LEFT OUTER JOIN {h} ON {h}.{q('customer_id')} = {c}.{q('id')} "
+            f"WHERE {c}.{q('username_key')} = %s")
+    return sql
+
+
+def _find_customer(username: str, mac: str) -> Customer | None:
+    """The customer, with what an accepted login reads — hotspot state, credit balance, the
+    other devices online — in one written-out statement (it runs on every login)."""
+    found = rows.read(Customer, _login_sql(),
+                      [HotspotSession.Status.OPEN, mac, username_key(username)], extra=6)
+    if not found:
+        return None
+    customer, credit_sum, others, kind, hotspot_id, plan_id, first_login = found[0]
+    customer.hotspot_balance = Account(kind=kind).normal_sign * int(credit_sum or 0)
+    customer.hotspot_others = int(others or 0)
+    hotspot = None
+    if hotspot_id is not None:
+        convert = getattr(connection.ops, "convert_datetimefield_value", None)
+        if convert is not None and first_login is not None:  # SQLite: text
+            first_login = convert(first_login, None, connection)
+        hotspot = HotspotAccount.from_db(
+            connection.alias, ["id", "customer_id", "plan_id", "first_login_at"],
+            [hotspot_id, customer.pk, plan_id, first_login])
+    customer.hotspot_state = hotspot
+    return customer
+
+
+def _hotspot_of(customer: Customer) -> HotspotAccount | None:
+    if hasattr(customer, "hotspot_state"):  # read with the customer by _find_customer
+        return customer.hotspot_state
+    return HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+
+
 def reason_text(reason: str) -> str:
     if reason.startswith("throttled:"):
         seconds = int(reason.split(":", 1)[1])
@@ -162,9 +217,16 @@ def reason_text(reason: str) -> str:
 
 def _check_customer(customer: Customer | None, username: str, req: AuthRequest, mac: str
                     ) -> tuple[Customer | None, str]:
-    """The customer if the request proves their password (PAP) or a login ticket (PAP or
-    CHAP); throttled per MAC and per account name like the portal's login (unknown names
-    too, so guessing names costs the same)."""
+    """The customer if the request proves a login ticket (PAP or CHAP) or their password
+    (PAP); password checks are throttled per MAC and per account name like the portal's
+    login (unknown names too, so guessing names costs the same).
+
+    A ticket is tried first: it is a one-time random secret the portal issued after its
+    own (throttled) login, so a right one needs neither a throttle claim nor the password
+    hash (which costs tens of milliseconds of CPU by design); a wrong one falls through
+    to the throttled password check like any other guess."""
+    if customer is not None and _use_ticket(customer, req):
+        return customer, ""
     keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")
@@ -174,24 +236,42 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     if customer is None:
         make_password(req.password or "")  # same work either way
         return None, "password"
-    if not req.is_chap and req.password is not None and customer.check_password(req.password):
-        ok = True
-    else:
-        ok = _use_ticket(customer, req)
+    ok = not req.is_chap and req.password is not None and customer.check_password(
+        req.password)
     if not ok:
         return None, "password"
     throttle.forgive(THROTTLE_SCOPE, keys)
     return customer, ""
 
 
+_TICKET_SQL: dict[str, tuple[str, str]] = {}
+
+
+def _ticket_sql() -> tuple[str, str]:
+    found = _TICKET_SQL.get(connection.vendor)
+    if found is None:
+        q = connection.ops.quote_name
+        t = q(LoginTicket._meta.db_table)
+        found = _TICKET_SQL[connection.vendor] = (
+            f"SELECT {q('id')}, {q('secret')} FROM {t} WHERE {q('customer_id')} = %s "
+            f"AND {q('used_at')} IS NULL AND {q('expires_at')} > %s "
+            f"ORDER BY {q('created_at')} DESC LIMIT 5",
+            f"UPDATE {t} SET {q('used_at')} = %s WHERE {q('id')} = %s "
+            f"AND {q('used_at')} IS NULL")
+    return found
+
+
 def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
-    now = clock.now()
-    tickets = LoginTicket.objects.filter(customer=customer, used_at__isnull=True,
-                                         expires_at__gt=now).order_by("-created_at")[:5]
-    for ticket in tickets:
-        if req.matches(ticket.secret):
-            return LoginTicket.objects.filter(pk=ticket.pk, used_at__isnull=True).update(
-                used_at=now) == 1
+    """Whether the request proves one of the customer's five newest unused, unexpired
+    tickets; that ticket is then used (once: a parallel request loses the UPDATE)."""
+    select, use = _ticket_sql()
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    with connection.cursor() as cursor:
+        cursor.execute(select, [customer.pk, now])
+        for pk, secret in cursor.fetchall():
+            if req.matches(secret):
+                cursor.execute(use, [now, pk])
+                return cursor.rowcount == 1
     return False
 
 
@@ -216,7 +296,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     if not customer.is_active:
         return _reject("disabled", _("This account is disabled; please ask at the counter."),
                        customer=customer)
-    hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    hotspot = _hotspot_of(customer)
     plan = plan_for(customer, hotspot)
     if plan is None:
         return _reject("plan", _("Wi-Fi is not available for this account; please ask at "
@@ -229,15 +309,19 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         if valid_until <= now:
             return _reject("expired", _("Your pass has expired: enter a recharge code."),
                            customer=customer, plan=plan)
-    others = (HotspotSession.objects.filter(customer=customer,
-                                            status=HotspotSession.Status.OPEN)
-              .exclude(mac=mac).values("mac").distinct().count())
+    others = getattr(customer, "hotspot_others", None)  # read by _find_customer
+    if others is None:
+        others = (HotspotSession.objects.filter(customer=customer,
+                                                status=HotspotSession.Status.OPEN)
+                  .exclude(mac=mac).values("mac").distinct().count())
     if others >= plan.devices:
         return _reject("devices", ngettext(
             "This account is already online on %(n)d device; log out there first.",
             "This account is already online on %(n)d devices; log out there first.",
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
-    balance = accounts.balance(customer)
+    balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
+    if balance is None:
+        balance = accounts.balance(customer)
     tariff = plan.tariff
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None

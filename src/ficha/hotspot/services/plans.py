@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from ficha.accounts.models import Customer
-from ficha.core import audit, clock
+from ficha.core import audit, clock, rows
 from ficha.tariffs import pricing
 
 from ..models import (
@@ -102,12 +103,28 @@ def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None)
                  % {"name": customer.username, "plan": plan.name if plan else "—"})
 
 
+_GROUP_SQL: dict[str, str] = {}
+
+
+def _group_sql() -> str:
+    """The plans of a price group and the group-less ones, default first: written out
+    once per database vendor (it runs on every login)."""
+    sql = _GROUP_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        t = q(Plan._meta.db_table)
+        sql = _GROUP_SQL[connection.vendor] = (
+            f"SELECT {rows.columns(Plan)} FROM {t} WHERE {t}.{q('price_group')} IN (%s, %s) "
+            f"ORDER BY {t}.{q('is_default')} DESC, {t}.{q('id')} ASC")
+    return sql
+
+
 def plan_for(customer: Customer, hotspot: HotspotAccount | None = None) -> Plan | None:
     """The account's own plan, else its price group's, else the default plan."""
     if hotspot is not None and hotspot.plan_id:
         return hotspot.plan
     group = customer.custom_group if customer.price_group == "custom" else customer.price_group
-    plans = list(Plan.objects.filter(price_group__in=[group, ""]).order_by("-is_default", "pk"))
+    plans = [row[0] for row in rows.read(Plan, _group_sql(), [group, ""])]
     for plan in plans:
         if plan.price_group and plan.price_group == group:
             return plan
@@ -125,3 +142,17 @@ def issue_ticket(customer: Customer) -> LoginTicket:
     return LoginTicket.objects.create(
         customer=customer, secret=secrets.token_hex(8), created_at=now,
         expires_at=now + dt.timedelta(seconds=TICKET_SECONDS))
+
+
+TICKET_KEEP = dt.timedelta(hours=1)
+
+
+def purge_tickets() -> int:
+    """Worker job: delete login tickets used or expired more than an hour ago (a login
+    looks through a customer's unused tickets, and used ones would pile up forever).
+    Returns how many were deleted."""
+    cutoff = clock.now() - TICKET_KEEP
+    deleted, _per_model = LoginTicket.objects.filter(
+        Q(used_at__lt=cutoff) | Q(expires_at__lt=cutoff)).delete()
+    return deleted
+

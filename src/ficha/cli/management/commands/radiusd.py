@@ -22,12 +22,13 @@ class Command(BaseCommand):
                             "FICHA_RADIUS_ACCT_ADDR, 0.0.0.0:1813; 'off' disables)")
         parser.add_argument("--threads", type=int, default=None,
                             help="database worker threads (default: 1 on SQLite, 4 else)")
-        parser.add_argument("--processes", type=int, default=1,
+        parser.add_argument("--processes", type=int, default=None,
                             help="PostgreSQL only: processes sharing the ports "
-                                 "(SO_REUSEPORT), e.g. one per core")
+                                 "(SO_REUSEPORT; default: FICHA_RADIUS_WORKERS, one per "
+                                 "core on PostgreSQL, 1 on SQLite)")
         parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, auth=None, acct=None, threads=None, processes=1,
+    def handle(self, *args, auth=None, acct=None, threads=None, processes=None,
                reuse_port=False, **opts):
         from ficha.hotspot.radius import RadiusServer, parse_addr
 
@@ -37,9 +38,16 @@ class Command(BaseCommand):
             raise CommandError("both RADIUS sockets are off")
         if threads is None:
             threads = 1 if connection.vendor == "sqlite" else 4
+        if reuse_port:  # a child of the first process: never spawns more
+            processes = 1
+        elif processes is None:
+            processes = settings.RADIUS_WORKERS
+        if processes < 1:
+            raise CommandError("--processes must be at least 1")
         if processes > 1 and connection.vendor == "sqlite":
-            raise CommandError("--processes needs PostgreSQL: on SQLite one process keeps "
-                               "every write")
+            raise CommandError("more than one RADIUS process (--processes, "
+                               "FICHA_RADIUS_WORKERS) needs PostgreSQL: on SQLite one "
+                               "process keeps every write")
         children = []
         if processes > 1:
             reuse_port = True

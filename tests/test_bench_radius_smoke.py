@@ -1,0 +1,80 @@
+"""The RADIUS benchmark works end to end (bench/ measures speed by hand; nothing here is
+timed): both servers answer every request of a tiny run, and Ficha's books check passes.
+
+Needs PostgreSQL (FICHA_TEST_DATABASE_URL) and Debian's freeradius + freeradius-postgresql;
+skipped cleanly without them."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import pytest
+from django.db import connection
+
+from bench import radload
+from bench.benchmarks import radius as rb
+from bench.runner import Context, discover
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_radius_benchmark_is_registered():
+    assert "radius.servers" in discover()
+
+
+def test_packets_carry_the_right_authenticators():
+    secret = b"s3cret-s3cret"
+    pkt = radload.access_request(7, secret, "alice", "pw", mac="02-00-00-00-00-01")
+    assert pkt[0] == radload.ACCESS_REQUEST and pkt[1] == 7
+    assert struct.unpack("!H", pkt[2:4])[0] == len(pkt)
+    # Message-Authenticator: HMAC-MD5 over the packet with the attribute zeroed
+    import hmac
+
+    at = pkt.index(bytes([80, 18]))
+    zeroed = pkt[:at + 2] + b"\0" * 16 + pkt[at + 18:]
+    assert hmac.new(secret, zeroed, hashlib.md5).digest() == pkt[at + 2:at + 18]
+    acct = radload.accounting_request(9, secret, radload.INTERIM, "s1", "alice",
+                                      session_time=60, input_octets=5 << 32)
+    assert hashlib.md5(acct[:4] + b"\0" * 16 + acct[20:] + secret).digest() == acct[4:20]
+    # a reply is checked against its request
+    body = bytes([5, 9]) + struct.pack("!H", 20)
+    reply = body + hashlib.md5(body + acct[4:20] + secret).digest()
+    assert radload.reply_ok(reply, acct, secret)
+    assert not radload.reply_ok(reply, acct, b"other-secret")
+
+
+def test_the_password_is_hidden_as_rfc_2865_says():
+    from pyrad import packet as rp
+
+    from ficha.hotspot import radius
+
+    secret = b"s3cret-s3cret"
+    raw = radload.access_request(1, secret, "alice", "a-rather-long-password-1",
+                                 mac="02-00-00-00-00-01")
+    pkt = rp.AuthPacket(packet=raw, secret=secret, dict=radius.dictionary())
+    assert pkt.PwDecrypt(pkt[2][0]) == "a-rather-long-password-1"
+    assert pkt.verify_message_authenticator()
+
+
+def test_a_tiny_run_answers_everything_and_the_books_add_up():
+    if connection.vendor != "postgresql":
+        pytest.skip("radius.servers needs PostgreSQL (FICHA_TEST_DATABASE_URL)")
+    why = rb.missing_freeradius()
+    if why:
+        pytest.skip(why)
+    ctx = Context(db="postgres", vendor="postgresql", fixed_ops=3, repeats=1,
+                  verbose=False)
+    rows = rb.servers(ctx, users=8, sessions=16, concurrency=4)
+    assert [m.name.split(" = ")[0] for m in rows] == [
+        "radius[Access-Accept]", "radius[Interim-Update]",
+        "radius[Access-Accept] p99 at 80%", "radius[Interim-Update] p99 at 80%"]
+    assert all(m.value > 0 and m.baseline > 0 for m in rows)
+    details = rows[0].details
+    books = details["books"]
+    assert books["problem_count"] == 0 and books["sessions_checked"] == 16
+    assert books["debit_postings"] > 0
+    for server in ("ficha", "freeradius"):
+        for phase, counts in details["losses"][server].items():
+            assert counts["duplicates"] == counts["bad"] == counts["rejects"] == 0, (
+                server, phase, counts)

@@ -1,0 +1,139 @@
+"""The RADIUS hot path's database statements, pinned: an accepted login and an accounting
+Interim-Update each cost a known number of statements (bench radius.servers measures what
+they cost in time; these keep the gain from quietly going away).
+
+Transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE) is left out of the counts: inside
+a test's transaction Django turns each ``atomic`` into savepoints, so those differ from
+production, where they are one BEGIN and one COMMIT per Interim-Update and none for a
+login."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ficha.accounts import services as accounts
+from ficha.hotspot import services as hs
+from ficha.hotspot.models import AccountingRecord, HotspotSession
+from ficha.ledger import services as ledger
+
+from .hotspot_support import acct, give_credit, make_nas, make_plan
+
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def statements(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        result = fn()
+    sql = [q["sql"] for q in ctx.captured_queries
+           if not q["sql"].lstrip().upper().startswith(CONTROL)]
+    return result, sql
+
+
+@pytest.fixture
+def setup(make_customer):
+    nas = make_nas()
+    plan = make_plan(price_per_hour=600, devices=3)
+    alice = make_customer("alice", password="alice-secret-1")
+    give_credit(alice, 10_000)
+    return nas, plan, alice
+
+
+def test_a_login_with_a_ticket_is_four_statements_and_never_hashes(db, setup, monkeypatch):
+    nas, _plan, alice = setup
+    first = hs.issue_ticket(alice)
+    assert hs.authorize(nas, hs.AuthRequest("alice", password=first.secret)).accept  # warm
+
+    def no_hashing(*a, **kw):
+        raise AssertionError("a right ticket must not cost a password hash")
+
+    monkeypatch.setattr(type(alice), "check_password", no_hashing)
+    ticket = hs.issue_ticket(alice)
+    decision, sql = statements(
+        lambda: hs.authorize(nas, hs.AuthRequest("alice", password=ticket.secret,
+                                                 mac="AA:BB:CC:00:00:02")))
+    assert decision.accept and decision.session_timeout == 10_000 // 10 * 60
+    # the customer (+ hotspot state, plan override, credit account, balance, devices
+    # online), the tickets, the ticket used, the plan
+    assert len(sql) == 4, "\n".join(sql)
+    assert not any("throttle" in s.lower() for s in sql)
+
+
+def test_a_wrong_ticket_still_costs_a_throttled_password_check(db, setup):
+    nas, _plan, _alice = setup
+    for _ in range(5):
+        d = hs.authorize(nas, hs.AuthRequest("alice", password="0123456789abcdef",
+                                             mac="AA:BB:CC:00:00:03"))
+        assert not d.accept
+    d = hs.authorize(nas, hs.AuthRequest("alice", password="0123456789abcdef",
+                                         mac="AA:BB:CC:00:00:03"))
+    assert d.reason.startswith("throttled:")
+
+
+def test_an_interim_update_is_nine_statements_and_debits_once(db, setup):
+    nas, plan, alice = setup
+    hs.account(nas, acct("start", sid="q1"))
+    hs.account(nas, acct("interim", sid="q1", t=60))  # warm: system accounts, settings
+    ledger.account_id(ledger.REVENUE_HOTSPOT)  # known once committed (not in a test)
+    before = accounts.balance(alice)
+    result, sql = statements(lambda: hs.account(nas, acct("interim", sid="q1", t=180)))
+    assert result.debit == 20 and accounts.balance(alice) == before - 20
+    # session (+ its customer) locked, duplicate look-up, plan, credit account locked,
+    # its balance, ledger transaction, its entries, the record, the session
+    assert len(sql) == 9, "\n".join(sql)
+    # the same record again changes nothing and costs two statements
+    again, sql = statements(lambda: hs.account(nas, acct("interim", sid="q1", t=180)))
+    assert again.duplicate and again.debit == 0 and len(sql) == 2
+    assert accounts.balance(alice) == before - 20
+    session = HotspotSession.objects.get(acct_session_id="q1")
+    assert session.debited == session.charged == 30
+    record = AccountingRecord.objects.get(session=session, session_time=180)
+    assert record.debit == 20 and record.transaction is not None
+
+
+def test_old_tickets_are_purged_by_the_worker(db, setup):
+    import datetime as dt
+
+    from ficha.core import clock, jobs
+    from ficha.hotspot.models import LoginTicket
+
+    nas, _plan, alice = setup
+    assert "hotspot.purge_tickets" in dict(jobs.registered())
+    used = hs.issue_ticket(alice)
+    assert hs.authorize(nas, hs.AuthRequest("alice", password=used.secret)).accept
+    unused = hs.issue_ticket(alice)
+    with clock.frozen(clock.now() + dt.timedelta(minutes=30)):
+        assert hs.purge_tickets() == 0  # used half an hour ago: kept a while
+        fresh = hs.issue_ticket(alice)
+    with clock.frozen(clock.now() + dt.timedelta(hours=1, minutes=5)):
+        assert hs.purge_tickets() == 2  # used, and expired an hour ago
+    assert list(LoginTicket.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert unused.pk != fresh.pk
+
+
+def test_a_system_account_created_in_a_transaction_is_remembered_only_once_committed(
+        transactional_db):
+    """Its id handed to another thread before the commit made that thread's ledger
+    entries fail their foreign-key check (seen under load: the first Interim-Updates of
+    a new database, in parallel, lost their answers)."""
+    from django.db import transaction
+
+    from ficha.ledger.models import Account
+
+    ledger.clear_cache()
+    code = ledger.REVENUE_HOTSPOT
+    Account.objects.filter(code=code).delete()
+    with transaction.atomic():
+        created = ledger.account(code)
+        assert code not in ledger._ids
+    assert ledger._ids[code] == created.pk
+    ledger.clear_cache()
+    Account.objects.filter(code=code).delete()
+    try:
+        with transaction.atomic():
+            ledger.account(code)
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert code not in ledger._ids and not Account.objects.filter(code=code).exists()

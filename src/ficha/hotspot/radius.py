@@ -30,6 +30,7 @@ from pyrad import packet as rp
 from pyrad.dictionary import Dictionary
 
 from ficha.core import clock
+from ficha.core.door_thread import DoorThread
 
 from . import services
 from .models import Nas
@@ -390,44 +391,13 @@ class RadiusServer:
             proto.transport.sendto(reply, addr)
 
 
-class ServerThread:
+class ServerThread(DoorThread):
     """A RadiusServer on its own event loop in a background thread (``ficha serve``,
     tests): ``start()`` returns once the sockets are bound (or raises why not)."""
 
     def __init__(self, auth_addr, acct_addr, *, threads: int = 1):
-        self.server = RadiusServer(auth_addr, acct_addr, threads=threads)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="ficha-radiusd", daemon=True)
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._stopped = None
-
-    def _main(self):
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._stopped = asyncio.Event()
-        self._loop.run_until_complete(self._stopped.wait())
-        self._loop.run_until_complete(self.server.stop())
-        self._loop.close()
-
-    def start(self) -> ServerThread:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-        return self
+        super().__init__(RadiusServer(auth_addr, acct_addr, threads=threads), "ficha-radiusd")
 
     @property
     def addresses(self):
         return self.server.addresses
-
-    def stop(self, timeout: float = 10) -> None:
-        if self._stopped is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout)

@@ -27,6 +27,7 @@ from django.db import close_old_connections
 
 from ficha.core import clock
 from ficha.core.alerts import in_venue_language
+from ficha.core.door_thread import DoorThread
 from ficha_protocol import AGENT_PATH, PROTOCOL_VERSION
 from ficha_protocol import messages as m
 
@@ -438,50 +439,14 @@ def _disconnect_all(ids: list[int]) -> None:
     services.Station.objects.filter(pk__in=ids).update(connected=False)
 
 
-class ServerThread:
+class ServerThread(DoorThread):
     """A LinkServer on its own event loop in a background thread (``ficha serve``,
     tests): ``start()`` returns once the socket is bound (or raises why not)."""
 
     def __init__(self, addr, *, threads: int = 1, ssl=None, heartbeat: int = 5):
-        self.server = LinkServer(addr, threads=threads, ssl=ssl, heartbeat=heartbeat)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="ficha-stationd", daemon=True)
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._stopped: asyncio.Event | None = None
-
-    def _main(self):
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._stopped = asyncio.Event()
-        self._ready.set()
-        self._loop.run_until_complete(self._stopped.wait())
-        self._loop.run_until_complete(self.server.stop())
-        # whatever is still pending (a handler waiting on a peer that never closed) ends here
-        pending = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        self._loop.close()
-
-    def start(self) -> ServerThread:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-        return self
+        super().__init__(LinkServer(addr, threads=threads, ssl=ssl, heartbeat=heartbeat),
+                         "ficha-stationd")
 
     @property
     def address(self):
         return self.server.address
-
-    def stop(self, timeout: float = 10) -> None:
-        if self._stopped is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout)

@@ -268,7 +268,7 @@ class LiveCall:
 
 
 @dataclass
-class Bill:
+class Bill(counter.BillTotals):
     """A session's account at one moment: ended calls, live calls, extras, totals."""
 
     session: BoothSession
@@ -285,18 +285,6 @@ class Bill:
     def lines(self) -> list[tuple[Call, str]]:
         """The ended calls with their masked numbers."""
         return [(c, self.numbers[c.pk]) for c in self.calls]
-
-    @property
-    def calls_total(self) -> int:
-        return sum(c.cost for c in self.calls)
-
-    @property
-    def extras_total(self) -> int:
-        return sum(e.amount for e in self.extras)
-
-    @property
-    def subtotal(self) -> int:
-        return self.calls_total + self.extras_total
 
     @property
     def running(self) -> int:

@@ -93,8 +93,25 @@ class ExtraLine:
     amount: int  # minor units
 
 
+class BillTotals:
+    """Totals of a bill's ``calls`` (each with a ``cost``) and ``extras`` (each with an
+    ``amount``): the one rule the live bill and the printed receipt both follow."""
+
+    @property
+    def calls_total(self) -> int:
+        return sum(c.cost for c in self.calls)
+
+    @property
+    def extras_total(self) -> int:
+        return sum(e.amount for e in self.extras)
+
+    @property
+    def subtotal(self) -> int:
+        return self.calls_total + self.extras_total
+
+
 @dataclass(frozen=True)
-class Receipt:
+class Receipt(BillTotals):
     """Everything a booth receipt shows, already computed; renderers only lay it out."""
 
     venue: str
@@ -109,18 +126,6 @@ class Receipt:
     rounding: int = 0  # the cash-rounding line (signed, minor units)
     tendered: int | None = None  # None: not paid yet (a pro-forma receipt)
     change: int | None = None
-
-    @property
-    def calls_total(self) -> int:
-        return sum(c.cost for c in self.calls)
-
-    @property
-    def extras_total(self) -> int:
-        return sum(e.amount for e in self.extras)
-
-    @property
-    def subtotal(self) -> int:
-        return self.calls_total + self.extras_total
 
     @property
     def total(self) -> int:

@@ -17,6 +17,7 @@ from .views import (
     hotspot,
     hotspot_sessions,
     printing,
+    rates,
     recharges,
     settings,
     shifts,
@@ -132,4 +133,10 @@ urlpatterns = [
     path("stations/sessions/<int:pk>/", stations.session_bill, name="station_bill"),
     path("stations/sessions/<int:pk>/checkout/", stations.session_checkout,
          name="station_checkout"),
+    # call-shop rate decks and the rate tool
+    path("rates/", rates.deck_list, name="rate_decks"),
+    path("rates/import/", rates.deck_import, name="rate_import"),
+    path("rates/quote/", rates.rate_quote, name="rate_quote"),
+    path("rates/<int:pk>/", rates.deck_detail, name="rate_deck"),
+    path("rates/<int:pk>/export.csv", rates.deck_export, name="rate_export"),
 ]

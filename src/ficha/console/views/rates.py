@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,7 +26,6 @@ from django.utils.translation import gettext_lazy
 from ficha.callshop import rating
 from ficha.callshop import services as callshop
 from ficha.callshop.models import Deck
-from ficha.core.money import Money
 
 from ..access import actor, capability_required
 from ..forms_rates import MAX_DECK_BYTES, DeckForm, DeckImportForm, RateQuoteForm
@@ -281,10 +279,6 @@ def rate_quote(request):
             "form": form,
             "quote": result,
             "rule": rules.get(result.rule, "") if result else "",
-            "total": Money(result.rated.cost, result.rated.currency)
-            if result and result.rated
-            else None,
-            "import_url": reverse("console:rate_import"),
         },
         status=400 if form.is_bound and not form.is_valid() else 200,
     )

@@ -122,7 +122,11 @@ class Command(BaseCommand):
 
     def do_quote(self, number, seconds, deck=DEFAULT_DECK, **_):
         result = callshop.quote(self._deck(deck), number, seconds)
-        self.stdout.write(f"{result.dialled} → E.164 {result.digits}")
+        self.stdout.write(f"{result.dialled} → E.164 {result.digits} ({result.rule})")
+        tried = [f"{c.prefix}{' ✓' if c.chosen else '' if c.rows else ' (none)'}"
+                 for c in result.candidates]
+        if tried:
+            self.stdout.write(f"  prefixes tried: {', '.join(tried)}")
         if result.rated is None:
             raise CommandError(f"No rate in deck {deck!r} for {result.digits}.")
         for line in result.lines:

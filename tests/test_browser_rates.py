@@ -24,6 +24,10 @@ pytestmark = BROWSER_MARKS
 BROKEN = "33;France;100\n336;France mobile;zero\n44;United Kingdom;60,5\n"
 FIXED = "33;France;100\n336;France mobile;150,5\n44;United Kingdom;60,5\n"
 
+NO_SIDEWAYS_SCROLL = (
+    "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+)
+
 
 @pytest.fixture
 def page(chromium):
@@ -73,6 +77,8 @@ def test_import_a_deck_with_a_preview_and_use_the_rate_tool(live_server, page, m
     expect(page.locator("#preview h2")).to_contain_text("Preview: nothing is written yet")
     expect(page.locator("#preview-rows")).to_have_text("3")
     expect(page.locator("#preview .rate-rows tbody tr")).to_have_count(3)
+    screenshot(page, "rates-preview-ok")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL), "the preview scrolls sideways at 1280 px"
     assert not Rate.objects.exists()
     page.click("#import-confirm button[type=submit]")
     expect(page.locator("h1")).to_contain_text("Rate deck retail")
@@ -85,6 +91,8 @@ def test_import_a_deck_with_a_preview_and_use_the_rate_tool(live_server, page, m
     expect(page.locator("#rates tbody tr")).to_have_count(1)
     expect(page.locator("#rates")).to_contain_text("United Kingdom")
     assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "rates-deck")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL), "the deck's page scrolls sideways at 1280 px"
 
     # the rate tool
     page.click("text=What does a call cost?")

@@ -166,6 +166,15 @@ def test_the_configuration_file(tmp_path):
     assert str(cfg.secret_path) == "/var/lib/ficha/s.json" and cfg.extra["power_commands"] is False
 
 
+def test_restarts_since_boot_are_counted(tmp_path):
+    path = tmp_path / "agent-state.json"
+    boot, restarts = config.count_start(path)
+    assert restarts == 0 and boot == config.boot_marker()
+    assert config.count_start(path) == (boot, 1)
+    path.write_text('{"boot": "another boot", "starts": 7}')
+    assert config.count_start(path) == (boot, 0)
+
+
 # --- the real link thread against a live door ------------------------------------------------
 def wait_for(bridge, what, timeout=10.0):
     """Drain the bridge's inbox until a message ``what`` comes (like the GUI's poll)."""

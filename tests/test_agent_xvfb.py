@@ -108,8 +108,11 @@ def wait_text(display, path, *words, timeout=30.0) -> str:
 
 
 def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    return int(
+        subprocess.run(
+            ["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 @override_settings(FICHA_CAFE_PRICE_PER_HOUR=600, VENUE_NAME="Cafe Lumiere")

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import sys
 
 from ficha_protocol.client import Credentials, LinkError, pair
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, count_start
 
 
 def _pair(cfg: Config, args) -> int:
@@ -50,10 +49,12 @@ def _run(cfg: Config) -> int:
     from .gui import App  # Tk only when the screen is needed
     from .net import Bridge
 
+    boot_id, restarts = count_start(cfg.path.parent / "agent-state.json")
     bridge = Bridge(
         creds,
         power=bool(cfg.extra.get("power_commands", True)),
-        restarts=int(os.environ.get("FICHA_AGENT_RESTARTS", "0") or 0),
+        boot_id=boot_id,
+        restarts=restarts,
     ).start()
     app = App(bridge, debug_exit=cfg.debug_exit, language=cfg.language)
     try:

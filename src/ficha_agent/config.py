@@ -94,3 +94,33 @@ class Config:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(TEMPLATE.format(server=server.replace('"', "")), encoding="utf-8")
+
+
+def boot_marker() -> str:
+    """Something that changes at each boot of the PC: Linux's boot id, else the boot time
+    to the minute (wall clock minus the monotonic clock, which counts from boot)."""
+    import time
+
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return f"boot-{int((time.time() - time.monotonic()) // 60)}"
+
+
+def count_start(path: Path) -> tuple[str, int]:
+    """Note one more start of the agent since boot in ``path`` (``agent-state.json``);
+    returns (boot id, restarts since boot) for the heartbeat: a jump in ``restarts`` tells
+    the console the agent was killed and started again."""
+    import json
+
+    boot = boot_marker()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    starts = int(data.get("starts", 0)) + 1 if data.get("boot") == boot else 1
+    try:
+        path.write_text(json.dumps({"boot": boot, "starts": starts}))
+    except OSError:
+        pass  # a read-only config dir: the counter stays at 0
+    return boot, starts - 1

@@ -168,7 +168,15 @@ def test_the_lock_screen_survives_alt_f4_and_a_typed_login_shows_the_session_bar
         assert "password" not in text.lower()  # the lock screen is gone
         session_rss = rss_kb(agent.pid)
         print(f"agent RSS: locked {locked_rss // 1024} MB, in session {session_rss // 1024} MB")
+        # a message from the console shows in the bar; stopping the session locks the PC
+        st.run(OWNER, pc, "message", text="Closing at ten")
+        wait_text(display, shot, "Time remaining", "Closing at")
+        st.run(OWNER, pc, "stop")
+        text = wait_text(display, shot, "locked", "Password")
+        assert "time remaining" not in text.lower()
         assert agent.poll() is None
+        agent.send_signal(signal.SIGTERM)  # a service stop: the agent says bye and exits
+        assert agent.wait(10) == 0
     finally:
         if agent is not None:
             agent.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import socket
 import sys
 
@@ -57,6 +58,8 @@ def _run(cfg: Config) -> int:
         restarts=restarts,
     ).start()
     app = App(bridge, debug_exit=cfg.debug_exit, language=cfg.language)
+    # a service stop (SIGTERM) or Ctrl+C: leave cleanly, telling the server `bye`
+    signal.signal(signal.SIGTERM, lambda *_a: app.root.after(0, app.quit))
     try:
         app.run()
     finally:

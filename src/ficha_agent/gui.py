@@ -50,7 +50,7 @@ class App:
         self._build_lock()
         self._build_bar()
         self.show(LOGIN)
-        self.notice(_("Connecting to the server…"))
+        self.notice(_("Connecting to the server…"), error=False)
         self.root.after(100, self._poll)
         self.root.after(250, self._step)
         self.root.after(400, self._reassert)
@@ -154,7 +154,7 @@ class App:
         self._t(tk.Button(self.redeem_box, font=font, command=self.close_redeem), "Cancel").pack(
             side="left"
         )
-        self.bar_message = tk.Label(bar, font=font, fg=ERROR, bg=BG, wraplength=260)
+        self.bar_message = tk.Label(bar, font=("Helvetica", 12), fg=ERROR, bg=BG, wraplength=260)
         self.bar_message.pack(fill="x", padx=10, pady=(0, 6))
 
     def relabel(self) -> None:
@@ -168,7 +168,7 @@ class App:
             self.root.grab_release()
             self.root.withdraw()
             self.message.configure(text="")
-            self.bar_message.configure(text="")
+            self.bar_say("")
             self.warning.configure(text="", bg=BG)
             self.close_redeem()
             self.bar.deiconify()
@@ -195,8 +195,16 @@ class App:
         self.bar.geometry(f"{w}x{h}+{self.root.winfo_screenwidth() - w - 12}+12")
         self.bar.lift()
 
-    def notice(self, text: str) -> None:
-        self.message.configure(text=text)
+    def bar_say(self, text: str, fg: str = FG) -> None:
+        """A line under the bar's buttons; the bar grows to fit it."""
+        if self.bar_message.cget("text") == text and self.bar_message.cget("fg") == fg:
+            return
+        self.bar_message.configure(text=text, fg=fg)
+        if self.screen == SESSION:
+            self._place_bar()
+
+    def notice(self, text: str, error: bool = True) -> None:
+        self.message.configure(text=text, fg=ERROR if error else FG)
 
     # --- keeping the lock -------------------------------------------------------------
     def _reassert_once(self) -> None:
@@ -232,7 +240,7 @@ class App:
         if not user or not secret:
             self.notice(_("Enter your username and password."))
             return
-        self.notice(_("Please wait…"))
+        self.notice(_("Please wait…"), error=False)
         self.bridge.submit("login", user, secret)
 
     def redeem_at_lock(self) -> None:
@@ -240,7 +248,7 @@ class App:
         if not code:
             self.notice(_("Enter a recharge code."))
             return
-        self.notice(_("Please wait…"))
+        self.notice(_("Please wait…"), error=False)
         self.bridge.submit("redeem", code)
 
     def open_redeem(self) -> None:
@@ -257,7 +265,7 @@ class App:
     def redeem_in_session(self) -> None:
         code = self.bar_code.get().strip()
         if code:
-            self.bar_message.configure(text=_("Please wait…"))
+            self.bar_say(_("Please wait…"), fg=FG)
             self.bridge.submit("redeem", code)
 
     def logout(self) -> None:
@@ -290,7 +298,10 @@ class App:
             cmd = message[1]
             if cmd.get("action") == "message" and cmd.get("text"):
                 text = f"{_('Message from the staff')}: {cmd['text']}"
-                (self.bar_message if self.screen == SESSION else self.message).configure(text=text)
+                if self.screen == SESSION:
+                    self.bar_say(text, fg=FG)
+                else:
+                    self.notice(text, error=False)
         elif what == "fatal":
             self.notice(message[1])
 
@@ -312,7 +323,7 @@ class App:
             self.notice("")
             if kind == "redeem" and self.screen == SESSION:
                 self.close_redeem()
-                self.bar_message.configure(text=_("Credited."))
+                self.bar_say(_("Credited."), fg=FG)
             return
         if reply.get("code") == "offline":
             text = _("The server cannot be reached: logging in is not possible for now.")
@@ -320,7 +331,7 @@ class App:
             text = str(reply.get("message") or _("Refused."))
         self.password.delete(0, "end")
         if self.screen == SESSION:
-            self.bar_message.configure(text=text)
+            self.bar_say(text, fg=ERROR)
         else:
             self.notice(text)
 
@@ -334,6 +345,7 @@ class App:
             elif effect[0] == "warn":
                 text = _("5 minutes left") if effect[1] == 5 else _("1 minute left")
                 self.warning.configure(text=text, bg=WARN)
+                self._place_bar()
                 self.root.bell()
                 self.bar.lift()
 
@@ -349,9 +361,9 @@ class App:
                     text=money_text(view.balance, view.currency, self.link.venue.get("exponent"))
                 )
                 if not view.online:
-                    self.bar_message.configure(text=_("Offline: counting down on this PC"))
+                    self.bar_say(_("Offline: counting down on this PC"), fg=WARN)
                 elif self.bar_message.cget("text") == _("Offline: counting down on this PC"):
-                    self.bar_message.configure(text="")
+                    self.bar_say("")
             elif view.screen in (BLOCKED, PAUSED):
                 pass
         finally:

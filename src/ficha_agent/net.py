@@ -103,12 +103,13 @@ class Bridge:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
-        try:
-            await self.link.run(self._stop)
-        finally:
-            if self.link.connected.is_set():
-                with contextlib.suppress(Exception):
-                    await self.link.bye("stop")
+        await self.link.run(self._stop)
+
+    async def _leave(self) -> None:
+        if self.link.connected.is_set():  # an agent stopped on purpose: no alert
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.link.bye("stop"), 2)
+        self._stop.set()
 
     async def _command(self, cmd: dict):
         action = cmd.get("action")
@@ -162,6 +163,8 @@ class Bridge:
             self.loop.call_soon_threadsafe(offline)
 
     def stop(self, timeout: float = 5) -> None:
+        if not self.thread.is_alive():
+            return
         if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
+            asyncio.run_coroutine_threadsafe(self._leave(), self.loop)
         self.thread.join(timeout)

@@ -175,6 +175,30 @@ def test_restarts_since_boot_are_counted(tmp_path):
     assert config.count_start(path) == (boot, 0)
 
 
+def test_logging_out_with_the_server_unreachable_ends_the_session_on_the_pc():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bridge = Bridge(client.Credentials(f"ws://127.0.0.1:{port}/agent", 1, "s"), power=False)
+    bridge.start()
+    try:
+        state = {"mode": "session", "session": {"id": 5, "remaining": 900}}
+        bridge.loop.call_soon_threadsafe(bridge.link._set_state, state)
+        wait_for(bridge, lambda m: m[0] == "state" and m[1]["mode"] == "session")
+        bridge.logout()
+        msg = wait_for(bridge, lambda m: m[0] == "state" and m[1]["mode"] == "free")
+        assert msg[1]["session"] is None
+        assert [(e.kind, e.session) for e in bridge.link.queue] == [("logout", 5)]
+        bridge.submit("redeem", "1234")  # logging in needs the server: said so, not hung
+        reply = wait_for(bridge, lambda m: m[0] == "result")[2]
+        assert reply == {"ok": False, "code": "offline", "message": ""}
+    finally:
+        bridge.stop()
+    assert not bridge.thread.is_alive()
+
+
 # --- the real link thread against a live door ------------------------------------------------
 def wait_for(bridge, what, timeout=10.0):
     """Drain the bridge's inbox until a message ``what`` comes (like the GUI's poll)."""

@@ -242,8 +242,9 @@ class LinkServer:
             ip=conn.ip)
         self.snaps[conn.station] = snap or {
             "station": conn.station, "name": conn.name, "locked": False, "session": None}
+        venue = await self.db(lookups.venue)
         await conn.send(m.WELCOME, {"state": services.live(self.snaps[conn.station]),
-                                    "heartbeat": self.heartbeat})
+                                    "heartbeat": self.heartbeat, "venue": venue})
         for pk, action, text in pending:
             await conn.send(m.COMMAND, {"id": pk, "action": action, "text": text})
         async for raw in conn.ws:

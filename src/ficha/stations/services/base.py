@@ -131,6 +131,10 @@ def snapshot(station: Station, session: CafeSession | None = None,
             "limit": limit_seconds(session) if with_limit else None,
             "charged": session.charged, "currency": session.tariff.get("currency", ""),
         }
+        if with_limit and session.kind == CafeSession.Kind.PREPAID and session.customer_id:
+            # what the customer has left once the time used so far is paid
+            snap["session"]["balance"] = (accounts.balance(session.customer)
+                                          + session.debited - session.charged)
     return snap
 
 
@@ -152,6 +156,8 @@ def live(snap: dict, now: dt.datetime | None = None) -> dict:
                             "customer": session["customer"], "elapsed": used,
                             "remaining": remaining, "charged": session["charged"],
                             "currency": session["currency"]}
+        if "balance" in session:
+            state["session"]["balance"] = session["balance"]
     if snap["locked"] and state["mode"] != SESSION:
         state["mode"] = LOCKED
     return state

@@ -37,6 +37,12 @@ their sum is exactly ``price(t_last)`` — one rounding per session, not one per
 bands and steps: the answer ``s`` is a billed length, so ``price(s) ≤ credit`` and
 ``price(s + 1) > credit`` (unless capped at :data:`MAX_SECONDS`).
 
+**Pauses.** ``seconds`` is used time. A paused session passes its pauses as ``gaps``:
+``(u, g)`` means "after ``u`` seconds of use, ``g`` seconds of pause". Used second ``t``
+then happened at ``start + t + Σ g (u ≤ t)``, and that wall time picks its band; steps,
+the billed time and the rounding count used time only; a pause costs nothing. Time
+billed beyond the used time (rounding up) is placed right after the last used second.
+
 Time zones: bands are in the venue's wall-clock time (``time_zone``). ``start`` must be
 an aware datetime (any zone); it is converted to the venue's. In a zone with daylight
 saving, the skipped or repeated hour is priced by the band its wall time falls in.
@@ -115,18 +121,53 @@ def _local(spec: TariffSpec, start: dt.datetime) -> dt.datetime:
     return start.replace(microsecond=0).astimezone(spec.tz)
 
 
-def _pieces(spec: TariffSpec, start_utc: dt.datetime, end: int):
-    """(from, to, rate index, step index) pieces of [0, end) elapsed seconds, in order;
-    consecutive pieces may share a price list and step (see :func:`_segments`)."""
+Gaps = tuple[tuple[int, int], ...]
+MAX_GAPS = 1000
+
+
+def _gaps(gaps) -> Gaps:
+    """Checked pauses: ``(used, seconds)`` pairs — after ``used`` seconds of use the
+    wall clock ran on ``seconds`` more (a pause). Sorted, same points merged."""
+    out: dict[int, int] = {}
+    try:
+        items = list(gaps or ())
+        if len(items) > MAX_GAPS:
+            raise TariffError(_("A session has at most %(n)d pauses.") % {"n": MAX_GAPS})
+        for used, seconds in items:
+            for v in (used, seconds):
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_SESSION:
+                    raise TariffError(_("A pause is two whole, non-negative numbers of "
+                                        "seconds."))
+            if seconds:
+                out[used] = out.get(used, 0) + seconds
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, TariffError):
+            raise
+        raise TariffError(_("A pause is two whole, non-negative numbers of seconds.")) \
+            from None
+    return tuple(sorted(out.items()))
+
+
+def _pieces(spec: TariffSpec, start_utc: dt.datetime, end: int, gaps: Gaps = ()):
+    """(from, to, rate index, step index, shift) pieces of [0, end) used seconds, in
+    order; consecutive pieces may share a price list and step (see :func:`_segments`).
+    Used second ``t`` happened at wall time ``start + t + shift``: ``shift`` is the sum
+    of the pauses (``gaps``) before it, so bands are priced at the hours really used and
+    steps count used time only."""
     tz = spec.tz
     t = 0
+    shift = 0
+    g = 0
     while t < end:
-        local = (start_utc + dt.timedelta(seconds=t)).astimezone(tz)
+        while g < len(gaps) and gaps[g][0] <= t:
+            shift += gaps[g][1]
+            g += 1
+        local = (start_utc + dt.timedelta(seconds=t + shift)).astimezone(tz)
         sow = local.weekday() * DAY + local.hour * HOUR + local.minute * 60 + local.second
         idx, until = spec.rate_at_week_second(sow)
         nxt = t + until
         if until < WEEK:  # wall-clock distance; fix it for an offset change (DST)
-            later = (start_utc + dt.timedelta(seconds=nxt)).astimezone(tz)
+            later = (start_utc + dt.timedelta(seconds=nxt + shift)).astimezone(tz)
             nxt -= int((later.utcoffset() - local.utcoffset()).total_seconds())
             if nxt <= t:
                 nxt = t + 1
@@ -134,19 +175,23 @@ def _pieces(spec: TariffSpec, start_utc: dt.datetime, end: int):
         k = rate.step_at(t)
         if k + 1 < len(rate.steps):
             nxt = min(nxt, rate.steps[k + 1].start)
+        if g < len(gaps):
+            nxt = min(nxt, gaps[g][0])
         b = min(nxt, end)
-        yield t, b, idx, k
+        yield t, b, idx, k, shift
         t = b
 
 
-def _segments(spec: TariffSpec, start_utc: dt.datetime, billed: int) -> list[list[int]]:
-    """The pieces of [0, billed), neighbours with the same price list and step merged."""
+def _segments(spec: TariffSpec, start_utc: dt.datetime, billed: int, gaps: Gaps = ()
+              ) -> list[list[int]]:
+    """The pieces of [0, billed), neighbours with the same price list and step (and no
+    pause between them) merged."""
     out: list[list[int]] = []
-    for a, b, idx, k in _pieces(spec, start_utc, billed):
-        if out and out[-1][2] == idx and out[-1][3] == k:
+    for a, b, idx, k, shift in _pieces(spec, start_utc, billed, gaps):
+        if out and out[-1][2] == idx and out[-1][3] == k and out[-1][4] == shift:
             out[-1][1] = b
         else:
-            out.append([a, b, idx, k])
+            out.append([a, b, idx, k, shift])
     return out
 
 
@@ -159,13 +204,14 @@ def _check(seconds, group) -> None:
         raise TariffError("price_group must be a str")
 
 
-def _cost(spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str) -> int:
+def _cost(spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str,
+          gaps: Gaps = ()) -> int:
     """The exact cost of ``seconds`` in 1/3600 minor units after fee and minimum."""
     billed = spec.billed_seconds(seconds)
     if not billed:
         return 0
     total = spec.start_fee * HOUR
-    for a, b, idx, k in _pieces(spec, start_utc, billed):
+    for a, b, idx, k, _shift in _pieces(spec, start_utc, billed, gaps):
         total += spec.rates[idx].steps[k].price(group) * (b - a)
     return max(total, spec.minimum * HOUR)
 
@@ -174,16 +220,22 @@ def _round(exact: int) -> int:
     return (exact + HOUR // 2) // HOUR  # half up; never negative
 
 
-def total(spec: TariffSpec, start: dt.datetime, seconds: int, price_group: str = GUEST) -> int:
+def total(spec: TariffSpec, start: dt.datetime, seconds: int, price_group: str = GUEST,
+          gaps=()) -> int:
     """Just the rounded total of :func:`price` (no lines): for metering loops."""
     _check(seconds, price_group)
-    return _round(_cost(spec, _local(spec, start).astimezone(UTC), seconds, price_group))
+    return _round(_cost(spec, _local(spec, start).astimezone(UTC), seconds, price_group,
+                        _gaps(gaps)))
 
 
 def price(spec: TariffSpec, start: dt.datetime, seconds: int,
-          price_group: str = GUEST) -> Charge:
-    """What ``seconds`` from ``start`` cost for ``price_group``, line by line."""
+          price_group: str = GUEST, gaps=()) -> Charge:
+    """What ``seconds`` of use from ``start`` cost for ``price_group``, line by line.
+    ``gaps``: the session's pauses as ``(used seconds, pause seconds)`` pairs; the used
+    time around them is priced at the wall-clock hours it was used in (band by band),
+    the pauses themselves cost nothing and steps count used time only."""
     _check(seconds, price_group)
+    gaps = _gaps(gaps)
     local = _local(spec, start)
     start_utc = local.astimezone(UTC)
     billed = spec.billed_seconds(seconds)
@@ -199,14 +251,14 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
             "used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
             seconds=billed))
     exact = 0
-    for a, b, idx, k in _segments(spec, start_utc, billed) if billed else ():
+    for a, b, idx, k, shift in _segments(spec, start_utc, billed, gaps) if billed else ():
         rate = spec.rates[idx]
         step = rate.steps[k]
         pph = step.price(price_group)
         amount = pph * (b - a)
         exact += amount
-        t0 = (start_utc + dt.timedelta(seconds=a)).astimezone(spec.tz)
-        t1 = (start_utc + dt.timedelta(seconds=b)).astimezone(spec.tz)
+        t0 = (start_utc + dt.timedelta(seconds=a + shift)).astimezone(spec.tz)
+        t1 = (start_utc + dt.timedelta(seconds=b + shift)).astimezone(spec.tz)
         if len(rate.steps) == 1:
             where = rate.name
         elif step.start == 0:
@@ -243,14 +295,14 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
 
 
 def due(spec: TariffSpec, start: dt.datetime, seconds: int, already_debited: int,
-        price_group: str = GUEST) -> int:
+        price_group: str = GUEST, gaps=()) -> int:
     """What to debit now for a running session: ``price(seconds) − already_debited``
     (never negative). The sum of these debits over a session is ``price(total)``."""
-    return max(0, total(spec, start, seconds, price_group) - already_debited)
+    return max(0, total(spec, start, seconds, price_group, gaps) - already_debited)
 
 
 def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
-                price_group: str = GUEST) -> int | None:
+                price_group: str = GUEST, gaps=()) -> int | None:
     """The longest billed time ``credit`` pays for from ``start``; ``None`` when time is
     free (no limit from money). ``price(s) ≤ credit < price(s + 1)`` for the answer ``s``,
     unless capped: then it is the longest billed length within :data:`MAX_SECONDS`.
@@ -267,6 +319,7 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
         raise TariffError("credit must be an integer of minor units")
     _check(0, price_group)
     credit = max(0, credit)
+    gaps = _gaps(gaps)
     start_utc = _local(spec, start).astimezone(UTC)
     limit = credit * HOUR + HOUR // 2 - 1 - spec.start_fee * HOUR
     if spec.minimum > credit or limit < 0:
@@ -275,7 +328,7 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
     cap = spec.billed_after(1 + max(0, (MAX_SECONDS - first) // inc))
     x = None  # the last affordable elapsed second
     cost = 0
-    for a, b, idx, k in _pieces(spec, start_utc, cap):
+    for a, b, idx, k, _shift in _pieces(spec, start_utc, cap, gaps):
         pph = spec.rates[idx].steps[k].price(price_group)
         if cost + pph * (b - a) > limit:
             x = a + (limit - cost) // pph

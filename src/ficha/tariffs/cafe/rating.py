@@ -41,7 +41,8 @@ bands and steps: the answer ``s`` is a billed length, so ``price(s) ≤ credit``
 ``(u, g)`` means "after ``u`` seconds of use, ``g`` seconds of pause". Used second ``t``
 then happened at ``start + t + Σ g (u ≤ t)``, and that wall time picks its band; steps,
 the billed time and the rounding count used time only; a pause costs nothing. Time
-billed beyond the used time (rounding up) is placed right after the last used second.
+billed beyond the used time (rounding up) follows the last used second (callers pass
+only the pauses that began before the end of use, as ``stations`` does).
 
 Time zones: bands are in the venue's wall-clock time (``time_zone``). ``start`` must be
 an aware datetime (any zone); it is converted to the venue's. In a zone with daylight

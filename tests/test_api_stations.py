@@ -174,3 +174,35 @@ def test_the_openapi_schema_lists_the_station_operations_with_their_capability(a
     op = schema["paths"]["/api/v1/stations/{station_id}/commands"]["post"]
     assert op["x-capability"] == "operate_stations"
     assert "/api/v1/stations/{station_id}/session/pause" in schema["paths"]
+
+
+def test_unpaid_postpaid_sessions_are_listed_and_checked_out_into_the_shift(
+        api_client, cashier, open_shift):
+    from ficha.ledger import services as ledger
+
+    till = api_client(user=cashier)
+    pool = make_station(kind="device")
+    with clock.frozen(at(0)):
+        sid = till.post(f"/api/v1/stations/{pool.pk}/session", {"label": "Ana"}).json()["id"]
+    with clock.frozen(at(30)):
+        till.post(f"/api/v1/stations/{pool.pk}/session/stop")
+    unpaid = till.get("/api/v1/stations/sessions/unpaid").json()
+    assert [i["id"] for i in unpaid["items"]] == [sid]
+    cash_before = ledger.shift_cash(open_shift)
+    r = till.post(f"/api/v1/stations/sessions/{sid}/checkout", key="pay-1")
+    assert r.status_code == 200, r.content
+    assert r.json()["paid"]["amount_minor"] == 300 and r.json()["shift_id"] == open_shift.pk
+    assert ledger.shift_cash(open_shift) == cash_before + 300
+    again = till.post(f"/api/v1/stations/sessions/{sid}/checkout")
+    assert again.status_code == 409 and again.json()["code"] == "paid"
+    assert till.get("/api/v1/stations/sessions/unpaid").json()["count"] == 0
+    assert till.post("/api/v1/stations/sessions/99999/checkout").status_code == 404
+    assert AuditLog.objects.filter(action="station.checkout").count() == 1
+
+
+def test_checkout_needs_an_open_shift(cashier_api):
+    pool = make_station(kind="device")
+    sid = cashier_api.post(f"/api/v1/stations/{pool.pk}/session", {}).json()["id"]
+    r = cashier_api.post(f"/api/v1/stations/sessions/{sid}/checkout")
+    assert r.status_code == 409 and r.json()["code"] == "no_open_shift"
+    assert CafeSession.objects.get(pk=sid).settled_at is None

@@ -278,6 +278,43 @@ def session_bill(request, session_id: Path[Id]):
                        "start": line.start, "end": line.end} for line in charge.lines]}
 
 
+class UnpaidList(Out):
+    count: int
+    items: list[SessionOut]
+
+
+class CheckoutOut(SessionOut):
+    paid: MoneyOut
+    settled_at: dt.datetime
+    shift_id: int | None
+
+
+@router.get("/stations/sessions/unpaid", response={200: UnpaidList, **ERRORS},
+            auth=require("operate_stations"), summary="Postpaid sessions not yet paid")
+def unpaid_sessions(request):
+    """Ended postpaid sessions waiting for checkout at the counter, oldest first (at most
+    500)."""
+    items = [session_out(s) for s in st.unpaid().select_related("customer")[:500]]
+    return {"count": len(items), "items": items}
+
+
+@router.post("/stations/sessions/{session_id}/checkout", response={200: CheckoutOut, **ERRORS},
+             auth=require("operate_stations"), summary="Check out a postpaid session")
+def checkout_session(request, session_id: Path[Id]):
+    """Ends the session if it still runs, then takes its price in cash into the caller's
+    open shift (409 ``no_open_shift`` without one, ``paid`` when already paid). Audited."""
+    if not CafeSession.objects.filter(pk=session_id).exists():
+        raise errors.ApiError(404, _("No café session with this id."), "unknown_session")
+    try:
+        session = st.checkout(actor(request), session_id)
+    except st.StationError as exc:
+        raise _station_error(exc) from None
+    session = _fresh(session)
+    return {**session_out(session), "paid": money(session.paid,
+                                                  session.tariff.get("currency") or None),
+            "settled_at": session.settled_at, "shift_id": session.shift_id}
+
+
 @router.post("/stations/{station_id}/commands", response={202: CommandOut, **ERRORS},
              auth=require("operate_stations"), summary="Send a command to a station's agent")
 def send_command(request, station_id: Path[Id], payload: CommandIn):

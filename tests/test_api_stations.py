@@ -85,10 +85,17 @@ def test_start_pause_resume_stop_a_postpaid_session_and_read_its_bill(cashier_ap
     bill = cashier_api.get(f"/api/v1/stations/sessions/{sid}/bill").json()
     assert bill["total"]["amount_minor"] == 150
     assert [line["kind"] for line in bill["lines"]].count("time") == 2  # split by the pause
-    actions = set(AuditLog.objects.filter(action__startswith="station.session")
-                  .values_list("action", flat=True))
-    assert {"station.session_start", "station.session_pause", "station.session_resume",
-            "station.session_end"} <= actions
+    actions = set(
+        AuditLog.objects.filter(action__startswith="station.session").values_list(
+            "action", flat=True
+        )
+    )
+    assert {
+        "station.session_start",
+        "station.session_pause",
+        "station.session_resume",
+        "station.session_end",
+    } <= actions
 
 
 def test_a_prepaid_start_for_a_customer_and_a_move(cashier_api, make_customer):
@@ -135,8 +142,9 @@ def test_refusals_are_4xx_with_a_message(cashier_api, make_customer):
 
 def test_commands_reach_the_agents_queue_and_are_audited(cashier_api, make_customer):
     pc = make_station()
-    r = cashier_api.post(f"/api/v1/stations/{pc.pk}/commands",
-                         {"action": "message", "text": "Closing in 10 minutes"})
+    r = cashier_api.post(
+        f"/api/v1/stations/{pc.pk}/commands", {"action": "message", "text": "Closing in 10 minutes"}
+    )
     assert r.status_code == 202, r.content
     assert r.json()["action"] == "message" and r.json()["delivered"] is False
     assert [c.text for c in st.pending_for(pc.pk)] == ["Closing in 10 minutes"]
@@ -144,8 +152,7 @@ def test_commands_reach_the_agents_queue_and_are_audited(cashier_api, make_custo
     assert empty.status_code == 409
     lock = cashier_api.post(f"/api/v1/stations/{pc.pk}/commands", {"action": "lock"})
     assert lock.status_code == 202
-    assert cashier_api.get(f"/api/v1/stations/{pc.pk}").json()["state"] in ("locked",
-                                                                              "offline")
+    assert cashier_api.get(f"/api/v1/stations/{pc.pk}").json()["state"] in ("locked", "offline")
     assert AuditLog.objects.filter(action="station.lock").count() == 1
     assert StationCommand.objects.filter(station=pc, action="lock").count() == 1
 
@@ -158,8 +165,9 @@ def test_operators_may_use_it(api_client, api_token, role, status):
 
 def test_roles_without_the_capability_and_strangers_are_refused(api_client, api_token):
     pc = make_station(kind="device")
-    denied = [r for r in (*roles.ROLES, roles.PBX)
-              if r not in roles.CAPABILITIES["operate_stations"][1]]
+    denied = [
+        r for r in (*roles.ROLES, roles.PBX) if r not in roles.CAPABILITIES["operate_stations"][1]
+    ]
     assert denied, "some role must lack operate_stations"
     for role in denied:
         client = api_client(token=api_token(role)[1])
@@ -177,7 +185,8 @@ def test_the_openapi_schema_lists_the_station_operations_with_their_capability(a
 
 
 def test_unpaid_postpaid_sessions_are_listed_and_checked_out_into_the_shift(
-        api_client, cashier, open_shift):
+    api_client, cashier, open_shift
+):
     from ficha.ledger import services as ledger
 
     till = api_client(user=cashier)

@@ -76,15 +76,39 @@ def priced_seconds(session: CafeSession, used: int) -> int:
     return max(0, used - session.package_seconds)
 
 
+def wall_window(session: CafeSession, offset: int
+                ) -> tuple[dt.datetime, tuple[tuple[int, int], ...]]:
+    """The wall time of the session's used second ``offset`` and its pauses after that
+    second, counted from it (what ``cafe.price`` takes as ``start`` and ``gaps``)."""
+    shift = 0
+    rest = []
+    for used, length in session.gaps():
+        if used <= offset:
+            shift += length
+        else:
+            rest.append((used - offset, length))
+    return session.started_at + dt.timedelta(seconds=offset + shift), tuple(rest)
+
+
+def priced_window(session: CafeSession, used: int
+                  ) -> tuple[dt.datetime, int, tuple[tuple[int, int], ...]]:
+    """(start, seconds, gaps) to price ``used`` seconds of the session: the time after
+    its package time, at the hours it was really used (pauses between are not priced;
+    a pause after the last used second does not move the time billed by rounding)."""
+    start, gaps = wall_window(session, session.package_seconds)
+    seconds = priced_seconds(session, used)
+    return start, seconds, tuple(g for g in gaps if g[0] < seconds)
+
+
 def paid_start(session: CafeSession) -> dt.datetime:
     """When the priced time began: after the package time the session used (bands are
     priced at the hours they were really used in; pauses are not counted)."""
-    return session.started_at + dt.timedelta(seconds=session.package_seconds)
+    return wall_window(session, session.package_seconds)[0]
 
 
 def price_of(session: CafeSession, used: int) -> int:
-    return cafe.total(session_spec(session), paid_start(session),
-                      priced_seconds(session, used), session.price_group)
+    start, seconds, gaps = priced_window(session, used)
+    return cafe.total(session_spec(session), start, seconds, session.price_group, gaps)
 
 
 def limit_seconds(session: CafeSession) -> int | None:
@@ -96,8 +120,8 @@ def limit_seconds(session: CafeSession) -> int | None:
     group = session.station.group if session.station.group_id else None
     left = tariffs.package_seconds_left(session.customer, station_group=group)
     # money starts paying when the package time still held runs out
-    start = paid_start(session) + dt.timedelta(seconds=left)
-    money = cafe.seconds_for(session_spec(session), start, credit, session.price_group)
+    start, gaps = wall_window(session, session.package_seconds + left)
+    money = cafe.seconds_for(session_spec(session), start, credit, session.price_group, gaps)
     if money is None:
         return None
     return session.package_seconds + left + money

@@ -209,13 +209,20 @@ def _handoff(request, gw: gateways.Gateway, nas: Nas, customer):
             gw, customer.username, ticket.secret, nas.uam_secret, userurl=gw.orig_url)
     else:
         # openNDS asks no RADIUS server: Ficha decides here, with the ticket, exactly as
-        # it would answer an Access-Request (credit, plan, validity, devices).
-        decision = hotspot.authorize(nas, hotspot.AuthRequest(
-            username=customer.username, password=ticket.secret, mac=gw.mac))
+        # it would answer an Access-Request (credit, plan, validity, devices). It reports
+        # no usage either: Ficha opens the session and meters it by wall clock, and the
+        # router gets the same limits through BinAuth (signed ``custom``).
+        decision, _session = hotspot.portal_login(nas, customer, ticket.secret,
+                                                  hid=gw.hid, mac=gw.mac, ip=gw.ip)
         if not decision.accept:
             return _login_page(request, gw, 403, login_error=decision.message)
+        plan = decision.plan
+        custom = hotspot.binauth_custom(
+            gw.hid, nas.fas_key, decision.session_timeout, up_kbps=plan.rate_up_kbps or 0,
+            down_kbps=plan.rate_down_kbps or 0, quota_bytes=decision.quota)
         context["go_url"] = gateways.opennds_auth_url(gw, nas.fas_key,
-                                                      redir=_status_url(request))
+                                                      redir=_status_url(request),
+                                                      custom=custom)
     response = _page(request, "portal/hotspot/handoff.html", context)
     if form_origin:
         _allow_form_to(response, form_origin)
@@ -285,6 +292,8 @@ def logout(request):
     """End the portal session, then send the browser to the gateway's log-out address."""
     gw, _nas = _gateway(request)
     if request.customer is not None:
+        # Sessions Ficha meters itself (openNDS) end here; RADIUS gateways send a Stop.
+        hotspot.log_out(request.customer, gw.mac if gw else "")
         auth.logout(request)
     request.session.pop(SESSION_KEY, None)
     if gw is None or not gw.logout_url:

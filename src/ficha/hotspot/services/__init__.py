@@ -88,6 +88,15 @@ from .portal import (  # noqa: F401
     redeem_connected,
     status,
 )
+from .portal_meter import (  # noqa: F401
+    METERED_VENDORS,
+    binauth_custom,
+    end_portal_session,
+    log_out,
+    meter_portal_sessions,
+    open_portal_session,
+    portal_login,
+)
 from .registry import (  # noqa: F401
     _DROP_FIELDS,
     DROP_BAD_AUTHENTICATOR,

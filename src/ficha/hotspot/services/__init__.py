@@ -113,7 +113,11 @@ from .registry import (  # noqa: F401
 )
 from .sessions import (  # noqa: F401
     LiveSession,
+    SessionDetail,
     coa_requests,
+    describe,
+    find_sessions,
     history,
     live_sessions,
+    session_detail,
 )

@@ -31,7 +31,7 @@ from ficha.core import clock
 
 from ..models import HotspotSession, Nas
 from .accounting import INTERIM, START, STOP, AcctRequest, AcctResult, account
-from .authorize import AuthRequest, Decision, _class_value, authorize, normalize_mac
+from .authorize import AuthRequest, Decision, _authorize, _class_value, normalize_mac
 
 # Gateways whose sessions the portal opens and the worker meters.
 METERED_VENDORS = frozenset({Nas.Vendor.OPENNDS})
@@ -94,8 +94,10 @@ def portal_login(nas: Nas, customer: Customer, password: str, *, hid: str, mac: 
                 nas=nas, customer=customer, mac=mac, status=HotspotSession.Status.OPEN,
                 granted_until__isnull=False).select_related("nas"):
             end_portal_session(old, "User-Request", now)
-    decision = authorize(nas, AuthRequest(username=customer.username, password=password,
-                                          mac=mac))
+    # ``_authorize``, not ``authorize``: the refusal is shown on the portal's page, in the
+    # phone's language (the request's), not the NAS's.
+    decision = _authorize(nas, AuthRequest(username=customer.username, password=password,
+                                           mac=mac))
     if not decision.accept:
         return decision, None
     return decision, open_portal_session(nas, customer, decision, hid=hid, mac=mac, ip=ip)

@@ -18,7 +18,6 @@ from ficha.hotspot import services as hs
 from ficha.recharges import services as rs
 from ficha.recharges.models import RedeemAttempt
 
-from .conftest import actor_for
 from .hotspot_support import acct, give_credit, make_nas, make_plan
 
 

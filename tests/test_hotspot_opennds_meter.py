@@ -212,3 +212,85 @@ def test_the_binauth_script_gives_the_router_exactly_the_signed_limits(tmp_path)
     other = subprocess.run(["sh", str(BINAUTH), "client_deauth", "aa"], capture_output=True,
                            env={"PATH": "/usr/bin:/bin"}, timeout=10)
     assert other.returncode == 0
+
+
+def _deauth_report(tmp_path, method: str, incoming: int, outgoing: int,
+                   token: str = TOKEN) -> dict:
+    """Run the BinAuth script as openNDS does when it ends a session, with a stand-in
+    ``wget`` that records what it would post; returns the posted fields and URL."""
+    import time
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    record = tmp_path / "posted"
+    record.unlink(missing_ok=True)
+    wget = bindir / "wget"
+    wget.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}.tmp && mv {record}.tmp {record}\n')
+    wget.chmod(0o755)
+    done = subprocess.run(
+        ["sh", str(BINAUTH), method, "aa:bb:cc:00:00:02", str(incoming), str(outgoing),
+         "1764072000", "1764075600", token],
+        env={"FICHA_FASKEY": KEY, "FICHA_URL": "http://192.168.88.10",
+             "PATH": f"{bindir}:/usr/bin:/bin"}, capture_output=True, timeout=10)
+    assert done.returncode == 0
+    for _ in range(100):
+        if record.exists():
+            break
+        time.sleep(0.05)
+    args = record.read_text().split("\n")
+    data = args[args.index("--post-data") + 1]
+    return {"url": args[-2], **dict(kv.split("=", 1) for kv in data.split("&"))}
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="no sha256sum")
+def test_the_router_reports_the_end_and_ficha_stops_metering_then(client, kiosk, sold,
+                                                                 tmp_path):
+    code = sold(600)
+    with clock.frozen(T0):
+        login(client, code)
+    posted = _deauth_report(tmp_path, "idle_deauth", 2_000_000, 30_000_000)
+    assert posted["url"] == "http://192.168.88.10/hotspot/opennds/ended"
+    assert posted["hid"] == HID and posted["method"] == "idle_deauth"
+    fields = {k: v for k, v in posted.items() if k != "url"}
+    # only from the NAS's address, only signed with its key
+    assert client.post("/hotspot/opennds/ended", fields).status_code == 404
+    forged = {**fields, "out": "1"}
+    assert client.post("/hotspot/opennds/ended", forged,
+                       REMOTE_ADDR="192.168.8.1").status_code == 404
+    with clock.frozen(T0 + dt.timedelta(minutes=12, seconds=10)):
+        resp = client.post("/hotspot/opennds/ended", fields, REMOTE_ADDR="192.168.8.1")
+    assert resp.status_code == 204
+    session = HotspotSession.objects.get()
+    assert (session.status, session.terminate_cause) == ("closed", "Idle-Timeout")
+    assert (session.session_time, session.input_octets, session.output_octets) == (
+        730, 2_000_000, 30_000_000)
+    assert session.debited == 130 and accounts.balance(session.customer) == 470
+    # told twice: nothing more
+    assert client.post("/hotspot/opennds/ended", fields,
+                       REMOTE_ADDR="192.168.8.1").status_code == 404
+    with clock.frozen(T0 + dt.timedelta(hours=2)):
+        assert hs.meter_portal_sessions() == 0
+    assert HotspotSession.objects.get().debited == 130
+
+
+@pytest.mark.parametrize("fields", [
+    {}, {"in": "x", "out": "1"}, {"in": "-1", "out": "0"}, {"in": "1" * 40, "out": "0"},
+])
+def test_malformed_end_reports_are_refused(client, kiosk, fields):
+    resp = client.post("/hotspot/opennds/ended", fields, REMOTE_ADDR="192.168.8.1")
+    assert resp.status_code == 400
+
+
+def test_an_end_report_with_a_price_per_mb_charges_the_data(client, db, sold):
+    make_plan(price_per_hour=600, price_per_mb=1, increment_seconds=60)
+    make_nas(name="kiosk", vendor="opennds", address="192.168.8.1", fas_key=KEY)
+    code = sold(600)
+    with clock.frozen(T0):
+        login(client, code)
+    fields = {"hid": HID, "method": "client_deauth", "in": "1000000", "out": "49000000",
+              "sig": hs.ended_signature(HID, "client_deauth", 1_000_000, 49_000_000, KEY)}
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        assert client.post("/hotspot/opennds/ended", fields,
+                           REMOTE_ADDR="192.168.8.1").status_code == 204
+    session = HotspotSession.objects.get()
+    assert session.debited == 100 + 50  # 10 minutes and 50 MB

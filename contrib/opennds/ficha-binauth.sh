@@ -10,22 +10,51 @@
 # Install: copy to /usr/lib/opennds/ficha-binauth.sh, chmod +x, and set
 #   option binauth '/usr/lib/opennds/ficha-binauth.sh'
 # The FAS key is read from openNDS's configuration (or set FICHA_FASKEY below).
+# When openNDS ends a client's session (log out, idle, timeout, quota, shutdown) the
+# script posts the client's byte counters to Ficha, signed the same way, so Ficha stops
+# metering it then (needs wget: uclient-fetch on OpenWrt).
 
 FICHA_FASKEY="${FICHA_FASKEY:-}"
+# Where Ficha's portal is; empty: http://<fasremoteip>:<fasport> from the configuration.
+FICHA_URL="${FICHA_URL:-}"
 
 method="$1"
-[ "$method" = "auth_client" ] || exit 0   # other calls (deauth, ...) need no answer
+
+option() {
+	if command -v uci >/dev/null 2>&1; then
+		uci -q get "opennds.@opennds[0].$1" && return
+	fi
+	[ -r /etc/opennds/opennds.conf ] && \
+		sed -n "s/^[[:space:]]*$1[[:space:]]\{1,\}//p" /etc/opennds/opennds.conf | head -n 1
+}
+
+faskey="$FICHA_FASKEY"
+[ -n "$faskey" ] || faskey="$(option faskey)"
+
+sha() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+
+case "$method" in
+client_deauth|idle_deauth|timeout_deauth|downquota_deauth|upquota_deauth|ndsctl_deauth|shutdown_deauth)
+	# The session ended on the router: tell Ficha, which stops metering it then.
+	# args: mac bytes_incoming bytes_outgoing session_start session_end token
+	[ -n "$faskey" ] || exit 0
+	url="$FICHA_URL"
+	[ -n "$url" ] || url="http://$(option fasremoteip):$(option fasport)"
+	in="${3:-0}"; out="${4:-0}"
+	case "$in$out" in *[!0-9]*) exit 0 ;; esac
+	hid="$(sha "$7")"
+	sig="$(sha "$hid.$method.$in.$out.$faskey")"
+	( wget -q -T 10 -O /dev/null \
+		--post-data "hid=$hid&method=$method&in=$in&out=$out&sig=$sig" \
+		"$url/hotspot/opennds/ended" ) >/dev/null 2>&1 &
+	exit 0
+	;;
+auth_client) ;;
+*) exit 0 ;;   # other calls need no answer
+esac
 
 token="$8"
 custom="$9"
-
-faskey="$FICHA_FASKEY"
-if [ -z "$faskey" ] && command -v uci >/dev/null 2>&1; then
-	faskey="$(uci -q get opennds.@opennds[0].faskey)"
-fi
-if [ -z "$faskey" ] && [ -r /etc/opennds/opennds.conf ]; then
-	faskey="$(sed -n 's/^[[:space:]]*faskey[[:space:]]\{1,\}//p' /etc/opennds/opennds.conf | head -n 1)"
-fi
 [ -n "$faskey" ] || exit 1
 
 # openNDS url-escapes the custom string (and newer versions base64-encode it).
@@ -45,8 +74,8 @@ case "$fields" in
 	*[!0-9.]*) exit 1 ;;
 esac
 
-hid="$(printf '%s' "$token" | sha256sum | cut -d ' ' -f 1)"
-want="$(printf '%s' "$hid.$fields.$faskey" | sha256sum | cut -d ' ' -f 1)"
+hid="$(sha "$token")"
+want="$(sha "$hid.$fields.$faskey")"
 [ "$sig" = "$want" ] || exit 1
 
 # seconds uprate downrate upquota downquota (0: no limit); the quota is a total, so the

@@ -22,9 +22,10 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ficha.accounts import logins
@@ -319,3 +320,27 @@ def _data(octets: int | None) -> str:
     if octets >= 10 ** 10:
         return _("%(n)d GB") % {"n": octets // 10 ** 9}
     return _("%(n)d MB") % {"n": octets // 10 ** 6}
+
+
+# --- the openNDS router reports a session's end (BinAuth) --------------------------------
+@csrf_exempt  # a machine door: the report is signed with the NAS's FAS key instead
+@require_http_methods(["POST"])
+def opennds_ended(request):
+    """contrib/opennds/ficha-binauth.sh posts here when openNDS ends a client's session
+    (log out, idle, timeout, quota, shutdown): Ficha then stops metering it. 204 done;
+    404 nothing to do (unknown sender or session, already stopped, bad signature);
+    400 malformed."""
+    try:
+        incoming = int(request.POST.get("in", ""))
+        outgoing = int(request.POST.get("out", ""))
+    except ValueError:
+        incoming = outgoing = -1
+    if not (0 <= incoming < 2 ** 62 and 0 <= outgoing < 2 ** 62):
+        return HttpResponse("bad counters\n", status=400, content_type="text/plain")
+    hid = (request.POST.get("hid") or "").strip().lower()
+    result = hotspot.gateway_ended(
+        getattr(request, "client_ip", None), hid, request.POST.get("method", ""),
+        incoming, outgoing, (request.POST.get("sig") or "").strip().lower())
+    if result is None:
+        return HttpResponse("no such session\n", status=404, content_type="text/plain")
+    return HttpResponse(status=204)

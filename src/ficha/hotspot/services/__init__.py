@@ -89,9 +89,12 @@ from .portal import (  # noqa: F401
     status,
 )
 from .portal_meter import (  # noqa: F401
+    ENDED_CAUSES,
     METERED_VENDORS,
     binauth_custom,
     end_portal_session,
+    ended_signature,
+    gateway_ended,
     log_out,
     meter_portal_sessions,
     open_portal_session,

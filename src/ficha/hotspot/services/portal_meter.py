@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 
 from ficha.accounts.models import Customer
@@ -32,6 +33,7 @@ from ficha.core import clock
 from ..models import HotspotSession, Nas
 from .accounting import INTERIM, START, STOP, AcctRequest, AcctResult, account
 from .authorize import AuthRequest, Decision, _authorize, _class_value, normalize_mac
+from .registry import find_nas, nas_table
 
 # Gateways whose sessions the portal opens and the worker meters.
 METERED_VENDORS = frozenset({Nas.Vendor.OPENNDS})
@@ -159,3 +161,49 @@ def log_out(customer: Customer, mac: str = "") -> int:
     if mac:
         sessions = sessions.filter(mac=normalize_mac(mac))
     return sum(1 for s in sessions if end_portal_session(s) is not None)
+
+
+# openNDS BinAuth methods that end a client's session, and the RFC 2866 cause for each.
+ENDED_CAUSES = {
+    "client_deauth": "User-Request", "idle_deauth": "Idle-Timeout",
+    "timeout_deauth": "Session-Timeout", "downquota_deauth": "Session-Timeout",
+    "upquota_deauth": "Session-Timeout", "ndsctl_deauth": "Admin-Reset",
+    "shutdown_deauth": "NAS-Reboot",
+}
+
+
+def ended_signature(hid: str, method: str, incoming: int, outgoing: int,
+                    faskey: str) -> str:
+    """What the BinAuth script signs when it reports a session's end."""
+    return hashlib.sha256(f"{hid}.{method}.{incoming}.{outgoing}.{faskey}".encode()
+                          ).hexdigest()
+
+
+def gateway_ended(address: str | None, hid: str, method: str, incoming: int,
+                  outgoing: int, signature: str) -> AcctResult | None:
+    """openNDS's BinAuth says a client's session ended (deauth, idle, timeout, quota,
+    shutdown): the accounting Stop it never sends, at Ficha's clock (never past the
+    grant), with the client's byte counters (so a price per MB is charged).
+
+    ``address`` is the sender's; the session is found by ``hid`` among the open
+    portal-opened sessions of the openNDS NAS at that address, and the report must be
+    signed with that NAS's FAS key. Returns the Stop's result; None when the report is
+    not one to act on (unknown method or session, already stopped, bad signature)."""
+    cause = ENDED_CAUSES.get(method)
+    nas = find_nas(nas_table(), address) if address else None
+    if cause is None or nas is None or len(hid) != 64 or incoming < 0 or outgoing < 0:
+        return None
+    session = (HotspotSession.objects.filter(
+        nas_id=nas.pk, nas__vendor=Nas.Vendor.OPENNDS, granted_until__isnull=False,
+        acct_session_id=f"{SESSION_PREFIX}{hid[:24]}", status=HotspotSession.Status.OPEN)
+        .select_related("nas").first())
+    if session is None or not session.nas.fas_key:
+        return None
+    want = ended_signature(hid, method, incoming, outgoing, session.nas.fas_key)
+    if not hmac.compare_digest(want, signature or ""):
+        return None
+    end = min(clock.now(), session.granted_until)
+    return account(session.nas, AcctRequest(
+        status=STOP, session_id=session.acct_session_id, username=session.username,
+        mac=session.mac, framed_ip=session.framed_ip, session_time=_seconds(session, end),
+        input_octets=incoming, output_octets=outgoing, terminate_cause=cause))

@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt
 
+from ficha.accounts.models import Customer
 from ficha.core.money import MoneyError
 from ficha.core.services import currency as venue_currency
 from ficha.hotspot import gateways
 from ficha.hotspot import services as hotspot
-from ficha.hotspot.models import HotspotSession, Nas, Plan, UnknownSource
+from ficha.hotspot.models import HotspotAccount, HotspotSession, Nas, Plan, UnknownSource
 from ficha.hotspot.services import coa_jobs
 
 from .auth import actor, require
@@ -416,3 +417,49 @@ def kick_session(request, session_id: Path[Id]):
 def list_coa(request):
     """The latest 200 CoA/Disconnect requests with their state and the gateway's answer."""
     return [job_out(j) for j in hotspot.coa_requests(200)]
+
+
+# --- a customer's plan: their own (override), else their price group's ---------------------
+class CustomerPlanOut(Schema):
+    customer_id: int
+    override: PlanOut | None = Field(..., description="The account's own plan; null: "
+                                                      "none (its price group's applies)")
+    plan: PlanOut | None = Field(..., description="The plan that applies now")
+    first_login_at: dt.datetime | None = Field(..., description="Validity counts from it")
+
+
+class CustomerPlanIn(In):
+    plan_id: Id | None = Field(..., description="A plan's id; null: back to the price "
+                                                "group's plan")
+
+
+def customer_plan_out(customer) -> dict:
+    state = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    plan = hotspot.plan_for(customer, state)
+    override = state.plan if state is not None and state.plan_id else None
+    return {"customer_id": customer.pk,
+            "override": plan_out(override) if override else None,
+            "plan": plan_out(plan) if plan else None,
+            "first_login_at": state.first_login_at if state else None}
+
+
+@router.get("/hotspot/customers/{customer_id}/plan", response={200: CustomerPlanOut, **ERRORS},
+            auth=require("manage_hotspot"), summary="A customer's hotspot plan")
+def get_customer_plan(request, customer_id: Path[Id]):
+    return customer_plan_out(get_object_or_404(Customer, pk=customer_id))
+
+
+@router.post("/hotspot/customers/{customer_id}/plan",
+             response={200: CustomerPlanOut, **ERRORS}, auth=require("manage_hotspot"),
+             summary="Give a customer their own hotspot plan")
+def set_customer_plan(request, customer_id: Path[Id], payload: CustomerPlanIn):
+    """The account's own plan, whatever its price group (audited); ``plan_id`` null goes
+    back to the price group's. Sessions already open keep the plan they started with."""
+    customer = get_object_or_404(Customer, pk=customer_id)
+    plan = None
+    if payload.plan_id is not None:
+        plan = Plan.objects.filter(pk=payload.plan_id).first()
+        if plan is None:
+            return Status(400, {"detail": _("No such plan."), "code": "invalid"})
+    hotspot.set_customer_plan(actor(request), customer, plan)
+    return customer_plan_out(customer)

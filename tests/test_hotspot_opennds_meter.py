@@ -15,6 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ficha.accounts import services as accounts
 from ficha.core import clock, codes
@@ -22,9 +24,10 @@ from ficha.hotspot import gateways as g
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import HotspotSession
 from ficha.recharges import services as rs
+from ficha.tariffs import pricing
 
 from .conftest import actor_for
-from .hotspot_support import hotspot_revenue, ledger_sum, make_nas, make_plan
+from .hotspot_support import OWNER, give_credit, hotspot_revenue, ledger_sum, make_nas, make_plan
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TOKEN = "token-of-the-phone"
@@ -294,3 +297,69 @@ def test_an_end_report_with_a_price_per_mb_charges_the_data(client, db, sold):
                            REMOTE_ADDR="192.168.8.1").status_code == 204
     session = HotspotSession.objects.get()
     assert session.debited == 100 + 50  # 10 minutes and 50 MB
+
+
+# --- money: a property ----------------------------------------------------------------------
+events = st.lists(st.tuples(st.integers(0, 4000),  # seconds since the previous event
+                            st.sampled_from(["meter", "meter", "spend", "ended", "logout",
+                                             "relogin"])),
+                  min_size=1, max_size=10)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events, st.integers(1, 5000), st.integers(1, 3000), st.sampled_from([1, 60, 300]),
+       st.integers(0, 2))
+def test_metered_opennds_never_takes_more_than_the_time_costs_or_the_credit(
+        db, make_customer, seq, credit, price, increment, per_mb):
+    HotspotSession.objects.all().delete()
+    nas = make_nas(vendor="opennds", address="192.168.9.1", fas_key=KEY)
+    plan = make_plan(price_per_hour=price, increment_seconds=increment, price_per_mb=per_mb,
+                     minimum_charge=price // 10, interim_interval=60)
+    customer = make_customer()
+    give_credit(customer, credit)
+    before = ledger_sum()
+    now = T0
+    spent = 0  # taken from the credit by another door meanwhile (café, a refund...)
+
+    def login(n):
+        decision, session = hs.portal_login(nas, customer, hs.issue_ticket(customer).secret,
+                                            hid=hashlib.sha256(f"t{n}".encode()).hexdigest(),
+                                            mac="aa:bb:cc:00:00:05")
+        return session
+
+    with clock.frozen(now):
+        login(0)
+    for n, (gap, what) in enumerate(seq, 1):
+        now += dt.timedelta(seconds=gap)
+        with clock.frozen(now):
+            if what == "meter":
+                hs.meter_portal_sessions()
+            elif what == "spend" and accounts.balance(customer) > 0:
+                accounts.adjust(OWNER, customer, -1, "elsewhere")
+                spent += 1
+            elif what == "ended":
+                s = HotspotSession.objects.filter(status="open").first()
+                if s is not None:
+                    hid = None
+                    for k in range(n):
+                        h = hashlib.sha256(f"t{k}".encode()).hexdigest()
+                        if s.acct_session_id == f"nds-{h[:24]}":
+                            hid = h
+                    hs.gateway_ended("192.168.9.1", hid, "idle_deauth", 10**6, 10**6,
+                                     hs.ended_signature(hid, "idle_deauth", 10**6, 10**6,
+                                                        KEY))
+            elif what == "logout":
+                hs.log_out(customer, "aa:bb:cc:00:00:05")
+            elif what == "relogin":
+                login(n)
+        assert accounts.balance(customer) >= 0
+    taken = 0
+    for s in HotspotSession.objects.filter(nas=nas):
+        granted = int((s.granted_until - s.started_at).total_seconds())
+        assert s.session_time <= granted  # never metered past what the router was given
+        assert s.debited <= pricing.charge(plan.tariff, s.session_time, s.octets)
+        taken += s.debited
+    assert taken <= credit - spent
+    assert accounts.balance(customer) == credit - spent - taken
+    assert ledger_sum() == before == 0

@@ -156,6 +156,8 @@ def test_a_recharge_mid_session_is_for_the_next_login_which_gets_the_new_time(
         text = client.get("/hotspot/status").content.decode()
         # openNDS takes no CoA: the router ends this session at its grant
         assert 'id="time-left">30 min<' in text and 'id="granted-until"' in text
+        [live] = hs.live_sessions()  # the console and the API say the same
+        assert live.remaining == 30 * 60
         client.post("/hotspot/logout")
     with clock.frozen(T0 + dt.timedelta(minutes=31)):
         # the code logs into its account again (it has no password)

@@ -67,6 +67,9 @@ def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
                 remaining_octets = max(0, lim.quota - s.octets)
             if lim.ended:
                 remaining = 0
+        if s.granted_until is not None:  # a gateway without CoA ends it there (openNDS)
+            left = max(0, int((s.granted_until - now).total_seconds()))
+            remaining = left if remaining is None else min(remaining, left)
         out.append(LiveSession(s, elapsed, remaining, remaining_octets, jobs.get(s.pk)))
     return out
 

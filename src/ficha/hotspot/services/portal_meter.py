@@ -200,7 +200,7 @@ def gateway_ended(address: str | None, hid: str, method: str, incoming: int,
     if session is None or not session.nas.fas_key:
         return None
     want = ended_signature(hid, method, incoming, outgoing, session.nas.fas_key)
-    if not hmac.compare_digest(want, signature or ""):
+    if not hmac.compare_digest(want.encode(), (signature or "").encode()):
         return None
     end = min(clock.now(), session.granted_until)
     return account(session.nas, AcctRequest(

@@ -260,7 +260,8 @@ def test_the_router_reports_the_end_and_ficha_stops_metering_then(client, kiosk,
     # only from the NAS's address, only signed with its key
     assert client.post("/hotspot/opennds/ended", fields).status_code == 404
     for forged in ({**fields, "out": "1"}, {**fields, "sig": "é" * 64},
-                   {**fields, "hid": "é" * 64}, {**fields, "method": "x" * 5000}):
+                   {**fields, "hid": "é" * 64}, {**fields, "method": "x" * 5000},
+                   {**fields, "hid": "\x00" * 64}):
         assert client.post("/hotspot/opennds/ended", forged,
                            REMOTE_ADDR="192.168.8.1").status_code == 404
     with clock.frozen(T0 + dt.timedelta(minutes=12, seconds=10)):

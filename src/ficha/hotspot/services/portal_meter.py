@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from ficha.accounts.models import Customer
@@ -191,7 +192,8 @@ def gateway_ended(address: str | None, hid: str, method: str, incoming: int,
     not one to act on (unknown method or session, already stopped, bad signature)."""
     cause = ENDED_CAUSES.get(method)
     nas = find_nas(nas_table(), address) if address else None
-    if cause is None or nas is None or len(hid) != 64 or incoming < 0 or outgoing < 0:
+    if (cause is None or nas is None or not re.fullmatch(r"[0-9a-f]{64}", hid or "")
+            or incoming < 0 or outgoing < 0):
         return None
     session = (HotspotSession.objects.filter(
         nas_id=nas.pk, nas__vendor=Nas.Vendor.OPENNDS, granted_until__isnull=False,

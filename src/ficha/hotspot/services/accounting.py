@@ -282,7 +282,8 @@ def close_stale_sessions() -> int:
     now = clock.now()
     done = 0
     candidates = (HotspotSession.objects.filter(
-        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10))
+        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10),
+        granted_until__isnull=True)  # the portal's metered sessions end by their grant
         .select_related("plan").only("pk", "updated_at", "plan__interim_interval"))
     for session in candidates[:1000]:
         interval = session.plan.interim_interval if session.plan else 300

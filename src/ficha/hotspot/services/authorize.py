@@ -140,8 +140,10 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
             return _grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
+        # The NAS is always named (attempt log, alarm's sources); with a MAC it is not a
+        # throttle key (Source.keys), so one guesser cannot lock the hotspot out.
         source = recharges.Source(mac=mac or None, door="hotspot",
-                                  station=None if mac else f"nas:{nas.name}"[:64])
+                                  station=f"nas:{nas.name}"[:64])
         try:
             redemption = recharges.redeem_for_login(code, source=source)
         except recharges.RechargeError as exc:

@@ -27,6 +27,7 @@ from tests.stations_support import OWNER, balance, give_credit, ledger_sum, make
 
 AGENT_MODULES = [
     "ficha_agent",
+    "ficha_agent.catalog",
     "ficha_agent.cli",
     "ficha_agent.config",
     "ficha_agent.i18n",

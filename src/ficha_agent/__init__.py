@@ -4,7 +4,8 @@ Django-free on purpose (it runs on the customers' PCs): it imports :mod:`ficha_p
 for everything on the wire, the standard library and Tkinter, nothing else.
 
 * :mod:`ficha_agent.config` — the configuration file and where it lives;
-* :mod:`ficha_agent.i18n` — the screens' strings (gettext, a built-in French table);
+* :mod:`ficha_agent.i18n` — the screens' strings (gettext) and which language to speak;
+* :mod:`ficha_agent.catalog` — the built-in fr, es, it, pt and de translations;
 * :mod:`ficha_agent.machine` — what the PC shows and when (locked / in session / warning /
   offline), a plain module testable without a display;
 * :mod:`ficha_agent.net` — the link in an asyncio thread, talking to the GUI by queues;

@@ -20,7 +20,7 @@ import queue
 import tkinter as tk
 
 from . import i18n
-from .i18n import _
+from .i18n import N_, _
 from .machine import BLOCKED, LOGIN, PAUSED, SESSION, Machine, clock_text, money_text
 
 BG, FG, ACCENT, ERROR, WARN = "#1d2430", "#f3f4f6", "#3b82f6", "#fca5a5", "#f59e0b"
@@ -84,34 +84,38 @@ class App:
         self.title = tk.Label(box, text="Ficha", font=big, fg=FG, bg=BG)
         self.title.pack(pady=(0, 6))
         self.subtitle = self._t(
-            tk.Label(box, font=("Helvetica", 18), fg=FG, bg=BG), "This computer is locked"
+            tk.Label(box, font=("Helvetica", 18), fg=FG, bg=BG), N_("This computer is locked")
         )
         self.subtitle.pack()
         self.hint = self._t(
             tk.Label(box, font=mid, fg="#9ca3af", bg=BG),
-            "Log in with your account or a recharge code",
+            N_("Log in with your account or a recharge code"),
         )
         self.hint.pack(pady=(4, 14))
         self.form = tk.Frame(box, bg=BG)
         self.form.pack()
         opts = {"font": mid, "fg": FG, "bg": BG, "anchor": "w"}
-        self._t(tk.Label(self.form, **opts), "Username").grid(row=0, column=0, sticky="w")
+        self._t(tk.Label(self.form, **opts), N_("Username")).grid(row=0, column=0, sticky="w")
         self.username = tk.Entry(self.form, font=mid, width=24)
         self.username.grid(row=0, column=1, pady=4, padx=8)
-        self._t(tk.Label(self.form, **opts), "Password or PIN").grid(row=1, column=0, sticky="w")
+        self._t(tk.Label(self.form, **opts), N_("Password or PIN")).grid(
+            row=1, column=0, sticky="w"
+        )
         self.password = tk.Entry(self.form, font=mid, width=24, show="•")
         self.password.grid(row=1, column=1, pady=4, padx=8)
-        self.login_button = self._t(tk.Button(self.form, font=mid, command=self.login), "Log in")
+        self.login_button = self._t(
+            tk.Button(self.form, font=mid, command=self.login), N_("Log in")
+        )
         self.login_button.grid(row=2, column=1, sticky="e", padx=8, pady=(4, 12))
-        self._t(tk.Label(self.form, font=mid, fg="#9ca3af", bg=BG), "or").grid(
+        self._t(tk.Label(self.form, font=mid, fg="#9ca3af", bg=BG), N_("or")).grid(
             row=3, column=0, columnspan=2
         )
-        self._t(tk.Label(self.form, **opts), "Recharge code").grid(row=4, column=0, sticky="w")
+        self._t(tk.Label(self.form, **opts), N_("Recharge code")).grid(row=4, column=0, sticky="w")
         self.code = tk.Entry(self.form, font=mid, width=24)
         self.code.grid(row=4, column=1, pady=4, padx=8)
-        self._t(tk.Button(self.form, font=mid, command=self.redeem_at_lock), "Use the code").grid(
-            row=5, column=1, sticky="e", padx=8, pady=4
-        )
+        self._t(
+            tk.Button(self.form, font=mid, command=self.redeem_at_lock), N_("Use the code")
+        ).grid(row=5, column=1, sticky="e", padx=8, pady=4)
         self.username.bind("<Return>", lambda _e: (self.password.focus_set(), "break")[1])
         self.password.bind("<Return>", lambda _e: (self.login(), "break")[1])
         self.code.bind("<Return>", lambda _e: (self.redeem_at_lock(), "break")[1])
@@ -128,32 +132,36 @@ class App:
         font, big = ("Helvetica", 11), ("Helvetica", 20, "bold")
         top = tk.Frame(bar, bg=BG)
         top.pack(fill="x", padx=10, pady=(6, 0))
-        self._t(tk.Label(top, font=font, fg="#9ca3af", bg=BG), "Time remaining").pack(side="left")
+        self._t(tk.Label(top, font=font, fg="#9ca3af", bg=BG), N_("Time remaining")).pack(
+            side="left"
+        )
         self.clock = tk.Label(bar, font=big, fg=FG, bg=BG)
         self.clock.pack(padx=10, anchor="w")
         row = tk.Frame(bar, bg=BG)
         row.pack(fill="x", padx=10)
-        self._t(tk.Label(row, font=font, fg="#9ca3af", bg=BG), "Balance").pack(side="left")
+        self._t(tk.Label(row, font=font, fg="#9ca3af", bg=BG), N_("Balance")).pack(side="left")
         self.balance = tk.Label(row, font=font, fg=FG, bg=BG)
         self.balance.pack(side="left", padx=6)
         self.warning = tk.Label(bar, font=("Helvetica", 11, "bold"), fg=BG, bg=BG)
         self.warning.pack(fill="x", padx=10)
         buttons = tk.Frame(bar, bg=BG)
         buttons.pack(fill="x", padx=10, pady=6)
-        self._t(tk.Button(buttons, font=font, command=self.open_redeem), "Redeem a code").pack(
+        self._t(tk.Button(buttons, font=font, command=self.open_redeem), N_("Redeem a code")).pack(
             side="left"
         )
-        self._t(tk.Button(buttons, font=font, command=self.logout), "Log out").pack(side="right")
+        self._t(tk.Button(buttons, font=font, command=self.logout), N_("Log out")).pack(
+            side="right"
+        )
         self.redeem_box = tk.Frame(bar, bg=BG)
         self.bar_code = tk.Entry(self.redeem_box, font=font, width=16)
         self.bar_code.pack(side="left")
         self.bar_code.bind("<Return>", lambda _e: (self.redeem_in_session(), "break")[1])
-        self._t(tk.Button(self.redeem_box, font=font, command=self.redeem_in_session), "OK").pack(
-            side="left", padx=4
-        )
-        self._t(tk.Button(self.redeem_box, font=font, command=self.close_redeem), "Cancel").pack(
-            side="left"
-        )
+        self._t(
+            tk.Button(self.redeem_box, font=font, command=self.redeem_in_session), N_("OK")
+        ).pack(side="left", padx=4)
+        self._t(
+            tk.Button(self.redeem_box, font=font, command=self.close_redeem), N_("Cancel")
+        ).pack(side="left")
         self.bar_message = tk.Label(bar, font=("Helvetica", 12), fg=ERROR, bg=BG, wraplength=260)
         self.bar_message.pack(fill="x", padx=10, pady=(0, 6))
 
@@ -302,8 +310,9 @@ class App:
                     self.bar_say(text, fg=FG)
                 else:
                     self.notice(text, error=False)
-        elif what == "fatal":
-            self.notice(message[1])
+        elif what == "fatal":  # revoked or unknown station: the link has stopped
+            pair = _("This computer must be paired again: ask at the counter.")
+            self.notice(f"{pair} ({message[1]})")
 
     def _apply_venue(self, venue: dict) -> None:
         if venue.get("name"):

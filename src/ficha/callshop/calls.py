@@ -267,7 +267,8 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
         except IntegrityError:
             call = None
         else:
-            ledger.place_hold(customer.credit_account_id, reserve, hold_reference(call))
+            if reserve > 0:  # a free destination holds nothing
+                ledger.place_hold(customer.credit_account_id, reserve, hold_reference(call))
     if call is None:  # the same PBX call id, authorized in parallel
         return _again(Call.objects.get(external_id=external_id))
     if seconds < 120:

@@ -334,3 +334,30 @@ def test_any_interleaving_keeps_the_balance_at_or_above_zero(db, make_customer, 
             assert Entry.objects.get(transaction=debits.get(),
                                      account_id=customer.credit_account_id).amount == call.cost
     assert ledger_sum() == 0
+
+
+# --- what people see ----------------------------------------------------------------------
+def test_console_and_portal_show_what_is_available_while_a_call_holds_credit(
+        client, cashier, make_customer):
+    from django.urls import reverse
+
+    from ficha.portal import views as portal
+
+    make_deck()
+    ada = make_customer("ada", password="ada-secret")
+    give_credit(ada, 1050)
+    auth = call_from(make_booth(), ada)  # holds 1000 of 1050
+    client.force_login(cashier)
+    page = client.get(reverse("console:customer", args=[ada.pk])).content.decode()
+    assert 'id="available"' in page
+    client.logout()
+    client.post("/login", {"action": "password", "username": "ada", "password": "ada-secret"},
+                REMOTE_ADDR="10.1.1.1")
+    home = client.get("/").content.decode()
+    assert 'id="available"' in home and portal.money(50) in home
+    assert portal.money(1050) in home  # the balance itself is still shown
+    callshop.end_call(auth.call.pk, 0)  # not answered: the hold goes, nothing is debited
+    assert 'id="available"' not in client.get("/").content.decode()
+    client.force_login(cashier)
+    page = client.get(reverse("console:customer", args=[ada.pk])).content.decode()
+    assert 'id="available"' not in page

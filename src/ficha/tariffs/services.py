@@ -284,10 +284,11 @@ def buy_package(actor: audit.Actor, customer: Customer, package: Package, *,
         # the lock every balance change takes (accounts.adjust does the same)
         Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
         before = ledger.balance(customer.credit_account)
-        if package.price > before:
+        free = ledger.spendable(customer.credit_account_id)  # less what live calls hold
+        if package.price > free:
             raise TariffError(_("The customer's credit (%(balance)s) does not cover the "
                                 "package (%(price)s).") % {
-                "balance": cafe.format_minor(before, venue_settings().currency),
+                "balance": cafe.format_minor(max(free, 0), venue_settings().currency),
                 "price": cafe.format_minor(package.price, venue_settings().currency)})
         tx = None
         if package.price:

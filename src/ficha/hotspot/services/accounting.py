@@ -254,8 +254,9 @@ def _debit(session: HotspotSession):
     # the lock every balance change takes (accounts.adjust does the same), then the balance
     with connection.cursor() as cursor:
         cursor.execute(_sql("credit"), [credit_account_id])
-        kind = cursor.fetchone()[0]
-    available = Account(kind=kind).normal_sign * ledger.raw_sum(credit_account_id)
+        cursor.fetchone()
+    # balance − the holds of live calls: the one rule for what a debit may take
+    available = ledger.spendable(credit_account_id)
     debit = min(owed, max(0, available))
     if debit <= 0:
         return 0, None

@@ -169,7 +169,7 @@ def _login_sql() -> str:
         credit = f"{c}.{q('credit_account_id')}"
         sql = _LOGIN_SQL[connection.vendor] = (
             f"SELECT {rows.columns(Customer)}, "
-            f"{ledger.sum_sql(credit)}, "
+            f"{ledger.spendable_sql(credit)}, "
             f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
             f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
             f"AND NOT (o.{q('mac')} = %s)), "
@@ -188,7 +188,8 @@ def _find_customer(username: str, mac: str) -> Customer | None:
     if not found:
         return None
     customer, credit_sum, others, kind, hotspot_id, plan_id, first_login = found[0]
-    customer.hotspot_balance = Account(kind=kind).normal_sign * int(credit_sum or 0)
+    # a customer's credit account is a liability: spendable_sql's default sign
+    customer.hotspot_balance = int(credit_sum or 0)
     customer.hotspot_others = int(others or 0)
     hotspot = None
     if hotspot_id is not None:
@@ -323,7 +324,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
     balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
     if balance is None:
-        balance = accounts.balance(customer)
+        balance = accounts.available(customer)
     tariff = plan.tariff
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None

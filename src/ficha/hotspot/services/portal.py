@@ -68,7 +68,7 @@ def status(customer: Customer, mac: str = "") -> Status:
     back in, from the session's start) minus what it used; ``mac`` picks this device's
     session when several are open. Offline: what the credit buys now, capped by the
     plan's validity and quota, as an Access-Accept would say."""
-    balance = accounts.balance(customer)
+    balance = accounts.available(customer)  # less what live calls hold
     hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
     plan = plan_for(customer, hotspot)
     open_sessions = list(HotspotSession.objects.filter(

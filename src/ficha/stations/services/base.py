@@ -116,7 +116,7 @@ def limit_seconds(session: CafeSession) -> int | None:
     unlimited)."""
     if session.kind != CafeSession.Kind.PREPAID or session.customer_id is None:
         return None
-    credit = session.debited + max(0, accounts.balance(session.customer))
+    credit = session.debited + max(0, accounts.available(session.customer))
     group = session.station.group if session.station.group_id else None
     left = tariffs.package_seconds_left(session.customer, station_group=group)
     # money starts paying when the package time still held runs out

@@ -134,7 +134,7 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
             customer = session.customer
             # the lock every balance change takes (accounts.adjust does the same)
             Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
-            available = -ledger.raw_sum(customer.credit_account_id)
+            available = ledger.spendable(customer.credit_account_id)  # less holds
             debit = min(owed, max(0, available))
             if debit:
                 ledger.post("cafe.usage",

@@ -322,10 +322,10 @@ def _raw_calls(rows: list[list]) -> None:
     """The baseline: ready-made call rows stored in bulk, one transaction."""
     from django.db import transaction
 
-    from ficha.callshop import cdr_import
+    from ficha.callshop.cdr_import import store
 
     with transaction.atomic():
-        cdr_import._insert_calls(rows)
+        store._insert_calls(rows)
 
 
 @register("callshop.cdr_import", "100,000 CDRs imported end to end vs a raw bulk store")

@@ -46,8 +46,10 @@ def exact_cost(tariff: Tariff, seconds: int = 0, octets: int = 0) -> Decimal:
     # Numerators are integers: one exact division each, with precision to spare.
     with localcontext() as ctx:
         ctx.prec = 60
-        cost = (Decimal(tariff.price_per_hour * billed) / HOUR
-                + Decimal(tariff.price_per_mb * octets) / MB)
+        cost = (
+            Decimal(tariff.price_per_hour * billed) / HOUR
+            + Decimal(tariff.price_per_mb * octets) / MB
+        )
         if (billed or octets) and cost < tariff.minimum:
             cost = Decimal(tariff.minimum)
         return cost
@@ -120,8 +122,9 @@ def _old_billed_after(spec, k: int) -> int:
     return first + (k - 1) * spec.increment
 
 
-def old_cafe_cost(spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str,
-          gaps: Gaps = ()) -> int:
+def old_cafe_cost(
+    spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str, gaps: Gaps = ()
+) -> int:
     """The exact cost of ``seconds`` in 1/3600 minor units after fee and minimum."""
     billed = _old_billed(spec, seconds)
     if not billed:
@@ -136,8 +139,9 @@ def old_round(exact: int) -> int:
     return (exact + HOUR // 2) // HOUR  # half up; never negative
 
 
-def old_cafe_seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
-                price_group: str = GUEST, gaps=()) -> int | None:
+def old_cafe_seconds_for(
+    spec: TariffSpec, start: dt.datetime, credit: int, price_group: str = GUEST, gaps=()
+) -> int | None:
     """The longest billed time ``credit`` pays for from ``start``; ``None`` when time is
     free (no limit from money). ``price(s) ≤ credit < price(s + 1)`` for the answer ``s``,
     unless capped: then it is the longest billed length within :data:`MAX_SECONDS`.
@@ -182,8 +186,9 @@ plans = st.builds(
     price_per_hour=st.one_of(st.integers(0, 100_000), st.integers(0, 10**12)),
     price_per_mb=st.one_of(st.integers(0, 1_000), st.integers(0, 10**12)),
     minimum=st.one_of(st.integers(0, 5_000), st.integers(0, 10**12)),
-    increment=st.one_of(st.sampled_from([1, 7, 10, 60, 300, 900, 3600, 86400]),
-                        st.integers(1, 86400)),
+    increment=st.one_of(
+        st.sampled_from([1, 7, 10, 60, 300, 900, 3600, 86400]), st.integers(1, 86400)
+    ),
 )
 usages = st.one_of(st.integers(-5, 10**7), st.integers(0, 10**12))
 credits = st.one_of(st.integers(-5, 10**5), st.integers(0, 10**13))
@@ -200,15 +205,13 @@ def test_wifi_charge_is_the_old_charge(t, seconds, octets):
 @settings(max_examples=1000, deadline=None)
 @given(plans, credits, usages)
 def test_wifi_seconds_for_is_the_old_answer(t, credit, octets):
-    assert pricing.seconds_for(t, credit, octets=octets) == seconds_for(t, credit,
-                                                                         octets=octets)
+    assert pricing.seconds_for(t, credit, octets=octets) == seconds_for(t, credit, octets=octets)
 
 
 @settings(max_examples=1000, deadline=None)
 @given(plans, credits, usages)
 def test_wifi_octets_for_is_the_old_answer(t, credit, seconds):
-    assert pricing.octets_for(t, credit, seconds=seconds) == octets_for(t, credit,
-                                                                        seconds=seconds)
+    assert pricing.octets_for(t, credit, seconds=seconds) == octets_for(t, credit, seconds=seconds)
 
 
 @settings(max_examples=300, deadline=None)
@@ -250,8 +253,7 @@ def test_wifi_explanation_reads_like_the_cafe():
     ]
     short = pricing.explain(t, 5)
     assert short.minimum_applied and short.total == 200
-    assert [line.kind for line in short.lines] == [engine.BILLING, engine.TIME,
-                                                   engine.MINIMUM]
+    assert [line.kind for line in short.lines] == [engine.BILLING, engine.TIME, engine.MINIMUM]
     assert short.lines[-1].as_dict()["unit"] == engine.DATA_UNIT
 
 
@@ -271,7 +273,8 @@ def test_cafe_price_is_the_old_price(spec, start, seconds, group):
 @given(specs(), starts, st.integers(-5, 20_000), st.sampled_from(GROUPS))
 def test_cafe_seconds_for_is_the_old_answer(spec, start, credit, group):
     assert cafe.seconds_for(spec, start, credit, group) == old_cafe_seconds_for(
-        spec, start, credit, group)
+        spec, start, credit, group
+    )
 
 
 def test_the_spec_reexports_are_the_engine():

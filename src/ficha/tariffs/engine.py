@@ -43,8 +43,15 @@ ROUNDING = "rounding"
 
 # --- how amounts and durations are written ----------------------------------------------
 def day_label(d: int) -> str:
-    return [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"),
-            _("Saturday"), _("Sunday")][d]
+    return [
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    ][d]
 
 
 def duration_text(seconds: int) -> str:
@@ -82,8 +89,7 @@ def format_exact(exact: int, currency: str, unit: int = HOUR) -> str:
     whole, frac = divmod(scaled, 10**digits)
     decimals = f"{frac:0{digits}d}"
     # the currency's decimals always when exact; the two extra ones only if not zero
-    decimals = decimals[:exp] + decimals[exp:].rstrip("0") if not approx \
-        else decimals.rstrip("0")
+    decimals = decimals[:exp] + decimals[exp:].rstrip("0") if not approx else decimals.rstrip("0")
     text = f"{whole}.{decimals}" if decimals else str(whole)
     return ("≈" if approx else "") + sign + text + (f" {currency}" if currency else "")
 
@@ -119,8 +125,7 @@ def longest_billed_within(x: int, first_block: int, increment: int) -> int:
 
 
 # --- money --------------------------------------------------------------------------------
-def settle(exact: int, used: bool, start_fee: int, minimum: int, unit: int
-           ) -> tuple[int, bool]:
+def settle(exact: int, used: bool, start_fee: int, minimum: int, unit: int) -> tuple[int, bool]:
     """``exact`` (1/unit minor units) with the start fee added and raised to the minimum,
     for a non-empty use; nothing for an empty one. Returns (exact, minimum applied)."""
     if not used:
@@ -170,11 +175,18 @@ class Line:
         return duration_text(self.seconds)
 
     def as_dict(self) -> dict:
-        out = {"kind": self.kind, "text": self.text, "exact_3600ths": self.exact,
-               "rate": self.rate, "step": self.step, "step_start": self.step_start,
-               "start": self.start.isoformat() if self.start else None,
-               "end": self.end.isoformat() if self.end else None,
-               "seconds": self.seconds, "price_per_hour": self.price_per_hour}
+        out = {
+            "kind": self.kind,
+            "text": self.text,
+            "exact_3600ths": self.exact,
+            "rate": self.rate,
+            "step": self.step,
+            "step_start": self.step_start,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "seconds": self.seconds,
+            "price_per_hour": self.price_per_hour,
+        }
         if self.unit != TIME_UNIT:  # a Wi-Fi line (data priced per byte)
             del out["exact_3600ths"]
             out.update(exact=self.exact, unit=self.unit)
@@ -194,44 +206,79 @@ class Charge:
     minimum_applied: bool = False
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "currency": self.currency,
-                "start": self.start.isoformat(), "seconds": self.seconds,
-                "billed_seconds": self.billed_seconds, "price_group": self.price_group,
-                "minimum_applied": self.minimum_applied,
-                "lines": [line.as_dict() for line in self.lines]}
+        return {
+            "total": self.total,
+            "currency": self.currency,
+            "start": self.start.isoformat(),
+            "seconds": self.seconds,
+            "billed_seconds": self.billed_seconds,
+            "price_group": self.price_group,
+            "minimum_applied": self.minimum_applied,
+            "lines": [line.as_dict() for line in self.lines],
+        }
 
 
 def billing_line(seconds: int, billed: int, first_block: int, increment: int) -> Line:
     if first_block:
         rule = _("first %(m)s, then every %(n)s") % {
-            "m": duration_text(first_block), "n": duration_text(increment)}
+            "m": duration_text(first_block),
+            "n": duration_text(increment),
+        }
     else:
         rule = _("every %(n)s started") % {"n": duration_text(increment)}
-    return Line(BILLING, _("Used %(used)s; billed %(billed)s (%(rule)s).") % {
-        "used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
-        seconds=billed)
+    return Line(
+        BILLING,
+        _("Used %(used)s; billed %(billed)s (%(rule)s).")
+        % {"used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
+        seconds=billed,
+    )
 
 
-def closing_lines(exact: int, used: bool, start_fee: int, minimum: int, currency: str,
-                  unit: int = TIME_UNIT) -> tuple[list[Line], int, bool, int]:
+def closing_lines(
+    exact: int, used: bool, start_fee: int, minimum: int, currency: str, unit: int = TIME_UNIT
+) -> tuple[list[Line], int, bool, int]:
     """The start fee, minimum and rounding lines after the time (and data) lines that sum
     to ``exact``. Returns (lines, exact after fee and minimum, minimum applied, total)."""
     lines: list[Line] = []
     if used and start_fee:
         exact += start_fee * unit
-        lines.append(Line(START_FEE, _("Start fee: %(fee)s") % {
-            "fee": format_minor(start_fee, currency)}, start_fee * unit, unit=unit))
+        lines.append(
+            Line(
+                START_FEE,
+                _("Start fee: %(fee)s") % {"fee": format_minor(start_fee, currency)},
+                start_fee * unit,
+                unit=unit,
+            )
+        )
     minimum_applied = False
     if used and exact < minimum * unit:
         top_up = minimum * unit - exact
-        lines.append(Line(MINIMUM, _("Raised to the minimum of %(min)s: + %(diff)s") % {
-            "min": format_minor(minimum, currency),
-            "diff": format_exact(top_up, currency, unit)}, top_up, unit=unit))
+        lines.append(
+            Line(
+                MINIMUM,
+                _("Raised to the minimum of %(min)s: + %(diff)s")
+                % {
+                    "min": format_minor(minimum, currency),
+                    "diff": format_exact(top_up, currency, unit),
+                },
+                top_up,
+                unit=unit,
+            )
+        )
         exact = minimum * unit
         minimum_applied = True
     result = round_once(exact, unit)
     if result * unit != exact:
-        lines.append(Line(ROUNDING, _("Rounded once, half up: %(exact)s → %(total)s") % {
-            "exact": format_exact(exact, currency, unit),
-            "total": format_minor(result, currency)}, result * unit - exact, unit=unit))
+        lines.append(
+            Line(
+                ROUNDING,
+                _("Rounded once, half up: %(exact)s → %(total)s")
+                % {
+                    "exact": format_exact(exact, currency, unit),
+                    "total": format_minor(result, currency),
+                },
+                result * unit - exact,
+                unit=unit,
+            )
+        )
     return lines, exact, minimum_applied, result

@@ -1,4 +1,4 @@
-"""The price of time and data: one engine for café time and Wi-Fi time (pure, no database).
+"""The price of Wi-Fi time and data: the hotspot's face of the one pricing engine (pure).
 
 A :class:`Tariff` holds integers only: a price per hour and a price per megabyte
 (10^6 bytes) in the currency's minor units, a minimum charge in minor units, and a
@@ -15,6 +15,13 @@ answers "how many seconds does this credit buy" with the same function, so for t
 answer ``s`` (a multiple of the increment) ``charge(s) ≤ credit`` and
 ``charge(s + increment) > credit``. :func:`octets_for` does the same for data.
 
+The rules (billed time, minimum, one half-up rounding, what a credit buys) are
+:mod:`ficha.tariffs.engine`'s, the same the café uses: a plan is the café's flat case —
+one price list, no bands, no steps, no first block, no start fee
+(:func:`ficha.tariffs.cafe.from_time_tariff`) — plus a price per megabyte. Exact amounts
+are integers in 1/9 000 000 of a minor unit (time and data together), so nothing here
+needs ``Decimal`` except :func:`explain`'s fields.
+
 Cumulative billing (hotspot accounting, café sessions) charges ``charge(total usage)``
 and debits the difference to what was already charged: one rounding per session, not one
 per interim update, so the sum of debits is exactly the price of the whole usage.
@@ -23,17 +30,21 @@ per interim update, so the sum of debits is exactly the price of the whole usage
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from django.utils.translation import gettext as _
 
+from . import engine
+from .engine import DATA_UNIT, MB, Line
+
 HOUR = 3600
-MB = 1_000_000
 MAX_PRICE = 10**12  # minor units: refuse anything larger (a typo, not a price)
 MAX_INCREMENT = 24 * HOUR
 # A credit never buys more than this many seconds (about 68 years): keeps searches short.
 MAX_SECONDS = 2**31 - 1
 MAX_OCTETS = 2**63 - 1
+TIME_SCALE = DATA_UNIT // HOUR  # price an hour × seconds → 1/DATA_UNIT minor units
+DATA_SCALE = DATA_UNIT // MB  # price per MB × bytes → 1/DATA_UNIT minor units
 
 
 class TariffError(ValueError):
@@ -58,6 +69,9 @@ class Tariff:
         inc = self.increment
         if isinstance(inc, bool) or not isinstance(inc, int) or not 1 <= inc <= MAX_INCREMENT:
             raise TariffError(_("The billing increment must be between 1 second and 24 hours."))
+        # The compiled form the hot path uses: prices scaled to the exact unit once.
+        object.__setattr__(self, "_time_rate", self.price_per_hour * TIME_SCALE)
+        object.__setattr__(self, "_data_rate", self.price_per_mb * DATA_SCALE)
 
     @property
     def charges_time(self) -> bool:
@@ -80,35 +94,36 @@ def _usage(value, name: str) -> int:
 
 def billed_seconds(tariff: Tariff, seconds: int) -> int:
     """Seconds charged for ``seconds`` of use: rounded up to whole increments."""
-    seconds = _usage(seconds, "seconds")
-    inc = tariff.increment
-    return -(-seconds // inc) * inc
+    return engine.billed_seconds(_usage(seconds, "seconds"), 0, tariff.increment)
+
+
+def _exact(tariff: Tariff, seconds, octets) -> tuple[int, int, int, bool]:
+    """(billed seconds, octets, exact cost in 1/DATA_UNIT after the minimum, minimum
+    applied)."""
+    billed = engine.billed_seconds(_usage(seconds, "seconds"), 0, tariff.increment)
+    octets = _usage(octets, "octets")
+    exact, minimum = engine.settle(tariff._time_rate * billed + tariff._data_rate * octets,
+                                   bool(billed or octets), 0, tariff.minimum, DATA_UNIT)
+    return billed, octets, exact, minimum
 
 
 def exact_cost(tariff: Tariff, seconds: int = 0, octets: int = 0) -> Decimal:
     """The cost before the single rounding, in minor units (exact)."""
-    billed = billed_seconds(tariff, seconds)
-    octets = _usage(octets, "octets")
-    # Numerators are integers: one exact division each, with precision to spare.
     with localcontext() as ctx:
         ctx.prec = 60
-        cost = (Decimal(tariff.price_per_hour * billed) / HOUR
-                + Decimal(tariff.price_per_mb * octets) / MB)
-        if (billed or octets) and cost < tariff.minimum:
-            cost = Decimal(tariff.minimum)
-        return cost
+        return Decimal(_exact(tariff, seconds, octets)[2]) / DATA_UNIT
 
 
 def charge(tariff: Tariff, seconds: int = 0, octets: int = 0) -> int:
     """What ``seconds`` of time and ``octets`` of data cost, in minor units, rounded once."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return int(exact_cost(tariff, seconds, octets).quantize(Decimal(1), ROUND_HALF_UP))
+    return engine.round_once(_exact(tariff, seconds, octets)[2], DATA_UNIT)
 
 
 @dataclass(frozen=True)
 class Breakdown:
-    """How a price was computed, to show the customer (rounding disputes)."""
+    """How a price was computed, to show the customer (rounding disputes). ``lines`` are
+    the café's :class:`~ficha.tariffs.engine.Line` kinds and words (amounts in
+    1/9 000 000 of a minor unit, ``unit``)."""
 
     seconds: int
     billed_seconds: int
@@ -117,30 +132,51 @@ class Breakdown:
     data_cost: Decimal
     minimum_applied: bool
     total: int
+    lines: tuple[Line, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
 
 
-def explain(tariff: Tariff, seconds: int = 0, octets: int = 0) -> Breakdown:
-    billed = billed_seconds(tariff, seconds)
-    octets = _usage(octets, "octets")
+def _megabytes(octets: int) -> str:
+    whole, frac = divmod(octets, MB)
+    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
+
+
+def explain(tariff: Tariff, seconds: int = 0, octets: int = 0, currency: str = ""
+            ) -> Breakdown:
+    """:func:`charge` line by line, as the café's charges are written."""
+    billed, octets, _e, _m = _exact(tariff, seconds, octets)
+    seconds = max(0, seconds)
+    time_exact = tariff._time_rate * billed
+    data_exact = tariff._data_rate * octets
     with localcontext() as ctx:
         ctx.prec = 60
-        time_cost = Decimal(tariff.price_per_hour * billed) / HOUR
-        data_cost = Decimal(tariff.price_per_mb * octets) / MB
-        minimum = bool(billed or octets) and time_cost + data_cost < tariff.minimum
-    return Breakdown(max(0, seconds), billed, octets, time_cost, data_cost, minimum,
-                     charge(tariff, seconds, octets))
-
-
-def _largest(fits, hi: int) -> int:
-    """The largest n in [0, hi] with fits(n), for a monotone ``fits`` with fits(0)."""
-    lo = 0
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+        time_cost = Decimal(time_exact) / DATA_UNIT
+        data_cost = Decimal(data_exact) / DATA_UNIT
+    lines: list[Line] = []
+    if billed:
+        lines.append(engine.billing_line(seconds, billed, 0, tariff.increment))
+        if tariff.charges_time:
+            lines.append(Line(engine.TIME, _("Time: %(dur)s × %(price)s an hour = %(amount)s")
+                              % {"dur": engine.duration_text(billed),
+                                 "price": engine.format_minor(tariff.price_per_hour, currency),
+                                 "amount": engine.format_exact(time_exact, currency,
+                                                               DATA_UNIT)},
+                              time_exact, seconds=billed,
+                              price_per_hour=tariff.price_per_hour, unit=DATA_UNIT))
+    if octets and tariff.charges_data:
+        lines.append(Line(engine.DATA, _("Data: %(mb)s MB × %(price)s per MB = %(amount)s")
+                          % {"mb": _megabytes(octets),
+                             "price": engine.format_minor(tariff.price_per_mb, currency),
+                             "amount": engine.format_exact(data_exact, currency, DATA_UNIT)},
+                          data_exact, unit=DATA_UNIT))
+    closing, _exact_total, minimum, total = engine.closing_lines(
+        time_exact + data_exact, bool(billed or octets), 0, tariff.minimum, currency,
+        DATA_UNIT)
+    return Breakdown(seconds, billed, octets, time_cost, data_cost, minimum, total,
+                     tuple(lines + closing))
 
 
 def seconds_for(tariff: Tariff, credit: int, *, octets: int = 0) -> int | None:
@@ -149,18 +185,20 @@ def seconds_for(tariff: Tariff, credit: int, *, octets: int = 0) -> int | None:
 
     ``charge(s, octets) ≤ credit`` and ``charge(s + increment, octets) > credit``
     (unless ``s`` reached :data:`MAX_SECONDS`). 0 when the credit does not even cover
-    the minimum charge.
+    the minimum charge. One division (:func:`ficha.tariffs.engine.budget`), as the café's.
     """
     credit = _usage(credit, "credit")
     octets = _usage(octets, "octets")
     inc = tariff.increment
     if not tariff.charges_time:
         return None if charge(tariff, inc, octets) <= credit else 0
-    # Past this many increments the exact cost exceeds credit + 1 whatever the rounding.
-    per_inc = tariff.price_per_hour * inc
-    hi = min(((credit + 1) * HOUR) // per_inc + 2, MAX_SECONDS // inc)
-    n = _largest(lambda k: charge(tariff, k * inc, octets) <= credit, hi)
-    return n * inc
+    if tariff.minimum > credit:
+        return 0
+    limit = engine.budget(credit, DATA_UNIT) - tariff._data_rate * octets
+    if limit < 0:
+        return 0
+    last = limit // tariff._time_rate  # the last affordable second
+    return min(engine.longest_billed_within(last, 0, inc), MAX_SECONDS // inc * inc)
 
 
 def octets_for(tariff: Tariff, credit: int, *, seconds: int = 0) -> int | None:
@@ -170,5 +208,10 @@ def octets_for(tariff: Tariff, credit: int, *, seconds: int = 0) -> int | None:
     seconds = _usage(seconds, "seconds")
     if not tariff.charges_data:
         return None if charge(tariff, seconds, 1) <= credit else 0
-    hi = min(((credit + 1) * MB) // tariff.price_per_mb + 2, MAX_OCTETS)
-    return _largest(lambda b: charge(tariff, seconds, b) <= credit, hi)
+    if tariff.minimum > credit:
+        return 0
+    billed = engine.billed_seconds(seconds, 0, tariff.increment)
+    limit = engine.budget(credit, DATA_UNIT) - tariff._time_rate * billed
+    if limit < 0:
+        return 0
+    return min(limit // tariff._data_rate, MAX_OCTETS)

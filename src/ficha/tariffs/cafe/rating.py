@@ -53,66 +53,17 @@ Sub-second parts of ``start`` are dropped.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from .. import engine
+from ..engine import BILLING, MINIMUM, ROUNDING, START_FEE, TIME, Charge, Line  # noqa: F401
 from .spec import DAY, GUEST, HOUR, MAX_SECONDS, MAX_SESSION, UTC, WEEK, TariffError, TariffSpec
 from .text import day_label, duration_text, format_exact, format_minor
 
-TIME = "time"
-BILLING = "billing"
-START_FEE = "start_fee"
-MINIMUM = "minimum"
-ROUNDING = "rounding"
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a charge. ``exact`` is the amount in 1/3600 of a minor unit (an exact
-    integer); ``amount`` the same in minor units as a string with decimals when needed."""
-
-    kind: str  # TIME, BILLING (explains the billed time; no amount), START_FEE, MINIMUM, ROUNDING
-    text: str
-    exact: int = 0
-    rate: str = ""  # price list name (TIME lines)
-    step: int = 0  # step index in that price list (TIME lines)
-    step_start: int = 0  # elapsed seconds where that step starts
-    start: dt.datetime | None = None  # venue-local, TIME lines
-    end: dt.datetime | None = None
-    seconds: int = 0  # billed seconds in this line
-    price_per_hour: int = 0
-
-    @property
-    def minutes(self) -> str:
-        return duration_text(self.seconds)
-
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, "text": self.text, "exact_3600ths": self.exact,
-                "rate": self.rate, "step": self.step, "step_start": self.step_start,
-                "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None,
-                "seconds": self.seconds, "price_per_hour": self.price_per_hour}
-
-
-@dataclass(frozen=True)
-class Charge:
-    total: int  # minor units, rounded once: what is debited
-    currency: str
-    start: dt.datetime  # venue-local
-    seconds: int  # used
-    billed_seconds: int
-    price_group: str
-    lines: tuple[Line, ...] = field(default=())
-    exact: int = 0  # 1/3600 minor units after fee and minimum, before rounding
-    minimum_applied: bool = False
-
-    def as_dict(self) -> dict:
-        return {"total": self.total, "currency": self.currency,
-                "start": self.start.isoformat(), "seconds": self.seconds,
-                "billed_seconds": self.billed_seconds, "price_group": self.price_group,
-                "minimum_applied": self.minimum_applied,
-                "lines": [line.as_dict() for line in self.lines]}
+# The lines and the charge are the engine's: the Wi-Fi plan's explanation writes the same.
+__all__ = ["BILLING", "MINIMUM", "ROUNDING", "START_FEE", "TIME", "Charge", "Line", "due",
+           "price", "seconds_for", "total"]
 
 
 def _local(spec: TariffSpec, start: dt.datetime) -> dt.datetime:
@@ -211,14 +162,14 @@ def _cost(spec: TariffSpec, start_utc: dt.datetime, seconds: int, group: str,
     billed = spec.billed_seconds(seconds)
     if not billed:
         return 0
-    total = spec.start_fee * HOUR
+    total = 0
     for a, b, idx, k, _shift in _pieces(spec, start_utc, billed, gaps):
         total += spec.rates[idx].steps[k].price(group) * (b - a)
-    return max(total, spec.minimum * HOUR)
+    return engine.settle(total, True, spec.start_fee, spec.minimum, HOUR)[0]
 
 
 def _round(exact: int) -> int:
-    return (exact + HOUR // 2) // HOUR  # half up; never negative
+    return engine.round_once(exact, HOUR)  # half up; never negative
 
 
 def total(spec: TariffSpec, start: dt.datetime, seconds: int, price_group: str = GUEST,
@@ -243,14 +194,7 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
     cur = spec.currency
     lines: list[Line] = []
     if billed:
-        if spec.first_block:
-            rule = _("first %(m)s, then every %(n)s") % {
-                "m": duration_text(spec.first_block), "n": duration_text(spec.increment)}
-        else:
-            rule = _("every %(n)s started") % {"n": duration_text(spec.increment)}
-        lines.append(Line(BILLING, _("Used %(used)s; billed %(billed)s (%(rule)s).") % {
-            "used": duration_text(seconds), "billed": duration_text(billed), "rule": rule},
-            seconds=billed))
+        lines.append(engine.billing_line(seconds, billed, spec.first_block, spec.increment))
     exact = 0
     for a, b, idx, k, shift in _segments(spec, start_utc, billed, gaps) if billed else ():
         rate = spec.rates[idx]
@@ -274,23 +218,9 @@ def price(spec: TariffSpec, start: dt.datetime, seconds: int,
             "price": format_minor(pph, cur), "amount": format_exact(amount, cur)}
         lines.append(Line(TIME, text, amount, rate=rate.name, step=k, step_start=step.start,
                           start=t0, end=t1, seconds=b - a, price_per_hour=pph))
-    if billed and spec.start_fee:
-        exact += spec.start_fee * HOUR
-        lines.append(Line(START_FEE, _("Start fee: %(fee)s") % {
-            "fee": format_minor(spec.start_fee, cur)}, spec.start_fee * HOUR))
-    minimum_applied = False
-    if billed and exact < spec.minimum * HOUR:
-        top_up = spec.minimum * HOUR - exact
-        lines.append(Line(MINIMUM, _("Raised to the minimum of %(min)s: + %(diff)s") % {
-            "min": format_minor(spec.minimum, cur), "diff": format_exact(top_up, cur)},
-            top_up))
-        exact = spec.minimum * HOUR
-        minimum_applied = True
-    result = _round(exact)
-    if result * HOUR != exact:
-        lines.append(Line(ROUNDING, _("Rounded once, half up: %(exact)s → %(total)s") % {
-            "exact": format_exact(exact, cur), "total": format_minor(result, cur)},
-            result * HOUR - exact))
+    closing, exact, minimum_applied, result = engine.closing_lines(
+        exact, bool(billed), spec.start_fee, spec.minimum, cur, HOUR)
+    lines.extend(closing)
     return Charge(result, cur, local, seconds, billed, price_group, tuple(lines), exact,
                   minimum_applied)
 
@@ -322,7 +252,7 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
     credit = max(0, credit)
     gaps = _gaps(gaps)
     start_utc = _local(spec, start).astimezone(UTC)
-    limit = credit * HOUR + HOUR // 2 - 1 - spec.start_fee * HOUR
+    limit = engine.budget(credit, HOUR) - spec.start_fee * HOUR
     if spec.minimum > credit or limit < 0:
         return 0
     first, inc = spec.first_block or spec.increment, spec.increment
@@ -337,6 +267,4 @@ def seconds_for(spec: TariffSpec, start: dt.datetime, credit: int,
         cost += pph * (b - a)
     if x is None:
         return None if not spec.charges_time else cap
-    if x < first:
-        return 0
-    return spec.billed_after(1 + (x - first) // inc)
+    return engine.longest_billed_within(x, spec.first_block, inc)

@@ -16,6 +16,7 @@ from functools import cached_property
 
 from django.utils.translation import gettext as _
 
+from ..engine import billed_after, billed_seconds
 from .text import day_label
 
 HOUR = 3600
@@ -240,19 +241,11 @@ class TariffSpec:
         return any(p for r in self.rates for s in r.steps for p in s.prices.values())
 
     def billed_seconds(self, seconds: int) -> int:
-        if seconds <= 0:
-            return 0
-        m, n = self.first_block, self.increment
-        if seconds <= m:
-            return m
-        return m + -(-(seconds - m) // n) * n
+        return billed_seconds(seconds, self.first_block, self.increment)
 
     def billed_after(self, k: int) -> int:
         """The k-th possible billed length (k = 0 → 0)."""
-        if k <= 0:
-            return 0
-        first = self.first_block or self.increment
-        return first + (k - 1) * self.increment
+        return billed_after(k, self.first_block, self.increment)
 
     def group_prices(self) -> set[str]:
         return {g for r in self.rates for s in r.steps for g in s.prices}

@@ -426,42 +426,47 @@ def _clean_lines(lines: Sequence[Line]) -> list[tuple[int, int]]:
     return clean
 
 
-_many_sql: dict[str, tuple[str, str]] = {}
+_many_sql: dict[str, str] = {}
 
 
 def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[int]:
-    """PostgreSQL: ``INSERT ... SELECT FROM unnest(arrays)``, one statement text whatever
-    the batch's size (prepared once per connection). Ids come from the sequence in row
-    order within one statement, so the returned ids, sorted, are the rows' ids in order."""
-    found = _many_sql.get("tx")
-    if found is None:
+    """PostgreSQL: the transactions and their entries in one statement (the entries'
+    INSERT reads the new ids from a WITH ... INSERT ... RETURNING), the values as arrays
+    (``unnest``): one text whatever the batch's size, prepared once per connection. Ids
+    come from the sequence in row order within the statement, so the n-th smallest new id
+    is the n-th posting's."""
+    sql = _many_sql.get("tx")
+    if sql is None:
         q = conn.ops.quote_name
         meta = Transaction._meta
         fields = [meta.get_field(a) for a, _prep in _tx_layout()[1]]
-        tx_sql = (
-            f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, fields)} RETURNING {q(meta.pk.column)}")
         emeta = Entry._meta
         efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
-        entry_sql = (
+        sql = _many_sql["tx"] = (
+            f"WITH t AS (INSERT INTO {q(meta.db_table)} "
+            f"({', '.join(q(f.column) for f in fields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, fields)} RETURNING {q(meta.pk.column)}), "
+            f"n AS (SELECT {q(meta.pk.column)} AS id, "
+            f"row_number() OVER (ORDER BY {q(meta.pk.column)}) AS k FROM t) "
             f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, efields)}")
-        found = _many_sql["tx"] = (tx_sql, entry_sql)
-    tx_sql, entry_sql = found
+            f"SELECT n.id, e.account, e.amount, e.currency FROM "
+            f"{bulk.unnest(conn, efields, ['k', 'account', 'amount', 'currency'], 'e')} "
+            f"JOIN n ON n.k = e.k RETURNING {q(efields[0].column)}"
+        )
     layout = _tx_layout()[1]
     columns = [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
                for a, prep in layout]
-    cursor.execute(tx_sql, columns)
-    ids = sorted(r[0] for r in cursor.fetchall())
-    if len(ids) != len(rows_):
-        raise LedgerError("the ledger wrote a different number of transactions")
-    tx_ids, accts, amounts = [], [], []
-    for tx_id, clean in zip(ids, cleaned, strict=True):
+    ks, accts, amounts = [], [], []
+    for k, clean in enumerate(cleaned, start=1):
         for acct, amount in clean:
-            tx_ids.append(tx_id)
+            ks.append(k)
             accts.append(acct)
             amounts.append(amount)
-    cursor.execute(entry_sql, [tx_ids, accts, amounts, [cur] * len(tx_ids)])
+    cursor.execute(sql, [*columns, ks, accts, amounts, [cur] * len(ks)])
+    written = cursor.fetchall()
+    ids = sorted({r[0] for r in written})
+    if len(ids) != len(rows_) or len(written) != len(ks):
+        raise LedgerError("the ledger wrote a different number of transactions")
     return ids
 
 

@@ -15,11 +15,11 @@ def array_type(conn, field) -> str:
     return f"{field.db_type(conn)}[]"
 
 
-def unnest(conn, fields, names: list[str] | None = None) -> str:
+def unnest(conn, fields, names: list[str] | None = None, alias: str = "v") -> str:
     """``unnest(%s::type[], ...)`` for ``fields`` (one parameter, a list, per field),
-    optionally aliased ``AS v(name, ...)``."""
+    optionally aliased ``AS <alias>(name, ...)``."""
     arrays = ", ".join(f"%s::{array_type(conn, f)}" for f in fields)
     sql = f"unnest({arrays})"
     if names:
-        sql += f" AS v({', '.join(names)})"
+        sql += f" AS {alias}({', '.join(names)})"
     return sql

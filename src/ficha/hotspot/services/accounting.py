@@ -252,8 +252,7 @@ def _apply(items: list[_Item]) -> list[AcctResult | Exception]:
         record.transaction_id = tx_id
 
     # 3. Write the records and the sessions.
-    _insert_records([r for _n, _s, r, _c in applied])
-    _update_sessions(list(touched.values()))
+    _write([r for _n, _s, r, _c in applied], list(touched.values()))
     for n, session, record, _c in applied:
         out[n] = AcctResult(session, record, record.debit)
     return out  # type: ignore[return-value]
@@ -317,16 +316,15 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
         where = ("= ANY(%s::bigint[])" if pg else f"IN ({', '.join(['%s'] * n)})")
         return (f"SELECT {q('account_id')}, SUM({q('amount')}) FROM {e} "
                 f"WHERE {q('account_id')} {where} GROUP BY {q('account_id')}")
-    if name == "records":  # PostgreSQL only
-        fields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
-        return (f"INSERT INTO {r} ({', '.join(q(f.column) for f in fields)}) "
-                f"SELECT * FROM {bulk.unnest(connection, fields)} RETURNING {q('id')}")
-    if name == "update":  # PostgreSQL only
+    if name == "writes":  # PostgreSQL only: the sessions' UPDATE, then the records
         fields = [sf(f) for f in ("id", *_WRITTEN)]
         names = [q(f.column) for f in fields]
         sets = ", ".join(f"{col} = v.{col}" for col in names[1:])
-        return (f"UPDATE {s} SET {sets} FROM {bulk.unnest(connection, fields, names)} "
-                f"WHERE {s}.{q('id')} = v.{q('id')}")
+        rfields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
+        return (f"WITH u AS (UPDATE {s} SET {sets} FROM "
+                f"{bulk.unnest(connection, fields, names)} WHERE {s}.{q('id')} = v.{q('id')}) "
+                f"INSERT INTO {r} ({', '.join(q(f.column) for f in rfields)}) "
+                f"SELECT * FROM {bulk.unnest(connection, rfields)} RETURNING {q('id')}")
     raise KeyError(name)
 
 
@@ -421,35 +419,27 @@ def _lock_credit(account_ids: list[int]) -> dict[int, int]:
             for pk, kind in kinds.items()}
 
 
-def _insert_records(records: list[AccountingRecord]) -> None:
+def _write(records: list[AccountingRecord], sessions: list[HotspotSession]) -> None:
+    """Write the new records and the changed sessions (one statement on PostgreSQL)."""
     if not records:
         return
     if connection.vendor != "postgresql":
         for record in records:
             rows.insert(record)
+        for session in sessions:
+            _save(session, list(_WRITTEN))
         return
     fields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
-    columns = [[getattr(r, f.attname) for r in records] for f in fields]
+    columns = [[s.pk for s in sessions]] + [[getattr(s, f) for s in sessions]
+                                            for f in _WRITTEN]
+    columns += [[getattr(r, f.attname) for r in records] for f in fields]
     with prepared.cursor() as cursor:
-        cursor.execute(_sql("records"), columns)
+        cursor.execute(_sql("writes"), columns)
         ids = sorted(row[0] for row in cursor.fetchall())
     for record, pk in zip(records, ids, strict=True):
         record.pk = pk
         record._state.adding = False
         record._state.db = connection.alias
-
-
-def _update_sessions(sessions: list[HotspotSession]) -> None:
-    if not sessions:
-        return
-    if connection.vendor != "postgresql":
-        for session in sessions:
-            _save(session, list(_WRITTEN))
-        return
-    columns = [[s.pk for s in sessions]] + [[getattr(s, f) for s in sessions]
-                                            for f in _WRITTEN]
-    with prepared.cursor() as cursor:
-        cursor.execute(_sql("update"), columns)
 
 
 _UPDATE: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}

@@ -219,3 +219,55 @@ def test_batches_give_exactly_the_debits_and_ledger_of_one_by_one(
     debited = sum(r.debit for r in one)
     assert hotspot_revenue() - revenue_before == 2 * debited
     assert ledger_sum() == 0
+
+
+@pytest.mark.slow
+def test_parallel_batches_of_shared_sessions_never_deadlock_nor_debit_twice(
+        transactional_db, make_customer, caplog):
+    """Workers handling batches of the same sessions and accounts in opposite orders
+    (every packet three times) lock in one order: no batch fails, debits are exact."""
+    import random
+    import threading
+
+    from django.db import connection
+
+    nas = make_nas()
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    names = [f"par{k}" for k in range(6)]
+    for name in names:
+        give_credit(make_customer(name), 100_000)
+    reqs = [acct("start", sid=f"{n}-{d}", user=n) for n in names for d in "xy"]
+    reqs += [acct("interim", sid=f"{n}-{d}", user=n, t=60 * k)
+             for k in range(1, 11) for n in names for d in "xy"]
+    packets = reqs * 3
+    random.Random(3).shuffle(packets)
+    chunks = [packets[i::4] for i in range(4)]
+    for k in (1, 3):
+        chunks[k].reverse()
+    errors, barrier = [], threading.Barrier(4)
+
+    def work(chunk):
+        try:
+            barrier.wait()
+            for start in range(0, len(chunk), 16):
+                for r in hs.account_many([(nas, q) for q in chunk[start:start + 16]]):
+                    if isinstance(r, Exception):
+                        errors.append(r)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with caplog.at_level("WARNING", logger="ficha.hotspot"):
+        pool = [threading.Thread(target=work, args=(c,)) for c in chunks]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(120)
+    assert not errors, errors
+    if connection.vendor == "postgresql":
+        assert not [r for r in caplog.records if "one by one" in r.getMessage()]
+    sessions = HotspotSession.objects.all()
+    assert len(sessions) == 12 and all(s.debited == s.charged == 600 for s in sessions)
+    assert hotspot_revenue() == 12 * 600 and ledger_sum() == 0
+    assert AccountingRecord.objects.count() == len(reqs)

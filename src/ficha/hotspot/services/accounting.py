@@ -183,9 +183,13 @@ def _apply(items: list[_Item]) -> list[AcctResult | Exception]:
         sessions[pair] = session
         if new:
             created.add(session.pk)
-    seen = _seen_many([(sessions[(it.nas.pk, it.key)].pk, it.req.status, it.seconds, it.inp,
-                        it.out) for it in items
-                       if sessions[(it.nas.pk, it.key)].pk not in created])
+    sigs = [(sessions[(it.nas.pk, it.key)].pk, it.req.status, it.seconds, it.inp, it.out)
+            for it in items if sessions[(it.nas.pk, it.key)].pk not in created]
+    # the balances of the credit accounts the sessions' read locked (PostgreSQL): every
+    # owner who may owe something (a new session's owner is locked below if need be)
+    locked = {s.owner[1]: s.owner[2] for s in sessions.values()
+              if s.owner is not None and s.tariff is not None and s.pk not in created}
+    seen, available = _seen_and_balances(sigs, locked)
 
     # 1. Each item in order: counters, status, what the usage costs so far.
     out: list[AcctResult | Exception | None] = [None] * len(items)
@@ -229,14 +233,15 @@ def _apply(items: list[_Item]) -> list[AcctResult | Exception]:
     # 2. Debits in arrival order, as far as each balance goes (credit accounts locked).
     start = {pk: s.debited for pk, s in touched.items()}
     owing = sorted({s.owner[1] for s in touched.values()
-                    if s.owner is not None and s.charged > start[s.pk]})
-    available = _lock_credit(owing) if owing else {}
+                    if s.owner is not None and s.charged > start[s.pk]} - set(available))
+    if owing:  # owners of sessions created by this batch (and every owner on SQLite)
+        available.update(_lock_credit(owing))
     postings: list[ledger.Posting] = []
     posted: list[AccountingRecord] = []
     for _n, session, record, charged in applied:
         if session.owner is None:
             continue
-        username, credit_id = session.owner
+        username, credit_id, _kind = session.owner
         debit = min(charged - session.debited, max(0, available.get(credit_id, 0)))
         if debit <= 0:
             continue
@@ -288,24 +293,45 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
     s, r, c, p = (q(m._meta.db_table)
                   for m in (HotspotSession, AccountingRecord, Customer, Plan))
     sf, rf = HotspotSession._meta.get_field, AccountingRecord._meta.get_field
+    a = q(Account._meta.db_table)
     if name == "sessions":
-        return (
+        where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
+                         [sf("nas"), sf("session_key")], n)
+        select = (
             f"SELECT {rows.columns(HotspotSession)}, {c}.{q('username')}, "
-            f"{c}.{q('credit_account_id')}, {p}.{q('price_per_hour')}, "
+            f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, {p}.{q('price_per_hour')}, "
             f"{p}.{q('price_per_mb')}, {p}.{q('minimum_charge')}, "
             f"{p}.{q('increment_seconds')} FROM {s} "
             f"LEFT OUTER JOIN {c} ON {c}.{q('id')} = {s}.{q('customer_id')} "
-            f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')} WHERE "
-            + _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
-                       [sf("nas"), sf("session_key")], n)
-            + (f" ORDER BY {s}.{q('id')} FOR UPDATE OF {s}" if pg else ""))
+            f"LEFT OUTER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+            f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')} WHERE {where}")
+        if not pg:  # SQLite: the write transaction excludes every other writer
+            return select
+        # The owners' credit accounts first (the lock every balance change takes, in id
+        # order; a one-time filter runs it before the sessions' scan), then the sessions
+        # in id order: every batch takes its locks in the same order.
+        return (
+            f"WITH owners AS (SELECT {a}.{q('id')} FROM {a} WHERE {a}.{q('id')} IN ("
+            f"SELECT {c}.{q('credit_account_id')} FROM {s} JOIN {c} "
+            f"ON {c}.{q('id')} = {s}.{q('customer_id')} WHERE {where}) "
+            f"ORDER BY {a}.{q('id')} FOR UPDATE OF {a}) "
+            f"{select} AND (SELECT count(*) FROM owners) >= 0 "
+            f"ORDER BY {s}.{q('id')} FOR UPDATE OF {s}")
     if name == "seen":
         names = ["session", "kind", "session_time", "input_octets", "output_octets"]
         fields = [rf(f) for f in names]
         columns = ", ".join(q(f.column) for f in fields)
         return f"SELECT {columns} FROM {r} WHERE " + _rows_in(pg, columns, fields, n)
+    if name == "seen_sums":  # PostgreSQL only: after the locks, a snapshot of its own
+        fields = [rf(f) for f in
+                  ("session", "kind", "session_time", "input_octets", "output_octets")]
+        columns = ", ".join(q(f.column) for f in fields)
+        e = q(Entry._meta.db_table)
+        return (f"SELECT 0, {columns} FROM {r} WHERE " + _rows_in(pg, columns, fields, n)
+                + f" UNION ALL SELECT 1, {q('account_id')}, NULL, "
+                f"COALESCE(SUM({q('amount')}), 0)::bigint, NULL, NULL FROM {e} "
+                f"WHERE {q('account_id')} = ANY(%s::bigint[]) GROUP BY {q('account_id')}")
     if name == "credit":
-        a = q(Account._meta.db_table)
         if pg:
             return (f"SELECT {q('id')}, {q('kind')} FROM {a} WHERE {q('id')} = "
                     f"ANY(%s::bigint[]) ORDER BY {q('id')} FOR UPDATE")
@@ -344,15 +370,15 @@ def _lock_sessions(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], Hotspo
     and credit account, or None) and the tariff it is charged at (or None)."""
     found = []
     if connection.vendor == "postgresql":
-        found = rows.read(HotspotSession, _sql("sessions"),
-                          [[nas for nas, _k in pairs], [key for _n, key in pairs]], extra=6)
+        arrays = [[nas for nas, _k in pairs], [key for _n, key in pairs]]
+        found = rows.read(HotspotSession, _sql("sessions"), arrays * 2, extra=7)
     else:
         for chunk in _chunks(pairs, _SQLITE_CHUNK):
             found += rows.read(HotspotSession, _sql("sessions", len(chunk)),
-                               [v for pair in chunk for v in pair], extra=6)
+                               [v for pair in chunk for v in pair], extra=7)
     out = {}
-    for session, username, credit_id, per_hour, per_mb, minimum, increment in found:
-        session.owner = (username, credit_id) if credit_id is not None else None
+    for session, username, credit_id, kind, per_hour, per_mb, minimum, increment in found:
+        session.owner = (username, credit_id, kind) if credit_id is not None else None
         session.tariff = (None if session.owner is None or per_hour is None
                           else _tariff(per_hour, per_mb, minimum, increment))
         out[(session.nas_id, session.session_key)] = session
@@ -378,25 +404,37 @@ def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotS
                 framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
     except IntegrityError:  # a parallel batch created it
         return _lock_sessions([(nas.pk, key)])[(nas.pk, key)], False
-    session.owner = (customer.username, customer.credit_account_id) if customer else None
+    session.owner = (customer.username, customer.credit_account_id, None) if customer else None
     session.tariff = plan.tariff if (customer and plan) else None
     return session, True
 
 
-def _seen_many(sigs: list[tuple]) -> set[tuple]:
-    """Which of these (session, kind, seconds, input, output) records exist already."""
-    if not sigs:
-        return set()
-    found: list = []
-    with prepared.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_sql("seen"), [list(col) for col in zip(*sigs, strict=True)])
-            found = cursor.fetchall()
-        else:
+def _seen_and_balances(sigs: list[tuple], accounts_: dict[int, str]
+                       ) -> tuple[set[tuple], dict[int, int]]:
+    """Which of these (session, kind, seconds, input, output) records exist already, and
+    the balances of these credit accounts ({id: kind}, locked by the sessions' read on
+    PostgreSQL): one statement there, read after the locks are held."""
+    if connection.vendor != "postgresql":
+        found: list = []
+        with prepared.cursor() as cursor:
             for chunk in _chunks(sigs, _SQLITE_CHUNK):
                 cursor.execute(_sql("seen", len(chunk)), [v for sig in chunk for v in sig])
                 found += cursor.fetchall()
-    return {tuple(row) for row in found}
+        return set(map(tuple, found)), {}  # balances read once something is owed
+    if not sigs and not accounts_:
+        return set(), {}
+    seen: set[tuple] = set()
+    sums = dict.fromkeys(accounts_, 0)
+    columns = [list(col) for col in zip(*sigs, strict=True)] if sigs else [[]] * 5
+    with prepared.cursor() as cursor:
+        cursor.execute(_sql("seen_sums"), [*columns, sorted(accounts_)])
+        for tag, *row in cursor.fetchall():
+            if tag:
+                sums[row[0]] = int(row[2])
+            else:
+                seen.add(tuple(row))
+    return seen, {pk: Account(kind=accounts_[pk]).normal_sign * total
+                  for pk, total in sums.items()}
 
 
 def _lock_credit(account_ids: list[int]) -> dict[int, int]:

@@ -150,12 +150,28 @@ def _parse(index: int, nas: Nas, req: AcctRequest) -> _Item:
 MAX_COUNTER = 2**62  # bigint columns; no real counter comes near
 
 
+class _NewSessions(Exception):  # noqa: N818 - a signal, not an error
+    """The batch has sessions that do not exist yet (raised before anything is written)."""
+
+    def __init__(self, items: list[_Item]):
+        super().__init__(f"{len(items)} new sessions")
+        self.items = items
+
+
 def _run(items: list[_Item], results: list) -> None:
     if not items:
         return
     try:
-        with transaction.atomic():
-            done = _apply(items)
+        try:
+            with transaction.atomic():
+                done = _apply(items, create=False)
+        except _NewSessions as new:
+            # PostgreSQL: create them first, each committed on its own, then run the batch
+            # again: a batch never holds a session's unique-key entry while it waits for
+            # a lock, so workers that share sessions and accounts cannot deadlock.
+            _create_sessions(new.items)
+            with transaction.atomic():
+                done = _apply(items, create=True)
     except Exception as exc:  # noqa: BLE001 - retried one by one, or the item's failure
         if len(items) == 1:
             results[items[0].index] = exc
@@ -168,7 +184,7 @@ def _run(items: list[_Item], results: list) -> None:
         results[item.index] = result
 
 
-def _apply(items: list[_Item]) -> list[AcctResult | Exception]:
+def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception]:
     """The batch inside its transaction; see :func:`account_many`."""
     now = clock.now()
     pairs = list(dict.fromkeys((it.nas.pk, it.key) for it in items))
@@ -177,7 +193,10 @@ def _apply(items: list[_Item]) -> list[AcctResult | Exception]:
     first = {}
     for it in items:
         first.setdefault((it.nas.pk, it.key), it)
-    for pair in sorted(set(pairs) - sessions.keys()):  # new sessions, in one order
+    missing = sorted(set(pairs) - sessions.keys())
+    if missing and not create and connection.vendor == "postgresql":
+        raise _NewSessions([first[pair] for pair in missing])
+    for pair in missing:  # new sessions, in one order (SQLite: its one writer)
         it = first[pair]
         session, new = _create_session(it.nas, it.key, it.req, now)
         sessions[pair] = session
@@ -391,17 +410,33 @@ def _tariff(per_hour: int, per_mb: int, minimum: int, increment: int) -> pricing
                           increment=increment)
 
 
+def _create_sessions(items: list[_Item]) -> None:
+    """Create these sessions, each in a transaction of its own (one a parallel batch
+    created meanwhile is left as it is)."""
+    now = clock.now()
+    for it in items:
+        try:
+            with transaction.atomic():
+                _new_session(it.nas, it.key, it.req, now, *_owner(it.req))
+        except IntegrityError:
+            pass
+
+
+def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> HotspotSession:
+    return HotspotSession.objects.create(
+        nas=nas, session_key=key, acct_session_id=req.session_id[:100],
+        username=req.username[:150], customer=customer, plan=plan,
+        mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
+        framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
+
+
 def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotSession, bool]:
     """A new session for the first record of ``key`` (a Start, or any record whose Start
     was lost); (session, True), or the session a parallel batch just created, locked."""
     customer, plan = _owner(req)
     try:
         with transaction.atomic():
-            session = HotspotSession.objects.create(
-                nas=nas, session_key=key, acct_session_id=req.session_id[:100],
-                username=req.username[:150], customer=customer, plan=plan,
-                mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
-                framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
+            session = _new_session(nas, key, req, now, customer, plan)
     except IntegrityError:  # a parallel batch created it
         return _lock_sessions([(nas.pk, key)])[(nas.pk, key)], False
     session.owner = (customer.username, customer.credit_account_id, None) if customer else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import IntegrityError, connections, router, transaction
@@ -21,7 +22,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
-from ficha.core.db import prepared
+from ficha.core.db import bulk, prepared
 from ficha.core.services import currency
 
 from .models import Account, Entry, Hold, Shift, Transaction
@@ -162,17 +163,7 @@ def post(
     (``python -m bench ledger.post``). Ledger models have no save signals to miss. The
     returned ``Transaction`` is a saved instance, as ``save()`` would leave it.
     """
-    clean: list[tuple[int, int]] = []
-    for acct, amount in lines:
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise LedgerError("ledger amounts are integers of minor units")
-        if amount:
-            # int(): the value the ORM's integer fields would store for an int subclass
-            clean.append((int(_resolve(acct)), int(amount)))
-    if len(clean) < 2:
-        raise LedgerError(_("A transaction needs at least two non-zero lines."))
-    if sum(a for _acct, a in clean) != 0:
-        raise LedgerError(_("A transaction's lines must sum to zero."))
+    clean = _clean_lines(lines)
     cur = currency()
     cash_id = account_id(CASH)
     staff = actor.staff
@@ -366,6 +357,122 @@ def reverse(
                 )
         except IntegrityError:
             raise LedgerError(_("This transaction was already reversed."))
+
+
+# --- batches ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Posting:
+    """One balanced transaction of a batch (see :func:`post_many`)."""
+
+    kind: str
+    lines: Sequence[Line]
+    actor: audit.Actor = audit.SYSTEM
+    memo: str = ""
+    reference: str = ""
+
+
+def post_many(postings: Sequence[Posting]) -> list[int]:
+    """Record several balanced transactions at once; return their ids, in order.
+
+    The same rules as :func:`post` for every posting (integer lines, at least two
+    non-zero, Σ = 0), checked for all of them before anything is written; no cash (a
+    cash line needs its shift locked: use ``post``). The rows are written with one
+    INSERT for the transactions and one for all their entries, in the caller's database
+    transaction (``python -m bench hotspot.account_many``).
+    """
+    if not postings:
+        return []
+    cleaned = [_clean_lines(p.lines) for p in postings]
+    cash_id = account_id(CASH)
+    if any(acct == cash_id for clean in cleaned for acct, _a in clean):
+        raise NoOpenShift(_("Open a shift before moving cash."))
+    cur = currency()
+    now = clock.now()
+    rows_ = [{
+        "kind": p.kind, "created_at": now, "memo": p.memo[:255], "reference": p.reference[:64],
+        "staff_id": _related_pk("staff", p.actor.staff), "shift_id": None,
+        "source": p.actor.source[:20], "source_ip": p.actor.ip or None, "reverses_id": None,
+    } for p in postings]
+    alias = router.db_for_write(Transaction)
+    conn = connections[alias]
+    with transaction.atomic(using=alias, savepoint=False), prepared.cursor(conn) as cursor:
+        if conn.vendor == "postgresql":
+            ids = _insert_many_pg(conn, cursor, rows_, cleaned, cur)
+        else:  # one writer (SQLite): a row each, their entries together
+            ids = [_insert(conn, cursor, row, [], cur) for row in rows_]
+            lines = [(tx_id, acct, amount) for tx_id, clean in zip(ids, cleaned, strict=True)
+                     for acct, amount in clean]
+            for start in range(0, len(lines), _ENTRY_BATCH):
+                batch = lines[start:start + _ENTRY_BATCH]
+                values: list = []
+                for tx_id, acct, amount in batch:
+                    values += (tx_id, acct, amount, cur)
+                cursor.execute(_insert_sql(conn, len(batch)), values)
+    if _listeners:
+        for p, clean in zip(postings, cleaned, strict=True):
+            transaction.on_commit(partial(_notify, p.kind, [a for a, _x in clean]),
+                                  using=alias)
+    return ids
+
+
+def _clean_lines(lines: Sequence[Line]) -> list[tuple[int, int]]:
+    """``lines`` as (account id, amount), checked as every posting is."""
+    clean: list[tuple[int, int]] = []
+    for acct, amount in lines:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError("ledger amounts are integers of minor units")
+        if amount:
+            # int(): the value the ORM's integer fields would store for an int subclass
+            clean.append((int(_resolve(acct)), int(amount)))
+    if len(clean) < 2:
+        raise LedgerError(_("A transaction needs at least two non-zero lines."))
+    if sum(a for _acct, a in clean) != 0:
+        raise LedgerError(_("A transaction's lines must sum to zero."))
+    return clean
+
+
+_many_sql: dict[str, str] = {}
+
+
+def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[int]:
+    """PostgreSQL: the transactions and their entries in one statement (the entries'
+    INSERT reads the new ids from a WITH ... INSERT ... RETURNING), the values as arrays
+    (``unnest``): one text whatever the batch's size, prepared once per connection. Ids
+    come from the sequence in row order within the statement, so the n-th smallest new id
+    is the n-th posting's."""
+    sql = _many_sql.get("tx")
+    if sql is None:
+        q = conn.ops.quote_name
+        meta = Transaction._meta
+        fields = [meta.get_field(a) for a, _prep in _tx_layout()[1]]
+        emeta = Entry._meta
+        efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
+        sql = _many_sql["tx"] = (
+            f"WITH t AS (INSERT INTO {q(meta.db_table)} "
+            f"({', '.join(q(f.column) for f in fields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, fields)} RETURNING {q(meta.pk.column)}), "
+            f"n AS (SELECT {q(meta.pk.column)} AS id, "
+            f"row_number() OVER (ORDER BY {q(meta.pk.column)}) AS k FROM t) "
+            f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
+            f"SELECT n.id, e.account, e.amount, e.currency FROM "
+            f"{bulk.unnest(conn, efields, ['k', 'account', 'amount', 'currency'], 'e')} "
+            f"JOIN n ON n.k = e.k RETURNING {q(efields[0].column)}"
+        )
+    layout = _tx_layout()[1]
+    columns = [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
+               for a, prep in layout]
+    ks, accts, amounts = [], [], []
+    for k, clean in enumerate(cleaned, start=1):
+        for acct, amount in clean:
+            ks.append(k)
+            accts.append(acct)
+            amounts.append(amount)
+    cursor.execute(sql, [*columns, ks, accts, amounts, [cur] * len(ks)])
+    written = cursor.fetchall()
+    ids = sorted({r[0] for r in written})
+    if len(ids) != len(rows_) or len(written) != len(ks):
+        raise LedgerError("the ledger wrote a different number of transactions")
+    return ids
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -568,7 +675,12 @@ def spendable(acct: Account | str | int) -> int:
         found = cur.fetchone()
     if found is None:
         raise LedgerError(f"unknown ledger account {acct!r}")
-    kind, total, holds = found
+    return spendable_of(*found)
+
+
+def spendable_of(kind: str, total, holds) -> int:
+    """The rule of :func:`spendable` on values read in bulk (:func:`sum_sql` and
+    :func:`held_sql` of an account of ``kind``): balance in its normal sign − open holds."""
     return Account(kind=kind).normal_sign * int(total or 0) - int(holds or 0)
 
 

@@ -3,7 +3,8 @@ data, with which attributes per gateway, and what an accounting record debits.
 
 Nothing here knows about UDP: ``ficha radiusd`` (and later FreeRADIUS' rlm_rest endpoints)
 decode a packet into an :class:`AuthRequest` or :class:`AcctRequest`, call
-:func:`authorize` or :func:`account`, and encode what they return.
+:func:`authorize` or :func:`account` (:func:`account_many` for a batch), and encode
+what they return.
 
 Money: the price of time and data comes from ``ficha.tariffs``; usage is charged
 cumulatively per session (``charge(total usage)``, rounded once) and the difference to
@@ -24,11 +25,10 @@ from .accounting import (  # noqa: F401
     Overview,
     _close_nas_sessions,
     _counter,
-    _debit,
     _ip_or_none,
     _owner,
-    _session_for_update,
     account,
+    account_many,
     close_stale_sessions,
     open_sessions,
     overview,

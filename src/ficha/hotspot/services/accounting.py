@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
+import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -11,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import audit, clock, codes, rows
+from ficha.core.db import bulk, prepared
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 from ficha.tariffs import pricing
@@ -31,6 +34,8 @@ from .authorize import (
 from .plans import (
     plan_for,
 )
+
+log = logging.getLogger("ficha.hotspot")
 
 # --- accounting ----------------------------------------------------------------------------
 START, INTERIM, STOP, ACCOUNTING_ON, ACCOUNTING_OFF = "start", "interim", "stop", "on", "off"
@@ -72,14 +77,61 @@ def _counter(octets: int, gigawords: int) -> int:
 
 
 def account(nas: Nas, req: AcctRequest) -> AcctResult:
-    """Record one Accounting-Request and debit the usage it adds, exactly once.
+    """Record one Accounting-Request and debit the usage it adds, exactly once: the
+    batch of one (:func:`account_many` holds the rule)."""
+    result = account_many([(nas, req)])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
-    Counters are cumulative, so the session keeps the highest seen; a retransmitted or
-    duplicated record (same session, kind and counters) is recognised by a unique
-    constraint and changes nothing; an older record arriving late adds nothing.
+
+def account_many(items: list[tuple[Nas, AcctRequest]]) -> list[AcctResult | Exception]:
+    """Record Accounting-Requests in arrival order and debit the usage they add, exactly
+    once; one result per item, an exception for an item that failed (never for the others).
+
+    Counters are cumulative, so a session keeps the highest seen; a retransmitted or
+    duplicated record (same session, kind and counters) changes nothing, in the same batch
+    or another; an older record arriving late adds nothing. Several items of one session
+    are applied in order. The batch is one database transaction: its sessions locked in
+    one statement (ordered by id: workers never deadlock), its duplicates found in one,
+    its debits posted through :func:`ledger.post_many`, its records and sessions written
+    in one statement each (PostgreSQL; SQLite's single writer writes them a row each).
+    If the batch's transaction fails, every item is tried again on its own, so one
+    item's failure is its own. Accounting-On/Off splits the batch: what came before it
+    is written first.
     """
-    if req.status in (ACCOUNTING_ON, ACCOUNTING_OFF):
-        return AcctResult(None, None, closed=_close_nas_sessions(nas, req.status))
+    results: list[AcctResult | Exception | None] = [None] * len(items)
+    segment: list[_Item] = []
+    for index, (nas, req) in enumerate(items):
+        if req.status in (ACCOUNTING_ON, ACCOUNTING_OFF):
+            _run(segment, results)
+            segment = []
+            try:
+                results[index] = AcctResult(None, None,
+                                            closed=_close_nas_sessions(nas, req.status))
+            except Exception as exc:  # noqa: BLE001 - the item's own failure
+                results[index] = exc
+            continue
+        try:
+            segment.append(_parse(index, nas, req))
+        except Exception as exc:  # noqa: BLE001 - AccountingError and bad values
+            results[index] = exc
+    _run(segment, results)
+    return results  # type: ignore[return-value]  (every slot is set)
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    nas: Nas
+    req: AcctRequest
+    key: str
+    seconds: int
+    inp: int
+    out: int
+
+
+def _parse(index: int, nas: Nas, req: AcctRequest) -> _Item:
     if req.status not in (START, INTERIM, STOP):
         raise AccountingError(f"unknown Acct-Status-Type {req.status!r}")
     if not req.session_id:
@@ -89,92 +141,379 @@ def account(nas: Nas, req: AcctRequest) -> AcctResult:
     out = _counter(req.output_octets, req.output_gigawords)
     if nas.vendor == Nas.Vendor.COOVACHILLI:  # chilli counts from its own side
         inp, out = out, inp
-    seconds = max(0, int(req.session_time))
+    if inp > MAX_COUNTER or out > MAX_COUNTER:
+        raise AccountingError("octet counter out of range")
+    seconds = min(max(0, int(req.session_time)), MAX_COUNTER)
+    return _Item(index, nas, req, key, seconds, inp, out)
+
+
+MAX_COUNTER = 2**62  # bigint columns; no real counter comes near
+
+
+class _NewSessions(Exception):  # noqa: N818 - a signal, not an error
+    """The batch has sessions that do not exist yet (raised before anything is written)."""
+
+    def __init__(self, items: list[_Item]):
+        super().__init__(f"{len(items)} new sessions")
+        self.items = items
+
+
+def _run(items: list[_Item], results: list) -> None:
+    if not items:
+        return
+    try:
+        try:
+            with transaction.atomic():
+                done = _apply(items, create=False)
+        except _NewSessions as new:
+            # PostgreSQL: create them first, each committed on its own, then run the batch
+            # again: a batch never holds a session's unique-key entry while it waits for
+            # a lock, so workers that share sessions and accounts cannot deadlock.
+            _create_sessions(new.items)
+            with transaction.atomic():
+                done = _apply(items, create=True)
+    except Exception as exc:  # noqa: BLE001 - retried one by one, or the item's failure
+        if len(items) == 1:
+            results[items[0].index] = exc
+            return
+        log.warning("accounting batch of %d failed (%s); one by one", len(items), exc)
+        for item in items:
+            _run([item], results)
+        return
+    for item, result in zip(items, done, strict=True):
+        results[item.index] = result
+
+
+def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception]:
+    """The batch inside its transaction; see :func:`account_many`."""
     now = clock.now()
-    with transaction.atomic():
-        session = _session_for_update(nas, key, req, now)
-        # The session row is locked, and every record of it takes that lock first: so this
-        # look-up finds a retransmitted or duplicated record without a race (the unique
-        # constraint stays as the last guard), and the record is written once, whole.
-        if _seen(session, req.status, seconds, inp, out):
-            return AcctResult(session, None, 0, duplicate=True)
-        session.session_time = max(session.session_time, seconds)
-        session.input_octets = max(session.input_octets, inp)
-        session.output_octets = max(session.output_octets, out)
+    pairs = list(dict.fromkeys((it.nas.pk, it.key) for it in items))
+    sessions = _lock_sessions(pairs)
+    created: set[int] = set()
+    first = {}
+    for it in items:
+        first.setdefault((it.nas.pk, it.key), it)
+    missing = sorted(set(pairs) - sessions.keys())
+    if missing and not create and connection.vendor == "postgresql":
+        raise _NewSessions([first[pair] for pair in missing])
+    for pair in missing:  # new sessions, in one order (SQLite: its one writer)
+        it = first[pair]
+        session, new = _create_session(it.nas, it.key, it.req, now)
+        sessions[pair] = session
+        if new:
+            created.add(session.pk)
+    sigs = [(sessions[(it.nas.pk, it.key)].pk, it.req.status, it.seconds, it.inp, it.out)
+            for it in items if sessions[(it.nas.pk, it.key)].pk not in created]
+    # the balances of the credit accounts the sessions' read locked (PostgreSQL): every
+    # owner who may owe something (a new session's owner is locked below if need be)
+    locked = {s.owner[1]: s.owner[2] for s in sessions.values()
+              if s.owner is not None and s.tariff is not None and s.pk not in created}
+    seen, available = _seen_and_balances(sigs, locked)
+
+    # 1. Each item in order: counters, status, what the usage costs so far.
+    out: list[AcctResult | Exception | None] = [None] * len(items)
+    applied: list[tuple[int, HotspotSession, AccountingRecord, int]] = []
+    touched: dict[int, HotspotSession] = {}
+    for n, it in enumerate(items):
+        session = sessions[(it.nas.pk, it.key)]
+        sig = (session.pk, it.req.status, it.seconds, it.inp, it.out)
+        if sig in seen:
+            out[n] = AcctResult(session, None, 0, duplicate=True)
+            continue
+        try:
+            seconds = max(session.session_time, it.seconds)
+            inp = max(session.input_octets, it.inp)
+            outp = max(session.output_octets, it.out)
+            charged = session.charged
+            if session.tariff is not None:
+                charged = max(charged, pricing.charge(session.tariff, seconds, inp + outp))
+            cause = str(it.req.terminate_cause)[:40]
+            framed = _ip_or_none(it.req.framed_ip) if not session.framed_ip else None
+            record = AccountingRecord(
+                session=session, kind=it.req.status, received_at=now,
+                session_time=it.seconds, input_octets=it.inp, output_octets=it.out,
+                terminate_cause=cause, debit=0)
+        except Exception as exc:  # noqa: BLE001 - this item's own failure
+            out[n] = exc
+            continue
+        seen.add(sig)
+        session.session_time, session.input_octets, session.output_octets = seconds, inp, outp
+        session.charged = charged
         session.updated_at = now
-        fields = ["session_time", "input_octets", "output_octets", "updated_at"]
-        if req.status == STOP and session.status == HotspotSession.Status.OPEN:
+        if it.req.status == STOP and session.status == HotspotSession.Status.OPEN:
             session.status = HotspotSession.Status.CLOSED
             session.stopped_at = now
-            session.terminate_cause = str(req.terminate_cause)[:40]
-            fields += ["status", "stopped_at", "terminate_cause"]
-        if req.framed_ip and not session.framed_ip:
-            session.framed_ip = req.framed_ip
-            fields.append("framed_ip")
-        debit, tx = 0, None
-        if session.customer_id is not None and session.plan_id is not None:
-            if not HotspotSession.plan.is_cached(session):
-                session.plan = rows.by_pk(Plan, session.plan_id)
-            tariff = session.plan.tariff
-            session.charged = max(session.charged, pricing.charge(
-                tariff, session.session_time, session.input_octets + session.output_octets))
-            fields.append("charged")
-            debit, tx = _debit(session)
-            if debit:
-                fields.append("debited")
-        record = rows.insert(AccountingRecord(
-            session=session, kind=req.status, received_at=now, session_time=seconds,
-            input_octets=inp, output_octets=out,
-            terminate_cause=str(req.terminate_cause)[:40], debit=debit, transaction=tx))
-        _save(session, fields)
-    return AcctResult(session, record, debit)
+            session.terminate_cause = cause
+        if framed:
+            session.framed_ip = framed
+        touched[session.pk] = session
+        applied.append((n, session, record, charged))
+
+    # 2. Debits in arrival order, as far as each balance goes (credit accounts locked).
+    start = {pk: s.debited for pk, s in touched.items()}
+    owing = sorted({s.owner[1] for s in touched.values()
+                    if s.owner is not None and s.charged > start[s.pk]} - set(available))
+    if owing:  # owners of sessions created by this batch (and every owner on SQLite)
+        available.update(_lock_credit(owing))
+    postings: list[ledger.Posting] = []
+    posted: list[AccountingRecord] = []
+    for _n, session, record, charged in applied:
+        if session.owner is None:
+            continue
+        username, credit_id, _kind = session.owner
+        debit = min(charged - session.debited, max(0, available.get(credit_id, 0)))
+        if debit <= 0:
+            continue
+        available[credit_id] -= debit
+        session.debited += debit
+        record.debit = debit
+        postings.append(ledger.Posting(
+            "hotspot.usage", [(credit_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
+            actor=audit.Actor(source="hotspot", label=f"customer {username}"),
+            reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255]))
+        posted.append(record)
+    for record, tx_id in zip(posted, ledger.post_many(postings), strict=True):
+        record.transaction_id = tx_id
+
+    # 3. Write the records and the sessions.
+    _write([r for _n, _s, r, _c in applied], list(touched.values()))
+    for n, session, record, _c in applied:
+        out[n] = AcctResult(session, record, record.debit)
+    return out  # type: ignore[return-value]
 
 
-# Every Interim-Update runs these: written out once per database vendor (building ORM
-# queries cost more CPU than the database needs to answer them).
-_SQL: dict[tuple[str, str], str] = {}
+# The statements of every batch, written out once per database vendor (building ORM
+# queries costs more CPU than the database needs to answer them). On PostgreSQL each
+# takes its values as arrays (core.db.bulk), so one text serves every batch size and is
+# prepared once per connection; SQLite gets a row-values list (one writer, in process).
+_SQL: dict[tuple[str, str, int], str] = {}
+_SQLITE_CHUNK = 100  # rows per SQLite statement: far below its parameter limit
 
 
-def _sql(name: str) -> str:
-    key = (connection.vendor, name)
+def _sql(name: str, n: int = 0) -> str:
+    pg = connection.vendor == "postgresql"
+    key = (connection.vendor, name, 0 if pg else n)
     sql = _SQL.get(key)
     if sql is None:
-        q = connection.ops.quote_name
-        s, r, c = (q(m._meta.db_table) for m in (HotspotSession, AccountingRecord, Customer))
-        lock = connection.vendor == "postgresql"
-        sql = _SQL[key] = {
-            "session": (
-                f"SELECT {rows.columns(HotspotSession)}, {c}.{q('username')}, "
-                f"{c}.{q('credit_account_id')} FROM {s} LEFT OUTER JOIN {c} "
-                f"ON {c}.{q('id')} = {s}.{q('customer_id')} "
-                f"WHERE {s}.{q('nas_id')} = %s AND {s}.{q('session_key')} = %s"
-                + (f" FOR UPDATE OF {s}" if lock else "")),
-            "seen": (
-                f"SELECT 1 FROM {r} WHERE {q('session_id')} = %s AND {q('kind')} = %s "
-                f"AND {q('session_time')} = %s AND {q('input_octets')} = %s "
-                f"AND {q('output_octets')} = %s LIMIT 1"),
-            "credit": (
-                f"SELECT {q('kind')} FROM {q(Account._meta.db_table)} WHERE {q('id')} = %s"
-                + (" FOR UPDATE" if lock else "")),
-        }[name]
+        sql = _SQL[key] = _build_sql(name, n, pg)
     return sql
 
 
-def _locked_session(nas: Nas, key: str) -> HotspotSession | None:
-    """The session, its row locked (PostgreSQL; SQLite's write transaction excludes every
-    other writer), with its customer's name and credit account (``session.owner``)."""
-    found = rows.read(HotspotSession, _sql("session"), [nas.pk, key], extra=2)
-    if not found:
-        return None
-    session, username, credit_account_id = found[0]
-    session.owner = (username, credit_account_id)  # for _debit (never a partial Customer)
-    return session
+def _rows_in(pg: bool, columns: str, fields: list, n: int) -> str:
+    """``(columns) IN (<the batch's rows>)``."""
+    if pg:
+        return f"({columns}) IN (SELECT * FROM {bulk.unnest(connection, fields)})"
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"({columns}) IN (VALUES {', '.join([row] * n)})"
 
 
-def _seen(session: HotspotSession, kind: str, seconds: int, inp: int, out: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(_sql("seen"), [session.pk, kind, seconds, inp, out])
-        return cursor.fetchone() is not None
+def _build_sql(name: str, n: int, pg: bool) -> str:
+    q = connection.ops.quote_name
+    s, r, c, p = (q(m._meta.db_table)
+                  for m in (HotspotSession, AccountingRecord, Customer, Plan))
+    sf, rf = HotspotSession._meta.get_field, AccountingRecord._meta.get_field
+    a = q(Account._meta.db_table)
+    if name == "sessions":
+        where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
+                         [sf("nas"), sf("session_key")], n)
+        select = (
+            f"SELECT {rows.columns(HotspotSession)}, {c}.{q('username')}, "
+            f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, {p}.{q('price_per_hour')}, "
+            f"{p}.{q('price_per_mb')}, {p}.{q('minimum_charge')}, "
+            f"{p}.{q('increment_seconds')} FROM {s} "
+            f"LEFT OUTER JOIN {c} ON {c}.{q('id')} = {s}.{q('customer_id')} "
+            f"LEFT OUTER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+            f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')} WHERE {where}")
+        if not pg:  # SQLite: the write transaction excludes every other writer
+            return select
+        # The owners' credit accounts first (the lock every balance change takes, in id
+        # order; a one-time filter runs it before the sessions' scan), then the sessions
+        # in id order: every batch takes its locks in the same order.
+        return (
+            f"WITH owners AS (SELECT {a}.{q('id')} FROM {a} WHERE {a}.{q('id')} IN ("
+            f"SELECT {c}.{q('credit_account_id')} FROM {s} JOIN {c} "
+            f"ON {c}.{q('id')} = {s}.{q('customer_id')} WHERE {where}) "
+            f"ORDER BY {a}.{q('id')} FOR UPDATE OF {a}) "
+            f"{select} AND (SELECT count(*) FROM owners) >= 0 "
+            f"ORDER BY {s}.{q('id')} FOR UPDATE OF {s}")
+    if name == "seen":
+        names = ["session", "kind", "session_time", "input_octets", "output_octets"]
+        fields = [rf(f) for f in names]
+        columns = ", ".join(q(f.column) for f in fields)
+        return f"SELECT {columns} FROM {r} WHERE " + _rows_in(pg, columns, fields, n)
+    if name == "seen_sums":  # PostgreSQL only: after the locks, a snapshot of its own
+        fields = [rf(f) for f in
+                  ("session", "kind", "session_time", "input_octets", "output_octets")]
+        columns = ", ".join(q(f.column) for f in fields)
+        # what a debit may take: balance and open holds (ledger.spendable_of decides)
+        col = f"{a}.{q('id')}"
+        return (f"SELECT 0, {columns} FROM {r} WHERE " + _rows_in(pg, columns, fields, n)
+                + f" UNION ALL SELECT 1, {col}, NULL, {ledger.sum_sql(col)}::bigint, "
+                f"{ledger.held_sql(col)}::bigint, NULL FROM {a} "
+                f"WHERE {col} = ANY(%s::bigint[])")
+    if name == "credit":
+        if pg:
+            return (f"SELECT {q('id')}, {q('kind')} FROM {a} WHERE {q('id')} = "
+                    f"ANY(%s::bigint[]) ORDER BY {q('id')} FOR UPDATE")
+        return (f"SELECT {q('id')}, {q('kind')} FROM {a} "
+                f"WHERE {q('id')} IN ({', '.join(['%s'] * n)})")
+    if name == "sums":  # balance and open holds (ledger.spendable_of decides)
+        col = f"{a}.{q('id')}"
+        where = ("= ANY(%s::bigint[])" if pg else f"IN ({', '.join(['%s'] * n)})")
+        return (f"SELECT {col}, {ledger.sum_sql(col)}, {ledger.held_sql(col)} FROM {a} "
+                f"WHERE {col} {where}")
+    if name == "writes":  # PostgreSQL only: the sessions' UPDATE, then the records
+        fields = [sf(f) for f in ("id", *_WRITTEN)]
+        names = [q(f.column) for f in fields]
+        sets = ", ".join(f"{col} = v.{col}" for col in names[1:])
+        rfields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
+        return (f"WITH u AS (UPDATE {s} SET {sets} FROM "
+                f"{bulk.unnest(connection, fields, names)} WHERE {s}.{q('id')} = v.{q('id')}) "
+                f"INSERT INTO {r} ({', '.join(q(f.column) for f in rfields)}) "
+                f"SELECT * FROM {bulk.unnest(connection, rfields)} RETURNING {q('id')}")
+    raise KeyError(name)
+
+
+# what an accounting record may change on its session
+_WRITTEN = ("session_time", "input_octets", "output_octets", "updated_at", "status",
+            "stopped_at", "terminate_cause", "framed_ip", "charged", "debited")
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _lock_sessions(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], HotspotSession]:
+    """The batch's existing sessions, their rows locked in id order (PostgreSQL; SQLite's
+    write transaction excludes every other writer), each with its owner (customer's name
+    and credit account, or None) and the tariff it is charged at (or None)."""
+    found = []
+    if connection.vendor == "postgresql":
+        arrays = [[nas for nas, _k in pairs], [key for _n, key in pairs]]
+        found = rows.read(HotspotSession, _sql("sessions"), arrays * 2, extra=7)
+    else:
+        for chunk in _chunks(pairs, _SQLITE_CHUNK):
+            found += rows.read(HotspotSession, _sql("sessions", len(chunk)),
+                               [v for pair in chunk for v in pair], extra=7)
+    out = {}
+    for session, username, credit_id, kind, per_hour, per_mb, minimum, increment in found:
+        session.owner = (username, credit_id, kind) if credit_id is not None else None
+        session.tariff = (None if session.owner is None or per_hour is None
+                          else _tariff(per_hour, per_mb, minimum, increment))
+        out[(session.nas_id, session.session_key)] = session
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _tariff(per_hour: int, per_mb: int, minimum: int, increment: int) -> pricing.Tariff:
+    return pricing.Tariff(price_per_hour=per_hour, price_per_mb=per_mb, minimum=minimum,
+                          increment=increment)
+
+
+def _create_sessions(items: list[_Item]) -> None:
+    """Create these sessions, each in a transaction of its own (one a parallel batch
+    created meanwhile is left as it is)."""
+    now = clock.now()
+    for it in items:
+        try:
+            with transaction.atomic():
+                _new_session(it.nas, it.key, it.req, now, *_owner(it.req))
+        except IntegrityError:
+            pass
+
+
+def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> HotspotSession:
+    return HotspotSession.objects.create(
+        nas=nas, session_key=key, acct_session_id=req.session_id[:100],
+        username=req.username[:150], customer=customer, plan=plan,
+        mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
+        framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
+
+
+def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotSession, bool]:
+    """A new session for the first record of ``key`` (a Start, or any record whose Start
+    was lost); (session, True), or the session a parallel batch just created, locked."""
+    customer, plan = _owner(req)
+    try:
+        with transaction.atomic():
+            session = _new_session(nas, key, req, now, customer, plan)
+    except IntegrityError:  # a parallel batch created it
+        return _lock_sessions([(nas.pk, key)])[(nas.pk, key)], False
+    session.owner = (customer.username, customer.credit_account_id, None) if customer else None
+    session.tariff = plan.tariff if (customer and plan) else None
+    return session, True
+
+
+def _seen_and_balances(sigs: list[tuple], accounts_: dict[int, str]
+                       ) -> tuple[set[tuple], dict[int, int]]:
+    """Which of these (session, kind, seconds, input, output) records exist already, and
+    the balances of these credit accounts ({id: kind}, locked by the sessions' read on
+    PostgreSQL): one statement there, read after the locks are held."""
+    if connection.vendor != "postgresql":
+        found: list = []
+        with prepared.cursor() as cursor:
+            for chunk in _chunks(sigs, _SQLITE_CHUNK):
+                cursor.execute(_sql("seen", len(chunk)), [v for sig in chunk for v in sig])
+                found += cursor.fetchall()
+        return set(map(tuple, found)), {}  # balances read once something is owed
+    if not sigs and not accounts_:
+        return set(), {}
+    seen: set[tuple] = set()
+    sums = {pk: (0, 0) for pk in accounts_}
+    columns = [list(col) for col in zip(*sigs, strict=True)] if sigs else [[]] * 5
+    with prepared.cursor() as cursor:
+        cursor.execute(_sql("seen_sums"), [*columns, sorted(accounts_)])
+        for tag, *row in cursor.fetchall():
+            if tag:
+                sums[row[0]] = (row[2], row[3])
+            else:
+                seen.add(tuple(row))
+    return seen, {pk: ledger.spendable_of(accounts_[pk], total, holds)
+                  for pk, (total, holds) in sums.items()}
+
+
+def _lock_credit(account_ids: list[int]) -> dict[int, int]:
+    """Lock the credit accounts (the lock every balance change takes, in id order), then
+    read what a debit may take from each: {account id: balance − open holds}."""
+    with prepared.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_sql("credit"), [account_ids])
+            kinds = dict(cursor.fetchall())
+            cursor.execute(_sql("sums"), [account_ids])
+            sums = {pk: (total, holds) for pk, total, holds in cursor.fetchall()}
+        else:
+            kinds, sums = {}, {}
+            for chunk in _chunks(account_ids, _SQLITE_CHUNK):
+                cursor.execute(_sql("credit", len(chunk)), chunk)
+                kinds.update(cursor.fetchall())
+                cursor.execute(_sql("sums", len(chunk)), chunk)
+                sums.update((pk, (total, holds)) for pk, total, holds in cursor.fetchall())
+    return {pk: ledger.spendable_of(kind, *sums.get(pk, (0, 0)))
+            for pk, kind in kinds.items()}
+
+
+def _write(records: list[AccountingRecord], sessions: list[HotspotSession]) -> None:
+    """Write the new records and the changed sessions (one statement on PostgreSQL)."""
+    if not records:
+        return
+    if connection.vendor != "postgresql":
+        for record in records:
+            rows.insert(record)
+        for session in sessions:
+            _save(session, list(_WRITTEN))
+        return
+    fields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
+    columns = [[s.pk for s in sessions]] + [[getattr(s, f) for s in sessions]
+                                            for f in _WRITTEN]
+    columns += [[getattr(r, f.attname) for r in records] for f in fields]
+    with prepared.cursor() as cursor:
+        cursor.execute(_sql("writes"), columns)
+        ids = sorted(row[0] for row in cursor.fetchall())
+    for record, pk in zip(records, ids, strict=True):
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
 
 
 _UPDATE: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
@@ -196,22 +535,6 @@ def _save(session: HotspotSession, fields: list[str]) -> None:
               for f in model_fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, session.pk])
-
-
-def _session_for_update(nas: Nas, key: str, req: AcctRequest, now) -> HotspotSession:
-    session = _locked_session(nas, key)
-    if session is not None:
-        return session
-    customer, plan = _owner(req)
-    try:
-        with transaction.atomic():
-            return HotspotSession.objects.create(
-                nas=nas, session_key=key, acct_session_id=req.session_id[:100],
-                username=req.username[:150], customer=customer, plan=plan,
-                mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
-                framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
-    except IntegrityError:  # a parallel record created it
-        return _locked_session(nas, key)
 
 
 def _ip_or_none(text) -> str | None:
@@ -239,34 +562,6 @@ def _owner(req: AcctRequest) -> tuple[Customer | None, Plan | None]:
         return None, None
     return customer, plan_for(customer, HotspotAccount.objects.filter(
         customer=customer).first())
-
-
-def _debit(session: HotspotSession):
-    """Take what the session owes, as far as the balance goes (customer's credit account
-    locked, as every balance change does). Returns (amount, ledger transaction or None)."""
-    owed = session.charged - session.debited
-    if owed <= 0:
-        return 0, None
-    owner = getattr(session, "owner", None)  # read with the session by _locked_session
-    if owner is None:
-        owner = (session.customer.username, session.customer.credit_account_id)
-    username, credit_account_id = owner
-    # the lock every balance change takes (accounts.adjust does the same), then the balance
-    with connection.cursor() as cursor:
-        cursor.execute(_sql("credit"), [credit_account_id])
-        cursor.fetchone()
-    # balance − the holds of live calls: the one rule for what a debit may take
-    available = ledger.spendable(credit_account_id)
-    debit = min(owed, max(0, available))
-    if debit <= 0:
-        return 0, None
-    tx = ledger.post(
-        "hotspot.usage",
-        [(credit_account_id, debit), (ledger.REVENUE_HOTSPOT, -debit)],
-        actor=audit.Actor(source="hotspot", label=f"customer {username}"),
-        reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255])
-    session.debited += debit
-    return debit, tx
 
 
 def _close_nas_sessions(nas: Nas, why: str) -> int:

@@ -47,6 +47,13 @@ FRENCH = {
     "Refused.": "Refusé.",
     "Credited.": "Crédité.",
     "Message from the staff": "Message du personnel",
+    "Details": "Détails",
+    "Your bill": "Votre facture",
+    "Your final bill": "Votre facture finale",
+    "Total": "Total",
+    "Close": "Fermer",
+    "The bill is unavailable offline.": "La facture n'est pas disponible hors ligne.",
+    "No bill to show.": "Aucune facture à afficher.",
 }
 
 _DIR = Path(__file__).with_name("locale")

@@ -27,6 +27,17 @@ from tests.test_agent import offline_link, wait_for
 
 
 # --- without a display or a server -----------------------------------------------------------
+def test_an_exact_amount_finer_than_the_currency_keeps_its_digits():
+    from ficha.tariffs import cafe
+
+    hour = 3600
+    # 21 min at 701 an hour is 245.35 exactly: shown so, not "245" (then "245 → 245")
+    assert cafe.format_exact(21 * 60 * 701, "XOF") == "245.35 XOF"
+    assert cafe.format_exact(21 * 60 * 701, "EUR") == "2.4535 EUR"
+    assert cafe.format_exact(21 * 60 * 700, "XOF") == "245 XOF"
+    assert cafe.format_exact(245 * hour + hour // 10, "XOF") == "245.1 XOF"
+
+
 def test_the_machine_names_the_session_that_just_ended_once():
     link, now = offline_link(600)
     mach = Machine(link)
@@ -82,7 +93,7 @@ def _texts(charge):
     return [line.text for line in charge.lines]
 
 
-@override_settings(FICHA_CAFE_PRICE_PER_HOUR=700)
+@override_settings(FICHA_CAFE_PRICE_PER_HOUR=701)
 def test_the_agent_gets_the_same_bill_as_the_console_and_only_its_own(
     transactional_db, make_customer, tmp_path
 ):
@@ -135,6 +146,10 @@ def test_the_agent_gets_the_same_bill_as_the_console_and_only_its_own(
         assert got["total"] == charge.total > 0 and got["final"] is False
         assert got["session"] == session.pk
         assert any("20 min 34 s" in line for line in got["lines"])
+        # the one rounding travels too (21 min × 701 XOF an hour = 245.35 XOF)
+        rounding = [line.text for line in charge.lines if line.kind == "rounding"]
+        assert rounding and rounding[0] in got["lines"]
+        assert "245.35" in rounding[0]
 
         # another station's session: refused like a missing one
         theirs = st.start_prepaid(OWNER, other, bob)

@@ -46,8 +46,10 @@ def format_exact(exact: int, currency: str) -> str:
         scaled += 1
     whole, frac = divmod(scaled, 10**digits)
     text = f"{whole}.{frac:0{digits}d}" if digits else str(whole)
-    if not approx:  # drop the two extra zeros
+    if not approx and scaled % 100 == 0:  # drop the two extra zeros
         text = text[:-2] if exp else str(whole)
+    elif not approx:  # exact, finer than the currency: keep those digits (not "245 → 245")
+        text = text.rstrip("0")
     elif text.endswith("0") and "." in text:
         text = text.rstrip("0").rstrip(".")
     return ("≈" if approx else "") + sign + text + (f" {currency}" if currency else "")

@@ -415,10 +415,11 @@ class App:
     def _result(self, kind: str, reply: dict) -> None:
         if kind == "bill":
             bill = bill_of(reply, self.link.venue)
-            if bill.final or (bill.error and self.screen != SESSION):
-                self.show_final_bill(bill)
-            else:
+            if self.screen == SESSION:
                 self.show_details(bill)
+            elif bill.final or bill.error == "offline":
+                # the final bill; none when the session went elsewhere (moved)
+                self.show_final_bill(bill)
             return
         if reply.get("ok"):
             self.username.delete(0, "end")

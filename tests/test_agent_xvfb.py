@@ -172,7 +172,8 @@ def test_the_lock_screen_survives_alt_f4_and_a_typed_login_shows_the_session_bar
         st.run(OWNER, pc, "message", text="Closing at ten")
         wait_text(display, shot, "Time remaining", "Closing at")
         st.run(OWNER, pc, "stop")
-        text = wait_text(display, shot, "locked", "Password")
+        # the lock screen is back, with the final bill: line by line, then the total
+        text = wait_text(display, shot, "locked", "Password", "final bill", "an hour", "Total")
         assert "time remaining" not in text.lower()
         assert agent.poll() is None
         agent.send_signal(signal.SIGTERM)  # a service stop: the agent says bye and exits

@@ -48,6 +48,13 @@ FRENCH = {
     "This computer must be paired again: ask at the counter.": (
         "Cet ordinateur doit être appairé à nouveau : adressez-vous au comptoir."
     ),
+    "Details": "Détails",
+    "Your bill": "Votre facture",
+    "Your final bill": "Votre facture finale",
+    "Total": "Total",
+    "Close": "Fermer",
+    "The bill is unavailable offline.": "La facture n'est pas disponible hors ligne.",
+    "No bill to show.": "Aucune facture à afficher.",
 }
 
 SPANISH = {
@@ -87,6 +94,13 @@ SPANISH = {
     "This computer must be paired again: ask at the counter.": (
         "Hay que volver a vincular este equipo: consulte en el mostrador."
     ),
+    "Details": "Detalles",
+    "Your bill": "Su factura",
+    "Your final bill": "Su factura final",
+    "Total": "Total",
+    "Close": "Cerrar",
+    "The bill is unavailable offline.": "La factura no está disponible sin conexión.",
+    "No bill to show.": "No hay factura que mostrar.",
 }
 
 ITALIAN = {
@@ -126,6 +140,13 @@ ITALIAN = {
     "This computer must be paired again: ask at the counter.": (
         "Questo computer va associato di nuovo: rivolgiti al banco."
     ),
+    "Details": "Dettagli",
+    "Your bill": "Il suo conto",
+    "Your final bill": "Il suo conto finale",
+    "Total": "Totale",
+    "Close": "Chiudi",
+    "The bill is unavailable offline.": "Il conto non è disponibile offline.",
+    "No bill to show.": "Nessun conto da mostrare.",
 }
 
 PORTUGUESE = {
@@ -165,6 +186,13 @@ PORTUGUESE = {
     "This computer must be paired again: ask at the counter.": (
         "Este computador precisa ser pareado de novo: peça ajuda no balcão."
     ),
+    "Details": "Detalhes",
+    "Your bill": "Sua conta",
+    "Your final bill": "Sua conta final",
+    "Total": "Total",
+    "Close": "Fechar",
+    "The bill is unavailable offline.": "A conta não está disponível offline.",
+    "No bill to show.": "Nenhuma conta para mostrar.",
 }
 
 GERMAN = {
@@ -204,6 +232,13 @@ GERMAN = {
     "This computer must be paired again: ask at the counter.": (
         "Dieser Computer muss neu gekoppelt werden: Bitte wenden Sie sich an die Kasse."
     ),
+    "Details": "Details",
+    "Your bill": "Ihre Rechnung",
+    "Your final bill": "Ihre Schlussrechnung",
+    "Total": "Summe",
+    "Close": "Schließen",
+    "The bill is unavailable offline.": "Die Rechnung ist offline nicht verfügbar.",
+    "No bill to show.": "Keine Rechnung anzuzeigen.",
 }
 
 # language code (ISO 639-1, as in the server's LANGUAGES) → table; English is the msgids.

@@ -21,7 +21,18 @@ import tkinter as tk
 
 from . import i18n
 from .i18n import N_, _
-from .machine import BLOCKED, LOGIN, PAUSED, SESSION, Machine, clock_text, money_text
+from .machine import (
+    BLOCKED,
+    FINAL_BILL_SECONDS,
+    LOGIN,
+    PAUSED,
+    SESSION,
+    Bill,
+    Machine,
+    bill_of,
+    clock_text,
+    money_text,
+)
 
 BG, FG, ACCENT, ERROR, WARN = "#1d2430", "#f3f4f6", "#3b82f6", "#fca5a5", "#f59e0b"
 SWALLOWED = (
@@ -45,6 +56,8 @@ class App:
         i18n.activate(language or None)
         self._texts: list[tuple[tk.Widget, str]] = []
         self._venue_language = ""
+        self.details: tk.Toplevel | None = None  # the bill's window, while open
+        self._final_job: str | None = None
         self.root = tk.Tk(className="FichaAgent")
         self.root.title("Ficha")
         self._build_lock()
@@ -121,6 +134,9 @@ class App:
         self.code.bind("<Return>", lambda _e: (self.redeem_at_lock(), "break")[1])
         self.message = tk.Label(box, font=mid, fg=ERROR, bg=BG, wraplength=600)
         self.message.pack(pady=(14, 0))
+        # the final bill of the session that just ended (in the lock window: it holds the
+        # grab, so a separate window could not be dismissed)
+        self.final_box = tk.Frame(box, bg=BG)
         self._focus = self.username
 
     def _build_bar(self) -> None:
@@ -152,6 +168,9 @@ class App:
         self._t(tk.Button(buttons, font=font, command=self.logout), N_("Log out")).pack(
             side="right"
         )
+        self._t(tk.Button(buttons, font=font, command=self.open_details), N_("Details")).pack(
+            side="right", padx=4
+        )
         self.redeem_box = tk.Frame(bar, bg=BG)
         self.bar_code = tk.Entry(self.redeem_box, font=font, width=16)
         self.bar_code.pack(side="left")
@@ -179,9 +198,11 @@ class App:
             self.bar_say("")
             self.warning.configure(text="", bg=BG)
             self.close_redeem()
+            self.close_final_bill()
             self.bar.deiconify()
             self._place_bar()
             return
+        self.close_details()
         self.bar.withdraw()
         self.root.deiconify()
         if screen == LOGIN:
@@ -279,6 +300,82 @@ class App:
     def logout(self) -> None:
         self.bridge.logout()
 
+    # --- the bill: how the charge was computed, line by line ----------------------------
+    def open_details(self) -> None:
+        """Ask the server for the running session's bill; the answer opens the window."""
+        self.bridge.submit("bill")
+
+    def _fill_bill(self, frame: tk.Frame, bill: Bill, title: str, font, close) -> None:
+        for child in frame.winfo_children():
+            child.destroy()
+        tk.Label(frame, text=title, font=(font[0], font[1] + 2, "bold"), fg=FG, bg=BG).pack(
+            anchor="w"
+        )
+        if bill.error:
+            tk.Label(frame, text=bill.problem(), font=font, fg=ERROR, bg=BG, wraplength=560).pack(
+                anchor="w", pady=4
+            )
+        else:
+            for line in bill.lines:
+                tk.Label(
+                    frame, text=line, font=font, fg=FG, bg=BG, justify="left", wraplength=560
+                ).pack(anchor="w")
+            total = money_text(bill.total, bill.currency, self.link.venue.get("exponent"))
+            tk.Label(
+                frame,
+                text=f"{_('Total')}: {total}",
+                font=(font[0], font[1] + 2, "bold"),
+                fg=FG,
+                bg=BG,
+            ).pack(anchor="w", pady=(6, 0))
+        tk.Button(frame, text=_("Close"), font=font, command=close).pack(anchor="e", pady=(6, 0))
+
+    def show_details(self, bill: Bill) -> None:
+        """A small always-on-top window under the session bar with the bill's lines."""
+        if self.screen != SESSION:
+            return
+        if self.details is None:
+            win = self.details = tk.Toplevel(self.root, bg=BG, bd=1, relief="solid")
+            win.overrideredirect(True)
+            win.attributes("-topmost", True)
+            win.protocol("WM_DELETE_WINDOW", self.close_details)
+            win.body = tk.Frame(win, bg=BG)
+            win.body.pack(fill="both", padx=10, pady=8)
+        win = self.details
+        self._fill_bill(win.body, bill, _("Your bill"), ("Helvetica", 11), self.close_details)
+        win.update_idletasks()
+        w, h = win.winfo_reqwidth(), win.winfo_reqheight()
+        x = max(0, self.root.winfo_screenwidth() - w - 12)
+        y = self.bar.winfo_y() + self.bar.winfo_height() + 8
+        win.geometry(f"{w}x{h}+{x}+{y}")
+        win.deiconify()
+        win.lift()
+
+    def close_details(self) -> None:
+        if self.details is not None:
+            self.details.destroy()
+            self.details = None
+
+    def show_final_bill(self, bill: Bill) -> None:
+        """On the lock screen, for FINAL_BILL_SECONDS or until closed."""
+        if self.screen == SESSION:
+            return
+        self._fill_bill(
+            self.final_box, bill, _("Your final bill"), ("Helvetica", 13), self.close_final_bill
+        )
+        self.final_box.pack(pady=(14, 0))
+        if self._final_job is not None:
+            self.root.after_cancel(self._final_job)
+        self._final_job = self.root.after(FINAL_BILL_SECONDS * 1000, self.close_final_bill)
+
+    def close_final_bill(self) -> None:
+        if self._final_job is not None:
+            self.root.after_cancel(self._final_job)
+            self._final_job = None
+        for child in self.final_box.winfo_children():
+            child.destroy()
+        self.final_box.pack_forget()
+
     # --- what the link says -------------------------------------------------------------
     def _poll(self) -> None:
         try:
@@ -325,6 +422,14 @@ class App:
             self.show(self.screen)
 
     def _result(self, kind: str, reply: dict) -> None:
+        if kind == "bill":
+            bill = bill_of(reply, self.link.venue)
+            if self.screen == SESSION:
+                self.show_details(bill)
+            elif bill.final or bill.error == "offline":
+                # the final bill; none when the session went elsewhere (moved)
+                self.show_final_bill(bill)
+            return
         if reply.get("ok"):
             self.username.delete(0, "end")
             self.password.delete(0, "end")
@@ -361,6 +466,9 @@ class App:
     def _step(self) -> None:
         try:
             self._effects(self.machine.step())
+            ended = self.machine.take_ended()
+            if ended is not None:  # the final bill, on the lock screen
+                self.bridge.submit("bill", ended)
             view = self.machine.view()
             if view.screen == SESSION:
                 self.clock.configure(

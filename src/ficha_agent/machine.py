@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import _
+
 LOGIN, SESSION, PAUSED, BLOCKED = "login", "session", "paused", "blocked"
 WARNINGS = (5, 1)  # minutes
+FINAL_BILL_SECONDS = 20  # the final bill stays on the lock screen this long (or dismissed)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Machine:
         self._session: int | None = None
         self._armed = dict.fromkeys(WARNINGS, True)
         self._last_left: int | None = None
+        self.ended: int | None = None  # a session that just ended: show its final bill
 
     # --- inputs -----------------------------------------------------------------------
     def set_online(self, online: bool) -> None:
@@ -77,6 +81,8 @@ class Machine:
         if sid != self._session:
             ended = self._session
             self._session = sid
+            if ended is not None:
+                self.ended = ended
             self._armed = dict.fromkeys(WARNINGS, True)
             # ended at zero: counted down here, or locked by the link's offline tick
             self.time_up = (
@@ -112,6 +118,12 @@ class Machine:
             effects.append(("screen", screen))
         return effects + warn
 
+    def take_ended(self) -> int | None:
+        """The id of the session that ended since the last call (its final bill is to be
+        asked for and shown on the lock screen), else None."""
+        ended, self.ended = self.ended, None
+        return ended
+
     def _screen(self, mode: str, left: int | None) -> str:
         if mode == "session":
             return LOGIN if left == 0 else SESSION
@@ -133,6 +145,48 @@ class Machine:
             customer=str(session.get("customer") or ""),
             time_up=self.time_up,
         )
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What the details window (or the lock screen, at the end) shows: the server's lines,
+    already written in the venue's language, and the total. ``error`` instead when there
+    is no bill to show (``offline``: the server cannot be reached)."""
+
+    lines: tuple[str, ...] = ()
+    total: int | None = None
+    currency: str = ""
+    session: int | None = None
+    final: bool = False
+    error: str = ""  # offline | no_session | ... (the code)
+    message: str = ""  # the server's words for the error, in the venue's language
+
+    def problem(self) -> str:
+        """What to say instead of the lines (empty when there is a bill)."""
+        if not self.error:
+            return ""
+        if self.error == "offline":
+            return _("The bill is unavailable offline.")
+        return self.message or _("No bill to show.")
+
+
+def bill_of(reply: dict, venue: dict | None = None) -> Bill:
+    """The answer to a ``bill`` request (or the bridge's offline answer) as a :class:`Bill`."""
+    venue = venue or {}
+    body = reply.get("bill") if reply.get("ok") else None
+    if not isinstance(body, dict):
+        return Bill(
+            error=str(reply.get("code") or "invalid"), message=str(reply.get("message") or "")
+        )
+    lines = body.get("lines")
+    total = body.get("total")
+    return Bill(
+        lines=tuple(str(line) for line in lines) if isinstance(lines, list) else (),
+        total=total if isinstance(total, int) and not isinstance(total, bool) else None,
+        currency=str(body.get("currency") or venue.get("currency") or ""),
+        session=body.get("session") if isinstance(body.get("session"), int) else None,
+        final=bool(body.get("final")),
+    )
 
 
 def logout_offline(link) -> bool:

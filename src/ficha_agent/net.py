@@ -141,8 +141,9 @@ class Bridge:
 
     # --- called from the GUI's thread ---------------------------------------------------
     def submit(self, kind: str, *args) -> None:
-        """``login(username, secret)``, ``redeem(code)`` or ``logout()``; the answer comes
-        back as ``("result", kind, reply)``."""
+        """``login(username, secret)``, ``redeem(code)``, ``logout()`` or ``bill()`` /
+        ``bill(session)``; the answer comes back as ``("result", kind, reply)`` (offline:
+        ``{"ok": False, "code": "offline"}``)."""
         if self.loop is None:
             self.post("result", kind, {"ok": False, "code": "offline", "message": ""})
             return

@@ -264,6 +264,12 @@ class AgentLink:
     async def logout(self) -> dict:
         return await self.request(m.LOGOUT)
 
+    async def bill(self, session: int | None = None) -> dict:
+        """The itemised bill of the running session (or of ``session``, just ended here):
+        ``{ok, bill: {session, final, lines, total, currency}}`` or ``{ok: False, code,
+        message}``."""
+        return await self.request(m.BILL, {} if session is None else {"session": session})
+
     async def bye(self, reason: str = "shutdown") -> None:
         await self.send(m.BYE, {"reason": reason})
 

@@ -32,6 +32,7 @@ STATE = "state"  # full state (see docs/agent-protocol.md), answers HEARTBEAT an
 COMMAND = "cmd"  # {id, action, text}
 RESULT = "result"  # {req, ok, code, message, state}: answers LOGIN / CODE / LOGOUT
 EVENTS_ACK = "events_ack"  # {ids}
+BILL_REPLY = "bill"  # {req, ok, code, message, bill}: answers BILL
 
 # agent -> server
 PAIR = "pair"  # {code, hostname}: unsigned (the agent has no secret yet)
@@ -43,6 +44,7 @@ LOGOUT = "logout"  # {req}: the customer ends their session
 EVENTS = "events"  # {events: [{id, kind, session, ago}]}: what happened while offline
 COMMAND_ACK = "cmd_ack"  # {id, ok, message}
 BYE = "bye"  # {reason: shutdown | reboot | stop}: the PC is going down on purpose
+BILL = "bill"  # {req, session?}: the running session's itemised bill, or an ended one's
 
 UNSIGNED = frozenset({CHALLENGE, PAIRED, PAIR})
 

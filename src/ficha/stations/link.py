@@ -268,6 +268,10 @@ class LinkServer:
             await conn.send(m.EVENTS_ACK, {"ids": ids, "req": req})
             await conn.send(m.STATE, services.live(self.snaps[conn.station]))
             return
+        if kind == m.BILL:
+            reply = await self.db(_agent_bill, conn.station, body.get("session"))
+            await conn.send(m.BILL_REPLY, {**reply, "req": req})
+            return
         if kind == m.COMMAND_ACK:
             await self.db(services.acknowledge, conn.station, body.get("id"), body.get("ok"),
                           str(body.get("message", "")))
@@ -398,6 +402,16 @@ def _agent_request_in_language(station_id: int, kind: str, body: dict, ip) -> di
         return {"ok": True}
     except services.StationError as exc:
         return {"ok": False, "code": exc.code, "message": str(exc)}
+
+
+def _agent_bill(station_id: int, session_id) -> dict:
+    """The bill the agent asked for, in the venue's language (what the customer reads)."""
+    with in_venue_language():
+        station = services.Station.objects.get(pk=station_id)
+        try:
+            return {"ok": True, "bill": services.agent_bill(station, session_id)}
+        except services.StationError as exc:
+            return {"ok": False, "code": exc.code, "message": str(exc)}
 
 
 def _apply_events(station_id: int, events: list) -> list[str]:

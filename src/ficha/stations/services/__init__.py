@@ -41,6 +41,7 @@ from .roommap import (  # noqa: F401
     room,
 )
 from .sessions import (  # noqa: F401
+    agent_bill,
     agent_code,
     agent_login,
     agent_logout,

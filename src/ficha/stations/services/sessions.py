@@ -357,6 +357,44 @@ def bill(session: CafeSession) -> cafe.Charge:
     return cafe.price(session_spec(session), start, priced, session.price_group, gaps)
 
 
+FINAL_BILL_SECONDS = 300  # an ended session's bill stays readable at its PC this long
+MAX_BILL_LINES = 100  # an agent's frame is small; a week of hourly bands is not
+
+
+def agent_bill(station: Station, session_id: int | None = None) -> dict:
+    """The bill the station's agent shows its customer: the running session's, or
+    (``session_id``) one that ended on this station less than :data:`FINAL_BILL_SECONDS`
+    ago — the final bill on the lock screen. Another station's session is refused like
+    a missing one. The lines are :func:`bill`'s texts (in the active language), after a
+    line for the package time the session used; ``total`` in minor units."""
+    if session_id is not None and (isinstance(session_id, bool)
+                                   or not isinstance(session_id, int)):
+        raise StationError(_("No bill to show on this computer."), code="invalid")
+    sessions = CafeSession.objects.filter(station=station)
+    if session_id is None:
+        session = sessions.filter(OPEN).first()
+    else:
+        session = sessions.filter(pk=session_id).first()
+        if session is not None and session.status == S.ENDED and (
+                session.ended_at is None
+                or clock.now() - session.ended_at > dt.timedelta(seconds=FINAL_BILL_SECONDS)):
+            session = None
+    if session is None:
+        raise StationError(_("No bill to show on this computer."), code="no_session")
+    charge = bill(session)
+    lines = []
+    if session.package_seconds:
+        lines.append(_("Package time used: %(time)s (not charged)")
+                     % {"time": cafe.duration_text(session.package_seconds)})
+    lines += [line.text for line in charge.lines]
+    if len(lines) > MAX_BILL_LINES:
+        more = len(lines) - MAX_BILL_LINES + 1
+        lines = [*lines[:MAX_BILL_LINES - 1],
+                 _("… and %(n)d more lines: ask at the counter.") % {"n": more}]
+    return {"session": session.pk, "final": session.status == S.ENDED, "lines": lines,
+            "total": charge.total, "currency": charge.currency}
+
+
 def unpaid():
     return (CafeSession.objects.filter(kind=K.POSTPAID, status=S.ENDED, settled_at__isnull=True)
             .select_related("station").order_by("ended_at"))

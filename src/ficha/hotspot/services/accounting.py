@@ -318,3 +318,16 @@ def overview(session_limit: int = 200) -> Overview:
 def open_sessions(limit: int = 200) -> list[HotspotSession]:
     return list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
                 .select_related("nas", "customer", "plan").order_by("-started_at")[:limit])
+
+
+def account_many(items: list[tuple[Nas, AcctRequest]]) -> list[AcctResult | Exception]:
+    """:func:`account` for a batch the RADIUS door collected, in arrival order (several
+    items may be for the same session): one result per item, or the exception that item
+    raised — one bad item never fails the others."""
+    out: list[AcctResult | Exception] = []
+    for nas, req in items:
+        try:
+            out.append(account(nas, req))
+        except Exception as exc:  # noqa: BLE001 - handed back to the door, per item
+            out.append(exc)
+    return out

@@ -111,6 +111,18 @@ def authorize(nas: Nas, req: AuthRequest) -> Decision:
         return _authorize(nas, req)
 
 
+def authorize_many(items: list[tuple[Nas, AuthRequest]]) -> list[Decision | Exception]:
+    """:func:`authorize` for a batch the RADIUS door collected: one decision per item, in
+    order, or the exception that item raised — one bad item never fails the others."""
+    out: list[Decision | Exception] = []
+    for nas, req in items:
+        try:
+            out.append(authorize(nas, req))
+        except Exception as exc:  # noqa: BLE001 - handed back to the door, per item
+            out.append(exc)
+    return out
+
+
 def _looks_like_code(text: str) -> bool:
     digits = codes.normalize(text)
     return bool(digits) and len(digits) >= 6 and all(

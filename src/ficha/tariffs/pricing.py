@@ -131,9 +131,18 @@ def explain(tariff: Tariff, seconds: int = 0, octets: int = 0) -> Breakdown:
                      charge(tariff, seconds, octets))
 
 
-def _largest(fits, hi: int) -> int:
-    """The largest n in [0, hi] with fits(n), for a monotone ``fits`` with fits(0)."""
+def _largest(fits, hi: int, guess: int | None = None) -> int:
+    """The largest n in [0, hi] with fits(n), for a monotone ``fits`` with fits(0).
+    A ``guess`` near the answer (checked, never trusted) narrows the search first: when
+    it is the answer, two calls of ``fits`` decide instead of log2(hi)."""
     lo = 0
+    if guess is not None and 0 < guess <= hi:
+        if fits(guess):
+            if guess == hi or not fits(guess + 1):
+                return guess
+            lo = guess + 1
+        else:
+            hi = guess - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
@@ -159,7 +168,10 @@ def seconds_for(tariff: Tariff, credit: int, *, octets: int = 0) -> int | None:
     # Past this many increments the exact cost exceeds credit + 1 whatever the rounding.
     per_inc = tariff.price_per_hour * inc
     hi = min(((credit + 1) * HOUR) // per_inc + 2, MAX_SECONDS // inc)
-    n = _largest(lambda k: charge(tariff, k * inc, octets) <= credit, hi)
+    # The time a credit buys without rounding, minimum or data: usually the answer.
+    data = tariff.price_per_mb * octets // MB
+    guess = max(0, (credit - data) * HOUR // per_inc)
+    n = _largest(lambda k: charge(tariff, k * inc, octets) <= credit, hi, guess)
     return n * inc
 
 
@@ -171,4 +183,6 @@ def octets_for(tariff: Tariff, credit: int, *, seconds: int = 0) -> int | None:
     if not tariff.charges_data:
         return None if charge(tariff, seconds, 1) <= credit else 0
     hi = min(((credit + 1) * MB) // tariff.price_per_mb + 2, MAX_OCTETS)
-    return _largest(lambda b: charge(tariff, seconds, b) <= credit, hi)
+    spent = tariff.price_per_hour * billed_seconds(tariff, seconds) // HOUR
+    guess = max(0, (credit - spent) * MB // tariff.price_per_mb)
+    return _largest(lambda b: charge(tariff, seconds, b) <= credit, hi, guess)

@@ -136,7 +136,9 @@ def _largest(fits, hi: int, guess: int | None = None) -> int:
     A ``guess`` near the answer (checked, never trusted) narrows the search first: when
     it is the answer, two calls of ``fits`` decide instead of log2(hi)."""
     lo = 0
-    if guess is not None and 0 < guess <= hi:
+    if guess is not None:
+        guess = min(guess, hi)
+    if guess is not None and guess > 0:
         if fits(guess):
             if guess == hi or not fits(guess + 1):
                 return guess

@@ -202,3 +202,13 @@ def _fresh_recharge_caches():
 
 # The browser tests' headless Chromium (skips cleanly without Chromium or Playwright).
 from .browser_support import chromium  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hotspot_plans():
+    """The logins' plan cache outlives a test's rolled-back plans: tests start clean."""
+    from ficha.hotspot.services import plans
+
+    plans.forget_plans()
+    yield
+    plans.forget_plans()

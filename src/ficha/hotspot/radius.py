@@ -35,7 +35,7 @@ from pyrad.dictionary import Dictionary
 from ficha.core import clock
 from ficha.core.door_thread import DoorThread
 
-from . import services
+from . import codec, services
 from .models import Nas
 
 log = logging.getLogger("ficha.radiusd")
@@ -66,12 +66,8 @@ class Drop(Exception):
 
 
 # --- raw attribute access (never trust pyrad's decoding of what a stranger sent) -----------
-def _raw(pkt, key) -> bytes | None:
-    values = OrderedDict.get(pkt, key)
-    if not values:
-        return None
-    value = values[0]
-    return value if isinstance(value, bytes) else None
+def _raw(pkt: codec.Request, key: int) -> bytes | None:
+    return pkt.first(key)
 
 
 def _text(pkt, key, limit: int = 253) -> str:
@@ -117,7 +113,7 @@ def auth_request(pkt) -> services.AuthRequest:
         if encrypted is not None:
             if not encrypted or len(encrypted) % 16 or len(encrypted) > 128:
                 raise Drop(services.DROP_MALFORMED)
-            password = pkt.PwDecrypt(encrypted)
+            password = pkt.password(encrypted)
     return services.AuthRequest(
         username=username, password=password, chap_id=chap_id, chap_response=chap_response,
         chap_challenge=chap_challenge, mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100))
@@ -131,7 +127,8 @@ def acct_request(pkt) -> services.AcctRequest:
     cause_name = ""
     if cause:
         try:
-            cause_name = pkt.dict.attributes["Acct-Terminate-Cause"].values.GetBackward(cause)
+            cause_name = dictionary().attributes["Acct-Terminate-Cause"].values.GetBackward(
+                struct.pack("!I", cause))
         except Exception:
             cause_name = str(cause)
     return services.AcctRequest(
@@ -156,6 +153,7 @@ class Handler:
 
     def __init__(self):
         self.dict = dictionary()
+        self.encoder = codec.Encoder(self.dict)
         self._lock = threading.Lock()
         self.drops: dict[int, collections.Counter] = collections.defaultdict(
             collections.Counter)
@@ -264,42 +262,60 @@ class Handler:
 
     def _decode(self, kind: str, data: bytes, nas: Nas):
         """(reply, None, None) when answered without the services (Status-Server), else
-        (None, packet, request for the services); raises Drop (or a decoding error)."""
+        (None, packet, request for the services); raises Drop (or a decoding error).
+        Access- and Accounting-Requests are decoded by :mod:`.codec`, Status-Server by
+        pyrad."""
         if len(data) < 20 or len(data) > MAX_PACKET:
             raise Drop(services.DROP_MALFORMED)
         secret = nas.secret.encode("utf-8")
+        code = data[0]
         if kind == "auth":
-            pkt = rp.AuthPacket(packet=data, dict=self.dict, secret=secret)
-            if pkt.code not in (rp.AccessRequest, rp.StatusServer):
+            if code == rp.AccessRequest:
+                pkt = codec.Request(data, secret)
+                if pkt.message_authenticator:
+                    if not pkt.verify_message_authenticator():
+                        raise Drop(services.DROP_BAD_AUTHENTICATOR)
+                elif nas.require_message_authenticator:
+                    raise Drop(services.DROP_MISSING_MA)
+                return None, pkt, auth_request(pkt)
+            if code != rp.StatusServer:
                 raise Drop(services.DROP_MALFORMED)
-            if pkt.message_authenticator:
-                if not pkt.verify_message_authenticator():
-                    raise Drop(services.DROP_BAD_AUTHENTICATOR)
-            elif nas.require_message_authenticator or pkt.code == rp.StatusServer:
+            status = rp.AuthPacket(packet=data, dict=self.dict, secret=secret)
+            if not status.message_authenticator:
                 raise Drop(services.DROP_MISSING_MA)
-            if pkt.code == rp.StatusServer:
-                return pkt.CreateReply().ReplyPacket(), None, None
-            return None, pkt, auth_request(pkt)
-        pkt = rp.AcctPacket(packet=data, dict=self.dict, secret=secret)
-        if pkt.code == rp.StatusServer:
-            if not pkt.VerifyAcctRequest():
+            if not status.verify_message_authenticator():
                 raise Drop(services.DROP_BAD_AUTHENTICATOR)
-            return pkt.CreateReply().ReplyPacket(), None, None
-        if pkt.code != rp.AccountingRequest:
+            return status.CreateReply().ReplyPacket(), None, None
+        if code == rp.AccountingRequest:
+            pkt = codec.Request(data, secret)
+            if not pkt.verify_accounting():
+                raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            if pkt.message_authenticator and not pkt.verify_message_authenticator():
+                raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            return None, pkt, acct_request(pkt)
+        if code != rp.StatusServer:
             raise Drop(services.DROP_MALFORMED)
-        if not pkt.VerifyAcctRequest():
+        status = rp.AcctPacket(packet=data, dict=self.dict, secret=secret)
+        if not status.VerifyAcctRequest():
             raise Drop(services.DROP_BAD_AUTHENTICATOR)
-        if pkt.message_authenticator and not pkt.verify_message_authenticator():
-            raise Drop(services.DROP_BAD_AUTHENTICATOR)
-        return None, pkt, acct_request(pkt)
+        return status.CreateReply().ReplyPacket(), None, None
 
-    def _encode(self, kind: str, pkt, result) -> bytes:
-        reply = pkt.CreateReply()
+    def _encode(self, kind: str, pkt: codec.Request, result) -> bytes:
         if kind == "auth":
-            reply.code = rp.AccessAccept if result.accept else rp.AccessReject
-            for name, value in result.attributes:
-                reply.AddAttribute(name, _encode_value(name, value))
-        return reply.ReplyPacket()
+            code = rp.AccessAccept if result.accept else rp.AccessReject
+            attributes = [(name, _encode_value(name, value))
+                          for name, value in result.attributes]
+        else:
+            code, attributes = rp.AccountingResponse, []
+        try:
+            return self.encoder.reply(pkt, code, attributes)
+        except codec.CodecError:  # an attribute the small codec leaves to pyrad
+            cls = rp.AuthPacket if kind == "auth" else rp.AcctPacket
+            reply = cls(packet=pkt.raw, dict=self.dict, secret=pkt.secret).CreateReply()
+            reply.code = code
+            for name, value in attributes:
+                reply.AddAttribute(name, value)
+            return reply.ReplyPacket()
 
 
 class _Protocol(asyncio.DatagramProtocol):

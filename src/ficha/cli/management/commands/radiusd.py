@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import subprocess
 import sys
@@ -61,6 +62,9 @@ class Command(BaseCommand):
                 await server.start()
             except OSError as exc:
                 raise CommandError(f"cannot open the RADIUS sockets: {exc}") from None
+            # Django, the dictionaries and the NAS table are loaded: keep them out of the
+            # garbage collector's full passes (they cost ~0.15 ms a login, cProfile)
+            gc.freeze()
             for kind, addr in server.addresses.items():
                 self.stdout.write(f"RADIUS {kind} on {addr[0]}:{addr[1]}")
             for _n in range(processes - 1):

@@ -48,6 +48,7 @@ FLUSH_SECONDS = 5.0
 BATCH = 64  # packets of one kind handed to the services in one call, at most
 
 _dictionary: Dictionary | None = None
+_UNSEEN = object()
 
 
 def dictionary() -> Dictionary:
@@ -160,16 +161,24 @@ class Handler:
         self.unknown: collections.Counter = collections.Counter()
         self.seen: dict[int, object] = {}  # NAS id -> when it last got an answer
         self._table: list[services.NasEntry] = []
+        self._by_address: dict[str, Nas | None] = {}  # the table's answers, per sender
         self._table_at = 0.0
 
     # -- NAS table and counters --------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
         if force or time.monotonic() - self._table_at > NAS_REFRESH_SECONDS:
-            self._table = services.nas_table()
+            table = services.nas_table()
+            self._table, self._by_address = table, {}
             self._table_at = time.monotonic()
 
     def nas_for(self, address: str) -> Nas | None:
-        return services.find_nas(self._table, address)
+        table, by_address = self._table, self._by_address
+        found = by_address.get(address, _UNSEEN)
+        if found is _UNSEEN:
+            found = services.find_nas(table, address)
+            if len(by_address) < 4096:  # spoofed senders cannot grow it without bound
+                by_address[address] = found
+        return found
 
     def count(self, nas: Nas | None, address: str, reason: str) -> None:
         with self._lock:

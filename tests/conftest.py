@@ -206,9 +206,16 @@ from .browser_support import chromium  # noqa: E402,F401
 
 @pytest.fixture(autouse=True)
 def _fresh_hotspot_plans():
-    """The logins' plan cache outlives a test's rolled-back plans: tests start clean."""
+    """The logins' plan cache and verified passwords outlive a test's rolled-back rows:
+    tests start clean."""
+    import importlib
+
     from ficha.hotspot.services import plans
 
+    authorize = importlib.import_module("ficha.hotspot.services.authorize")
+
     plans.forget_plans()
+    authorize.forget_verified()
     yield
     plans.forget_plans()
+    authorize.forget_verified()

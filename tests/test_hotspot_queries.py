@@ -9,11 +9,14 @@ login."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ficha.accounts import services as accounts
+from ficha.core import audit
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import AccountingRecord, HotspotSession
 from ficha.ledger import services as ledger
@@ -167,3 +170,28 @@ def test_a_system_account_created_in_a_transaction_is_remembered_only_once_commi
     except RuntimeError:
         pass
     assert code not in ledger._ids and not Account.objects.filter(code=code).exists()
+
+
+def test_a_password_verified_moments_ago_is_not_hashed_again(db, setup, monkeypatch):
+    nas, _plan, alice = setup
+    calls = []
+    real = type(alice).check_password
+
+    def counted(self, raw):
+        calls.append(raw)
+        return real(self, raw)
+
+    monkeypatch.setattr(type(alice), "check_password", counted)
+    login = hs.AuthRequest("alice", password="alice-secret-1", mac="AA:BB:CC:00:00:07")
+    assert hs.authorize(nas, login).accept and len(calls) == 1
+    assert hs.authorize(nas, login).accept and len(calls) == 1  # remembered
+    wrong = hs.AuthRequest("alice", password="alice-secret-2", mac="AA:BB:CC:00:00:07")
+    assert not hs.authorize(nas, wrong).accept and len(calls) == 2  # a guess: hashed
+    accounts.set_customer_password(audit.Actor(source="test"), alice, "a-new-secret-9")
+    assert not hs.authorize(nas, login).accept  # the old password: a new hash, no match
+    assert len(calls) == 3
+    new = hs.AuthRequest("alice", password="a-new-secret-9", mac="AA:BB:CC:00:00:07")
+    assert hs.authorize(nas, new).accept and len(calls) == 4
+    monkeypatch.setattr(sys.modules["ficha.hotspot.services.authorize"],
+                        "VERIFIED_SECONDS", 0.0)
+    assert hs.authorize(nas, new).accept and len(calls) == 5  # expired: hashed again

@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import secrets
+import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
@@ -351,6 +353,8 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     to the throttled password check like any other guess."""
     if customer is not None and _use_ticket(customer, req):
         return customer, ""
+    if customer is not None and _recently_verified(customer, req):
+        return customer, ""  # this very password passed the hash moments ago
     keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")
@@ -365,7 +369,51 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     if not ok:
         return None, "password"
     throttle.forgive(THROTTLE_SCOPE, keys)
+    _remember_verified(customer, req)
     return customer, ""
+
+
+# Verified passwords (PAP), remembered per process for VERIFIED_SECONDS so a gateway's
+# re-authentication does not pay the Argon2 hash (tens of ms of CPU, by design) again.
+# The key is (account, its current password hash, HMAC-SHA256 of the password under a
+# random key that lives in this process's memory only): nothing stored can be turned
+# back into the password, a changed password (new hash) never matches an old entry,
+# only successes are remembered (a wrong guess always costs the throttled hash), and a
+# disabled account is still refused by _grant.
+VERIFIED_SECONDS = 60.0
+_VERIFIED_KEY = secrets.token_bytes(32)
+_verified: dict[tuple[int, str, bytes], float] = {}
+
+
+def _verified_key(customer: Customer, req: AuthRequest) -> tuple[int, str, bytes] | None:
+    if req.is_chap or req.password is None or not customer.password:
+        return None
+    digest = hmac.new(_VERIFIED_KEY, req.password.encode("utf-8", "surrogatepass"),
+                      hashlib.sha256).digest()
+    return (customer.pk, customer.password, digest)
+
+
+def _recently_verified(customer: Customer, req: AuthRequest) -> bool:
+    key = _verified_key(customer, req)
+    at = _verified.get(key) if key is not None else None
+    return at is not None and time.monotonic() - at < VERIFIED_SECONDS
+
+
+def _remember_verified(customer: Customer, req: AuthRequest) -> None:
+    key = _verified_key(customer, req)
+    if key is None:
+        return
+    now = time.monotonic()
+    if len(_verified) >= 10_000:
+        for old in [k for k, at in list(_verified.items()) if now - at >= VERIFIED_SECONDS]:
+            _verified.pop(old, None)
+        if len(_verified) >= 10_000:
+            _verified.clear()
+    _verified[key] = now
+
+
+def forget_verified() -> None:
+    _verified.clear()
 
 
 _TICKET_SQL: dict[str, tuple[str, str]] = {}

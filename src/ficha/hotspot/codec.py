@@ -30,6 +30,7 @@ VENDOR_SPECIFIC = 26
 MAX_LENGTH = 8192  # pyrad's limit; the door drops anything above 4096 before
 _ZERO16 = bytes(16)
 _HEADER = struct.Struct("!BBH")
+_INTEGER = struct.Struct("!I")
 
 
 class CodecError(ValueError):
@@ -144,6 +145,10 @@ class Encoder:
         vendor, code, kind, values = self._attribute(name)
         if values.HasForward(value):  # a named value: the dictionary holds it encoded
             data = values.GetForward(value)
+        elif kind == "integer" and type(value) is int and 0 <= value <= 0xFFFFFFFF:
+            data = _INTEGER.pack(value)
+        elif kind == "string" and type(value) is str:
+            data = value.encode("utf-8")
         else:
             data = tools.EncodeAttr(kind, value)
         if vendor:

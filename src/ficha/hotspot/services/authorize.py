@@ -210,15 +210,17 @@ def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
                 break
     if not claimed:
         return
-    used = _use_tickets(list(claimed), db_now)
-    for pk in used:
-        i, customer, mac = claimed[pk]
-        nas = items[i][0]
-        try:
-            with translation.override(_language(nas)):
-                out[i] = _grant(nas, customer, mac)
-        except Exception as exc:  # noqa: BLE001 - this item only
-            out[i] = exc
+    by_language: dict[str, list[int]] = {}  # one translation.override per language
+    for pk in _use_tickets(list(claimed), db_now):
+        by_language.setdefault(_language(items[claimed[pk][0]][0]), []).append(pk)
+    for language, pks in by_language.items():
+        with translation.override(language):
+            for pk in pks:
+                i, customer, mac = claimed[pk]
+                try:
+                    out[i] = _grant(items[i][0], customer, mac)
+                except Exception as exc:  # noqa: BLE001 - this item only
+                    out[i] = exc
 
 
 def _use_tickets(pks: list[int], db_now) -> list[int]:

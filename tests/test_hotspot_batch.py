@@ -30,29 +30,44 @@ def _setup(make_customer):
 def test_a_batch_answers_each_packet_as_alone(db, make_customer):
     nas, people = _setup(make_customer)
     handler = radius.Handler()
-    requests = [auth_packet(User_Name=p.username, User_Password=hs.issue_ticket(p).secret,
-                            Calling_Station_Id=f"AA-BB-CC-00-00-0{i}")
-                for i, p in enumerate(people)]
-    wrong_secret = auth_packet(secret=b"not-the-secret", User_Name="user0",
-                               User_Password="pass-word-1")
+    requests = [
+        auth_packet(
+            User_Name=p.username,
+            User_Password=hs.issue_ticket(p).secret,
+            Calling_Station_Id=f"AA-BB-CC-00-00-0{i}",
+        )
+        for i, p in enumerate(people)
+    ]
+    wrong_secret = auth_packet(
+        secret=b"not-the-secret", User_Name="user0", User_Password="pass-word-1"
+    )
     no_ma = auth_packet(ma=False, User_Name="user1", User_Password="pass-word-1")
     wrong_password = auth_packet(User_Name="user2", User_Password="guess-guess")
     items = [(r.RequestPacket(), nas, "127.0.0.1") for r in requests]
-    items[2:2] = [(wrong_secret.RequestPacket(), nas, "127.0.0.1"), (b"\x01" * 19, nas,
-                  "127.0.0.1"), (no_ma.RequestPacket(), nas, "127.0.0.1")]
+    items[2:2] = [
+        (wrong_secret.RequestPacket(), nas, "127.0.0.1"),
+        (b"\x01" * 19, nas, "127.0.0.1"),
+        (no_ma.RequestPacket(), nas, "127.0.0.1"),
+    ]
     items.append((wrong_password.RequestPacket(), nas, "127.0.0.1"))
     replies = handler.handle_many("auth", items)
-    assert [r is None for r in replies] == [False, False, True, True, True, False, False,
-                                            False]
-    accepted = [decode_reply(req, data) for req, data in
-                zip(requests, [replies[0], replies[1], replies[5], replies[6]], strict=True)]
+    assert [r is None for r in replies] == [False, False, True, True, True, False, False, False]
+    accepted = [
+        decode_reply(req, data)
+        for req, data in zip(
+            requests, [replies[0], replies[1], replies[5], replies[6]], strict=True
+        )
+    ]
     assert [r.code for r in accepted] == [rp.AccessAccept] * 4
     # each its own credit: 10, 20, 30, 40 minutes
     assert [r["Session-Timeout"][0] for r in accepted] == [600, 1200, 1800, 2400]
     assert decode_reply(wrong_password, replies[7]).code == rp.AccessReject
     drops, _unknown, _seen = handler.take_counts()
-    assert drops[nas.pk] == {hs.DROP_BAD_AUTHENTICATOR: 1, hs.DROP_MALFORMED: 1,
-                             hs.DROP_MISSING_MA: 1}
+    assert drops[nas.pk] == {
+        hs.DROP_BAD_AUTHENTICATOR: 1,
+        hs.DROP_MALFORMED: 1,
+        hs.DROP_MISSING_MA: 1,
+    }
 
 
 def test_one_failing_item_never_fails_the_others(db, make_customer, monkeypatch):
@@ -70,32 +85,40 @@ def test_one_failing_item_never_fails_the_others(db, make_customer, monkeypatch)
     assert isinstance(decisions[1], RuntimeError)
     assert [d.accept for i, d in enumerate(decisions) if i != 1] == [True, True, True]
     handler = radius.Handler()
-    requests = [auth_packet(User_Name=p.username, User_Password="pass-word-1")
-                for p in people]
-    replies = handler.handle_many("auth", [(r.RequestPacket(), nas, "127.0.0.1")
-                                           for r in requests])
+    requests = [auth_packet(User_Name=p.username, User_Password="pass-word-1") for p in people]
+    replies = handler.handle_many("auth", [(r.RequestPacket(), nas, "127.0.0.1") for r in requests])
     assert replies[1] is None  # not answered: the gateway retries, never rejected
-    assert [decode_reply(r, d).code for r, d in zip(requests, replies, strict=True)
-            if d is not None] == [rp.AccessAccept] * 3
+    assert [
+        decode_reply(r, d).code for r, d in zip(requests, replies, strict=True) if d is not None
+    ] == [rp.AccessAccept] * 3
 
 
 def test_accounting_batch_of_one_session_in_order(db, make_customer):
     nas, people = _setup(make_customer)
     handler = radius.Handler()
-    packets = [acct_packet(User_Name="user3", Acct_Session_Id="b1", Acct_Status_Type=status,
-                           Acct_Session_Time=t)
-               for status, t in (("Start", 0), ("Interim-Update", 60),
-                                 ("Interim-Update", 120), ("Stop", 180))]
-    replies = handler.handle_many("acct", [(p.RequestPacket(), nas, "127.0.0.1")
-                                           for p in packets])
-    assert all(decode_reply(p, r).code == rp.AccountingResponse
-               for p, r in zip(packets, replies, strict=True))
+    packets = [
+        acct_packet(
+            User_Name="user3", Acct_Session_Id="b1", Acct_Status_Type=status, Acct_Session_Time=t
+        )
+        for status, t in (
+            ("Start", 0),
+            ("Interim-Update", 60),
+            ("Interim-Update", 120),
+            ("Stop", 180),
+        )
+    ]
+    replies = handler.handle_many("acct", [(p.RequestPacket(), nas, "127.0.0.1") for p in packets])
+    assert all(
+        decode_reply(p, r).code == rp.AccountingResponse
+        for p, r in zip(packets, replies, strict=True)
+    )
     s = HotspotSession.objects.get(acct_session_id="b1")
     assert s.status == HotspotSession.Status.CLOSED and s.debited == 180  # 3 minutes
 
 
-def test_the_server_batches_what_waits_and_answers_everything(transactional_db,
-                                                              make_customer, monkeypatch):
+def test_the_server_batches_what_waits_and_answers_everything(
+    transactional_db, make_customer, monkeypatch
+):
     """Many requests at once on UDP with one worker thread: handed over in batches (more
     than one packet per call), every one answered."""
     nas, people = _setup(make_customer)
@@ -107,8 +130,10 @@ def test_the_server_batches_what_waits_and_answers_everything(transactional_db,
         return real(items)
 
     monkeypatch.setattr(hs, "authorize_many", counting)
-    requests = [auth_packet(User_Name=people[k % 4].username, User_Password="pass-word-1")
-                for k in range(40)]
+    requests = [
+        auth_packet(User_Name=people[k % 4].username, User_Password="pass-word-1")
+        for k in range(40)
+    ]
     for k, r in enumerate(requests):
         r.id = k
 

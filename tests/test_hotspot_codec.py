@@ -49,7 +49,7 @@ def packets(draw):
         hidden, last = b"", authenticator
         for i in range(0, len(padded), 16):
             key = hashlib.md5(secret + last).digest()
-            last = bytes(a ^ b for a, b in zip(padded[i:i + 16], key, strict=True))
+            last = bytes(a ^ b for a, b in zip(padded[i : i + 16], key, strict=True))
             hidden += last
         body = bytes((2, len(hidden) + 2)) + hidden + body
     if with_ma:
@@ -65,12 +65,12 @@ def packets(draw):
     data = header + authenticator + body
     cut = draw(st.sampled_from(["whole", "whole", "cut", "padded", "flip"]))
     if cut == "cut":
-        data = data[:draw(st.integers(0, len(data)))]
+        data = data[: draw(st.integers(0, len(data)))]
     elif cut == "padded":
         data += draw(st.binary(min_size=1, max_size=10))
     elif cut == "flip" and len(data) > 20:
         i = draw(st.integers(20, len(data) - 1))
-        data = data[:i] + bytes((data[i] ^ draw(st.integers(1, 255)),)) + data[i + 1:]
+        data = data[:i] + bytes((data[i] ^ draw(st.integers(1, 255)),)) + data[i + 1 :]
     return data
 
 
@@ -92,7 +92,10 @@ def test_decoding_and_checks_agree_with_pyrad(data):
         return
     ours = codec.Request(data, SECRET)
     assert (ours.code, ours.ident, ours.authenticator) == (
-        theirs.code, theirs.id, theirs.authenticator)
+        theirs.code,
+        theirs.id,
+        theirs.authenticator,
+    )
     for key in range(1, 256):
         if key == 26:
             continue  # vendor attributes: pyrad splits them, the door reads none
@@ -145,8 +148,10 @@ REPLY_ATTRIBUTES = [  # what the services put into an Access-Accept or -Reject
 ]
 reply_attributes = st.lists(
     st.sampled_from(range(len(REPLY_ATTRIBUTES))).flatmap(
-        lambda i: REPLY_ATTRIBUTES[i][1].map(lambda v, i=i: (REPLY_ATTRIBUTES[i][0], v))),
-    max_size=10)
+        lambda i: REPLY_ATTRIBUTES[i][1].map(lambda v, i=i: (REPLY_ATTRIBUTES[i][0], v))
+    ),
+    max_size=10,
+)
 
 
 def _request(code: int, proxy_states: list[bytes], with_ma: bool) -> bytes:
@@ -165,8 +170,12 @@ def _request(code: int, proxy_states: list[bytes], with_ma: bool) -> bytes:
 
 
 @settings(max_examples=300, deadline=None)
-@given(reply_attributes, st.lists(st.binary(min_size=1, max_size=20), max_size=3),
-       st.booleans(), st.booleans())
+@given(
+    reply_attributes,
+    st.lists(st.binary(min_size=1, max_size=20), max_size=3),
+    st.booleans(),
+    st.booleans(),
+)
 def test_replies_are_byte_for_byte_pyrads(attributes, proxy_states, accept, with_ma):
     data = _request(rp.AccessRequest, proxy_states, with_ma)
     encoder = codec.Encoder(dictionary())
@@ -184,6 +193,5 @@ def test_replies_are_byte_for_byte_pyrads(attributes, proxy_states, accept, with
 @given(st.lists(st.binary(min_size=1, max_size=20), max_size=3), st.booleans())
 def test_accounting_responses_are_byte_for_byte_pyrads(proxy_states, with_ma):
     data = _request(rp.AccountingRequest, proxy_states, with_ma)
-    ours = codec.Encoder(dictionary()).reply(codec.Request(data, SECRET),
-                                             rp.AccountingResponse)
+    ours = codec.Encoder(dictionary()).reply(codec.Request(data, SECRET), rp.AccountingResponse)
     assert ours == _pyrad(data).CreateReply().ReplyPacket()

@@ -41,8 +41,15 @@ class Request:
     """A received request: header fields and the raw values of its attributes by type
     (Vendor-Specific attributes are kept whole under 26: the door reads none)."""
 
-    __slots__ = ("attrs", "authenticator", "code", "ident", "message_authenticator", "raw",
-                 "secret")
+    __slots__ = (
+        "attrs",
+        "authenticator",
+        "code",
+        "ident",
+        "message_authenticator",
+        "raw",
+        "secret",
+    )
 
     def __init__(self, raw: bytes, secret: bytes):
         if len(raw) < 20:
@@ -64,7 +71,7 @@ class Request:
             key, attrlen = raw[pos], raw[pos + 1]
             if attrlen < 2:
                 raise CodecError("attribute length is too small")
-            value = raw[pos + 2:pos + attrlen]  # a last attribute cut short keeps the rest
+            value = raw[pos + 2 : pos + attrlen]  # a last attribute cut short keeps the rest
             if key == MESSAGE_AUTHENTICATOR:
                 self.message_authenticator = True
             found = attrs.get(key)
@@ -87,8 +94,11 @@ class Request:
             return False
         attrs = _zero_message_authenticator(self.raw[20:])
         vector = _ZERO16 if self.code == ACCOUNTING_REQUEST else self.authenticator
-        mac = hmac.new(self.secret, _HEADER.pack(self.code, self.ident, 20 + len(attrs))
-                       + vector + attrs, hashlib.md5).digest()
+        mac = hmac.new(
+            self.secret,
+            _HEADER.pack(self.code, self.ident, 20 + len(attrs)) + vector + attrs,
+            hashlib.md5,
+        ).digest()
         return hmac.compare_digest(given[0], mac)
 
     def verify_accounting(self) -> bool:
@@ -103,10 +113,9 @@ class Request:
         out = bytearray()
         last = self.authenticator
         for i in range(0, len(hidden), 16):
-            block = hidden[i:i + 16]
+            block = hidden[i : i + 16]
             key = hashlib.md5(self.secret + last).digest()
-            out += (int.from_bytes(block, "big") ^ int.from_bytes(key, "big")).to_bytes(
-                16, "big")
+            out += (int.from_bytes(block, "big") ^ int.from_bytes(key, "big")).to_bytes(16, "big")
             last = block
         return bytes(out).rstrip(b"\0").decode("utf-8", errors="ignore")
 
@@ -118,7 +127,7 @@ def _zero_message_authenticator(attrs: bytes) -> bytes:
         if length < 2:
             break
         if key == MESSAGE_AUTHENTICATOR:
-            return attrs[:pos + 2] + _ZERO16 + attrs[pos + length:]
+            return attrs[: pos + 2] + _ZERO16 + attrs[pos + length :]
         pos += length
     return attrs
 
@@ -156,7 +165,8 @@ class Encoder:
             if len(inner) + 4 > 253:
                 raise CodecError(f"{name}: value too long")
             return (vendor, code), bytes((VENDOR_SPECIFIC, len(inner) + 6)) + struct.pack(
-                "!L", vendor) + inner
+                "!L", vendor
+            ) + inner
         if len(data) > 253:
             raise CodecError(f"{name}: value too long")
         return code, bytes((code, len(data) + 2)) + data
@@ -167,8 +177,7 @@ class Encoder:
         pairs) grouped by type in first-use order — as pyrad's CreateReply/ReplyPacket."""
         groups: dict[object, list[bytes]] = {}
         for state in request.attrs.get(PROXY_STATE, ()):
-            groups.setdefault(PROXY_STATE, []).append(bytes((PROXY_STATE, len(state) + 2))
-                                                      + state)
+            groups.setdefault(PROXY_STATE, []).append(bytes((PROXY_STATE, len(state) + 2)) + state)
         for name, value in attributes:
             key, data = self.attribute(name, value)
             groups.setdefault(key, []).append(data)
@@ -180,9 +189,9 @@ class Encoder:
             raise CodecError("reply too long")
         header = _HEADER.pack(code, request.ident, 20 + len(body))
         if signed:
-            mac = hmac.new(request.secret, header + request.authenticator + body,
-                           hashlib.md5).digest()
+            mac = hmac.new(
+                request.secret, header + request.authenticator + body, hashlib.md5
+            ).digest()
             body = body[:2] + mac + body[18:]
-        authenticator = hashlib.md5(header + request.authenticator + body
-                                    + request.secret).digest()
+        authenticator = hashlib.md5(header + request.authenticator + body + request.secret).digest()
         return header + authenticator + body

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_unicode_usernames_devices_pin_lock'),
-        ('hotspot', '0003_hotportal_nas_portal_fields'),
+        ("accounts", "0003_unicode_usernames_devices_pin_lock"),
+        ("hotspot", "0003_hotportal_nas_portal_fields"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='loginticket',
-            index=models.Index(condition=models.Q(('used_at__isnull', True)), fields=['customer', '-created_at'], name='hotspot_ticket_usable'),
+            model_name="loginticket",
+            index=models.Index(
+                condition=models.Q(("used_at__isnull", True)),
+                fields=["customer", "-created_at"],
+                name="hotspot_ticket_usable",
+            ),
         ),
     ]

@@ -45,6 +45,17 @@ def chromium(monkeypatch):
         assert not violations, f"Content-Security-Policy violations: {violations[:5]}"
 
 
+@pytest.fixture
+def page(chromium):
+    """A desktop page (1280×860, British English) in a context of its own; a test file
+    wanting another size or no JavaScript defines its own ``page``."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
 def watch_csp(browser) -> list[str]:
     """Collect what Chromium reports as Content-Security-Policy violations (console
     messages "Refused to ... because it violates the following Content Security Policy

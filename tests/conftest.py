@@ -201,7 +201,8 @@ def _fresh_recharge_caches():
 
 
 # The browser tests' headless Chromium (skips cleanly without Chromium or Playwright).
-from .browser_support import chromium  # noqa: E402,F401
+# A desktop page; a browser test file may define its own ``page``.
+from .browser_support import chromium, page  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,7 @@ def test_sessions_list_who_is_online(api, make_customer):
     alice = make_customer("alice")
     give_credit(alice, 1000)
     hs.account(nas, acct("interim", t=60, i=7, o=9))
-    rows = api.get(f"{V1}/hotspot/sessions").json()
+    rows = api.get(f"{V1}/hotspot/sessions").json()["items"]
     assert len(rows) == 1
     assert rows[0]["username"] == "alice" and rows[0]["debited"]["amount_minor"] == 60
 
@@ -98,7 +98,7 @@ def online(db, make_customer, settings):
 
 
 def test_live_sessions_show_what_the_credit_still_buys(api, online):
-    [row] = api.get(f"{V1}/hotspot/sessions").json()
+    [row] = api.get(f"{V1}/hotspot/sessions").json()["items"]
     assert row["id"] == online.pk and row["debited"]["amount_minor"] == 120
     # 1000 credit at 1 a second, billed per minute, buys 960 s from the start
     assert row["remaining_seconds"] is not None
@@ -116,7 +116,7 @@ def test_kick_queues_one_disconnect_and_is_idempotent(api, online):
     assert CoaJob.objects.count() == 1
     r = api.post(url)
     assert r.status_code == 409 and "already" in r.json()["detail"]
-    assert api.get(f"{V1}/hotspot/sessions").json()[0]["disconnecting"] is True
+    assert api.get(f"{V1}/hotspot/sessions").json()["items"][0]["disconnecting"] is True
     [job] = api.get(f"{V1}/hotspot/coa").json()
     assert job["reason"] == "kick" and job["error_cause"] is None
 

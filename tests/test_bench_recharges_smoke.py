@@ -190,7 +190,7 @@ def test_redemption_against_plain_sql_writes_the_same_books():
     the API each redeem; every code is credited once and the tally matches the codes."""
     from bench.benchmarks import redeem_sql
 
-    found = redeem_sql.redeem_vs_sql(_tiny(3), clients=2, seconds=1)
+    found = redeem_sql.redeem_vs_sql(_tiny(3), clients=2, seconds=1, http=False)
     assert [m.name for m in found] == ["recharges.redeem_sql[service 2]",
                                        "recharges.redeem_sql[api 2]"]
     books = found[0].details["books"]

@@ -8,8 +8,6 @@ skips cleanly without them. Set FICHA_SCREENSHOT_DIR to keep screenshots of the 
 
 from __future__ import annotations
 
-import pytest
-
 from ficha.callshop import services as callshop
 from ficha.callshop.counter_models import Checkout
 from ficha.callshop.models import BoothSession
@@ -22,15 +20,6 @@ from .callshop_support import make_booth, make_deck
 PASSWORD = "correct-horse-9"  # the conftest staff password
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
 
 
 def _money(minor: int) -> str:

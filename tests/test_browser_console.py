@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from ficha.core import services as core_services
 from ficha.core.money import Money
 
@@ -18,15 +16,6 @@ from .browser_support import BROWSER_MARKS, screenshot
 PASSWORD = "correct-horse-9"  # the conftest staff password
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
 
 
 def _shot(page, name: str) -> None:

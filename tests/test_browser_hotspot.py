@@ -3,7 +3,6 @@ confirmation) and the gateway's test CoA port receives the Disconnect-Request.""
 
 from __future__ import annotations
 
-import pytest
 from pyrad import packet as rp
 
 from ficha.hotspot import services as hs
@@ -17,15 +16,6 @@ from .hotspot_support import acct, give_credit, make_nas, make_plan
 PASSWORD = "correct-horse-9"  # the conftest staff password
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
 
 
 def test_a_manager_kicks_a_session(live_server, page, manager, make_customer, settings):

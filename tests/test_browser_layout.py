@@ -18,6 +18,7 @@ from ficha.recharges import services as rs
 
 from .browser_support import BROWSER_MARKS, screenshot
 from .conftest import actor_for
+from .ports import free_port
 from .recharges_support import fresh_source
 
 pytestmark = BROWSER_MARKS
@@ -159,7 +160,7 @@ def test_settings_enter_saves_and_the_test_button_prints(live_server, laptop, ow
         page.press("#id_public_url", "Enter")  # saves: not "Print a test ticket"
         page.wait_for_selector("text=Settings saved.")
         page.fill("#id_printer_host", "127.0.0.1")
-        page.fill("#id_printer_port", "18699")
+        page.fill("#id_printer_port", str(free_port()))  # nothing listens
         page.click("#test-printer")
         page.wait_for_selector("text=refused the connection")
         assert page.input_value("#id_printer_host") == "127.0.0.1"  # typed, kept, not saved

@@ -3,12 +3,9 @@ transactions) and PostgreSQL (the session row locked)."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from ficha.callshop import booths
@@ -17,23 +14,10 @@ from ficha.ledger import services as ledger
 from ficha.ledger.models import Entry, Transaction
 
 from .callshop_support import call, make_booth, make_deck
+from .concurrency_support import run_together as _run
 from .conftest import actor_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _run(n_threads: int, work):
-    start = threading.Barrier(n_threads)
-
-    def one(i):
-        try:
-            start.wait(timeout=60)
-            return work(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        return list(pool.map(one, range(n_threads)))
 
 
 def test_eight_simultaneous_checkouts_of_one_session_pay_once(cashier):

@@ -167,9 +167,9 @@ def test_a_cdr_ends_an_api_call_whose_end_never_came_and_skips_ended_ones(shop,
 
 
 def test_big_files_are_imported_in_batches_with_progress(shop, make_customer, monkeypatch):
-    from ficha.callshop import cdr_import
+    from ficha.callshop.cdr_import import pipeline
 
-    monkeypatch.setattr(cdr_import, "BATCH", 7)
+    monkeypatch.setattr(pipeline, "BATCH", 7)
     alice = make_customer("alice", password="")
     give_credit(alice, 100_000)
     text = "".join(ast(uid=f"u{n}", account="alice", billsec=n) for n in range(1, 51))
@@ -262,7 +262,7 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
         transactional_db, make_customer, monkeypatch):
     from django.db import IntegrityError, connection
 
-    from ficha.callshop import cdr_import
+    from ficha.callshop.cdr_import import pipeline
 
     if connection.vendor != "postgresql":
         pytest.skip("the second writing thread is used on PostgreSQL only")
@@ -271,8 +271,8 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     alice = make_customer("alice", password="")
     give_credit(alice, 100_000)
     lost = callshop.authorize("booth1", "0033140000000", account="alice", external_id="u3")
-    monkeypatch.setattr(cdr_import, "BATCH", 4)
-    real_write, calls = cdr_import._write, {"n": 0}
+    monkeypatch.setattr(pipeline, "BATCH", 4)
+    real_write, calls = pipeline._write, {"n": 0}
 
     def flaky_write(ctx, prepared, out):  # the second batch meets a conflict once
         calls["n"] += 1
@@ -280,7 +280,7 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
             raise IntegrityError("duplicate key (simulated)")
         return real_write(ctx, prepared, out)
 
-    monkeypatch.setattr(cdr_import, "_write", flaky_write)
+    monkeypatch.setattr(pipeline, "_write", flaky_write)
     lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)
              for n in range(1, 15)]
     text = "".join(lines) + lines[0] + lines[5]  # two repeats in later batches
@@ -323,20 +323,20 @@ def test_pbx_times_are_the_venues_local_times(db):
 def test_follow_reads_the_lines_again_after_a_failed_import(shop, tmp_path, monkeypatch):
     from django.db import OperationalError
 
-    from ficha.callshop import cdr_import
+    from ficha.callshop.cdr_import import follower as following
 
     path = tmp_path / "Master.csv"
     path.write_text(ast(uid="r1") + ast(uid="r2"))
     follower = Follower(str(path))
-    real = cdr_import.import_lines
+    real = following.import_lines
 
     def broken(*args, **kwargs):
         raise OperationalError("the database went away (simulated)")
 
-    monkeypatch.setattr(cdr_import, "import_lines", broken)
+    monkeypatch.setattr(following, "import_lines", broken)
     with pytest.raises(OperationalError):
         follower.poll()
-    monkeypatch.setattr(cdr_import, "import_lines", real)
+    monkeypatch.setattr(following, "import_lines", real)
     assert follower.poll().imported == 2
     assert follower.poll().records == 0
     follower.close()

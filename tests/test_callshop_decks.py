@@ -234,7 +234,8 @@ def test_cli_quote_shows_the_steps_and_the_cost(owner, tmp_path):
     call_command("rates", "quote", "0033 1 40 00 00 00", "37", stdout=out)
     text = out.getvalue()
     # 30/6 at 120 XOF a minute: 37 s → 30 + ceil(7/6)*6 = 42 s → 120 * 42/60 = 84 XOF.
-    assert "0033 1 40 00 00 00 → E.164 33140000000" in text
+    assert "0033 1 40 00 00 00 → E.164 33140000000 (international)" in text
+    assert "prefixes tried: 33 ✓" in text
     assert "= 42 s billed" in text
     assert text.strip().splitlines()[-1].startswith("42 s billed:")
     assert "84" in text.strip().splitlines()[-1]

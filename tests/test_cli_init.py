@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from .ports import free_port
+
 pytestmark = pytest.mark.slow
 
 FICHA = [sys.executable, "-c", "from ficha.cli import main; main()"]
-PORT = 18650  # this suite's share of loopback ports
+PORT = free_port()
 
 
 def _env(data_dir: Path, **extra) -> dict:

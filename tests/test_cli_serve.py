@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from .ports import free_port
+
 pytestmark = pytest.mark.slow
 
 FICHA = [sys.executable, "-c", "from ficha.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(data_dir: Path, **extra) -> dict:
@@ -33,7 +29,7 @@ def _env(data_dir: Path, **extra) -> dict:
 
 
 def _start(data_dir: Path, *args: str, **extra):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*FICHA, "serve", "--addr", f"127.0.0.1:{port}", *args],
         env=_env(data_dir, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -102,7 +98,7 @@ def _start_web(data_dir: Path, *args: str):
     """`ficha web` with two worker processes on a free port; waits for /healthz."""
     env = _env(data_dir)
     subprocess.run([*FICHA, "manage", "migrate", "-v0"], env=env, check=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*FICHA, "web", "--addr", f"127.0.0.1:{port}", "--workers", "2", *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -132,3 +132,41 @@ def test_groups_and_packages_from_the_console(as_manager, client, cashier, owner
                     {"sell-customer": "alice", "sell-package": pkg.pk})
     assert r.status_code == 400 and "does not cover" in r.content.decode()
     assert "alice" in client.get(reverse("console:tariffs")).content.decode()
+
+
+def test_editing_a_group_and_a_package_shows_saves_and_refuses_on_one_page(as_manager,
+                                                                           manager):
+    """Both edit pages (one view shape): the current values, a save (audited), and a
+    refusal by the service shown on the form with 400."""
+    me = actor_for(manager)
+    vip = tariffs.create_station_group(me, "VIP", description="back room")
+    tariffs.create_station_group(me, "Gaming")
+    pkg = tariffs.create_package(me, name="3 hours", seconds=3 * 3600, price=1000)
+    tariffs.create_package(me, name="1 hour", seconds=3600, price=400)
+    page = as_manager.get(reverse("console:station_group", args=[vip.pk]))
+    assert page.status_code == 200 and "back room" in page.content.decode()
+    page = as_manager.get(reverse("console:package", args=[pkg.pk]))
+    assert page.status_code == 200 and 'value="3 hours"' in page.content.decode()
+
+    r = as_manager.post(reverse("console:station_group", args=[vip.pk]),
+                        {"name": "Gaming", "description": ""})
+    assert r.status_code == 400 and "exists already" in r.content.decode()
+    r = as_manager.post(reverse("console:station_group", args=[vip.pk]),
+                        {"name": "VIP room", "description": "upstairs"}, follow=True)
+    assert r.redirect_chain[-1][0] == reverse("console:tariffs")
+    assert "Station group VIP room saved." in r.content.decode()
+    vip.refresh_from_db()
+    assert (vip.name, vip.description) == ("VIP room", "upstairs")
+
+    post = {"name": "1 hour", "hours": "4", "minutes": "0", "price": "1500",
+            "valid_days": "30", "active": "on"}
+    r = as_manager.post(reverse("console:package", args=[pkg.pk]), post)
+    assert r.status_code == 400 and "exists already" in r.content.decode()
+    r = as_manager.post(reverse("console:package", args=[pkg.pk]),
+                        {**post, "name": "4 hours"}, follow=True)
+    assert "Package 4 hours saved." in r.content.decode()
+    pkg.refresh_from_db()
+    assert (pkg.name, pkg.seconds, pkg.price) == ("4 hours", 4 * 3600, 1500)
+    assert AuditLog.objects.filter(action__in=["tariffs.group.update",
+                                               "tariffs.package.update"]).count() == 2
+    assert as_manager.get(reverse("console:station_group_new")).status_code == 405

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .ports import free_ports
+
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +114,7 @@ def _stop(proc) -> None:
 @pytest.mark.slow
 def test_files_are_private_while_ficha_serve_runs_and_after_a_restart(tmp_path):
     data = tmp_path / "data"
-    port = 18500 + os.getpid() % 90
+    port, second = free_ports(2)
     proc = _serve(data, port)
     reader = None
     try:
@@ -129,7 +131,7 @@ def test_files_are_private_while_ficha_serve_runs_and_after_a_restart(tmp_path):
     # an older install (or a careless chmod) is repaired by the next start
     for p in [data, *data.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
-    proc = _serve(data, port + 1)
+    proc = _serve(data, second)
     try:
         assert not _wrong(data), _modes(data)
     finally:

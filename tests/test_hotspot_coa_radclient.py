@@ -19,9 +19,10 @@ from ficha.recharges import services as rs
 
 from .coa_listener import CoaListener
 from .hotspot_support import give_credit, make_nas, make_plan
+from .ports import free_ports
 from .test_hotspot_radius import MA, needs_radclient, reply_attrs, run_radclient
 
-AUTH_PORT, ACCT_PORT = 21110, 21111  # this feature's port range (21100-21199)
+AUTH_PORT, ACCT_PORT = free_ports(2, udp=True)
 
 
 @pytest.fixture

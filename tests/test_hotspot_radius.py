@@ -25,6 +25,7 @@ from ficha.hotspot import services as hs
 from ficha.hotspot.models import HotspotSession, Nas, UnknownSource
 
 from .hotspot_support import give_credit, hotspot_revenue, ledger_sum, make_nas, make_plan
+from .ports import free_ports
 
 SECRET = b"testing123"
 
@@ -190,7 +191,7 @@ RADCLIENT = shutil.which("radclient") or ("/usr/bin/radclient"
                                           if os.path.exists("/usr/bin/radclient") else None)
 needs_radclient = pytest.mark.skipif(RADCLIENT is None,
                                      reason="radclient (Debian freeradius-utils) not installed")
-AUTH_PORT, ACCT_PORT = 18820, 18821
+AUTH_PORT, ACCT_PORT = free_ports(2, udp=True)
 
 
 def run_radclient(kind: str, text: str, *, secret="testing123", port=None, timeout=2,
@@ -326,8 +327,9 @@ def test_unknown_senders_are_dropped_and_garbage_survived(live):
 def test_serve_runs_the_radius_server_and_stops_it(tmp_path):
     from .test_cli_serve import FICHA, _env, _start, _stop
 
-    ports = {"FICHA_RADIUS_AUTH_ADDR": "127.0.0.1:18830",
-             "FICHA_RADIUS_ACCT_ADDR": "127.0.0.1:18831"}
+    auth, acct = free_ports(2, udp=True)
+    ports = {"FICHA_RADIUS_AUTH_ADDR": f"127.0.0.1:{auth}",
+             "FICHA_RADIUS_ACCT_ADDR": f"127.0.0.1:{acct}"}
     data = tmp_path / "data"
     proc, _port, _health = _start(data, **ports)
     try:
@@ -344,7 +346,7 @@ def test_serve_runs_the_radius_server_and_stops_it(tmp_path):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(1)
             for _ in range(15):  # the server reloads its NAS list every few seconds
-                sock.sendto(raw, ("127.0.0.1", 18830))
+                sock.sendto(raw, ("127.0.0.1", auth))
                 try:
                     reply = sock.recv(4096)
                     break
@@ -354,9 +356,9 @@ def test_serve_runs_the_radius_server_and_stops_it(tmp_path):
     finally:
         out = _stop(proc)
     assert proc.returncode == 0, out
-    assert "RADIUS auth on 127.0.0.1:18830" in out and "Stopped." in out
+    assert f"RADIUS auth on 127.0.0.1:{auth}" in out and "Stopped." in out
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 18830))  # released
+        sock.bind(("127.0.0.1", auth))  # released
 
 
 @pytest.mark.slow
@@ -373,7 +375,8 @@ def test_ficha_radiusd_answers_and_stops_on_ctrl_c(tmp_path):
          "from ficha.core import audit; from ficha.hotspot import services as hs;"
          "hs.create_nas(audit.SYSTEM, name='lo', address='127.0.0.1', secret='testing123')"],
         env=env, check=True, capture_output=True, timeout=60)
-    proc = subprocess.Popen([*FICHA, "radiusd", "--auth", "127.0.0.1:18840", "--acct", "off"],
+    port = free_ports(udp=True)[0]
+    proc = subprocess.Popen([*FICHA, "radiusd", "--auth", f"127.0.0.1:{port}", "--acct", "off"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -385,7 +388,7 @@ def test_ficha_radiusd_answers_and_stops_on_ctrl_c(tmp_path):
             sock.settimeout(1)
             deadline = time.monotonic() + 60
             while reply is None and time.monotonic() < deadline:
-                sock.sendto(raw, ("127.0.0.1", 18840))
+                sock.sendto(raw, ("127.0.0.1", port))
                 try:
                     reply = sock.recv(4096)
                 except TimeoutError:
@@ -395,7 +398,7 @@ def test_ficha_radiusd_answers_and_stops_on_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
-    assert "RADIUS auth on 127.0.0.1:18840" in out and "Stopped." in out
+    assert f"RADIUS auth on 127.0.0.1:{port}" in out and "Stopped." in out
 
 
 @pytest.mark.slow
@@ -410,7 +413,7 @@ def test_several_radiusd_processes_share_the_ports_on_postgresql(transactional_d
 
     if connection.vendor == "sqlite":
         out = subprocess.run([*FICHA, "radiusd", "--processes", "2", "--auth",
-                              "127.0.0.1:18852", "--acct", "off"], env=_env(tmp_path / "p"),
+                              f"127.0.0.1:{AUTH_PORT}", "--acct", "off"], env=_env(tmp_path / "p"),
                              capture_output=True, text=True, timeout=60)
         assert out.returncode != 0 and "needs PostgreSQL" in out.stderr
         return
@@ -421,8 +424,9 @@ def test_several_radiusd_processes_share_the_ports_on_postgresql(transactional_d
     s = connection.settings_dict
     url = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
     env = _env(tmp_path / "data", FICHA_DATABASE_URL=url)
+    auth, acct = free_ports(2, udp=True)
     proc = subprocess.Popen([*FICHA, "radiusd", "--processes", "2", "--auth",
-                             "127.0.0.1:18850", "--acct", "127.0.0.1:18851"], env=env,
+                             f"127.0.0.1:{auth}", "--acct", f"127.0.0.1:{acct}"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         pkt = acct_packet(User_Name="alice", Acct_Status_Type="Stop", Acct_Session_Id="mp",
@@ -435,7 +439,7 @@ def test_several_radiusd_processes_share_the_ports_on_postgresql(transactional_d
             for sock in socks:  # eight senders: the kernel spreads them over the processes
                 sock.settimeout(1)
                 while time.monotonic() < deadline:
-                    sock.sendto(raw, ("127.0.0.1", 18851))
+                    sock.sendto(raw, ("127.0.0.1", acct))
                     try:
                         decode_reply(pkt, sock.recv(4096))
                         answered += 1

@@ -17,32 +17,13 @@ import pytest
 from ficha.accounts import services as accounts
 
 from .hotspot_support import give_credit, make_nas, make_plan
+from .ports import free_ports
 from .test_cli_serve import FICHA, _env
 from .test_hotspot_radius import acct_packet, decode_reply
 
 pytestmark = pytest.mark.slow
 
-
-
-def _free_pair(first: int = 21310, last: int = 21398) -> tuple[int, int]:
-    """Two neighbouring UDP ports free on 127.0.0.1, from this area's range (21300-21399)."""
-    for port in range(first, last, 2):
-        socks = []
-        try:
-            for p in (port, port + 1):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(sock)
-                sock.bind(("127.0.0.1", p))
-            return port, port + 1
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no free UDP ports in 21310-21398")
-
-
-AUTH_PORT, ACCT_PORT = _free_pair()
+AUTH_PORT, ACCT_PORT = free_ports(2, udp=True)
 
 
 def _children(pid: int) -> list[int]:

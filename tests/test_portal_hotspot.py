@@ -231,7 +231,8 @@ def test_opennds_fas_login(client, sold, db):
     text = page(client.post("/hotspot/opennds", {"action": "code", "code": code}))
     go = htmllib.unescape(re.search(r'id="handoff-link" href="([^"]+)"', text).group(1))
     assert go == ("http://192.168.8.1:2050/opennds_auth/?tok=" + g.fas_rhid(hid, "fas-key-1")
-                  + "&redir=http%3A%2F%2Ftestserver%2Fhotspot%2Fstatus")
+                  + "&redir=http%3A%2F%2Ftestserver%2Fhotspot%2Fstatus&custom="
+                  + hs.binauth_custom(hid, "fas-key-1", 3600))
 
 
 # --- connected: status and recharge -------------------------------------------------------

@@ -27,10 +27,11 @@ from ficha.recharges import services as rs
 from .browser_support import BROWSER_MARKS, PHONE, screenshot
 from .coa_listener import CoaListener
 from .hotspot_support import make_nas, make_plan
+from .ports import free_ports
 
 pytestmark = BROWSER_MARKS
 
-AUTH_PORT, ACCT_PORT = 21201, 21202  # this suite's port range
+AUTH_PORT, ACCT_PORT = free_ports(2, udp=True)
 SECRET = "testing123"
 CHAP_ID = 0o371
 CHALLENGE = bytes.fromhex("0d8a2b4c6e1f3a5b7c9d0e2f4a6b8c1d")

@@ -20,8 +20,7 @@ from ficha.recharges import printouts
 from ficha.recharges import services as rs
 
 from .conftest import actor_for
-
-PORTS = range(18600, 18700)  # this suite's share of loopback ports
+from .ports import free_port
 
 
 class Listener:
@@ -29,14 +28,7 @@ class Listener:
 
     def __init__(self, *, read: bool = True) -> None:
         self.sock = socket.socket()
-        for port in PORTS:
-            try:
-                self.sock.bind(("127.0.0.1", port))
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("no free port in 18600-18699")
+        self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.sock.listen(1)
         self.read = read
@@ -76,18 +68,6 @@ def printer():
     listener = Listener()
     yield listener
     listener.close()
-
-
-def free_port() -> int:
-    """A port in our range where nothing listens."""
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 @pytest.fixture

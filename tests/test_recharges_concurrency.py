@@ -7,12 +7,9 @@ own source, so that throttling does not hide a race: every attempt is evaluated.
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Sum
 
 from ficha.accounts import services as accounts
@@ -23,25 +20,11 @@ from ficha.ledger.models import Entry, Transaction
 from ficha.recharges import services as rs
 from ficha.recharges.models import Recharge
 
+from .concurrency_support import run_together as _run
 from .conftest import actor_for
 from .recharges_support import assert_books_balanced, credits_from_codes, sold_face
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _run(n_threads: int, work):
-    """Run ``work(i)`` in n threads started together; returns the results in order."""
-    start = threading.Barrier(n_threads)
-
-    def one(i):
-        try:
-            start.wait(timeout=60)
-            return work(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        return list(pool.map(one, range(n_threads)))
 
 
 def _attempt(code: str, customer, ip: str):

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
+from .ports import free_port
 from .test_cli_serve import FICHA, _env
 
-PORT = 21731  # this area's test ports: 21700-21799
+PORT = free_port()
 
 
 @pytest.mark.slow

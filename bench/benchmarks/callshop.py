@@ -48,6 +48,7 @@ from ficha.callshop.models import Rate
 from ficha.core import audit, roles
 
 from ..runner import Context, Measurement, register
+from . import _rawdb as rawdb
 
 PREFIXES = 60_000
 POOL = 200_000  # CDRs cycled through by both sides
@@ -208,21 +209,7 @@ def raw_insert(deck_id: int, rows: list[tuple]) -> None:
     mark = "?" if connection.vendor == "sqlite" else "%s"
     sql = (f"INSERT INTO {q(Rate._meta.db_table)} ({', '.join(q(c) for c in columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
-    values = [(deck_id, *row) for row in rows]
-    connection.ensure_connection()
-    raw = connection.connection
-    if connection.vendor == "sqlite":
-        cur = raw.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            cur.executemany(sql, values)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    else:
-        with raw.transaction(), raw.cursor() as cur:
-            cur.executemany(sql, values)
+    rawdb.executemany(sql, [(deck_id, *row) for row in rows])
 
 
 @register("callshop.import", "100,000-row rate deck through import_deck vs a raw executemany")
@@ -322,10 +309,10 @@ def _raw_calls(rows: list[list]) -> None:
     """The baseline: ready-made call rows stored in bulk, one transaction."""
     from django.db import transaction
 
-    from ficha.callshop import cdr_import
+    from ficha.callshop.cdr_import import store
 
     with transaction.atomic():
-        cdr_import._insert_calls(rows)
+        store._insert_calls(rows)
 
 
 @register("callshop.cdr_import", "100,000 CDRs imported end to end vs a raw bulk store")

@@ -63,6 +63,7 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import Batch, Recharge, RedeemAttempt, Tally
 
 from ..runner import Context, Measurement, register
+from . import _rawdb as rawdb
 
 S = Recharge.Status
 
@@ -141,20 +142,7 @@ class RawInsert:
         return [(code, *tail) for code in codes]
 
     def insert(self, rows: list[tuple]) -> None:
-        connection.ensure_connection()
-        raw = connection.connection
-        if connection.vendor == "sqlite":
-            cur = raw.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.executemany(self.sql, rows)
-            except BaseException:
-                raw.rollback()
-                raise
-            raw.commit()
-        else:
-            with raw.transaction(), raw.cursor() as cur:
-                cur.executemany(self.sql, rows)
+        rawdb.executemany(self.sql, rows)
 
 
 def _fresh_codes(n: int, taken: set[str], length: int) -> list[str]:

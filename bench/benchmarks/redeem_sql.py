@@ -14,6 +14,12 @@ and codes):
 *api*       ``POST /api/v1/recharges/redeem`` with a bearer token, through Django's test
             client: the whole WSGI application (middleware, authentication, the API
             layer, JSON in and out), without a socket.
+*api-http*  the same requests over HTTP to ``ficha web`` as it runs in production
+            (Granian, ``FICHA_WEB_WORKERS`` processes x ``FICHA_WEB_THREADS`` threads,
+            default one process per core, one thread), sent by ``wrk`` (32 connections,
+            each request with its client's token, customer and next code); skipped when
+            wrk is not installed. Its PostgreSQL connections are the server's threads,
+            not 32.
 
 Reported: the service's and the API's redemptions/s as ratios of the baseline's (target
 ≥ 0.5× through the API). After the three runs the books are checked: every used code
@@ -27,10 +33,12 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections import Counter
 
+from django.conf import settings
 from django.db import connection, connections
 
 from ficha.accounts import tokens
@@ -42,6 +50,7 @@ from ficha.ledger import services as ledger
 from ficha.recharges import services as rs
 
 from ..runner import Context, Measurement, register
+from . import web
 from .recharges import RedeemFixture, RedeemRun, _pct, _size, _tag, gather
 
 CLIENTS = 32
@@ -203,6 +212,79 @@ def _client(kind: str, i: int, codes: list[str], who: dict, seconds: float, barr
         out.put(result)
 
 
+# --- over HTTP, to the production server ---------------------------------------------------
+WRK_SCRIPT = r"""
+local lines, n, i = {}, 0, 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  for line in io.lines(args[1] .. "/codes-" .. id .. ".txt") do
+    n = n + 1
+    lines[n] = line
+  end
+end
+function request()
+  i = i + 1
+  if i > n then i = n end  -- out of codes: the repeat is refused, so counted as failed
+  local code, customer, secret = lines[i]:match("(%S+) (%S+) (%S+)")
+  return wrk.format("POST", "/api/v1/recharges/redeem",
+                    {["Authorization"] = "Bearer " .. secret,
+                     ["Content-Type"] = "application/json"},
+                    '{"code": "' .. code .. '", "customer_id": ' .. customer .. '}')
+end
+"""
+
+
+def _run_http(codes: list[list[str]], whos: list[dict], seconds: float,
+              base: str, workdir: str) -> RedeemRun:
+    """wrk sends every client's codes (2 threads, one connection per client) to ``base``;
+    redeemed = this run's codes the database shows used."""
+    import subprocess
+
+    from ficha.recharges.models import Recharge
+
+    n = len(codes)
+    run = RedeemRun(mode="api-http", clients=n)
+    lines = [f"{code} {who['customer']} {who['secret']}"
+             for row in zip(*codes, strict=False) for code, who in zip(row, whos, strict=True)]
+    threads = 2 if n >= 2 else 1
+    for t in range(threads):
+        with open(os.path.join(workdir, f"codes-{t + 1}.txt"), "w") as f:
+            f.write("\n".join(lines[t::threads]) + "\n")
+    script = os.path.join(workdir, "redeem.lua")
+    with open(script, "w") as f:
+        f.write(WRK_SCRIPT)
+    cmd = ["wrk", f"-t{threads}", f"-c{n}", f"-d{max(1, round(seconds))}s", "--latency",
+           "--timeout", f"{web.TIMEOUT_S}s", "-s", script, base, "--", workdir]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    rate, p99, failed = web.parse_wrk(out.stdout)
+    mine = [code for row in codes for code in row]
+
+    def count_used() -> int:
+        return sum(Recharge.objects.filter(code__in=mine[i:i + 2000], status="used").count()
+                   for i in range(0, len(mine), 2000))
+
+    # requests wrk gave up on at its end may still be answered: wait until none is left
+    used, deadline = count_used(), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        again = count_used()
+        if again == used:
+            break
+        used = again
+    run.ok = used
+    run.elapsed = used / rate if rate else float(seconds)
+    run.latencies = [p99 / 1000]  # wrk gives percentiles only: p99 stands for every one
+    if failed:
+        run.reasons["http_failed"] += failed
+    if used >= len(mine):
+        run.exhausted = n
+    return run
+
+
 def _run(kind: str, codes: list[list[str]], whos: list[dict], seconds: float) -> RedeemRun:
     n = len(codes)
     run = RedeemRun(mode=kind, clients=n)
@@ -219,9 +301,10 @@ def _run(kind: str, codes: list[list[str]], whos: list[dict], seconds: float) ->
 @register("recharges.redeem_sql",
           "redemptions/s, 32 clients: service and HTTP API vs plain psycopg (PostgreSQL)")
 def redeem_vs_sql(ctx: Context, clients: int | None = None,
-                  seconds: float | None = None) -> list[Measurement]:
+                  seconds: float | None = None, http: bool | None = None) -> list[Measurement]:
     """Service and API redemptions/s vs a plain-psycopg redemption writing the same rows,
-    32 concurrent clients each, in the same run."""
+    32 concurrent clients each, in the same run (and over HTTP to ``ficha web`` when wrk is
+    installed, or ``http`` says so)."""
     if ctx.vendor != "postgresql":
         ctx.log("recharges.redeem_sql: PostgreSQL only (the baseline is plain psycopg)")
         return []
@@ -247,17 +330,40 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
 
     Client(HTTP_HOST="127.0.0.1").get("/api/v1/me")
     rounds = 1 if ctx.fixed_ops else max(1, min(3, ctx.repeats // 2))
-    every: dict[str, list[RedeemRun]] = {"baseline": [], "service": [], "api": []}
-    for n in range(rounds):  # alternate the three, so load from elsewhere hits all alike
-        for kind in ("baseline", "service", "api") if n % 2 == 0 else ("api", "service",
-                                                                        "baseline"):
-            codes = fx.sold_codes(clients, per_client)
-            ctx.log(f"recharges.redeem_sql: {clients} clients, {kind}, {seconds:g} s, "
-                    f"load {os.getloadavg()[0]:.2f}")
-            run = _run(kind, codes, whos, seconds)
-            every[kind].append(run)
-            fx.runs.append(run)
-            ctx.log(f"recharges.redeem_sql: {kind}: {run.summary()}")
+    kinds = ["baseline", "service", "api"]
+    if http is None:
+        http = shutil.which("wrk") is not None
+        if not http:
+            ctx.log("recharges.redeem_sql: no api-http run, wrk is not installed")
+    server = workdir = None
+    if http:
+        import tempfile
+
+        kinds.append("api-http")
+        workdir = tempfile.mkdtemp(prefix="ficha-redeem-http-")
+        server = web.servers(settings.WEB_WORKERS, settings.WEB_THREADS)[0][0]  # ficha web
+        connections.close_all()
+        web._start(server, workdir)
+    every: dict[str, list[RedeemRun]] = {kind: [] for kind in kinds}
+    try:
+        if server is not None:
+            _wait_http(server)
+        for n in range(rounds):  # alternate the kinds, so load from elsewhere hits all alike
+            for kind in kinds if n % 2 == 0 else kinds[::-1]:
+                codes = fx.sold_codes(clients, per_client)
+                ctx.log(f"recharges.redeem_sql: {clients} clients, {kind}, {seconds:g} s, "
+                        f"load {os.getloadavg()[0]:.2f}")
+                if kind == "api-http":
+                    run = _run_http(codes, whos, seconds, server.base, workdir)
+                else:
+                    run = _run(kind, codes, whos, seconds)
+                every[kind].append(run)
+                fx.runs.append(run)
+                ctx.log(f"recharges.redeem_sql: {kind}: {run.summary()}")
+    finally:
+        if server is not None:
+            web._stop(server)
+            shutil.rmtree(workdir, ignore_errors=True)
     runs = {kind: sorted(r, key=lambda run: run.rate)[len(r) // 2]
             for kind, r in every.items()}  # the (upper) median round of each
     books = fx.verify()
@@ -280,7 +386,7 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
                                   for k, r in runs.items()}}
     label = (f"plain psycopg, same rows, {clients} processes "
              f"(p50 {round(_pct(base.latencies or [0], 50) * 1000, 2)} ms)")
-    return [
+    found = [
         Measurement(name=f"recharges.redeem_sql[service {clients}]", unit="redemptions/s",
                     value=runs["service"].rate, baseline=base.rate,
                     baseline_unit="plain SQL redemptions/s", target=TARGET_API,
@@ -294,4 +400,29 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
                                   "via the test client)",
                     baseline_label=label, details={**details, "run": runs["api"].summary()}),
     ]
+    if "api-http" in runs:
+        found.append(Measurement(
+            name=f"recharges.redeem_sql[api-http {clients}]", unit="redemptions/s",
+            value=runs["api-http"].rate, baseline=base.rate,
+            baseline_unit="plain SQL redemptions/s", target=TARGET_API,
+            subject_label=f"POST /api/v1/recharges/redeem over HTTP: {server.label}, "
+                          f"wrk {clients} connections",
+            baseline_label=label, details={**details, "run": runs["api-http"].summary()}))
+    return found
+
+
+def _wait_http(server, timeout: float = 90) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} exited; see its log")
+        try:
+            with urllib.request.urlopen(server.base + "/healthz", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{server.name} did not answer in {timeout:.0f} s")
+            time.sleep(0.3)
 

@@ -102,6 +102,8 @@ MIDDLEWARE = [
     # first: refuses an over-large body or too many fields before anything reads them
     "ficha.core.middleware.RequestLimitsMiddleware",
     "ficha.core.security.HostMiddleware",
+    # API requests with an Authorization header skip the cookie-session middleware below
+    "ficha.core.middleware.TokenApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ficha.core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -145,6 +145,7 @@ class AgentLink:
         self.connected = asyncio.Event()
         self.commands: list[dict] = []  # every command received (tests, bench)
         self.heartbeat_rtts: list[float] = []
+        self.venue: dict = {}  # from welcome: name, language, currency, exponent
         self._ws = None
         self._signer: m.Signer | None = None
         self._reqs = itertools.count(1)
@@ -213,6 +214,8 @@ class AgentLink:
             raise
         self._ws, self._signer = ws, signer
         self.heartbeat_seconds = reply.body.get("heartbeat", self.heartbeat_seconds)
+        if isinstance(reply.body.get("venue"), dict):  # name, language, currency, exponent
+            self.venue = reply.body["venue"]
         self._set_state(reply.body.get("state") or {})
         self.connected.set()
         return self.state
@@ -321,6 +324,10 @@ class AgentLink:
             if not fut.done():
                 fut.set_result(body)
 
+    async def _flush_then_beat(self) -> None:
+        await self.flush_events()
+        await self._beat()
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
@@ -334,9 +341,9 @@ class AgentLink:
             try:
                 await self.connect()
                 delay = retry
-                await self.flush_events()
+                # the reader must run while the queue is sent: it delivers events_ack
                 tasks = [asyncio.ensure_future(self.receive_forever()),
-                         asyncio.ensure_future(self._beat()),
+                         asyncio.ensure_future(self._flush_then_beat()),
                          asyncio.ensure_future(stop.wait())]
                 done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:

@@ -13,6 +13,9 @@ class AccountsConfig(AppConfig):
 
         post_save.connect(_user_saved, sender=get_user_model(),
                           dispatch_uid="ficha.accounts.staff_profile")
+        from . import tokens
+
+        tokens.connect_signals()  # the token lookup cache forgets what changed
 
 
 def _user_saved(sender, instance, raw=False, **kwargs):

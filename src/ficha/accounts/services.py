@@ -236,6 +236,12 @@ def balance(customer: Customer) -> int:
     return ledger.balance(customer.credit_account)
 
 
+def available(customer: Customer) -> int:
+    """What a debit may take of the customer's credit: the balance minus the credit held
+    by their live calls (``ledger.spendable``). Decides a debit only under the lock."""
+    return ledger.spendable(customer.credit_account_id)
+
+
 # --- staff money actions ----------------------------------------------------------------
 def _positive(amount: int) -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
@@ -274,8 +280,9 @@ def refund(actor: audit.Actor, customer: Customer, amount: int, memo: str = ""):
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
         before = balance(customer)
-        if amount > before:
-            raise AccountError(_("The refund is more than the customer's credit."))
+        if amount > available(customer):
+            raise AccountError(_("The refund is more than the customer's credit "
+                                 "(less what their live calls hold)."))
         tx = ledger.post(
             "refund", [(customer.credit_account, amount), (ledger.CASH, -amount)],
             actor=actor, shift=shift, memo=memo, reference=f"customer:{customer.pk}",
@@ -296,8 +303,9 @@ def adjust(actor: audit.Actor, customer: Customer, amount: int, reason: str):
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
         before = balance(customer)
-        if before + amount < 0:
-            raise AccountError(_("The adjustment would make the balance negative."))
+        if amount < 0 and available(customer) + amount < 0:
+            raise AccountError(_("The adjustment would make the balance negative "
+                                 "(counting what the customer's live calls hold)."))
         tx = ledger.post(
             "adjustment", [(ledger.ADJUSTMENTS, amount), (customer.credit_account, -amount)],
             actor=actor, shift=ledger.current_shift(actor.staff), memo=reason,

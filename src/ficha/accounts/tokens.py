@@ -16,14 +16,17 @@ Doors check ``roles.can(user, "manage_tokens")`` before calling ``create_token``
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import os
 import re
 import secrets
+import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -193,27 +196,140 @@ def _aware(value):
     return value
 
 
+# --- the per-process cache of token lookups ----------------------------------------------
+# Every API request authenticates, so each process keeps what it read for a token (the
+# user's columns and group names) and reads it again only when something that could change
+# the answer happened: a token, a staff user, a group or a membership saved or deleted
+# (the signals below, from any process on this machine: the change is published by
+# replacing the file ``<DATA_DIR>/auth-generation``, which every lookup checks with one
+# stat), or after CACHE_SECONDS at most (changes made behind Django's back, e.g. SQL typed
+# by hand or another machine sharing the database).
+CACHE_SECONDS = 30
+CACHE_MAX = 1000  # tokens kept per process (a shop has a handful)
+GENERATION_FILE = "auth-generation"
+
+
+@dataclasses.dataclass
+class _Cached:
+    generation: tuple
+    loaded: float  # time.monotonic()
+    values: list  # the user's field values, in the order of rows.attnames(User)
+    groups: frozenset[str]
+    token_id: int
+    last_used: dt.datetime | None
+
+
+_cache: dict[str, _Cached] = {}
+_local_generation = 0  # bumped by every invalidation in this process
+
+
+def _generation_path():
+    from django.conf import settings
+
+    return settings.DATA_DIR / GENERATION_FILE
+
+
+def _generation() -> tuple:
+    try:
+        st = os.stat(_generation_path())
+    except OSError:
+        return (_local_generation, None)
+    return (_local_generation, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def clear_cache() -> None:
+    """Forget every token lookup of this process (the next request of each reads again)."""
+    global _local_generation
+    _local_generation += 1
+    _cache.clear()
+
+
+def _publish() -> None:
+    """Tell every process on this machine (this one included) to read tokens again."""
+    clear_cache()
+    path = _generation_path()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(secrets.token_hex(8))
+        os.replace(tmp, path)  # a new file each time: its identity changes
+    except OSError:  # a read-only data directory: the other processes wait CACHE_SECONDS
+        tmp.unlink(missing_ok=True)
+
+
+def invalidate(**_kwargs) -> None:
+    """Signal receiver: something the token lookup reads changed. Forgotten here at once,
+    and everywhere when the change commits (a process reading before the commit would
+    cache the old answer)."""
+    clear_cache()
+    transaction.on_commit(_publish)
+
+
+def _user_saved(sender, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a person logging in changes nothing a token lookup reads
+    invalidate()
+
+
+def connect_signals() -> None:
+    """Called from the accounts app's ready()."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    User = get_user_model()
+    post_save.connect(_user_saved, sender=User, dispatch_uid="ficha.tokens.user")
+    post_delete.connect(invalidate, sender=User, dispatch_uid="ficha.tokens.user_del")
+    m2m_changed.connect(invalidate, sender=User.groups.through,
+                        dispatch_uid="ficha.tokens.groups")
+    for model in (ApiToken, Group):
+        post_save.connect(invalidate, sender=model, dispatch_uid=f"ficha.tokens.{model}")
+        post_delete.connect(invalidate, sender=model,
+                            dispatch_uid=f"ficha.tokens.{model}_del")
+
+
+def _lookup(token_hash: str) -> _Cached | None:
+    generation = _generation()  # before reading: a change committed meanwhile wins
+    entry = _cache.get(token_hash)
+    if (entry is not None and entry.generation == generation
+            and time.monotonic() - entry.loaded < CACHE_SECONDS):
+        return entry
+    found = rows.read(get_user_model(), _lookup_sql(), [token_hash], extra=3)
+    if not found:
+        _cache.pop(token_hash, None)
+        return None
+    user, token_id, last_used, _group = found[0]
+    entry = _Cached(generation=generation, loaded=time.monotonic(),
+                    values=[getattr(user, name) for name in rows.attnames(type(user))],
+                    groups=frozenset(group for *_r, group in found if group),
+                    token_id=token_id, last_used=_aware(last_used))
+    if len(_cache) >= CACHE_MAX:
+        _cache.clear()
+    _cache[token_hash] = entry
+    return entry
+
+
 def authenticate_token(plaintext: str, ip: str | None = None):
     """The active user behind this token, or None. Records when it was last used.
 
-    One statement per request, written out (this runs on every API request): the
-    token's user, with the names of the user's groups, so the role checks that follow
-    (``roles.can``) need no query. Nothing is cached across requests: a revoked token,
-    a disabled user or a changed role counts on the very next request."""
+    This runs on every API request: the token's user, with the names of the user's groups
+    (so the role checks that follow, ``roles.can``, need no query), is read with one
+    written-out statement and kept per process (see ``CACHE_SECONDS`` above): a revoked
+    token, a disabled user or a changed role counts on the very next request. Each call
+    gets its own user instance."""
     if not isinstance(plaintext, str):
         return None
     plaintext = plaintext.strip()
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
-    found = rows.read(get_user_model(), _lookup_sql(), [hash_token(plaintext)], extra=3)
-    if not found:
+    entry = _lookup(hash_token(plaintext))
+    if entry is None:
         return None
-    user, token_id, last_used, _group = found[0]
-    roles.remember_groups(user, {group for *_r, group in found if group})
-    last_used = _aware(last_used)
+    User = get_user_model()
+    user = User.from_db(DEFAULT_DB_ALIAS, rows.attnames(User), list(entry.values))
+    roles.remember_groups(user, entry.groups)
     now = clock.now()
+    last_used = entry.last_used
     if last_used is None or now - last_used >= TOUCH_EVERY:
-        ApiToken.objects.filter(pk=token_id).filter(
+        ApiToken.objects.filter(pk=entry.token_id).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOUCH_EVERY)
         ).update(last_used_at=now, last_used_ip=ip or None)
+        entry.last_used = now
     return user

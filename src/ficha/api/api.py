@@ -147,3 +147,7 @@ for _name in OPTIONAL_ROUTERS:
     api.add_router("", _module.router)
 
 __all__ = ["api"]
+
+from .stations import router as stations_router  # noqa: E402 — café stations (issue 9)
+
+api.add_router("", stations_router)

@@ -1,4 +1,4 @@
-"""Hotspot: gateways (NAS), plans and who is online. Thin: every change is a service call."""
+"""Hotspot: gateways (NAS), plans, sessions (online and past). Thin: changes are service calls."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import datetime as dt
 from typing import Literal
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Path, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt
 
+from ficha.accounts.models import Customer
 from ficha.core.money import MoneyError
 from ficha.core.services import currency as venue_currency
+from ficha.hotspot import gateways
 from ficha.hotspot import services as hotspot
-from ficha.hotspot.models import HotspotSession, Nas, Plan
+from ficha.hotspot.models import HotspotAccount, HotspotSession, Nas, Plan, UnknownSource
 from ficha.hotspot.services import coa_jobs
 
 from .auth import actor, require
@@ -24,10 +27,15 @@ from .schemas import (
     Major,
     Minor,
     MoneyOut,
+    PageMeta,
+    PageQuery,
     Text20,
+    Text40,
     Text60,
+    Text150,
     Text255,
     money,
+    paginate,
     parse_major,
 )
 
@@ -212,11 +220,18 @@ def update_plan(request, plan_id: Path[Id], payload: PlanPatch):
 class SessionOut(Schema):
     id: int
     nas: str
+    nas_id: int
     username: str
     customer_id: int | None
     mac: str
+    status: Literal["open", "closed", "stale"] = Field(
+        ..., description="stale: closed without a Stop (NAS silent or restarted)")
+    acct_session_id: str
+    framed_ip: str | None
     started_at: dt.datetime
     updated_at: dt.datetime
+    stopped_at: dt.datetime | None
+    terminate_cause: str
     session_time: int = Field(..., description="Seconds (last report)")
     elapsed: int = Field(..., description="Seconds online now (last report + since)")
     remaining_seconds: int | None = Field(..., description="At the current credit; "
@@ -226,27 +241,8 @@ class SessionOut(Schema):
     output_octets: int = Field(..., description="To the client (download)")
     charged: MoneyOut
     debited: MoneyOut
+    unpaid: MoneyOut = Field(..., description="Charged but not yet taken (no credit)")
     disconnecting: bool = Field(..., description="A Disconnect-Request is on its way")
-
-
-@router.get("/hotspot/sessions", response={200: list[SessionOut], **ERRORS},
-            auth=require("manage_hotspot"), summary="Who is online")
-def list_sessions(request):
-    """Open sessions, newest first (at most 200), with what the credit still buys."""
-    out = []
-    for row in hotspot.live_sessions():
-        s = row.session
-        out.append({
-            "id": s.pk, "nas": s.nas.name, "username": s.username,
-            "customer_id": s.customer_id, "mac": s.mac, "started_at": s.started_at,
-            "updated_at": s.updated_at, "session_time": s.session_time,
-            "elapsed": row.elapsed, "remaining_seconds": row.remaining,
-            "remaining_octets": row.remaining_octets,
-            "input_octets": s.input_octets, "output_octets": s.output_octets,
-            "charged": money(s.charged), "debited": money(s.debited),
-            "disconnecting": row.being_disconnected,
-        })
-    return out
 
 
 class CoaJobOut(Schema):
@@ -276,6 +272,130 @@ def job_out(job) -> dict:
             "error_cause": job.error_cause, "requested_by": job.requested_by}
 
 
+class SessionPage(PageMeta):
+    items: list[SessionOut]
+
+
+class SessionFilter(PageQuery):
+    status: Literal["open", "closed"] | None = Field(
+        None, description="open; closed: ended (with a Stop, or closed as stale)")
+    customer_id: Id | None = None
+    username: Text150 = Field("", description="The account's name or the User-Name")
+    nas_id: Id | None = None
+    mac: Text40 = Field("", description="Device MAC, any spelling")
+    since: dt.datetime | None = Field(None, description="Started at or after (ISO 8601; "
+                                                        "without a zone: the venue's)")
+    until: dt.datetime | None = Field(None, description="Started before")
+
+
+def session_out(row: hotspot.LiveSession) -> dict:
+    s = row.session
+    return {
+        "id": s.pk, "nas": s.nas.name, "nas_id": s.nas_id, "username": s.username,
+        "customer_id": s.customer_id, "mac": s.mac, "status": s.status,
+        "acct_session_id": s.acct_session_id, "framed_ip": s.framed_ip,
+        "started_at": s.started_at, "updated_at": s.updated_at,
+        "stopped_at": s.stopped_at, "terminate_cause": s.terminate_cause,
+        "session_time": s.session_time, "elapsed": row.elapsed,
+        "remaining_seconds": row.remaining, "remaining_octets": row.remaining_octets,
+        "input_octets": s.input_octets, "output_octets": s.output_octets,
+        "charged": money(s.charged), "debited": money(s.debited),
+        "unpaid": money(s.unpaid), "disconnecting": row.being_disconnected,
+    }
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+@router.get("/hotspot/sessions", response={200: SessionPage, **ERRORS},
+            auth=require("manage_hotspot"), summary="List sessions (online and past)")
+def list_sessions(request, filters: Query[SessionFilter]):
+    """Sessions newest first, paginated, with filters; open ones with what the credit
+    still buys. A malformed MAC or ``since`` after ``until`` is a 422 with a message."""
+    mac = filters.mac.strip()
+    if mac and not gateways.clean_mac(mac):
+        return Status(422, {"detail": _("“%(mac)s” is not a MAC address such as "
+                                        "AA:BB:CC:00:00:01.") % {"mac": mac},
+                            "code": "validation_error"})
+    since, until = _aware(filters.since), _aware(filters.until)
+    if since is not None and until is not None and since > until:
+        return Status(422, {"detail": _("“since” must not be after “until”."),
+                            "code": "validation_error"})
+    qs = hotspot.find_sessions(status=filters.status or "", customer_id=filters.customer_id,
+                               username=filters.username, nas_id=filters.nas_id, mac=mac,
+                               since=since, until=until)
+    items, meta = paginate(qs, filters.page, filters.page_size)
+    return {**meta, "items": [session_out(row) for row in hotspot.describe(items)]}
+
+
+class RecordOut(Schema):
+    id: int
+    kind: Literal["start", "interim", "stop"]
+    received_at: dt.datetime
+    session_time: int
+    input_octets: int = Field(..., description="Gigawords folded in")
+    output_octets: int
+    terminate_cause: str
+    debit: MoneyOut
+    transaction_id: int | None
+
+
+class DebitOut(Schema):
+    transaction_id: int
+    created_at: dt.datetime
+    amount: MoneyOut
+    memo: str
+
+
+class SessionDetailOut(SessionOut):
+    records: list[RecordOut]
+    debits: list[DebitOut] = Field(..., description="Ledger transactions of its usage")
+    requests: list[CoaJobOut] = Field(..., description="CoA/Disconnect requests, newest "
+                                                      "first")
+
+
+@router.get("/hotspot/sessions/{session_id}", response={200: SessionDetailOut, **ERRORS},
+            auth=require("manage_hotspot"), summary="One session with its records")
+def get_session(request, session_id: Path[Id]):
+    """A session with its accounting records, the ledger debits of its usage and its
+    CoA/Disconnect requests."""
+    detail = hotspot.session_detail(session_id)
+    if detail is None:
+        return Status(404, {"detail": _("No such session."), "code": "not_found"})
+    by_tx = {r.transaction_id: r.debit for r in detail.records if r.transaction_id}
+    return {
+        **session_out(detail.live),
+        "records": [{"id": r.pk, "kind": r.kind, "received_at": r.received_at,
+                     "session_time": r.session_time, "input_octets": r.input_octets,
+                     "output_octets": r.output_octets, "terminate_cause": r.terminate_cause,
+                     "debit": money(r.debit), "transaction_id": r.transaction_id}
+                    for r in detail.records],
+        "debits": [{"transaction_id": t.pk, "created_at": t.created_at,
+                    "amount": money(by_tx.get(t.pk, 0)), "memo": t.memo}
+                   for t in detail.debits],
+        "requests": [job_out(j) for j in detail.jobs],
+    }
+
+
+class UnknownSenderOut(Schema):
+    address: str
+    dropped: int
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+@router.get("/hotspot/unknown-senders", response={200: list[UnknownSenderOut], **ERRORS},
+            auth=require("manage_hotspot"), summary="Packets from addresses that are no NAS")
+def list_unknown_senders(request):
+    """The latest 100 addresses that sent RADIUS packets without being a NAS (dropped and
+    counted), most recent first. Drops per NAS are in ``GET /hotspot/nas``."""
+    return [{"address": u.address, "dropped": u.dropped, "first_seen_at": u.first_seen_at,
+             "last_seen_at": u.last_seen_at} for u in UnknownSource.objects.all()[:100]]
+
+
 @router.post("/hotspot/sessions/{session_id}/kick", response={202: CoaJobOut, **ERRORS},
              auth=require("manage_hotspot"), summary="Disconnect a session")
 def kick_session(request, session_id: Path[Id]):
@@ -297,3 +417,49 @@ def kick_session(request, session_id: Path[Id]):
 def list_coa(request):
     """The latest 200 CoA/Disconnect requests with their state and the gateway's answer."""
     return [job_out(j) for j in hotspot.coa_requests(200)]
+
+
+# --- a customer's plan: their own (override), else their price group's ---------------------
+class CustomerPlanOut(Schema):
+    customer_id: int
+    override: PlanOut | None = Field(..., description="The account's own plan; null: "
+                                                      "none (its price group's applies)")
+    plan: PlanOut | None = Field(..., description="The plan that applies now")
+    first_login_at: dt.datetime | None = Field(..., description="Validity counts from it")
+
+
+class CustomerPlanIn(In):
+    plan_id: Id | None = Field(..., description="A plan's id; null: back to the price "
+                                                "group's plan")
+
+
+def customer_plan_out(customer) -> dict:
+    state = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    plan = hotspot.plan_for(customer, state)
+    override = state.plan if state is not None and state.plan_id else None
+    return {"customer_id": customer.pk,
+            "override": plan_out(override) if override else None,
+            "plan": plan_out(plan) if plan else None,
+            "first_login_at": state.first_login_at if state else None}
+
+
+@router.get("/hotspot/customers/{customer_id}/plan", response={200: CustomerPlanOut, **ERRORS},
+            auth=require("manage_hotspot"), summary="A customer's hotspot plan")
+def get_customer_plan(request, customer_id: Path[Id]):
+    return customer_plan_out(get_object_or_404(Customer, pk=customer_id))
+
+
+@router.post("/hotspot/customers/{customer_id}/plan",
+             response={200: CustomerPlanOut, **ERRORS}, auth=require("manage_hotspot"),
+             summary="Give a customer their own hotspot plan")
+def set_customer_plan(request, customer_id: Path[Id], payload: CustomerPlanIn):
+    """The account's own plan, whatever its price group (audited); ``plan_id`` null goes
+    back to the price group's. Sessions already open keep the plan they started with."""
+    customer = get_object_or_404(Customer, pk=customer_id)
+    plan = None
+    if payload.plan_id is not None:
+        plan = Plan.objects.filter(pk=payload.plan_id).first()
+        if plan is None:
+            return Status(400, {"detail": _("No such plan."), "code": "invalid"})
+    hotspot.set_customer_plan(actor(request), customer, plan)
+    return customer_plan_out(customer)

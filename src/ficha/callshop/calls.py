@@ -17,11 +17,14 @@ Who pays for a call, in this order:
   at checkout (no ledger entry until then).
 
 Prepaid calls *reserve* credit: the authorization grants the longest talk time whose
-rounded cost fits the credit left after the reservations of the account's other live
-calls (connect fee, minimum block and minimum cost included, ``rating.max_talk_time``),
-and holds that cost until the call ends. The end rates the talk time (at most the granted
-time) with the rate copied at authorization and debits the account through the ledger,
-exactly once: a retried end answers what the first one did.
+rounded cost fits the account's spendable credit (``ledger.spendable``: balance minus the
+holds of its other live calls; connect fee, minimum block and minimum cost included,
+``rating.max_talk_time``), and places a ledger hold of that cost ("call:<id>") until the
+call ends. Every other debit of the account (café time, Wi-Fi, packages, refunds) sees
+the hold and cannot take that credit. The end rates the talk time (at most the granted
+time) with the rate copied at authorization, releases the hold and debits the account
+through the ledger in one transaction (``ledger.settle_hold``), exactly once: a retried
+end answers what the first one did.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -39,7 +41,6 @@ from ficha.accounts.models import Customer
 from ficha.core import audit, clock, throttle
 from ficha.core.money import Money, exponent
 from ficha.ledger import services as ledger
-from ficha.ledger.models import Account as LedgerAccount
 from ficha.recharges import services as recharges
 
 from . import rating
@@ -128,10 +129,13 @@ def credit_of(customer: Customer) -> int:
 
 
 def held(customer: Customer) -> int:
-    """Credit reserved by the customer's live calls."""
-    return Call.objects.filter(
-        customer=customer, state__in=(Call.State.RESERVED, Call.State.ANSWERED)
-    ).aggregate(s=Sum("reserved"))["s"] or 0
+    """Credit held on the customer's account (their live calls' ledger holds)."""
+    return ledger.held(customer.credit_account_id)
+
+
+def hold_reference(call: Call | int) -> str:
+    """The reference of a call's ledger hold."""
+    return f"call:{call.pk if isinstance(call, Call) else call}"
 
 
 def _money(amount: int, currency: str) -> str:
@@ -242,7 +246,7 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
     # the same credit.
     with transaction.atomic():
         lock_customers([customer.pk])
-        free = credit_of(customer) - held(customer)
+        free = ledger.spendable(customer.credit_account_id)
         seconds = rating.max_talk_time(terms, max(free, 0), policy)
         if seconds <= 0:
             message = _("Not enough credit: %(credit)s left, the shortest call to %(dest)s "
@@ -262,6 +266,9 @@ def authorize(booth_ref: str, dialled: str, *, account: str = "", account_pin: s
                 call.save(force_insert=True)
         except IntegrityError:
             call = None
+        else:
+            if reserve > 0:  # a free destination holds nothing
+                ledger.place_hold(customer.credit_account_id, reserve, hold_reference(call))
     if call is None:  # the same PBX call id, authorized in parallel
         return _again(Call.objects.get(external_id=external_id))
     if seconds < 120:
@@ -415,27 +422,27 @@ def _end(call: Call, billsec: int, disposition: str, *, answered_at=None, ended_
                          "time.") % {"talk": billsec, "granted": talk})[:200]
     call.reserved = 0
     debited = False
-    if call.customer_id is not None and cost > 0:
-        tx = ledger.post(
-            LEDGER_KIND,
+    if call.customer_id is not None:
+        # The hold released and the cost debited together (the debit may use its hold).
+        tx = ledger.settle_hold(
+            hold_reference(call), LEDGER_KIND,
             [(_credit_account(call), cost), (ledger.REVENUE_CALLS, -cost)],
             actor=audit.Actor(source="pbx", label=f"booth {call.booth_id}"),
             reference=f"call:{call.pk}",
             memo=(f"call {call.digits} {call.billed_seconds}s" + source_note)[:255],
         )
-        call.ledger_transaction = tx
-        debited = True
+        if tx is not None:
+            call.ledger_transaction = tx
+            debited = True
     call.save()
     return Ending(call, cost, billed, debited, False)
 
 
 def lock_customers(ids) -> None:
     """Lock the customers' credit accounts (in id order), as every other debit of a
-    customer's credit does: their credit and reservations stay still until commit."""
-    accounts_ids = sorted(Customer.objects.filter(pk__in=set(ids)).values_list(
+    customer's credit does: their credit and holds stay still until commit."""
+    ledger.lock_accounts(Customer.objects.filter(pk__in=set(ids)).values_list(
         "credit_account_id", flat=True))
-    list(LedgerAccount.objects.select_for_update().filter(pk__in=accounts_ids)
-         .order_by("pk").values_list("pk", flat=True))
 
 
 def _credit_account(call: Call) -> int:
@@ -444,4 +451,5 @@ def _credit_account(call: Call) -> int:
 
 
 __all__ = ["Authorization", "CallError", "Ending", "authorize", "end_call", "find_booth",
-           "get_call", "held", "credit_of", "deck_for", "open_session", "THROTTLE_SCOPE"]
+           "get_call", "held", "hold_reference", "credit_of", "deck_for", "open_session",
+           "THROTTLE_SCOPE"]

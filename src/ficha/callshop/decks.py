@@ -84,6 +84,7 @@ class ParsedDeck:
     header: bool = False
     columns: tuple[str, ...] = ()
     lines: int = 0  # data lines read (not counting the header, blank and comment lines)
+    decimal_comma: bool = False  # prices were written with a decimal comma ("0,05")
 
 
 def decode(data: bytes) -> str:
@@ -189,6 +190,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
     parse_micro = rating.parse_micro
     count = 0
     ok_prefix = _PREFIX.match
+    comma = False
     for line_no, cells in records:
         count += 1
         if progress is not None and count % 5000 == 0:
@@ -197,6 +199,8 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             # The common case, read directly: prefix;description;price, all good.
             prefix, desc, raw_price = cells[0].strip(), cells[1].strip(), cells[2].strip()
             price = _plain_price(raw_price)
+            if not comma and "," in raw_price:
+                comma = True
             if price is not None and ok_prefix(prefix) and len(desc) <= MAX_DESCRIPTION:
                 key = (prefix, "", None, None)
                 if key not in seen:
@@ -242,6 +246,8 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             errors.append(RowError(line_no, "price", _("Missing.")))
             bad = True
         else:
+            if not comma and "," in raw_price:
+                comma = True
             try:
                 price = parse_micro(raw_price)
             except RatingError as exc:
@@ -268,6 +274,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
         seen[key] = line_no
         rows.append(row)
     out.lines = count
+    out.decimal_comma = comma
     if not rows and not errors:
         errors.append(RowError(1, "", _("The file holds no rates.")))
     if progress is not None:

@@ -49,6 +49,9 @@ MAX_TABLES = 16  # billing shapes with a table; rarer shapes are computed
 _IGNORED = str.maketrans("", "", " .-()/\u00a0\t")
 
 
+RULES = ("plus", "international", "national", "local")  # how DialPlan.read read a number
+
+
 class NumberError(ValueError):
     """A dialled string that is not a phone number."""
 
@@ -70,6 +73,12 @@ class DialPlan:
 
     def normalise(self, dialled: str) -> str:
         """E.164 digits of ``dialled`` (no "+"), or :class:`NumberError`."""
+        return self.read(dialled)[0]
+
+    def read(self, dialled: str) -> tuple[str, str]:
+        """E.164 digits of ``dialled`` and which rule made them (one of :data:`RULES`:
+        ``"plus"``, ``"international"``, ``"national"``, ``"local"``), or
+        :class:`NumberError`."""
         number = dialled.strip()
         if not number.isdigit():
             # "+33 (0)1 40…": the "(0)" is the trunk prefix written for national callers.
@@ -78,22 +87,37 @@ class DialPlan:
                 number = number[1:]
                 if not number.isdigit():
                     raise NumberError(_("“%(n)s” is not a phone number.") % {"n": dialled})
-                return self._check(number, dialled)
+                return self._check(number, dialled), "plus"
             if not number.isdigit():
                 raise NumberError(_("“%(n)s” is not a phone number.") % {"n": dialled})
         intl = self.international_prefix
         if intl and number.startswith(intl):
-            return self._check(number[len(intl):], dialled)
+            return self._check(number[len(intl):], dialled), "international"
         trunk = self.national_prefix
         if trunk and number.startswith(trunk):
-            return self._check(self.country_code + number[len(trunk):], dialled)
-        return self._check(self.country_code + number, dialled)
+            return self._check(self.country_code + number[len(trunk):], dialled), "national"
+        return self._check(self.country_code + number, dialled), "local"
 
     @staticmethod
     def _check(digits: str, dialled: str) -> str:
         if not digits or len(digits) > MAX_DIGITS:
             raise NumberError(_("“%(n)s” is not a phone number.") % {"n": dialled})
         return digits
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A prefix the longest-prefix match tried: the deck's rows with it (none: not in the
+    deck), whether each applies at the call's start, and the one chosen (if any)."""
+
+    prefix: str
+    rows: tuple[Terms, ...]
+    applies: tuple[bool, ...]
+    chosen: Terms | None = None
+
+    @property
+    def rows_applies(self) -> list[tuple[Terms, bool]]:
+        return list(zip(self.rows, self.applies, strict=True))
 
 
 @dataclass(slots=True)
@@ -167,16 +191,35 @@ class DeckIndex:
 
     def match(self, digits: str, when: dt.datetime | None = None) -> Terms | None:
         """The row for E.164 ``digits`` at local time ``when`` (None: no row matches)."""
+        return self._walk(digits, when, None)
+
+    def lookup(self, digits: str, when: dt.datetime | None = None
+               ) -> tuple[Terms | None, list[Candidate]]:
+        """:meth:`match`, with every prefix it considered, longest first (the rate tool)."""
+        seen: list[Candidate] = []
+        return self._walk(digits, when, seen), seen
+
+    def _walk(self, digits: str, when: dt.datetime | None, seen: list | None) -> Terms | None:
+        # The longest-prefix rule, in one place (cost_many inlines it for speed; a test
+        # checks both agree).
         exact = self._exact
         for length in self._lengths:
+            if seen is not None and length > len(digits):
+                continue
             hit = exact.get(digits[:length])
             if hit is None:
+                if seen is not None:
+                    seen.append(Candidate(digits[:length], (), ()))
                 continue
-            if type(hit[0]) is Terms:
+            if type(hit[0]) is Terms and seen is None:
                 return hit[0]
-            for candidate in hit:
-                if candidate[0].applies(when):
-                    return candidate[0]
+            rows = tuple(c[0] for c in ((hit,) if type(hit[0]) is Terms else hit))
+            applies = tuple(t.applies(when) for t in rows)
+            chosen = next((t for t, ok in zip(rows, applies, strict=True) if ok), None)
+            if seen is not None:
+                seen.append(Candidate(digits[:length], rows, applies, chosen))
+            if chosen is not None:
+                return chosen
         return None
 
     def rate(self, digits: str, duration: int, when: dt.datetime | None = None, *,

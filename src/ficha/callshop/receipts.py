@@ -106,12 +106,7 @@ def escpos_receipt(receipt: Receipt, *, width_mm: int = 80, cut: bool = True,
             for line in _pair(t.encode(row.left).decode(t.codec),
                               t.encode(row.right).decode(t.codec), t.columns):
                 t.raw(line.encode(t.codec) + escpos.LF)
-    t.style()
-    if cut:
-        t.feed(1)
-        t.cut()
-    else:
-        t.feed(4)
+    t.end(cut=cut)
     return bytes(t.out)
 
 

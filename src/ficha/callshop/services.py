@@ -25,7 +25,7 @@ from ficha.core.services import currency, venue_settings
 
 from . import decks, pricing, rating
 from .cdr import Cdr
-from .matching import DeckIndex, DialPlan, NumberError
+from .matching import Candidate, DeckIndex, DialPlan, NumberError
 from .models import Deck, DialingPlan, Rate
 
 INSERT_CHUNK = 5000  # rows per INSERT statement / progress step
@@ -76,11 +76,13 @@ def update_dialing_plan(actor: audit.Actor, *, international_prefix: str, nation
 
 
 # --- decks ------------------------------------------------------------------------------
-DECK_OPTIONS = ("description", "price_group", "rounding", "whole_duration",
+DECK_OPTIONS = ("name", "description", "price_group", "rounding", "whole_duration",
                 "default_min_block", "default_increment")
 
 
 def _check_deck_options(options: dict) -> None:
+    if "name" in options:
+        options["name"] = _clean_name(options["name"])
     unknown = set(options) - set(DECK_OPTIONS)
     if unknown:
         raise CallshopError(_("Unknown deck setting %(name)s.") % {"name": sorted(unknown)[0]})
@@ -129,19 +131,27 @@ def create_deck(actor: audit.Actor, name: str, **options) -> Deck:
 
 
 def update_deck(actor: audit.Actor, deck: Deck, **options) -> Deck:
-    """Change a deck's settings (rounding, convention, price group, default billing)."""
+    """Change a deck's name or settings (rounding, convention, price group, default
+    billing)."""
     _check_deck_options(options)
     _check_group_free(options, deck)
-    with transaction.atomic():
-        deck = Deck.objects.select_for_update().get(pk=deck.pk)
-        before = audit.snapshot(deck, list(options))
-        for name, value in options.items():
-            setattr(deck, name, value)
-        deck.version += 1  # rating changes: cached indexes are rebuilt
-        deck.save()
-        audit.record(actor, "callshop.deck_update", deck, before=before,
-                     after=audit.snapshot(deck, list(options)),
-                     summary=_("Rate deck %(name)s changed") % {"name": deck.name})
+    name = options.get("name")
+    if name is not None and Deck.objects.filter(name=name).exclude(pk=deck.pk).exists():
+        raise CallshopError(_("A deck named %(name)s exists already.") % {"name": name})
+    try:
+        with transaction.atomic():
+            deck = Deck.objects.select_for_update().get(pk=deck.pk)
+            before = audit.snapshot(deck, list(options))
+            for key, value in options.items():
+                setattr(deck, key, value)
+            deck.version += 1  # rating changes: cached indexes are rebuilt
+            deck.save()
+            audit.record(actor, "callshop.deck_update", deck, before=before,
+                         after=audit.snapshot(deck, list(options)),
+                         summary=_("Rate deck %(name)s changed") % {"name": deck.name})
+    except IntegrityError:  # renamed at the same moment by someone else
+        raise CallshopError(_("A deck named %(name)s exists already.") % {"name": name}) \
+            from None
     return deck
 
 
@@ -170,6 +180,7 @@ class ImportResult:
     separator: str
     header: bool
     columns: tuple[str, ...]
+    decimal_comma: bool = False  # amounts were written "0,05"
     sample: list[tuple] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -207,7 +218,7 @@ def import_deck(actor: audit.Actor, data: bytes | str, deck_name: str, *,
         rows=len(parsed.rows), lines=parsed.lines, written=0,
         replaced=deck.row_count if deck else 0, errors=parsed.errors,
         separator=parsed.separator, header=parsed.header, columns=parsed.columns,
-        sample=parsed.rows[:SAMPLE_ROWS],
+        decimal_comma=parsed.decimal_comma, sample=parsed.rows[:SAMPLE_ROWS],
     )
     if preview or parsed.errors:
         result.seconds = time.perf_counter() - started
@@ -320,6 +331,9 @@ class Quote:
     digits: str  # E.164 digits
     deck: Deck
     rated: rating.Rated | None  # None: no rate for this destination
+    rule: str = ""  # how the dialing plan read the number (matching.RULES)
+    plan: DialPlan | None = None
+    candidates: tuple[Candidate, ...] = ()  # the prefixes tried, longest first
 
     @property
     def lines(self) -> tuple[str, ...]:
@@ -327,16 +341,37 @@ class Quote:
 
 
 def quote(deck: Deck, dialled: str, duration: int, when: dt.datetime | None = None) -> Quote:
-    """Rate one call step by step (the console's rate tool, receipts, the PBX later)."""
+    """Rate one call step by step (the console's rate tool, ``ficha rates quote``): the
+    number read with the venue's dialing plan, the prefixes the longest-prefix match
+    tried, and the cost explained by the rating formula itself."""
+    plan = dial_plan()
     try:
-        digits = dial_plan().normalise(dialled)
+        digits, rule = plan.read(dialled)
     except NumberError as exc:
         raise CallshopError(str(exc)) from None
     if isinstance(duration, bool) or not isinstance(duration, int) or not 0 <= duration \
             <= 7 * 86400:
         raise CallshopError(_("A duration is a whole number of seconds from 0 to 604800."))
-    rated = deck_index(deck).rate(digits, duration, local_time(when), explain=True)
-    return Quote(dialled=dialled, digits=digits, deck=deck, rated=rated)
+    index = deck_index(deck)
+    terms, candidates = index.lookup(digits, local_time(when))
+    rated = None if terms is None else rating.rate_call(terms, duration, index.policy,
+                                                        explain=True)
+    return Quote(dialled=dialled, digits=digits, deck=deck, rated=rated, rule=rule, plan=plan,
+                 candidates=tuple(candidates))
+
+
+def search_rates(deck: Deck, query: str = ""):
+    """The deck's rows in prefix order; ``query`` keeps those whose prefix starts with its
+    digits ("+44 20" → 4420…) or whose destination contains it."""
+    rows = Rate.objects.filter(deck_id=deck.pk).order_by("prefix", "id")
+    query = (query or "").strip()
+    if query:
+        digits = query.lstrip("+").replace(" ", "")
+        if digits.isdigit():
+            rows = rows.filter(prefix__startswith=digits)
+        else:
+            rows = rows.filter(description__icontains=query)
+    return rows
 
 
 def rate_cdrs(deck: Deck, records: list[Cdr]) -> list[pricing.RatedCdr | pricing.Unrated]:

@@ -13,3 +13,8 @@ class ConsoleConfig(AppConfig):
         from .views.cdrs import MAX_UPLOAD_BYTES, UPLOAD_PATH
 
         allow_body(UPLOAD_PATH, MAX_UPLOAD_BYTES)  # PBX call-record files
+
+        from .views.rates import IMPORT_PATH
+        from .views.rates import MAX_UPLOAD_BYTES as MAX_DECK_UPLOAD
+
+        allow_body(IMPORT_PATH, MAX_DECK_UPLOAD)  # rate deck files

@@ -43,6 +43,7 @@ ITEMS: list[NavItem] = [
             ("tariff", "station_group", "package"), 55),
     NavItem("console:booths", _("Booths"), "use_booths", ("booth",), 45),
     NavItem("console:cdr_import", _("Call records"), "import_cdrs", ("cdr_",), 47),
+    NavItem("console:rate_decks", _("Call rates"), "manage_rates", ("rate_",), 48),
     NavItem("console:alerts", _("Alerts"), "view_alerts", ("alert",), 60,
             badge=_open_alert_count),
     NavItem("console:audit", _("Audit log"), "view_audit", ("audit",), 70),

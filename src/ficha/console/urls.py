@@ -17,6 +17,7 @@ from .views import (
     hotspot,
     hotspot_sessions,
     printing,
+    rates,
     recharges,
     settings,
     shifts,
@@ -43,6 +44,8 @@ urlpatterns = [
     path("hotspot/sessions/<int:pk>/kick/", hotspot_sessions.kick, name="hotspot_kick"),
     path("hotspot/history/", hotspot_sessions.history, name="hotspot_history"),
     path("hotspot/coa/", hotspot_sessions.coa, name="hotspot_coa"),
+    path("hotspot/customers/<int:pk>/plan/", hotspot.customer_plan,
+         name="hotspot_customer_plan"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),
     path("alerts/unlock/", alerts.unlock, name="alerts_unlock"),
     # café tariffs, station groups, time packages
@@ -132,4 +135,10 @@ urlpatterns = [
     path("stations/sessions/<int:pk>/", stations.session_bill, name="station_bill"),
     path("stations/sessions/<int:pk>/checkout/", stations.session_checkout,
          name="station_checkout"),
+    # call-shop rate decks and the rate tool
+    path("rates/", rates.deck_list, name="rate_decks"),
+    path("rates/import/", rates.deck_import, name="rate_import"),
+    path("rates/quote/", rates.rate_quote, name="rate_quote"),
+    path("rates/<int:pk>/", rates.deck_detail, name="rate_deck"),
+    path("rates/<int:pk>/export.csv", rates.deck_export, name="rate_export"),
 ]

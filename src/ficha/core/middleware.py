@@ -135,3 +135,91 @@ class RequestLimitsMiddleware:
         except TooManyFieldsSent:
             return too_many_fields(request)
         return self.get_response(request)
+
+
+# --- The lean path of token requests to the API --------------------------------------------
+TOKEN_API_SKIPS = frozenset({
+    # serve static files: nothing under /api/ is one
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # the console's cookie session, its user, CSRF, flash messages, idle logout, htmx:
+    # a request with an Authorization header is authenticated by its token only
+    # (ficha.api.auth), which involves no cookie, so none of these has anything to do
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "ficha.accounts.middleware.StaffSessionMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+})
+
+
+def is_token_api_request(request) -> bool:
+    """An API request carrying credentials in its Authorization header (a bearer token:
+    the API then ignores the session cookie, see ficha.api.auth)."""
+    return (request.path_info.startswith(API_PREFIX)
+            and "HTTP_AUTHORIZATION" in request.META)
+
+
+class TokenApiMiddleware:
+    """Sends API requests that carry an ``Authorization`` header through a shorter chain.
+
+    Rule: every middleware listed after this one in ``MIDDLEWARE`` runs for every request,
+    except those in ``TOKEN_API_SKIPS`` for a token request to the API
+    (:func:`is_token_api_request`). What stays — security headers, CSP, the language
+    (``Accept-Language``, for translated error messages), the common middleware, framing,
+    the client's address — behaves as for any request; the token itself, the role and
+    every throttle are checked by the API as always. Such a request gets an anonymous
+    ``request.user`` until its token is accepted. Nothing else changes: a request without
+    the header, or outside /api/, takes the whole chain.
+
+    The shorter chain is a second Django request handler built from the same settings
+    (URL resolution, view middleware, exception handling), once per process.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.lean = _lean_handler(f"{type(self).__module__}.{type(self).__qualname__}")
+
+    def __call__(self, request):
+        if not is_token_api_request(request):
+            return self.get_response(request)
+        from django.contrib.auth.models import AnonymousUser
+
+        request.user = AnonymousUser()
+        return self.lean._middleware_chain(request)
+
+
+def _lean_handler(own_path: str):
+    from django.core.exceptions import MiddlewareNotUsed
+    from django.core.handlers.base import BaseHandler
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.utils.module_loading import import_string
+
+    middleware = list(settings.MIDDLEWARE)
+    after = middleware[middleware.index(own_path) + 1:]
+    kept = [path for path in after if path not in TOKEN_API_SKIPS]
+
+    class LeanHandler(BaseHandler):
+        def load_middleware(self, is_async=False):
+            """Django's BaseHandler.load_middleware for the kept middleware (sync)."""
+            self._view_middleware = []
+            self._template_response_middleware = []
+            self._exception_middleware = []
+            handler = convert_exception_to_response(self._get_response)
+            for path in reversed(kept):
+                try:
+                    mw = import_string(path)(handler)
+                except MiddlewareNotUsed:
+                    continue
+                if hasattr(mw, "process_view"):
+                    self._view_middleware.insert(0, mw.process_view)
+                if hasattr(mw, "process_template_response"):
+                    self._template_response_middleware.append(mw.process_template_response)
+                if hasattr(mw, "process_exception"):
+                    self._exception_middleware.append(mw.process_exception)
+                handler = convert_exception_to_response(mw)
+            self._middleware_chain = handler
+
+    lean = LeanHandler()
+    lean.load_middleware()
+    return lean

@@ -70,6 +70,7 @@ CAPABILITIES: dict[str, tuple[str, set[str]]] = {
     "manage_booths": (_("Set up phone booths and the counter's cash rounding"), _MGMT),
     "pbx_calls": (_("Authorize and end booth calls (phone system)"), {OWNER, PBX}),
     "import_cdrs": (_("Import call records (CDR) from the phone system"), _MGMT),
+    "manage_rates": (_("Manage call rate decks and see what a call costs"), _MGMT),
 }
 
 # role -> the capabilities it has (the table above, turned around)

@@ -40,6 +40,12 @@ def columns(model: type[models.Model]) -> str:
     return _reader(model)[0]
 
 
+def attnames(model: type[models.Model]) -> list[str]:
+    """The model's field attribute names in the order :func:`read` fills them (for
+    ``model.from_db``)."""
+    return _reader(model)[1]
+
+
 def read(model: type[models.Model], sql: str, params, extra: int = 0) -> list[tuple]:
     """Run ``sql`` (``SELECT <columns(model)>[, extra columns] ...``) and return one
     ``(instance, *extra values)`` per row; the model's values pass through the fields'

@@ -13,6 +13,8 @@ class HotspotConfig(AppConfig):
         from . import services
         from .services import coa_jobs
 
+        # before the stale-session job: a metered portal session is never "silent"
+        jobs.register("hotspot.meter_portal_sessions", services.meter_portal_sessions)
         jobs.register("hotspot.close_stale_sessions", services.close_stale_sessions)
         jobs.register("hotspot.purge_tickets", services.purge_tickets)
         jobs.register("hotspot.review_sessions", services.review_sessions)

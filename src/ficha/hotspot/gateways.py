@@ -364,10 +364,13 @@ def parse_opennds(params) -> Gateway:
         hid=fields["hid"])
 
 
-def opennds_auth_url(gw: Gateway, faskey: str, redir: str = "") -> str:
+def opennds_auth_url(gw: Gateway, faskey: str, redir: str = "", custom: str = "") -> str:
+    """openNDS's auth link; ``custom`` reaches its BinAuth script (per-client limits)."""
     query = {"tok": fas_rhid(gw.hid, faskey)}
     if redir:
         query["redir"] = redir
+    if custom:
+        query["custom"] = custom
     return f"{gw.login_url}?{urlencode(query, quote_via=quote)}"
 
 

@@ -197,6 +197,9 @@ class HotspotSession(models.Model):
     decided_credit = models.BigIntegerField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_timeout = models.BigIntegerField(null=True, blank=True)
+    # Sessions the captive portal opened for a gateway that reports no usage (openNDS):
+    # the end the gateway was given (BinAuth); the worker meters them by wall clock.
+    granted_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -145,3 +145,37 @@ class Entry(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount:+d} {self.currency}"
+
+
+class Hold(models.Model):
+    """Credit set aside on an account for a debit still to come (a live call's cost).
+
+    Not a money row: a hold moves nothing and Σ ledger is unchanged; it only lowers what
+    other debits of the account may take (``services.spendable``: balance − open holds).
+    Its life is one step, open → released, done by ``services.release_hold`` with a
+    conditional UPDATE (``released_at IS NULL``), so a hold is released exactly once and
+    never changes otherwise; rows are kept as the record of what was held and when.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds",
+                                db_index=False)
+    amount = models.BigIntegerField()  # minor units, > 0
+    currency = models.CharField(max_length=3)
+    # Who the hold is for ("call:42"): unique, so a retried placement finds the first one.
+    reference = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=clock.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account"], condition=Q(released_at__isnull=True),
+                                name="ledger_hold_open")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0),
+                                              name="ledger_hold_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount} {self.currency}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.released_at is None

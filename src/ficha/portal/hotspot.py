@@ -22,9 +22,10 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ficha.accounts import logins
@@ -209,13 +210,20 @@ def _handoff(request, gw: gateways.Gateway, nas: Nas, customer):
             gw, customer.username, ticket.secret, nas.uam_secret, userurl=gw.orig_url)
     else:
         # openNDS asks no RADIUS server: Ficha decides here, with the ticket, exactly as
-        # it would answer an Access-Request (credit, plan, validity, devices).
-        decision = hotspot.authorize(nas, hotspot.AuthRequest(
-            username=customer.username, password=ticket.secret, mac=gw.mac))
+        # it would answer an Access-Request (credit, plan, validity, devices). It reports
+        # no usage either: Ficha opens the session and meters it by wall clock, and the
+        # router gets the same limits through BinAuth (signed ``custom``).
+        decision, _session = hotspot.portal_login(nas, customer, ticket.secret,
+                                                  hid=gw.hid, mac=gw.mac, ip=gw.ip)
         if not decision.accept:
             return _login_page(request, gw, 403, login_error=decision.message)
+        plan = decision.plan
+        custom = hotspot.binauth_custom(
+            gw.hid, nas.fas_key, decision.session_timeout, up_kbps=plan.rate_up_kbps or 0,
+            down_kbps=plan.rate_down_kbps or 0, quota_bytes=decision.quota)
         context["go_url"] = gateways.opennds_auth_url(gw, nas.fas_key,
-                                                      redir=_status_url(request))
+                                                      redir=_status_url(request),
+                                                      custom=custom)
     response = _page(request, "portal/hotspot/handoff.html", context)
     if form_origin:
         _allow_form_to(response, form_origin)
@@ -285,6 +293,8 @@ def logout(request):
     """End the portal session, then send the browser to the gateway's log-out address."""
     gw, _nas = _gateway(request)
     if request.customer is not None:
+        # Sessions Ficha meters itself (openNDS) end here; RADIUS gateways send a Stop.
+        hotspot.log_out(request.customer, gw.mac if gw else "")
         auth.logout(request)
     request.session.pop(SESSION_KEY, None)
     if gw is None or not gw.logout_url:
@@ -310,3 +320,27 @@ def _data(octets: int | None) -> str:
     if octets >= 10 ** 10:
         return _("%(n)d GB") % {"n": octets // 10 ** 9}
     return _("%(n)d MB") % {"n": octets // 10 ** 6}
+
+
+# --- the openNDS router reports a session's end (BinAuth) --------------------------------
+@csrf_exempt  # a machine door: the report is signed with the NAS's FAS key instead
+@require_http_methods(["POST"])
+def opennds_ended(request):
+    """contrib/opennds/ficha-binauth.sh posts here when openNDS ends a client's session
+    (log out, idle, timeout, quota, shutdown): Ficha then stops metering it. 204 done;
+    404 nothing to do (unknown sender or session, already stopped, bad signature);
+    400 malformed."""
+    try:
+        incoming = int(request.POST.get("in", ""))
+        outgoing = int(request.POST.get("out", ""))
+    except ValueError:
+        incoming = outgoing = -1
+    if not (0 <= incoming < 2 ** 62 and 0 <= outgoing < 2 ** 62):
+        return HttpResponse("bad counters\n", status=400, content_type="text/plain")
+    hid = (request.POST.get("hid") or "").strip().lower()
+    result = hotspot.gateway_ended(
+        getattr(request, "client_ip", None), hid, request.POST.get("method", ""),
+        incoming, outgoing, (request.POST.get("sig") or "").strip().lower())
+    if result is None:
+        return HttpResponse("no such session\n", status=404, content_type="text/plain")
+    return HttpResponse(status=204)

@@ -16,5 +16,6 @@ urlpatterns = [
     # Captive portal (hotspot.py): the gateways' login redirects, status, log out.
     path("hotspot/status", hotspot.status, name="hotspot_status"),
     path("hotspot/logout", hotspot.logout, name="hotspot_logout"),
+    path("hotspot/opennds/ended", hotspot.opennds_ended, name="hotspot_opennds_ended"),
     path("hotspot/<slug:vendor>", hotspot.gateway_login, name="hotspot_login"),
 ]

@@ -192,10 +192,12 @@ def _page(request, template: str, context: dict, status: int = 200):
     base = {"customer": customer, "next": context.get("next", "")}
     if customer is not None:
         bal = accounts.balance(customer)
+        free = accounts.available(customer)  # less what live calls hold
         base.update(
             balance=bal,
             balance_text=money(bal),
-            balance_low=is_low(bal),
+            available_text=money(free) if free != bal else "",
+            balance_low=is_low(free),
             code_account=customer.origin == customer.Origin.CODE and not customer.has_password,
             username_shown=_shown_name(customer.username),
         )

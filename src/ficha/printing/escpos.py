@@ -157,6 +157,16 @@ class _Ticket:
     def cut(self) -> None:
         self.raw(GS + b"V" + bytes([66, 0]))
 
+    def end(self, *, cut: bool) -> None:
+        """Leave the printer in its default state, then a partial cut (``cut``) or a feed
+        past the tear bar."""
+        self.style()
+        if cut:
+            self.feed(1)
+            self.cut()
+        else:
+            self.feed(4)
+
     # the ticket -------------------------------------------------------------------------
     def ticket(self, card: Card, venue: str, *, cut: bool, with_qr: bool) -> None:
         self.lines(venue, size=2, bold=True, max_lines=2)
@@ -181,12 +191,7 @@ class _Ticket:
         if card.label:
             self.blank()
             self.lines(card.label, max_lines=1)
-        self.style()  # leave the printer in its default state
-        if cut:
-            self.feed(1)
-            self.cut()
-        else:
-            self.feed(4)  # past the tear bar
+        self.end(cut=cut)
 
 
 def escpos_ticket(card: Card, *, venue: str, width_mm: int = 58, cut: bool = True,
@@ -232,10 +237,5 @@ def escpos_test_ticket(*, venue: str, url: str, width_mm: int = 58, details: Seq
     ticket.blank()
     ticket.qr(url)
     ticket.lines(url, max_lines=4)
-    ticket.style()
-    if cut:
-        ticket.feed(1)
-        ticket.cut()
-    else:
-        ticket.feed(4)
+    ticket.end(cut=cut)
     return bytes(ticket.out)

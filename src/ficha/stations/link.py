@@ -43,19 +43,6 @@ RESNAP_SECONDS = 15.0  # balances change elsewhere (Wi-Fi, deposits): re-read li
 HELLO_TIMEOUT = 10.0
 
 
-def parse_addr(text: str | None, default_port: int = 8765) -> tuple[str, int] | None:
-    if text is None:
-        return None
-    text = str(text).strip()
-    if not text or text.lower() == "off":
-        return None
-    host, _sep, port = text.rpartition(":")
-    if not _sep:
-        return text, default_port
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
-
-
 def tls_context(cert: str | None, key: str | None) -> ssl_module.SSLContext | None:
     """wss: a server certificate (and key) turns TLS on."""
     if not cert:
@@ -242,8 +229,9 @@ class LinkServer:
             ip=conn.ip)
         self.snaps[conn.station] = snap or {
             "station": conn.station, "name": conn.name, "locked": False, "session": None}
+        venue = await self.db(lookups.venue)
         await conn.send(m.WELCOME, {"state": services.live(self.snaps[conn.station]),
-                                    "heartbeat": self.heartbeat})
+                                    "heartbeat": self.heartbeat, "venue": venue})
         for pk, action, text in pending:
             await conn.send(m.COMMAND, {"id": pk, "action": action, "text": text})
         async for raw in conn.ws:

@@ -83,10 +83,16 @@ class CafeSession(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_by_lock = models.BooleanField(default=False)
     paused_seconds = models.PositiveIntegerField(default=0)
+    # each ended pause: [used seconds when it began, its length] (bands are priced at the
+    # hours really used, so where a pause fell matters, not only its length)
+    pauses = models.JSONField(default=list, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=20, blank=True)
     seconds = models.PositiveIntegerField(default=0)  # used time, as last metered
     package_seconds = models.PositiveIntegerField(default=0)  # of it, paid by packages
+    # where those seconds came from, in order: [[package holding id, seconds], ...], so an
+    # end earlier than metered (an agent offline) gives them back to the same holdings
+    package_parts = models.JSONField(default=list, blank=True)
     charged = models.BigIntegerField(default=0)  # price of `seconds` (minor units)
     debited = models.BigIntegerField(default=0)  # prepaid: taken from the account so far
     warned = models.PositiveSmallIntegerField(default=0)  # last warning sent: 5, 1 minutes
@@ -117,9 +123,31 @@ class CafeSession(models.Model):
         """Seconds of use up to ``at`` (pauses excluded)."""
         if self.status == self.Status.ENDED:
             return self.seconds
-        at = at or clock.now()
-        end = self.paused_at if self.paused_at is not None else at
-        return max(0, int((end - self.started_at).total_seconds()) - self.paused_seconds)
+        return self.used_until(at or clock.now())
+
+    def gaps(self) -> tuple[tuple[int, int], ...]:
+        """The ended pauses as (used seconds when it began, length) pairs."""
+        return tuple((int(u), int(g)) for u, g in (self.pauses or ()))
+
+    def used_until(self, at) -> int:
+        """Seconds of use from the start to wall time ``at``, even an ``at`` before or
+        inside an earlier pause (an agent's offline end): recorded pauses are walked."""
+        wall = int((at - self.started_at).total_seconds())
+        if wall <= 0:
+            return 0
+        paused = 0
+        for used, length in self.gaps():
+            begin = used + paused  # the pause began at this wall offset
+            if wall <= begin:
+                return wall - paused
+            if wall < begin + length:
+                return used
+            paused += length
+        # pauses from before pauses were recorded one by one count as before: in total
+        paused = max(paused, self.paused_seconds)
+        if self.paused_at is not None:
+            wall = min(wall, int((self.paused_at - self.started_at).total_seconds()))
+        return max(0, wall - paused)
 
 
 class StationCommand(models.Model):

@@ -284,10 +284,11 @@ def buy_package(actor: audit.Actor, customer: Customer, package: Package, *,
         # the lock every balance change takes (accounts.adjust does the same)
         Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
         before = ledger.balance(customer.credit_account)
-        if package.price > before:
+        free = ledger.spendable(customer.credit_account_id)  # less what live calls hold
+        if package.price > free:
             raise TariffError(_("The customer's credit (%(balance)s) does not cover the "
                                 "package (%(price)s).") % {
-                "balance": cafe.format_minor(before, venue_settings().currency),
+                "balance": cafe.format_minor(max(free, 0), venue_settings().currency),
                 "price": cafe.format_minor(package.price, venue_settings().currency)})
         tx = None
         if package.price:
@@ -372,3 +373,36 @@ def consume_package_seconds(customer: Customer, seconds: int, *,
                          summary=_("%(n)d s of package time used by %(name)s") % {
                              "n": took, "name": customer.username})
     return Consumed(took, tuple(parts))
+
+
+def return_package_seconds(customer: Customer, parts, *,
+                           actor: audit.Actor = audit.SYSTEM) -> Consumed:
+    """Give back package time taken by :func:`consume_package_seconds` but not used after
+    all (a café session that really ended earlier than it was metered: the agent was
+    offline). ``parts`` are (holding id, seconds) pairs; each holding gets its seconds
+    back, never beyond what it held when bought. Returns what was given back."""
+    wanted: dict[int, int] = {}
+    for holding_id, seconds in parts:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0 \
+                or isinstance(holding_id, bool) or not isinstance(holding_id, int):
+            raise TariffError(_("A duration is a whole, non-negative number of seconds."))
+        if seconds:
+            wanted[holding_id] = wanted.get(holding_id, 0) + seconds
+    if not wanted:
+        return Consumed(0)
+    back: list[tuple[int, int]] = []
+    with transaction.atomic():
+        for h in PackageHolding.objects.select_for_update().filter(
+                pk__in=list(wanted), customer=customer).order_by("pk"):
+            give = min(wanted[h.pk], h.seconds_total - h.seconds_left)
+            if give > 0:
+                PackageHolding.objects.filter(pk=h.pk).update(
+                    seconds_left=F("seconds_left") + give)
+                back.append((h.pk, give))
+        given = sum(s for _h, s in back)
+        if given:
+            audit.record(actor, "tariffs.package.return", customer,
+                         after={"seconds": given, "parts": back},
+                         summary=_("%(n)d s of package time given back to %(name)s") % {
+                             "n": given, "name": customer.username})
+    return Consumed(given, tuple(back))

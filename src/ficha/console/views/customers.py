@@ -155,6 +155,7 @@ def _money_context(request, customer: Customer, forms: dict | None = None,
     return {
         "customer": customer,
         "balance": accounts.balance(customer),
+        "available": accounts.available(customer),  # less what live calls hold
         "currency": currency(),
         "history": rows,
         "history_page": page_no,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from ficha.accounts.models import Customer
 from ficha.hotspot import services as hotspot
-from ficha.hotspot.models import Nas, Plan
+from ficha.hotspot.models import HotspotAccount, Nas, Plan
 
 from ..access import actor, capability_required
 from ..forms import NasForm, PlanForm
@@ -100,3 +102,35 @@ def plan_edit(request, pk: int):
         status = 200
     return render(request, "console/hotspot/edit.html",
                   {"form": form, "title": plan.name, "plan": plan}, status=status)
+
+
+class CustomerPlanForm(forms.Form):
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.all(), required=False, label=_("Wi-Fi plan"),
+        empty_label=_("The price group's plan"),
+        help_text=_("Their own plan, whatever their price group. Sessions already open "
+                    "keep the plan they started with."))
+
+
+@never_cache
+@capability_required("manage_hotspot")
+def customer_plan(request, pk: int):
+    """One customer's own hotspot plan (the per-account override), or their group's."""
+    customer = get_object_or_404(Customer, pk=pk)
+    state = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
+    status = 200
+    if request.method == "POST":
+        form = CustomerPlanForm(request.POST)
+        if form.is_valid():
+            plan = form.cleaned_data["plan"]
+            hotspot.set_customer_plan(actor(request), customer, plan)
+            messages.success(request, _("Wi-Fi plan of %(name)s: %(plan)s.") % {
+                "name": customer.username,
+                "plan": plan.name if plan else _("the price group's plan")})
+            return redirect("console:customer", pk=customer.pk)
+        status = 400
+    else:
+        form = CustomerPlanForm(initial={"plan": state.plan_id if state else None})
+    return render(request, "console/hotspot/customer_plan.html", {
+        "form": form, "customer": customer, "title": customer.username,
+        "current": hotspot.plan_for(customer, state)}, status=status)

@@ -121,90 +121,92 @@ def tariff_delete(request, pk: int):
     return redirect("console:tariffs")
 
 
-@never_cache
-@capability_required("manage_tariffs")
-def group_new(request):
+def _add(request, form_class, prefix: str, create, added: str):
+    """POST of an "add" form on the tariffs page (station group, package): ``create(form)``
+    (a service call, returns the new object) then back to the page; errors on the page."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    form = StationGroupForm(request.POST, prefix="group")
+    form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
-        d = form.cleaned_data
         try:
-            group = tariffs.create_station_group(actor(request), d["name"], d["tariff"],
-                                                 d["description"])
+            obj = create(form)
         except cafe.TariffError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, _("Station group %(name)s added.") % {"name": group.name})
+            messages.success(request, added % {"name": obj.name})
             return redirect("console:tariffs")
-    return _page(request, group_form=form, status=400)
+    return _page(request, status=400, **{f"{prefix}_form": form})
+
+
+def _edit(request, obj, form_class, initial: dict, update, saved: str):
+    """The edit page of a station group or a package: the form filled with ``initial``;
+    a valid POST runs ``update(form)`` (a service call) and goes back to the tariffs page;
+    a refusal shows the service's message on the form (400)."""
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                update(form)
+            except cafe.TariffError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, saved % {"name": obj.name})
+                return redirect("console:tariffs")
+        status = 400
+    else:
+        form, status = form_class(initial=initial), 200
+    return render(request, "console/tariffs/simple_edit.html",
+                  {"form": form, "title": obj.name}, status=status)
+
+
+@never_cache
+@capability_required("manage_tariffs")
+def group_new(request):
+    def create(form):
+        d = form.cleaned_data
+        return tariffs.create_station_group(actor(request), d["name"], d["tariff"],
+                                            d["description"])
+
+    return _add(request, StationGroupForm, "group", create,
+                _("Station group %(name)s added."))
 
 
 @never_cache
 @capability_required("manage_tariffs")
 def group_edit(request, pk: int):
     group = get_object_or_404(StationGroup, pk=pk)
-    if request.method == "POST":
-        form = StationGroupForm(request.POST)
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                tariffs.update_station_group(actor(request), group, name=d["name"],
-                                             tariff=d["tariff"], description=d["description"])
-            except cafe.TariffError as exc:
-                form.add_service_error(exc)
-            else:
-                messages.success(request, _("Station group %(name)s saved.")
-                                 % {"name": group.name})
-                return redirect("console:tariffs")
-        status = 400
-    else:
-        form = StationGroupForm(initial={"name": group.name, "tariff": group.tariff,
-                                         "description": group.description})
-        status = 200
-    return render(request, "console/tariffs/simple_edit.html",
-                  {"form": form, "title": group.name}, status=status)
+
+    def update(form):
+        d = form.cleaned_data
+        tariffs.update_station_group(actor(request), group, name=d["name"], tariff=d["tariff"],
+                                     description=d["description"])
+
+    return _edit(request, group, StationGroupForm,
+                 {"name": group.name, "tariff": group.tariff, "description": group.description},
+                 update, _("Station group %(name)s saved."))
 
 
 @never_cache
 @capability_required("manage_tariffs")
 def package_new(request):
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    form = PackageForm(request.POST, prefix="package")
-    if form.is_valid():
-        try:
-            package = tariffs.create_package(actor(request), **form.package_fields(),
-                                             station_groups=form.cleaned_data["station_groups"])
-        except cafe.TariffError as exc:
-            form.add_service_error(exc)
-        else:
-            messages.success(request, _("Package %(name)s added.") % {"name": package.name})
-            return redirect("console:tariffs")
-    return _page(request, package_form=form, status=400)
+    def create(form):
+        return tariffs.create_package(actor(request), **form.package_fields(),
+                                      station_groups=form.cleaned_data["station_groups"])
+
+    return _add(request, PackageForm, "package", create, _("Package %(name)s added."))
 
 
 @never_cache
 @capability_required("manage_tariffs")
 def package_edit(request, pk: int):
     package = get_object_or_404(Package, pk=pk)
-    if request.method == "POST":
-        form = PackageForm(request.POST)
-        if form.is_valid():
-            try:
-                tariffs.update_package(actor(request), package, **form.package_fields(),
-                                       station_groups=form.cleaned_data["station_groups"])
-            except cafe.TariffError as exc:
-                form.add_service_error(exc)
-            else:
-                messages.success(request, _("Package %(name)s saved.") % {"name": package.name})
-                return redirect("console:tariffs")
-        status = 400
-    else:
-        form = PackageForm(initial=PackageForm.initial_for(package))
-        status = 200
-    return render(request, "console/tariffs/simple_edit.html",
-                  {"form": form, "title": package.name}, status=status)
+
+    def update(form):
+        tariffs.update_package(actor(request), package, **form.package_fields(),
+                               station_groups=form.cleaned_data["station_groups"])
+
+    return _edit(request, package, PackageForm, PackageForm.initial_for(package), update,
+                 _("Package %(name)s saved."))
 
 
 @never_cache

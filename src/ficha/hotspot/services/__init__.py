@@ -90,6 +90,18 @@ from .portal import (  # noqa: F401
     redeem_connected,
     status,
 )
+from .portal_meter import (  # noqa: F401
+    ENDED_CAUSES,
+    METERED_VENDORS,
+    binauth_custom,
+    end_portal_session,
+    ended_signature,
+    gateway_ended,
+    log_out,
+    meter_portal_sessions,
+    open_portal_session,
+    portal_login,
+)
 from .registry import (  # noqa: F401
     _DROP_FIELDS,
     DROP_BAD_AUTHENTICATOR,
@@ -106,7 +118,11 @@ from .registry import (  # noqa: F401
 )
 from .sessions import (  # noqa: F401
     LiveSession,
+    SessionDetail,
     coa_requests,
+    describe,
+    find_sessions,
     history,
     live_sessions,
+    session_detail,
 )

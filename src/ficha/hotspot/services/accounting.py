@@ -254,8 +254,9 @@ def _debit(session: HotspotSession):
     # the lock every balance change takes (accounts.adjust does the same), then the balance
     with connection.cursor() as cursor:
         cursor.execute(_sql("credit"), [credit_account_id])
-        kind = cursor.fetchone()[0]
-    available = Account(kind=kind).normal_sign * ledger.raw_sum(credit_account_id)
+        cursor.fetchone()
+    # balance − the holds of live calls: the one rule for what a debit may take
+    available = ledger.spendable(credit_account_id)
     debit = min(owed, max(0, available))
     if debit <= 0:
         return 0, None
@@ -282,7 +283,8 @@ def close_stale_sessions() -> int:
     now = clock.now()
     done = 0
     candidates = (HotspotSession.objects.filter(
-        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10))
+        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10),
+        granted_until__isnull=True)  # the portal's metered sessions end by their grant
         .select_related("plan").only("pk", "updated_at", "plan__interim_interval"))
     for session in candidates[:1000]:
         interval = session.plan.interim_interval if session.plan else 300

@@ -155,7 +155,7 @@ def _batch_sql() -> str:
         credit = f"{c}.{q('credit_account_id')}"
         sql = _BATCH_SQL[connection.vendor] = (
             f"SELECT {rows.columns(Customer)}, "
-            f"{ledger.sum_sql(credit)}, "
+            f"{ledger.spendable_sql(credit)}, "
             f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
             f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
             f"AND NOT (o.{q('mac')} = r.m)), "
@@ -261,8 +261,10 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
             return _grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
+        # The NAS is always named (attempt log, alarm's sources); with a MAC it is not a
+        # throttle key (Source.keys), so one guesser cannot lock the hotspot out.
         source = recharges.Source(mac=mac or None, door="hotspot",
-                                  station=None if mac else f"nas:{nas.name}"[:64])
+                                  station=f"nas:{nas.name}"[:64])
         try:
             redemption = recharges.redeem_for_login(code, source=source)
         except recharges.RechargeError as exc:
@@ -288,7 +290,7 @@ def _login_sql() -> str:
         credit = f"{c}.{q('credit_account_id')}"
         sql = _LOGIN_SQL[connection.vendor] = (
             f"SELECT {rows.columns(Customer)}, "
-            f"{ledger.sum_sql(credit)}, "
+            f"{ledger.spendable_sql(credit)}, "
             f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
             f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
             f"AND NOT (o.{q('mac')} = %s)), "
@@ -311,10 +313,11 @@ def _find_customer(username: str, mac: str) -> Customer | None:
 
 
 def _customer_state(customer: Customer, extra) -> Customer:
-    """Attach what the login statement read with the customer (balance, other devices
-    online, hotspot state)."""
-    credit_sum, others, kind, hotspot_id, plan_id, first_login = extra
-    customer.hotspot_balance = Account(kind=kind).normal_sign * int(credit_sum or 0)
+    """Attach what the login statement read with the customer (spendable credit, other
+    devices online, hotspot state)."""
+    credit_sum, others, _kind, hotspot_id, plan_id, first_login = extra
+    # a customer's credit account is a liability: spendable_sql's default sign
+    customer.hotspot_balance = int(credit_sum or 0)
     customer.hotspot_others = int(others or 0)
     hotspot = None
     if hotspot_id is not None:
@@ -505,7 +508,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
     balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
     if balance is None:
-        balance = accounts.balance(customer)
+        balance = accounts.available(customer)
     tariff = plan.tariff
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None

@@ -71,7 +71,7 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
     now = now or clock.now()
     customer = session.customer
     if balance is None:
-        balance = accounts.balance(customer)
+        balance = accounts.available(customer)  # less what live calls hold
     credit = max(0, balance) + session.debited
     plan = session.plan
     if not customer.is_active:

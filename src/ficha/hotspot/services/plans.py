@@ -96,13 +96,17 @@ def update_plan(actor: audit.Actor, plan: Plan, **fields) -> Plan:
     return plan
 
 
-def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None):
-    """Give one account its own plan (None: back to its price group's)."""
-    HotspotAccount.objects.update_or_create(customer=customer, defaults={"plan": plan})
+def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None
+                      ) -> HotspotAccount:
+    """Give one account its own plan (None: back to its price group's). Returns the
+    account's hotspot state."""
+    hotspot, _created = HotspotAccount.objects.update_or_create(
+        customer=customer, defaults={"plan": plan})
     audit.record(actor, "hotspot.customer_plan", customer,
                  after={"plan": plan.pk if plan else None},
                  summary=_("Hotspot plan of %(name)s set to %(plan)s")
                  % {"name": customer.username, "plan": plan.name if plan else "—"})
+    return hotspot
 
 
 _GROUP_SQL: dict[str, str] = {}

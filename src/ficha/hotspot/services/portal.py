@@ -49,6 +49,9 @@ class Status:
     remaining_seconds: int | None
     remaining_bytes: int | None
     valid_until: dt.datetime | None
+    # A gateway that takes no CoA (openNDS) ends the session here, whatever credit is
+    # added meanwhile: that credit is for the next login.
+    granted_until: dt.datetime | None = None
 
     @property
     def online(self) -> bool:
@@ -65,7 +68,7 @@ def status(customer: Customer, mac: str = "") -> Status:
     back in, from the session's start) minus what it used; ``mac`` picks this device's
     session when several are open. Offline: what the credit buys now, capped by the
     plan's validity and quota, as an Access-Accept would say."""
-    balance = accounts.balance(customer)
+    balance = accounts.available(customer)  # less what live calls hold
     hotspot = HotspotAccount.objects.filter(customer=customer).select_related("plan").first()
     plan = plan_for(customer, hotspot)
     open_sessions = list(HotspotSession.objects.filter(
@@ -87,7 +90,11 @@ def status(customer: Customer, mac: str = "") -> Status:
         elapsed = coa._elapsed(session, now)
         seconds = None if lim.timeout is None else max(0, lim.timeout - elapsed)
         data = None if lim.quota is None else max(0, lim.quota - session.octets)
-        return Status(balance, plan, session, seconds, data, valid_until)
+        if session.granted_until is not None:
+            left = max(0, int((session.granted_until - now).total_seconds()))
+            seconds = left if seconds is None else min(seconds, left)
+        return Status(balance, plan, session, seconds, data, valid_until,
+                      session.granted_until)
     # Not online: what the credit buys now, as an Access-Accept would say.
     money = max(0, balance)
     tariff = plan.tariff

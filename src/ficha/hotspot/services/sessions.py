@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ficha.core import clock
+from ficha.ledger import models as ledger_models
 from ficha.ledger import services as ledger
 
-from ..models import CoaJob, HotspotSession
+from ..models import AccountingRecord, CoaJob, HotspotSession
+from .authorize import normalize_mac
 from .coa import _elapsed, limits
 
 
@@ -31,12 +33,20 @@ class LiveSession:
 
 def live_sessions(limit: int = 200, now: dt.datetime | None = None) -> list[LiveSession]:
     """Open sessions, newest first, with what their customer's credit still buys."""
-    now = now or clock.now()
     sessions = list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
                     .select_related("nas", "customer__credit_account", "plan")
                     .order_by("-started_at", "-pk")[:limit])
+    return describe(sessions, now)
+
+
+def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
+             ) -> list[LiveSession]:
+    """``sessions`` (customer, credit account, plan and NAS selected) with their time
+    online, what is left (open ones; None for ended ones) and their latest CoA job."""
+    now = now or clock.now()
     accounts = {s.customer.credit_account_id: s.customer.credit_account
-                for s in sessions if s.customer_id}
+                for s in sessions if s.customer_id
+                and s.status == HotspotSession.Status.OPEN}
     balances = ledger.balances(accounts.values()) if accounts else {}
     jobs: dict[int, CoaJob] = {}
     for job in (CoaJob.objects.filter(session__in=[s.pk for s in sessions])
@@ -44,6 +54,9 @@ def live_sessions(limit: int = 200, now: dt.datetime | None = None) -> list[Live
         jobs.setdefault(job.session_id, job)
     out = []
     for s in sessions:
+        if s.status != HotspotSession.Status.OPEN:
+            out.append(LiveSession(s, s.session_time, None, None, jobs.get(s.pk)))
+            continue
         elapsed = _elapsed(s, now)
         remaining = remaining_octets = None
         if s.customer_id:
@@ -54,6 +67,9 @@ def live_sessions(limit: int = 200, now: dt.datetime | None = None) -> list[Live
                 remaining_octets = max(0, lim.quota - s.octets)
             if lim.ended:
                 remaining = 0
+        if s.granted_until is not None:  # a gateway without CoA ends it there (openNDS)
+            left = max(0, int((s.granted_until - now).total_seconds()))
+            remaining = left if remaining is None else min(remaining, left)
         out.append(LiveSession(s, elapsed, remaining, remaining_octets, jobs.get(s.pk)))
     return out
 
@@ -75,6 +91,59 @@ def history(*, customer: str = "", nas: int | None = None,
     if until is not None:
         qs = qs.filter(started_at__lt=until)
     return qs
+
+
+def find_sessions(*, status: str = "", customer_id: int | None = None, username: str = "",
+                  nas_id: int | None = None, mac: str = "",
+                  since: dt.datetime | None = None, until: dt.datetime | None = None
+                  ) -> QuerySet[HotspotSession]:
+    """Sessions, newest first: ``status`` "open" or "closed" (ended: with a Stop, or
+    closed as stale), the customer (id, or ``username`` matching the account or the
+    User-Name), the NAS, the device MAC (any spelling) and the start in [since, until)."""
+    qs = (HotspotSession.objects.select_related("nas", "customer__credit_account", "plan")
+          .order_by("-started_at", "-pk"))
+    if status == "open":
+        qs = qs.filter(status=HotspotSession.Status.OPEN)
+    elif status == "closed":
+        qs = qs.exclude(status=HotspotSession.Status.OPEN)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    username = (username or "").strip()
+    if username:
+        qs = qs.filter(Q(username__iexact=username) | Q(customer__username__iexact=username))
+    if nas_id is not None:
+        qs = qs.filter(nas_id=nas_id)
+    if mac:
+        qs = qs.filter(mac=normalize_mac(mac))
+    if since is not None:
+        qs = qs.filter(started_at__gte=since)
+    if until is not None:
+        qs = qs.filter(started_at__lt=until)
+    return qs
+
+
+@dataclass
+class SessionDetail:
+    live: LiveSession
+    records: list[AccountingRecord]
+    debits: list[ledger_models.Transaction]  # the ledger transactions of its usage
+    jobs: list[CoaJob]
+
+
+def session_detail(session_id: int, now: dt.datetime | None = None) -> SessionDetail | None:
+    """One session with its accounting records, the ledger debits of its usage and its
+    CoA/Disconnect requests; None if there is no such session."""
+    session = (HotspotSession.objects.select_related("nas", "customer__credit_account",
+                                                     "plan")
+               .filter(pk=session_id).first())
+    if session is None:
+        return None
+    records = list(session.records.order_by("received_at", "pk"))
+    tx_ids = [r.transaction_id for r in records if r.transaction_id]
+    debits = list(ledger_models.Transaction.objects.filter(pk__in=tx_ids)
+                  .order_by("created_at", "pk"))
+    jobs = list(session.coa_jobs.select_related("nas").order_by("-created_at", "-pk"))
+    return SessionDetail(describe([session], now)[0], records, debits, jobs)
 
 
 def coa_requests(limit: int = 100) -> list[CoaJob]:

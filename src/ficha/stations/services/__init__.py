@@ -47,6 +47,7 @@ from .sessions import (  # noqa: F401
     apply_events,
     bill,
     checkout,
+    correct_end,
     end,
     expire_or_meter,
     meter,

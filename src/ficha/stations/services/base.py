@@ -76,15 +76,39 @@ def priced_seconds(session: CafeSession, used: int) -> int:
     return max(0, used - session.package_seconds)
 
 
+def wall_window(session: CafeSession, offset: int
+                ) -> tuple[dt.datetime, tuple[tuple[int, int], ...]]:
+    """The wall time of the session's used second ``offset`` and its pauses after that
+    second, counted from it (what ``cafe.price`` takes as ``start`` and ``gaps``)."""
+    shift = 0
+    rest = []
+    for used, length in session.gaps():
+        if used <= offset:
+            shift += length
+        else:
+            rest.append((used - offset, length))
+    return session.started_at + dt.timedelta(seconds=offset + shift), tuple(rest)
+
+
+def priced_window(session: CafeSession, used: int
+                  ) -> tuple[dt.datetime, int, tuple[tuple[int, int], ...]]:
+    """(start, seconds, gaps) to price ``used`` seconds of the session: the time after
+    its package time, at the hours it was really used (pauses between are not priced;
+    a pause after the last used second does not move the time billed by rounding)."""
+    start, gaps = wall_window(session, session.package_seconds)
+    seconds = priced_seconds(session, used)
+    return start, seconds, tuple(g for g in gaps if g[0] < seconds)
+
+
 def paid_start(session: CafeSession) -> dt.datetime:
     """When the priced time began: after the package time the session used (bands are
     priced at the hours they were really used in; pauses are not counted)."""
-    return session.started_at + dt.timedelta(seconds=session.package_seconds)
+    return wall_window(session, session.package_seconds)[0]
 
 
 def price_of(session: CafeSession, used: int) -> int:
-    return cafe.total(session_spec(session), paid_start(session),
-                      priced_seconds(session, used), session.price_group)
+    start, seconds, gaps = priced_window(session, used)
+    return cafe.total(session_spec(session), start, seconds, session.price_group, gaps)
 
 
 def limit_seconds(session: CafeSession) -> int | None:
@@ -92,12 +116,12 @@ def limit_seconds(session: CafeSession) -> int | None:
     unlimited)."""
     if session.kind != CafeSession.Kind.PREPAID or session.customer_id is None:
         return None
-    credit = session.debited + max(0, accounts.balance(session.customer))
+    credit = session.debited + max(0, accounts.available(session.customer))
     group = session.station.group if session.station.group_id else None
     left = tariffs.package_seconds_left(session.customer, station_group=group)
     # money starts paying when the package time still held runs out
-    start = paid_start(session) + dt.timedelta(seconds=left)
-    money = cafe.seconds_for(session_spec(session), start, credit, session.price_group)
+    start, gaps = wall_window(session, session.package_seconds + left)
+    money = cafe.seconds_for(session_spec(session), start, credit, session.price_group, gaps)
     if money is None:
         return None
     return session.package_seconds + left + money
@@ -131,6 +155,10 @@ def snapshot(station: Station, session: CafeSession | None = None,
             "limit": limit_seconds(session) if with_limit else None,
             "charged": session.charged, "currency": session.tariff.get("currency", ""),
         }
+        if with_limit and session.kind == CafeSession.Kind.PREPAID and session.customer_id:
+            # what the customer has left once the time used so far is paid
+            snap["session"]["balance"] = (accounts.balance(session.customer)
+                                          + session.debited - session.charged)
     return snap
 
 
@@ -152,6 +180,8 @@ def live(snap: dict, now: dt.datetime | None = None) -> dict:
                             "customer": session["customer"], "elapsed": used,
                             "remaining": remaining, "charged": session["charged"],
                             "currency": session["currency"]}
+        if "balance" in session:
+            state["session"]["balance"] = session["balance"]
     if snap["locked"] and state["mode"] != SESSION:
         state["mode"] = LOCKED
     return state

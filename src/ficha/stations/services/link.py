@@ -42,6 +42,17 @@ def on_connect(pk: int, *, boot_id: str, restarts, version: str, ip=None
     return snap, pending
 
 
+def venue() -> dict:
+    """What the agent shows on its lock screen: the venue's name and language, and how
+    to write its money (the currency and its number of decimals, from core.money)."""
+    from ficha.core.money import exponent
+    from ficha.core.services import venue_settings
+
+    v = venue_settings()
+    return {"name": v.venue_name, "language": v.language, "currency": v.currency,
+            "exponent": exponent(v.currency)}
+
+
 def snapshots(ids) -> dict[int, dict]:
     """Snapshots of several stations: one query for stations, one for their sessions."""
     ids = list(ids)

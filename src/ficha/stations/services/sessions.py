@@ -34,10 +34,9 @@ from .base import (
     OPEN,
     StationError,
     limit_seconds,
-    paid_start,
     price_group_of,
     price_of,
-    priced_seconds,
+    priced_window,
     refresh,
     session_spec,
     spec_for,
@@ -100,8 +99,7 @@ def _locked_session(session: CafeSession | int) -> CafeSession:
 
 
 def _used(session: CafeSession, at: dt.datetime) -> int:
-    end = at if session.paused_at is None else min(at, session.paused_at)
-    return max(0, int((end - session.started_at).total_seconds()) - session.paused_seconds)
+    return session.used_until(at)
 
 
 def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None) -> int:
@@ -118,10 +116,15 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
         took = tariffs.consume_package_seconds(
             session.customer, used - session.seconds,
             station_group=station.group if station.group_id else None, at=at,
-            actor=station_actor(station)).seconds
-        if took:
-            session.package_seconds += took
-            fields.append("package_seconds")
+            actor=station_actor(station))
+        if took.seconds:
+            session.package_seconds += took.seconds
+            session.package_parts = [*session.package_parts, *map(list, took.parts)]
+            fields += ["package_seconds", "package_parts"]
+    elif used < session.package_seconds:
+        # ended earlier than metered: the package time after the real end goes back
+        _return_package_time(session, session.package_seconds - used)
+        fields += ["package_seconds", "package_parts"]
     session.seconds = used
     session.charged = price_of(session, session.seconds)
     debit = 0
@@ -131,7 +134,7 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
             customer = session.customer
             # the lock every balance change takes (accounts.adjust does the same)
             Account.objects.select_for_update().filter(pk=customer.credit_account_id).first()
-            available = -ledger.raw_sum(customer.credit_account_id)
+            available = ledger.spendable(customer.credit_account_id)  # less holds
             debit = min(owed, max(0, available))
             if debit:
                 ledger.post("cafe.usage",
@@ -143,6 +146,43 @@ def _meter_locked(session: CafeSession, at: dt.datetime, cap: int | None = None)
                 session.debited += debit
     session.save(update_fields=fields)
     return debit
+
+
+def _return_package_time(session: CafeSession, seconds: int) -> int:
+    """Give the last ``seconds`` of package time the session took back to the holdings
+    they came from (the latest taken first). Returns the seconds given back."""
+    parts = [[int(h), int(n)] for h, n in session.package_parts]
+    back: list[tuple[int, int]] = []
+    want = seconds
+    while want > 0 and parts:
+        holding, n = parts[-1]
+        take = min(n, want)
+        back.append((holding, take))
+        want -= take
+        if take == n:
+            parts.pop()
+        else:
+            parts[-1][1] = n - take
+    given = tariffs.return_package_seconds(
+        session.customer, back, actor=station_actor(session.station)).seconds
+    session.package_seconds -= seconds
+    session.package_parts = parts
+    return given
+
+
+def _refund_excess(session: CafeSession) -> int:
+    """Prepaid metered past its real end (the agent locked or logged out while offline):
+    what was debited beyond the price goes back to the customer's credit."""
+    excess = session.debited - session.charged
+    if excess > 0:
+        ledger.post("cafe.usage.refund",
+                    [(ledger.REVENUE_CAFE, excess),
+                     (session.customer.credit_account_id, -excess)],
+                    actor=station_actor(session.station), reference=f"cafe:{session.pk}",
+                    memo=f"café {session.station.name}: ended earlier"[:255])
+        session.debited -= excess
+        return excess
+    return 0
 
 
 def meter(session: CafeSession | int, at: dt.datetime | None = None) -> CafeSession:
@@ -173,14 +213,7 @@ def end(session: CafeSession | int, *, actor: audit.Actor, reason: str = "stop",
         if limit is not None:
             cap = limit
         _meter_locked(session, at, cap=cap)
-        excess = session.debited - session.charged
-        if excess > 0:  # metered past the real end (e.g. the agent locked while offline)
-            ledger.post("cafe.usage.refund",
-                        [(ledger.REVENUE_CAFE, excess),
-                         (session.customer.credit_account_id, -excess)],
-                        actor=station_actor(session.station), reference=f"cafe:{session.pk}",
-                        memo=f"café {session.station.name}: ended earlier"[:255])
-            session.debited -= excess
+        _refund_excess(session)
         session.status = S.ENDED
         session.ended_at = at
         session.paused_at = None
@@ -193,6 +226,35 @@ def end(session: CafeSession | int, *, actor: audit.Actor, reason: str = "stop",
                          "station": session.station.name})
         refresh(session.station_id, actor.name)
     return session
+
+
+def correct_end(session: CafeSession | int, at: dt.datetime, *, actor: audit.Actor,
+                reason: str = "offline") -> bool:
+    """A prepaid session the server already ended (credit used up, stopped while the PC
+    was offline) really ended earlier, at ``at`` (an agent's offline event): settle it to
+    that end — the package time and money after it go back. Returns whether anything
+    changed; a later or equal ``at`` changes nothing, so a resend cannot take twice."""
+    with transaction.atomic():
+        session = _locked_session(session)
+        if session.status != S.ENDED or session.kind != K.PREPAID \
+                or session.customer_id is None or session.ended_at is None:
+            return False
+        at = max(min(at, session.ended_at), session.started_at)
+        if at >= session.ended_at or session.used_until(at) >= session.seconds:
+            return False
+        before = _summary(session)
+        ended_before = session.ended_at
+        _meter_locked(session, at)
+        refund = _refund_excess(session)
+        session.ended_at = at
+        session.save(update_fields=["ended_at", "debited"])
+        audit.record(actor, "station.session_end_corrected", session,
+                     before={**before, "ended_at": ended_before.isoformat()},
+                     after={**_summary(session), "ended_at": at.isoformat(),
+                            "refund": refund, "reason": reason},
+                     summary=_("Session on %(station)s really ended earlier; settled to "
+                               "that end") % {"station": session.station.name})
+    return True
 
 
 def pause(actor: audit.Actor, session: CafeSession | int, *, by_lock: bool = False
@@ -220,10 +282,13 @@ def resume(actor: audit.Actor, session: CafeSession | int) -> CafeSession:
         if session.station.locked:
             raise StationError(_("This station is locked; unlock it first."), code="locked")
         now = clock.now()
-        session.paused_seconds += max(0, int((now - session.paused_at).total_seconds()))
+        length = max(0, int((now - session.paused_at).total_seconds()))
+        if length:
+            session.pauses = [*session.gaps(), (session.used_until(session.paused_at), length)]
+        session.paused_seconds += length
         session.status, session.paused_at, session.paused_by_lock = S.RUNNING, None, False
         session.save(update_fields=["status", "paused_at", "paused_by_lock",
-                                    "paused_seconds"])
+                                    "paused_seconds", "pauses"])
         audit.record(actor, "station.session_resume", session, after=_summary(session),
                      summary=_("Session on %(station)s resumed") % {
                          "station": session.station.name})
@@ -288,8 +353,8 @@ def expire_or_meter(pk: int) -> CafeSession:
 def bill(session: CafeSession) -> cafe.Charge:
     """The itemised price of a session's used time (the lines say how it was computed)."""
     seconds = session.seconds if session.status == S.ENDED else session.used_seconds()
-    return cafe.price(session_spec(session), paid_start(session),
-                      priced_seconds(session, seconds), session.price_group)
+    start, priced, gaps = priced_window(session, seconds)
+    return cafe.price(session_spec(session), start, priced, session.price_group, gaps)
 
 
 def unpaid():
@@ -406,7 +471,9 @@ def apply_events(station: Station, events: list[dict]) -> list[str]:
                 at=happened)
             outcome = "ended"
         elif session is not None:
-            outcome = "already_ended"
+            corrected = correct_end(session, happened, actor=station_actor(station),
+                                    reason=f"offline_{kind}"[:20])
+            outcome = "corrected" if corrected else "already_ended"
         StationEvent.objects.filter(pk=record.pk).update(outcome=outcome)
         done.append(eid)
     return done

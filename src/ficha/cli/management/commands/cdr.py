@@ -8,10 +8,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ficha.callshop import services as callshop
 from ficha.cli.actors import cli_actor
+from ficha.cli.progress import progress_bar, read_input
 from ficha.core import audit, roles
 from ficha.core.money import Money
 
@@ -49,12 +49,8 @@ class Command(BaseCommand):
 
     def do_import(self, file, user=None, **_):
         actor = self._actor(user)
-        try:
-            data = Path(file).read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=self.err, transient=False) as bar:
+        data = read_input(file)
+        with progress_bar(self.err) as bar:
             task = bar.add_task("Importing call records", total=None)
 
             def progress(done: int, total: int) -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import signal
 import subprocess
@@ -10,6 +9,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+from ficha.cli.doors import addr_text, db_threads, radius_addrs, run_door
 
 
 class Command(BaseCommand):
@@ -31,14 +32,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, auth=None, acct=None, threads=None, processes=None,
                reuse_port=False, **opts):
-        from ficha.hotspot.radius import RadiusServer, parse_addr
+        from ficha.hotspot.radius import RadiusServer
 
-        auth_addr = parse_addr(auth if auth is not None else settings.RADIUS_AUTH_ADDR, 1812)
-        acct_addr = parse_addr(acct if acct is not None else settings.RADIUS_ACCT_ADDR, 1813)
+        auth_addr, acct_addr = radius_addrs(auth, acct)
         if auth_addr is None and acct_addr is None:
             raise CommandError("both RADIUS sockets are off")
-        if threads is None:
-            threads = 1 if connection.vendor == "sqlite" else 4
+        threads = db_threads(threads)
         if reuse_port:  # a child of the first process: never spawns more
             processes = 1
         elif processes is None:
@@ -54,14 +53,10 @@ class Command(BaseCommand):
             reuse_port = True
             argv = [sys.executable, "-c", "from ficha.cli import main; main()", "radiusd",
                     "--reuse-port", "--threads", str(threads),
-                    "--auth", _addr_text(auth_addr), "--acct", _addr_text(acct_addr)]
+                    "--auth", addr_text(auth_addr), "--acct", addr_text(acct_addr)]
         server = RadiusServer(auth_addr, acct_addr, threads=threads, reuse_port=reuse_port)
 
-        async def main():
-            try:
-                await server.start()
-            except OSError as exc:
-                raise CommandError(f"cannot open the RADIUS sockets: {exc}") from None
+        def started():
             # Django, the dictionaries and the NAS table are loaded: keep them out of the
             # garbage collector's full passes (they cost ~0.15 ms a login, cProfile)
             gc.freeze()
@@ -71,31 +66,17 @@ class Command(BaseCommand):
                 children.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
             if children:
                 self.stdout.write(f"{processes} processes share the ports")
-            self.stdout.flush()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.add_signal_handler(sig, stop.set)
-                except (NotImplementedError, RuntimeError):
-                    pass
-            await stop.wait()
-            self.stdout.write("Stopping…")
+
+        def stopping():
             for child in children:
                 child.send_signal(signal.SIGTERM)
-            await server.stop()
+
+        def stopped():
             for child in children:
                 try:
                     child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     child.kill()
 
-        asyncio.run(main())
-        self.stdout.write("Stopped.")
-
-
-def _addr_text(addr) -> str:
-    if addr is None:
-        return "off"
-    host, port = addr
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        run_door(self, server, what="the RADIUS sockets", started=started, stopping=stopping,
+                 stopped=stopped)

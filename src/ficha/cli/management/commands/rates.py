@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ficha.callshop import services as callshop
 from ficha.callshop.rating import format_micro
 from ficha.cli.actors import cli_actor
+from ficha.cli.progress import progress_bar, read_input
 from ficha.core import audit, roles
 from ficha.core.money import Money
 
@@ -63,12 +61,8 @@ class Command(BaseCommand):
         actor = self._actor(user)
         if not roles.can(actor.user, "manage_settings"):
             raise CommandError(f"{actor.user.username} may not change rate decks.")
-        try:
-            data = Path(file).read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=self.err, transient=False) as bar:
+        data = read_input(file)
+        with progress_bar(self.err) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
@@ -122,7 +116,11 @@ class Command(BaseCommand):
 
     def do_quote(self, number, seconds, deck=DEFAULT_DECK, **_):
         result = callshop.quote(self._deck(deck), number, seconds)
-        self.stdout.write(f"{result.dialled} → E.164 {result.digits}")
+        self.stdout.write(f"{result.dialled} → E.164 {result.digits} ({result.rule})")
+        tried = [f"{c.prefix}{' ✓' if c.chosen else '' if c.rows else ' (none)'}"
+                 for c in result.candidates]
+        if tried:
+            self.stdout.write(f"  prefixes tried: {', '.join(tried)}")
         if result.rated is None:
             raise CommandError(f"No rate in deck {deck!r} for {result.digits}.")
         for line in result.lines:

@@ -7,10 +7,10 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ficha.accounts import services as accounts
 from ficha.cli.actors import cli_actor
+from ficha.cli.progress import progress_bar
 from ficha.core import audit, roles
 from ficha.core.money import Money, MoneyError
 from ficha.core.services import currency
@@ -21,11 +21,6 @@ from ficha.recharges import services as recharges
 # A PDF keeps every page in memory until it is written (~8.5 KB a card): big batches are
 # split into files of this many cards (238 A4 sheets each).
 PDF_PER_FILE = 5000
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
 
 
 class Command(BaseCommand):
@@ -113,7 +108,7 @@ class Command(BaseCommand):
                 expires_at = dt.date.fromisoformat(expires)
             except ValueError:
                 raise CommandError(f"--expires must be YYYY-MM-DD, not {expires!r}")
-        with _progress(self.err) as progress:
+        with progress_bar(self.err) as progress:
             task = progress.add_task("Generating codes", total=max(count, 0))
             made = recharges.generate(
                 actor, count=count, amount=minor, expires_at=expires_at, valid_days=valid_days,
@@ -158,7 +153,7 @@ class Command(BaseCommand):
             fh.ending = ""
         try:
             fh.write(next(lines))
-            with _progress(self.err) as progress:
+            with progress_bar(self.err) as progress:
                 task = progress.add_task("Exporting", total=done.count, visible=bool(out))
                 for n, line in enumerate(lines, 1):
                     fh.write(line)
@@ -186,7 +181,7 @@ class Command(BaseCommand):
             raise CommandError("--per-file must be 0 (one file) or more.")
         parts = [rows[i:i + per] for i in range(0, len(rows), per)] if per else [rows]
         stem, suffix = os.path.splitext(out)
-        with _progress(self.err) as progress:
+        with progress_bar(self.err) as progress:
             task = progress.add_task("Printing", total=len(rows), visible=len(parts) > 1)
             for n, part in enumerate(parts, 1):
                 if escpos:

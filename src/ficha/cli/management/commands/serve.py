@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from ficha.cli import worker
+from ficha.cli.doors import db_threads, radius_addrs, station_addr
 from ficha.cli.management.commands.init import initialise
 from ficha.cli.web import make_server
 
@@ -68,17 +69,13 @@ class Command(BaseCommand):
 
     def _start_radius(self):
         """The RADIUS server in a thread; a port already taken only costs a warning."""
-        from django.db import connection
+        from ficha.hotspot.radius import ServerThread
 
-        from ficha.hotspot.radius import ServerThread, parse_addr
-
-        auth = parse_addr(settings.RADIUS_AUTH_ADDR, 1812)
-        acct = parse_addr(settings.RADIUS_ACCT_ADDR, 1813)
+        auth, acct = radius_addrs()
         if auth is None and acct is None:
             return None
-        threads = 1 if connection.vendor == "sqlite" else 4
         try:
-            radius = ServerThread(auth, acct, threads=threads).start()
+            radius = ServerThread(auth, acct, threads=db_threads()).start()
         except OSError as exc:
             self.stdout.write(self.style.WARNING(
                 f"RADIUS server not started ({exc}); set FICHA_RADIUS_AUTH_ADDR and "
@@ -90,16 +87,13 @@ class Command(BaseCommand):
 
     def _start_stations(self):
         """The station agents' link in a thread; a port already taken only costs a warning."""
-        from django.db import connection
+        from ficha.stations.link import ServerThread, tls_context
 
-        from ficha.stations.link import ServerThread, parse_addr, tls_context
-
-        where = parse_addr(settings.STATION_ADDR)
+        where = station_addr()
         if where is None:
             return None
-        threads = 1 if connection.vendor == "sqlite" else 4
         try:
-            link = ServerThread(where, threads=threads, ssl=tls_context(
+            link = ServerThread(where, threads=db_threads(), ssl=tls_context(
                 settings.STATION_TLS_CERT, settings.STATION_TLS_KEY)).start()
         except OSError as exc:
             self.stdout.write(self.style.WARNING(

@@ -1,0 +1,100 @@
+"""One prepared batch stored, inside the caller's transaction: lost API calls ended,
+prepaid accounts debited through the ledger, calls written in bulk."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from ficha.core import audit
+from ficha.ledger import services as ledger
+
+from .. import calls as call_services
+from ..cdr import Cdr
+from ..models import Call
+from .context import _Context
+from .prepare import _Prepared
+from .result import CdrImport
+
+LEDGER_KIND = "callshop.cdr"
+
+
+# The columns a CDR call is written with, in COPY / INSERT order.
+_COLUMNS = ("booth_id", "session_id", "customer_id", "recharge_id", "source", "external_id",
+            "caller", "dialled", "digits", "deck_id", "prefix", "destination", "price",
+            "connect_fee", "min_block", "increment", "grace", "free_seconds", "min_cost",
+            "tiers", "state", "reason", "disposition", "started_at", "answered_at",
+            "ended_at", "max_seconds", "billsec", "billed_seconds", "currency", "cost",
+            "reserved", "ledger_transaction_id")
+
+
+
+def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
+    """Store one prepared batch (inside the caller's transaction): end the lost API calls,
+    debit the prepaid accounts (one ledger transaction), store the calls in bulk."""
+    for call_id, record in prepared.lost:
+        _end_from_cdr(ctx, call_id, record, out)
+    debits = prepared.debits
+    if debits:
+        call_services.lock_customers(debits)
+        lines = [(prepared.credit_accounts[pk], amount)
+                 for pk, amount in sorted(debits.items())]
+        lines.append((ledger.REVENUE_CALLS, -sum(debits.values())))
+        tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
+                         memo=_("Calls from the PBX's call records: %(n)d")
+                         % {"n": len(prepared.charged_rows)})
+        for row in prepared.charged_rows:
+            row[-1] = tx.pk
+    _insert_calls(prepared.rows, ctx.zone)
+
+
+def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> None:
+    """A call the PBX authorized through the API and never ended: its CDR ends it."""
+    call = Call.objects.select_for_update().get(pk=call_id)
+    if not call.live:
+        out.duplicates += 1
+        return
+    if call.customer_id is not None:
+        call_services.lock_customers([call.customer_id])
+    ending = call_services._end(
+        call, record.billsec, record.disposition, answered_at=ctx.aware(record.answer),
+        ended_at=ctx.aware(record.end), source_note=" (CDR)")
+    out.ended += 1
+    out.total_cost += ending.cost
+    if ending.debited:
+        out.charged += 1
+        out.charged_amount += ending.cost
+
+
+def _insert_calls(rows: list[list], zone: zoneinfo.ZoneInfo | None = None) -> None:
+    """Store call rows in bulk. Naive times in them are wall-clock times in ``zone``."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    table = q(Call._meta.db_table)
+    columns = ", ".join(q(c) for c in _COLUMNS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # PostgreSQL reads naive times in the session's zone: the venue's for the
+            # COPY (no conversion per value here), then back to the connection's.
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [zone.key])
+            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if zone is not None:
+                cur.execute("SET LOCAL TIME ZONE %s", [connection.timezone_name])
+        else:
+            from django.db.models import DateTimeField
+
+            prep = DateTimeField().get_db_prep_save
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+            for row in rows:
+                for i in (23, 24, 25):
+                    value = row[i]
+                    if value is not None and value.tzinfo is None and zone is not None:
+                        value = value.replace(tzinfo=zone)
+                    row[i] = prep(value, connection)
+            cur.executemany(sql, rows)

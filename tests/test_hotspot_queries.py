@@ -69,6 +69,7 @@ def test_a_batch_of_ticket_logins_costs_two_statements_on_postgresql(db, setup,
     people = [alice] + [make_customer(f"guest{i}") for i in range(5)]
     for person in people[1:]:
         give_credit(person, 600)  # one hour each
+    ledger.place_hold(people[2].credit_account_id, 300, "call:test")  # a call holds half
     hs.authorize(nas, hs.AuthRequest("alice", password=hs.issue_ticket(alice).secret))
     items = [(nas, hs.AuthRequest(p.username, password=hs.issue_ticket(p).secret,
                                   mac=f"AA:BB:CC:00:01:0{i}"))
@@ -80,6 +81,7 @@ def test_a_batch_of_ticket_logins_costs_two_statements_on_postgresql(db, setup,
     assert [d.customer.pk for d in decisions[:6]] == [p.pk for p in people]
     assert decisions[0].session_timeout == 10_000 // 10 * 60
     assert decisions[1].session_timeout == 3600
+    assert decisions[2].session_timeout == 1800  # what the call does not hold
     assert decisions[6].reason == decisions[7].reason == "password"
     used = hs.authorize_many(items[:2])  # the same tickets again: used already
     assert [d.accept for d in used] == [False, False]

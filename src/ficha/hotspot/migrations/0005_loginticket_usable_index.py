@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_unicode_usernames_devices_pin_lock"),
-        ("hotspot", "0003_hotportal_nas_portal_fields"),
+        ("hotspot", "0004_portal_granted_until"),
     ]
 
     operations = [

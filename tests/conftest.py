@@ -203,3 +203,20 @@ def _fresh_recharge_caches():
 # The browser tests' headless Chromium (skips cleanly without Chromium or Playwright).
 # A desktop page; a browser test file may define its own ``page``.
 from .browser_support import chromium, page  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hotspot_plans():
+    """The logins' plan cache and verified passwords outlive a test's rolled-back rows:
+    tests start clean."""
+    import importlib
+
+    from ficha.hotspot.services import plans
+
+    authorize = importlib.import_module("ficha.hotspot.services.authorize")
+
+    plans.forget_plans()
+    authorize.forget_verified()
+    yield
+    plans.forget_plans()
+    authorize.forget_verified()

@@ -9,12 +9,15 @@ login."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
+from ficha.core import audit
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import AccountingRecord, HotspotSession
 from ficha.ledger import services as ledger
@@ -41,7 +44,7 @@ def setup(make_customer):
     return nas, plan, alice
 
 
-def test_a_login_with_a_ticket_is_four_statements_and_never_hashes(db, setup, monkeypatch):
+def test_a_login_with_a_ticket_is_three_statements_and_never_hashes(db, setup, monkeypatch):
     nas, _plan, alice = setup
     first = hs.issue_ticket(alice)
     assert hs.authorize(nas, hs.AuthRequest("alice", password=first.secret)).accept  # warm
@@ -56,9 +59,41 @@ def test_a_login_with_a_ticket_is_four_statements_and_never_hashes(db, setup, mo
                                                  mac="AA:BB:CC:00:00:02")))
     assert decision.accept and decision.session_timeout == 10_000 // 10 * 60
     # the customer (+ hotspot state, plan override, credit account, balance, devices
-    # online), the tickets, the ticket used, the plan
-    assert len(sql) == 4, "\n".join(sql)
+    # online), the tickets, the ticket used; the plans are kept in memory for a few seconds
+    assert len(sql) == 3, "\n".join(sql)
     assert not any("throttle" in s.lower() for s in sql)
+
+
+def test_a_batch_of_ticket_logins_costs_two_statements_on_postgresql(db, setup,
+                                                                    make_customer):
+    nas, _plan, alice = setup
+    people = [alice] + [make_customer(f"guest{i}") for i in range(5)]
+    for person in people[1:]:
+        give_credit(person, 600)  # one hour each
+    ledger.place_hold(people[2].credit_account_id, 300, "call:test")  # a call holds half
+    hs.authorize(nas, hs.AuthRequest("alice", password=hs.issue_ticket(alice).secret))
+    items = [(nas, hs.AuthRequest(p.username, password=hs.issue_ticket(p).secret,
+                                  mac=f"AA:BB:CC:00:01:0{i}"))
+             for i, p in enumerate(people)]
+    items.append((nas, hs.AuthRequest("guest1", password="not-a-ticket-at-all")))
+    items.append((nas, hs.AuthRequest("nobody-here", password="whatever")))
+    decisions, sql = statements(lambda: hs.authorize_many(items))
+    assert [d.accept for d in decisions] == [True] * 6 + [False, False]
+    assert [d.customer.pk for d in decisions[:6]] == [p.pk for p in people]
+    assert decisions[0].session_timeout == 10_000 // 10 * 60
+    assert decisions[1].session_timeout == 3600
+    assert decisions[2].session_timeout == 1800  # what the call does not hold
+    assert decisions[6].reason == decisions[7].reason == "password"
+    used = hs.authorize_many(items[:2])  # the same tickets again: used already
+    assert [d.accept for d in used] == [False, False]
+    if connection.vendor == "postgresql":
+        # the six accepted: every account, balance and ticket in one statement, the
+        # tickets used in another; the two wrong ones are checked one by one (throttled)
+        ticket_sql = [s for s in sql if "hotspot_loginticket" in s]
+        one_by_one = [s for s in sql if s not in ticket_sql]
+        assert len([s for s in ticket_sql if "unnest" in s]) == 1, "\n".join(sql)
+        assert len([s for s in ticket_sql if s.lstrip().upper().startswith("UPDATE")]) == 1
+        assert not any("unnest" in s for s in one_by_one)
 
 
 def test_a_wrong_ticket_still_costs_a_throttled_password_check(db, setup):
@@ -160,3 +195,26 @@ def test_a_batch_of_interims_costs_the_statements_of_one_on_postgresql(db, make_
     assert len(sql) == 4, "\n".join(sql)
     customers = Customer.objects.filter(username__in=names)
     assert sorted(accounts.balance(c) for c in customers) == [1_000 - 30] * 32
+def test_a_password_verified_moments_ago_is_not_hashed_again(db, setup, monkeypatch):
+    nas, _plan, alice = setup
+    calls = []
+    real = type(alice).check_password
+
+    def counted(self, raw):
+        calls.append(raw)
+        return real(self, raw)
+
+    monkeypatch.setattr(type(alice), "check_password", counted)
+    login = hs.AuthRequest("alice", password="alice-secret-1", mac="AA:BB:CC:00:00:07")
+    assert hs.authorize(nas, login).accept and len(calls) == 1
+    assert hs.authorize(nas, login).accept and len(calls) == 1  # remembered
+    wrong = hs.AuthRequest("alice", password="alice-secret-2", mac="AA:BB:CC:00:00:07")
+    assert not hs.authorize(nas, wrong).accept and len(calls) == 2  # a guess: hashed
+    accounts.set_customer_password(audit.Actor(source="test"), alice, "a-new-secret-9")
+    assert not hs.authorize(nas, login).accept  # the old password: a new hash, no match
+    assert len(calls) == 3
+    new = hs.AuthRequest("alice", password="a-new-secret-9", mac="AA:BB:CC:00:00:07")
+    assert hs.authorize(nas, new).accept and len(calls) == 4
+    monkeypatch.setattr(sys.modules["ficha.hotspot.services.authorize"],
+                        "VERIFIED_SECONDS", 0.0)
+    assert hs.authorize(nas, new).accept and len(calls) == 5  # expired: hashed again

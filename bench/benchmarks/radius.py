@@ -5,7 +5,7 @@ load generator (``bench.radload``: asyncio UDP, packets built before the clock s
 Message-Authenticator on every Access-Request, many requests in flight):
 
 * ``ficha radiusd`` on the benchmark's scratch database, ``FICHA_RADIUS_WORKERS``
-  processes sharing the ports (SO_REUSEPORT; one per core on PostgreSQL);
+  processes sharing the ports (SO_REUSEPORT; one per two cores on PostgreSQL);
 * Debian's ``freeradius`` (``apt-get install freeradius freeradius-postgresql``) in the
   foreground with a configuration generated in a temporary directory: ``rlm_sql``
   (postgresql driver, the shipped schema and authorize queries) on its own scratch
@@ -619,8 +619,8 @@ def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
     plan, users, session_users = _ficha_data(tag, users, sessions)
     macs = [f"02-00-00-{i >> 16 & 255:02X}-{i >> 8 & 255:02X}-{i & 255:02X}"
             for i in range(max(len(users), len(session_users)))]
-    # FICHA_RADIUS_WORKERS' default on PostgreSQL: one process per core
-    workers = int(os.environ.get("BENCH_RADIUS_WORKERS") or 0) or _cores()
+    # FICHA_RADIUS_WORKERS' default on PostgreSQL (the bench runs with production settings)
+    workers = int(os.environ.get("BENCH_RADIUS_WORKERS") or 0) or settings.RADIUS_WORKERS
     threads = int(os.environ.get("BENCH_RADIUS_THREADS") or 0) or 4  # radiusd's default
     tmp = Path(tempfile.mkdtemp(prefix="ficha-bench-radius-"))
     connections.close_all()

@@ -155,6 +155,13 @@ class LoginTicket(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        # A login reads the customer's five newest unused tickets: five index entries,
+        # not every ticket the customer was ever given (used ones wait an hour for purge).
+        indexes = [models.Index(fields=["customer", "-created_at"],
+                                condition=models.Q(used_at__isnull=True),
+                                name="hotspot_ticket_usable")]
+
 
 class HotspotSession(models.Model):
     class Status(models.TextChoices):

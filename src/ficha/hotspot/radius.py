@@ -2,8 +2,11 @@
 
 An asyncio UDP server: authentication and accounting sockets; pyrad decodes and encodes
 packets with Ficha's dictionaries (package data in ``dictionaries/``). Each packet is
-decoded, checked (known NAS, authenticator, Message-Authenticator), handed to one service
-function in a worker thread (the database is blocking), and the reply encoded. Whatever
+decoded, checked (known NAS, authenticator, Message-Authenticator), handed to the services
+in a worker thread (the database is blocking), and the reply encoded. Packets of one kind
+that wait while the worker threads are busy are handed over together (micro-batching:
+``services.authorize_many`` / ``account_many``, at most :data:`BATCH`); an idle server
+hands a packet over at once, alone. Whatever
 arrives — truncated, oversized, malformed, unknown attributes or vendors, wrong secret —
 the server never crashes and never debits on a packet that failed its checks: a packet is
 answered or dropped, and drops are counted per NAS (per address for unknown senders).
@@ -32,7 +35,7 @@ from pyrad.dictionary import Dictionary
 from ficha.core import clock
 from ficha.core.door_thread import DoorThread
 
-from . import services
+from . import codec, services
 from .models import Nas
 
 log = logging.getLogger("ficha.radiusd")
@@ -42,8 +45,10 @@ MAX_PACKET = 4096  # RFC 2865 section 3
 REPLY_CACHE_SECONDS = 30.0
 NAS_REFRESH_SECONDS = 5.0
 FLUSH_SECONDS = 5.0
+BATCH = 64  # packets of one kind handed to the services in one call, at most
 
 _dictionary: Dictionary | None = None
+_UNSEEN = object()
 
 
 def dictionary() -> Dictionary:
@@ -62,12 +67,8 @@ class Drop(Exception):
 
 
 # --- raw attribute access (never trust pyrad's decoding of what a stranger sent) -----------
-def _raw(pkt, key) -> bytes | None:
-    values = OrderedDict.get(pkt, key)
-    if not values:
-        return None
-    value = values[0]
-    return value if isinstance(value, bytes) else None
+def _raw(pkt: codec.Request, key: int) -> bytes | None:
+    return pkt.first(key)
 
 
 def _text(pkt, key, limit: int = 253) -> str:
@@ -113,7 +114,7 @@ def auth_request(pkt) -> services.AuthRequest:
         if encrypted is not None:
             if not encrypted or len(encrypted) % 16 or len(encrypted) > 128:
                 raise Drop(services.DROP_MALFORMED)
-            password = pkt.PwDecrypt(encrypted)
+            password = pkt.password(encrypted)
     return services.AuthRequest(
         username=username, password=password, chap_id=chap_id, chap_response=chap_response,
         chap_challenge=chap_challenge, mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100))
@@ -127,7 +128,8 @@ def acct_request(pkt) -> services.AcctRequest:
     cause_name = ""
     if cause:
         try:
-            cause_name = pkt.dict.attributes["Acct-Terminate-Cause"].values.GetBackward(cause)
+            cause_name = dictionary().attributes["Acct-Terminate-Cause"].values.GetBackward(
+                struct.pack("!I", cause))
         except Exception:
             cause_name = str(cause)
     return services.AcctRequest(
@@ -152,22 +154,31 @@ class Handler:
 
     def __init__(self):
         self.dict = dictionary()
+        self.encoder = codec.Encoder(self.dict)
         self._lock = threading.Lock()
         self.drops: dict[int, collections.Counter] = collections.defaultdict(
             collections.Counter)
         self.unknown: collections.Counter = collections.Counter()
         self.seen: dict[int, object] = {}  # NAS id -> when it last got an answer
         self._table: list[services.NasEntry] = []
+        self._by_address: dict[str, Nas | None] = {}  # the table's answers, per sender
         self._table_at = 0.0
 
     # -- NAS table and counters --------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
         if force or time.monotonic() - self._table_at > NAS_REFRESH_SECONDS:
-            self._table = services.nas_table()
+            table = services.nas_table()
+            self._table, self._by_address = table, {}
             self._table_at = time.monotonic()
 
     def nas_for(self, address: str) -> Nas | None:
-        return services.find_nas(self._table, address)
+        table, by_address = self._table, self._by_address
+        found = by_address.get(address, _UNSEEN)
+        if found is _UNSEEN:
+            found = services.find_nas(table, address)
+            if len(by_address) < 4096:  # spoofed senders cannot grow it without bound
+                by_address[address] = found
+        return found
 
     def count(self, nas: Nas | None, address: str, reason: str) -> None:
         with self._lock:
@@ -193,60 +204,127 @@ class Handler:
 
     # -- packets -------------------------------------------------------------------------
     def handle(self, kind: str, data: bytes, nas: Nas, address: str) -> bytes | None:
-        try:
-            reply = self._handle(kind, data, nas)
-            if reply is not None:
-                with self._lock:
-                    self.seen[nas.pk] = clock.now()
-            return reply
-        except Drop as drop:
-            self.count(nas, address, drop.reason)
-        except (rp.PacketError, struct.error, ValueError, KeyError, IndexError,
-                TypeError, UnicodeError):
-            self.count(nas, address, services.DROP_MALFORMED)
-        except Exception:  # a service failed (database down, ...): no reply, NAS retries
-            log.exception("RADIUS %s packet from %s not handled", kind, address)
-            close_old_connections()
-        return None
+        """The reply to one datagram (a batch of one)."""
+        return self.handle_many(kind, [(data, nas, address)])[0]
 
-    def _handle(self, kind: str, data: bytes, nas: Nas) -> bytes | None:
+    def handle_many(self, kind: str, items: list[tuple[bytes, Nas, str]]
+                    ) -> list[bytes | None]:
+        """Replies (or None: dropped, or not handled) to datagrams of one kind, in order.
+        Each is decoded and checked on its own; those that pass go to the services in
+        one call (``authorize_many`` / ``account_many``); one bad packet or one failed
+        service item never costs the others their answer."""
+        replies: list[bytes | None] = [None] * len(items)
+        pending: list[tuple[int, object, object]] = []  # (index, packet, request)
+        for i, (data, nas, address) in enumerate(items):
+            try:
+                done, pkt, request = self._decode(kind, data, nas)
+            except Exception as exc:  # noqa: BLE001 - counted as a drop
+                self._failed(kind, nas, address, exc)
+                continue
+            if done is not None:
+                replies[i] = done
+            else:
+                pending.append((i, pkt, request))
+        if pending:
+            batch = [(items[i][1], request) for i, _pkt, request in pending]
+            try:
+                if kind == "auth":
+                    results = services.authorize_many(batch)
+                else:
+                    results = services.account_many(batch)
+            except Exception as exc:  # noqa: BLE001 - the whole call failed: no replies
+                results = [exc] * len(batch)
+            failed = False
+            for (i, pkt, _request), result in zip(pending, results, strict=True):
+                _data, nas, address = items[i]
+                if isinstance(result, Exception):
+                    if isinstance(result, services.AccountingError):
+                        result = Drop(services.DROP_MALFORMED)
+                    failed = self._failed(kind, nas, address, result) or failed
+                    continue
+                try:
+                    replies[i] = self._encode(kind, pkt, result)
+                except Exception as exc:  # noqa: BLE001
+                    failed = self._failed(kind, nas, address, exc) or failed
+            if failed:
+                close_old_connections()
+        answered = [items[i][1].pk for i, reply in enumerate(replies) if reply is not None]
+        if answered:
+            now = clock.now()
+            with self._lock:
+                for pk in answered:
+                    self.seen[pk] = now
+        return replies
+
+    def _failed(self, kind: str, nas: Nas, address: str, exc: Exception) -> bool:
+        """Count a dropped packet; log a failed service (True: the NAS will retry)."""
+        if isinstance(exc, Drop):
+            self.count(nas, address, exc.reason)
+        elif isinstance(exc, (rp.PacketError, struct.error, ValueError, KeyError,
+                              IndexError, TypeError, UnicodeError)):
+            self.count(nas, address, services.DROP_MALFORMED)
+        else:  # a service failed (database down, ...): no reply, NAS retries
+            log.error("RADIUS %s packet from %s not handled", kind, address,
+                      exc_info=(type(exc), exc, exc.__traceback__))
+            return True
+        return False
+
+    def _decode(self, kind: str, data: bytes, nas: Nas):
+        """(reply, None, None) when answered without the services (Status-Server), else
+        (None, packet, request for the services); raises Drop (or a decoding error).
+        Access- and Accounting-Requests are decoded by :mod:`.codec`, Status-Server by
+        pyrad."""
         if len(data) < 20 or len(data) > MAX_PACKET:
             raise Drop(services.DROP_MALFORMED)
         secret = nas.secret.encode("utf-8")
+        code = data[0]
         if kind == "auth":
-            pkt = rp.AuthPacket(packet=data, dict=self.dict, secret=secret)
-            if pkt.code not in (rp.AccessRequest, rp.StatusServer):
+            if code == rp.AccessRequest:
+                pkt = codec.Request(data, secret)
+                if pkt.message_authenticator:
+                    if not pkt.verify_message_authenticator():
+                        raise Drop(services.DROP_BAD_AUTHENTICATOR)
+                elif nas.require_message_authenticator:
+                    raise Drop(services.DROP_MISSING_MA)
+                return None, pkt, auth_request(pkt)
+            if code != rp.StatusServer:
                 raise Drop(services.DROP_MALFORMED)
-            if pkt.message_authenticator:
-                if not pkt.verify_message_authenticator():
-                    raise Drop(services.DROP_BAD_AUTHENTICATOR)
-            elif nas.require_message_authenticator or pkt.code == rp.StatusServer:
+            status = rp.AuthPacket(packet=data, dict=self.dict, secret=secret)
+            if not status.message_authenticator:
                 raise Drop(services.DROP_MISSING_MA)
-            reply = pkt.CreateReply()
-            if pkt.code == rp.StatusServer:
-                return reply.ReplyPacket()
-            decision = services.authorize(nas, auth_request(pkt))
-            reply.code = rp.AccessAccept if decision.accept else rp.AccessReject
-            for name, value in decision.attributes:
-                reply.AddAttribute(name, _encode_value(name, value))
-            return reply.ReplyPacket()
-        pkt = rp.AcctPacket(packet=data, dict=self.dict, secret=secret)
-        if pkt.code == rp.StatusServer:
-            if not pkt.VerifyAcctRequest():
+            if not status.verify_message_authenticator():
                 raise Drop(services.DROP_BAD_AUTHENTICATOR)
-            return pkt.CreateReply().ReplyPacket()
-        if pkt.code != rp.AccountingRequest:
+            return status.CreateReply().ReplyPacket(), None, None
+        if code == rp.AccountingRequest:
+            pkt = codec.Request(data, secret)
+            if not pkt.verify_accounting():
+                raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            if pkt.message_authenticator and not pkt.verify_message_authenticator():
+                raise Drop(services.DROP_BAD_AUTHENTICATOR)
+            return None, pkt, acct_request(pkt)
+        if code != rp.StatusServer:
             raise Drop(services.DROP_MALFORMED)
-        if not pkt.VerifyAcctRequest():
+        status = rp.AcctPacket(packet=data, dict=self.dict, secret=secret)
+        if not status.VerifyAcctRequest():
             raise Drop(services.DROP_BAD_AUTHENTICATOR)
-        if pkt.message_authenticator and not pkt.verify_message_authenticator():
-            raise Drop(services.DROP_BAD_AUTHENTICATOR)
-        request = acct_request(pkt)
+        return status.CreateReply().ReplyPacket(), None, None
+
+    def _encode(self, kind: str, pkt: codec.Request, result) -> bytes:
+        if kind == "auth":
+            code = rp.AccessAccept if result.accept else rp.AccessReject
+            attributes = [(name, _encode_value(name, value))
+                          for name, value in result.attributes]
+        else:
+            code, attributes = rp.AccountingResponse, []
         try:
-            services.account(nas, request)
-        except services.AccountingError:
-            raise Drop(services.DROP_MALFORMED) from None
-        return pkt.CreateReply().ReplyPacket()
+            return self.encoder.reply(pkt, code, attributes)
+        except codec.CodecError:  # an attribute the small codec leaves to pyrad
+            cls = rp.AuthPacket if kind == "auth" else rp.AcctPacket
+            reply = cls(packet=pkt.raw, dict=self.dict, secret=pkt.secret).CreateReply()
+            reply.code = code
+            for name, value in attributes:
+                reply.AddAttribute(name, value)
+            return reply.ReplyPacket()
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -300,6 +378,8 @@ class RadiusServer:
         self.transports = []
         self.addresses: dict[str, tuple[str, int]] = {}
         self._inflight: set = set()
+        self._queues = {"auth": collections.deque(), "acct": collections.deque()}
+        self._busy = {"auth": 0, "acct": 0}
         self._replies: OrderedDict = OrderedDict()
         self._tasks = []
 
@@ -370,25 +450,45 @@ class RadiusServer:
         if key in self._inflight:
             return
         self._inflight.add(key)
-        future = self.loop.run_in_executor(self.pool, self._run, proto.kind, data, nas,
-                                           address)
-        future.add_done_callback(lambda f: self._done(f, proto, key, addr))
+        self._queues[proto.kind].append((proto, key, addr, data, nas, address))
+        if self._busy[proto.kind] < self.threads:
+            self._submit(proto.kind)
 
-    def _run(self, kind, data, nas, address):
-        return self.handler.handle(kind, data, nas, address)
+    # Micro-batching: packets of one kind wait in a queue; up to ``threads`` jobs per kind
+    # each take what is waiting (at most BATCH) and hand it to the services in one call.
+    # An idle server starts a job for the first packet at once (a batch of one: no added
+    # latency); under load the packets that arrived while the jobs were busy form the
+    # next batches.
+    def _submit(self, kind: str) -> None:
+        queue = self._queues[kind]
+        batch = [queue.popleft() for _ in range(min(BATCH, len(queue)))]
+        if not batch:
+            return
+        self._busy[kind] += 1
+        future = self.loop.run_in_executor(self.pool, self._run, kind, batch)
+        future.add_done_callback(lambda f: self._done(f, kind, batch))
 
-    def _done(self, future, proto, key, addr) -> None:
-        self._inflight.discard(key)
+    def _run(self, kind, batch):
+        return self.handler.handle_many(
+            kind, [(data, nas, address) for _p, _k, _a, data, nas, address in batch])
+
+    def _done(self, future, kind, batch) -> None:
+        self._busy[kind] -= 1
         try:
-            reply = future.result()
+            replies = future.result()
         except Exception:
             log.exception("RADIUS handler failed")
-            return
-        if reply is None:
-            return
-        self._replies[key] = (time.monotonic(), reply)
-        if proto.transport is not None and not proto.transport.is_closing():
-            proto.transport.sendto(reply, addr)
+            replies = [None] * len(batch)
+        now = time.monotonic()
+        for (proto, key, addr, *_rest), reply in zip(batch, replies, strict=True):
+            self._inflight.discard(key)
+            if reply is None:
+                continue
+            self._replies[key] = (now, reply)
+            if proto.transport is not None and not proto.transport.is_closing():
+                proto.transport.sendto(reply, addr)
+        while self._queues[kind] and self._busy[kind] < self.threads:
+            self._submit(kind)
 
 
 class ServerThread(DoorThread):

@@ -46,6 +46,7 @@ from .authorize import (  # noqa: F401
     _reject,
     _use_ticket,
     authorize,
+    authorize_many,
     normalize_mac,
     parse_class,
     reason_text,

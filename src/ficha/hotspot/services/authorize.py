@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
+import secrets
+import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
@@ -18,6 +21,7 @@ from django.utils.translation import ngettext
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
 from ficha.core import clock, codes, rows, throttle
+from ficha.core.db import prepared
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
@@ -42,6 +46,8 @@ from .base import (
 from .plans import (
     plan_for,
 )
+
+log = logging.getLogger("ficha.hotspot")
 
 
 # --- authorization -------------------------------------------------------------------------
@@ -109,6 +115,121 @@ def authorize(nas: Nas, req: AuthRequest) -> Decision:
     the NAS's or venue's language) an Access-Request."""
     with translation.override(_language(nas)):
         return _authorize(nas, req)
+
+
+def authorize_many(items: list[tuple[Nas, AuthRequest]]) -> list[Decision | Exception]:
+    """:func:`authorize` for a batch the RADIUS door collected: one decision per item, in
+    order, or the exception that item raised — one bad item never fails the others.
+
+    The common login — a known account proving one of its login tickets — is decided
+    for the whole batch at once (:func:`_authorize_batch`: on PostgreSQL one statement
+    reads every account, balance and ticket, one statement uses the tickets); anything
+    else (passwords, codes, MAC logins, a ticket a parallel request used first) takes
+    :func:`authorize`, one by one, with the same rules."""
+    out: list[Decision | Exception | None] = [None] * len(items)
+    try:
+        _authorize_batch(items, out)
+    except Exception:  # noqa: BLE001 - the batch read failed: every item on its own
+        log.exception("hotspot: batch authorization failed; one by one")
+    for i, (nas, req) in enumerate(items):
+        if out[i] is not None:
+            continue
+        try:
+            out[i] = authorize(nas, req)
+        except Exception as exc:  # noqa: BLE001 - handed back to the door, per item
+            out[i] = exc
+    return out
+
+
+_BATCH_SQL: dict[str, str] = {}
+
+
+def _batch_sql() -> str:
+    """PostgreSQL: :func:`_login_sql` for many (username key, MAC) pairs at once, with
+    each account's five newest usable tickets ("id:secret") as an array."""
+    sql = _BATCH_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        c, a, h, s, t = (q(m._meta.db_table) for m in (Customer, Account, HotspotAccount,
+                                                        HotspotSession, LoginTicket))
+        credit = f"{c}.{q('credit_account_id')}"
+        sql = _BATCH_SQL[connection.vendor] = (
+            f"SELECT {rows.columns(Customer)}, "
+            f"{ledger.spendable_sql(credit)}, "
+            f"(SELECT COUNT(DISTINCT o.{q('mac')}) FROM {s} o "
+            f"WHERE o.{q('customer_id')} = {c}.{q('id')} AND o.{q('status')} = %s "
+            f"AND NOT (o.{q('mac')} = r.m)), "
+            f"{a}.{q('kind')}, {h}.{q('id')}, {h}.{q('plan_id')}, {h}.{q('first_login_at')}, "
+            f"r.i, ARRAY(SELECT x.{q('id')}::text || ':' || x.{q('secret')} FROM {t} x "
+            f"WHERE x.{q('customer_id')} = {c}.{q('id')} AND x.{q('used_at')} IS NULL "
+            f"AND x.{q('expires_at')} > %s ORDER BY x.{q('created_at')} DESC LIMIT 5) "
+            f"FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS r(k, m, i) "
+            f"INNER JOIN {c} ON {c}.{q('username_key')} = r.k "
+            f"INNER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+            f"LEFT OUTER JOIN {h} ON {h}.{q('customer_id')} = {c}.{q('id')}")
+    return sql
+
+
+def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
+    """Decide, into ``out``, the items that prove a login ticket of a known account
+    (PostgreSQL; elsewhere every item is left to :func:`authorize`)."""
+    if connection.vendor != "postgresql" or len(items) < 2:
+        return
+    wanted: list[int] = []
+    keys: list[str] = []
+    macs: list[str] = []
+    for i, (_nas, req) in enumerate(items):
+        username = (req.username or "").strip()
+        if not username or len(username) > 150 or (req.password is None and not req.is_chap):
+            continue
+        if len(username) >= 12 and mac_login.mac_of(username) is not None:
+            continue  # perhaps a returning device: authorize() decides
+        wanted.append(i)
+        keys.append(username_key(username))
+        macs.append(normalize_mac(req.mac) if req.mac else "")
+    if not wanted:
+        return
+    now = clock.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    found = rows.read(Customer, _batch_sql(),
+                      [HotspotSession.Status.OPEN, db_now, keys, macs], extra=8)
+    claimed: dict[int, tuple[int, Customer, str]] = {}  # ticket id -> (item, customer, mac)
+    for customer, *extra in found:
+        index, tickets = extra[6] - 1, extra[7]
+        _customer_state(customer, extra[:6])
+        i = wanted[index]
+        nas, req = items[i]
+        username = (req.username or "").strip()
+        if not (customer.has_password or customer.pin or not _looks_like_code(username)):
+            continue  # a code that is also an account name: authorize() decides
+        for ticket in tickets or ():
+            pk, _sep, secret = ticket.partition(":")
+            if req.matches(secret):
+                if int(pk) not in claimed:  # one ticket proves one request
+                    claimed[int(pk)] = (i, customer, macs[index])
+                break
+    if not claimed:
+        return
+    by_language: dict[str, list[int]] = {}  # one translation.override per language
+    for pk in _use_tickets(list(claimed), db_now):
+        by_language.setdefault(_language(items[claimed[pk][0]][0]), []).append(pk)
+    for language, pks in by_language.items():
+        with translation.override(language):
+            for pk in pks:
+                i, customer, mac = claimed[pk]
+                try:
+                    out[i] = _grant(items[i][0], customer, mac)
+                except Exception as exc:  # noqa: BLE001 - this item only
+                    out[i] = exc
+
+
+def _use_tickets(pks: list[int], db_now) -> list[int]:
+    """Use these tickets (once: a parallel request loses); the ids this call used."""
+    t = connection.ops.quote_name(LoginTicket._meta.db_table)
+    with prepared.cursor() as cursor:
+        cursor.execute(f"UPDATE {t} SET used_at = %s WHERE id = ANY(%s) AND used_at IS NULL "
+                       "RETURNING id", [db_now, pks])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _looks_like_code(text: str) -> bool:
@@ -187,7 +308,14 @@ def _find_customer(username: str, mac: str) -> Customer | None:
                       [HotspotSession.Status.OPEN, mac, username_key(username)], extra=6)
     if not found:
         return None
-    customer, credit_sum, others, kind, hotspot_id, plan_id, first_login = found[0]
+    customer, *extra = found[0]
+    return _customer_state(customer, extra)
+
+
+def _customer_state(customer: Customer, extra) -> Customer:
+    """Attach what the login statement read with the customer (spendable credit, other
+    devices online, hotspot state)."""
+    credit_sum, others, _kind, hotspot_id, plan_id, first_login = extra
     # a customer's credit account is a liability: spendable_sql's default sign
     customer.hotspot_balance = int(credit_sum or 0)
     customer.hotspot_others = int(others or 0)
@@ -230,6 +358,8 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     to the throttled password check like any other guess."""
     if customer is not None and _use_ticket(customer, req):
         return customer, ""
+    if customer is not None and _recently_verified(customer, req):
+        return customer, ""  # this very password passed the hash moments ago
     keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")
@@ -244,7 +374,51 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
     if not ok:
         return None, "password"
     throttle.forgive(THROTTLE_SCOPE, keys)
+    _remember_verified(customer, req)
     return customer, ""
+
+
+# Verified passwords (PAP), remembered per process for VERIFIED_SECONDS so a gateway's
+# re-authentication does not pay the Argon2 hash (tens of ms of CPU, by design) again.
+# The key is (account, its current password hash, HMAC-SHA256 of the password under a
+# random key that lives in this process's memory only): nothing stored can be turned
+# back into the password, a changed password (new hash) never matches an old entry,
+# only successes are remembered (a wrong guess always costs the throttled hash), and a
+# disabled account is still refused by _grant.
+VERIFIED_SECONDS = 60.0
+_VERIFIED_KEY = secrets.token_bytes(32)
+_verified: dict[tuple[int, str, bytes], float] = {}
+
+
+def _verified_key(customer: Customer, req: AuthRequest) -> tuple[int, str, bytes] | None:
+    if req.is_chap or req.password is None or not customer.password:
+        return None
+    digest = hmac.new(_VERIFIED_KEY, req.password.encode("utf-8", "surrogatepass"),
+                      hashlib.sha256).digest()
+    return (customer.pk, customer.password, digest)
+
+
+def _recently_verified(customer: Customer, req: AuthRequest) -> bool:
+    key = _verified_key(customer, req)
+    at = _verified.get(key) if key is not None else None
+    return at is not None and time.monotonic() - at < VERIFIED_SECONDS
+
+
+def _remember_verified(customer: Customer, req: AuthRequest) -> None:
+    key = _verified_key(customer, req)
+    if key is None:
+        return
+    now = time.monotonic()
+    if len(_verified) >= 10_000:
+        for old in [k for k, at in list(_verified.items()) if now - at >= VERIFIED_SECONDS]:
+            _verified.pop(old, None)
+        if len(_verified) >= 10_000:
+            _verified.clear()
+    _verified[key] = now
+
+
+def forget_verified() -> None:
+    _verified.clear()
 
 
 _TICKET_SQL: dict[str, tuple[str, str]] = {}
@@ -278,8 +452,18 @@ def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
     return False
 
 
+_CLASS_VALUES: dict[tuple[int, int], str] = {}  # signing costs ~0.1 ms per login
+
+
 def _class_value(customer: Customer, plan: Plan) -> str:
-    return CLASS_PREFIX + _class_signer.sign(f"{customer.pk}.{plan.pk}")
+    key = (customer.pk, plan.pk)
+    value = _CLASS_VALUES.get(key)
+    if value is None:
+        if len(_CLASS_VALUES) > 50_000:
+            _CLASS_VALUES.clear()
+        value = _CLASS_VALUES[key] = CLASS_PREFIX + _class_signer.sign(
+            f"{customer.pk}.{plan.pk}")
+    return value
 
 
 def parse_class(value) -> tuple[int, int] | None:
@@ -300,7 +484,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         return _reject("disabled", _("This account is disabled; please ask at the counter."),
                        customer=customer)
     hotspot = _hotspot_of(customer)
-    plan = plan_for(customer, hotspot)
+    plan = plan_for(customer, hotspot, cached=True)
     if plan is None:
         return _reject("plan", _("Wi-Fi is not available for this account; please ask at "
                                  "the counter."), customer=customer)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext as _
 
 from ficha.accounts.models import Customer
@@ -123,19 +125,61 @@ def _group_sql() -> str:
     return sql
 
 
-def plan_for(customer: Customer, hotspot: HotspotAccount | None = None) -> Plan | None:
-    """The account's own plan, else its price group's, else the default plan."""
+def plan_for(customer: Customer, hotspot: HotspotAccount | None = None, *,
+             cached: bool = False) -> Plan | None:
+    """The account's own plan, else its price group's, else the default plan.
+
+    ``cached``: choose among the plans this process read at most
+    :data:`PLAN_CACHE_SECONDS` ago (the RADIUS door's logins; see :func:`cached_plans`)."""
     if hotspot is not None and hotspot.plan_id:
+        if cached:
+            plan = cached_plans()[0].get(hotspot.plan_id)
+            if plan is not None:
+                return plan
         return hotspot.plan
     group = customer.custom_group if customer.price_group == "custom" else customer.price_group
-    plans = [row[0] for row in rows.read(Plan, _group_sql(), [group, ""])]
+    if cached:
+        plans = cached_plans()[1]
+    else:
+        plans = [row[0] for row in rows.read(Plan, _group_sql(), [group, ""])]
     for plan in plans:
         if plan.price_group and plan.price_group == group:
             return plan
     for plan in plans:
-        if plan.is_default:
+        if plan.is_default and plan.price_group in (group, ""):
             return plan
+    if cached:
+        defaults = [plan for plan in plans if plan.is_default]
+        return min(defaults, key=lambda plan: plan.name) if defaults else None
     return Plan.objects.filter(is_default=True).first()
+
+
+# The plans, kept per process for the logins (a few rows, read on every Access-Request
+# otherwise). Forgotten when a plan is saved or deleted in this process (signals), and
+# read again at most PLAN_CACHE_SECONDS later in any other process (``ficha radiusd``
+# when the console edits a plan) — as the RADIUS door's NAS table.
+PLAN_CACHE_SECONDS = 5.0
+_plan_cache: tuple[float, dict[int, Plan], list[Plan]] | None = None
+
+
+def cached_plans() -> tuple[dict[int, Plan], list[Plan]]:
+    """({id: plan}, every plan default first then by id), at most PLAN_CACHE_SECONDS old.
+    The instances are shared between threads: read them, never change them."""
+    global _plan_cache
+    found = _plan_cache
+    if found is None or time.monotonic() - found[0] > PLAN_CACHE_SECONDS:
+        plans = sorted(Plan.objects.all(), key=lambda plan: (not plan.is_default, plan.pk))
+        found = _plan_cache = (time.monotonic(), {plan.pk: plan for plan in plans}, plans)
+    return found[1], found[2]
+
+
+def forget_plans(**_kwargs) -> None:
+    global _plan_cache
+    _plan_cache = None
+
+
+post_save.connect(forget_plans, sender=Plan, dispatch_uid="hotspot-forget-plans-save")
+post_delete.connect(forget_plans, sender=Plan, dispatch_uid="hotspot-forget-plans-delete")
 
 
 # --- login tickets (CHAP without stored passwords) -----------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import subprocess
 import sys
@@ -56,6 +57,9 @@ class Command(BaseCommand):
         server = RadiusServer(auth_addr, acct_addr, threads=threads, reuse_port=reuse_port)
 
         def started():
+            # Django, the dictionaries and the NAS table are loaded: keep them out of the
+            # garbage collector's full passes (they cost ~0.15 ms a login, cProfile)
+            gc.freeze()
             for kind, addr in server.addresses.items():
                 self.stdout.write(f"RADIUS {kind} on {addr[0]}:{addr[1]}")
             for _n in range(processes - 1):

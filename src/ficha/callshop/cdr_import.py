@@ -79,6 +79,7 @@ class CdrImport:
     charged_amount: int = 0  # minor units
     session_calls: int = 0  # added to an open booth session
     unbilled: int = 0  # stored with nobody to charge (the booth was not open)
+    unpaid: int = 0  # prepaid cost the accounts' credit did not cover (minor units)
     total_cost: int = 0  # of the stored calls
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
@@ -92,7 +93,7 @@ class CdrImport:
 
     def merge(self, other: CdrImport) -> None:
         for name in ("records", "imported", "answered", "duplicates", "ended", "charged",
-                     "charged_amount", "session_calls", "unbilled", "total_cost"):
+                     "charged_amount", "session_calls", "unbilled", "total_cost", "unpaid"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for problem in other.problems:
             self.add_problem(problem)
@@ -103,7 +104,8 @@ class CdrImport:
         return {"records": self.records, "imported": self.imported,
                 "duplicates": self.duplicates, "ended": self.ended, "charged": self.charged,
                 "charged_amount": self.charged_amount, "session_calls": self.session_calls,
-                "unbilled": self.unbilled, "problems": self.problem_count,
+                "unbilled": self.unbilled, "unpaid": self.unpaid,
+                "problems": self.problem_count,
                 "source": self.source}
 
 
@@ -177,7 +179,7 @@ _COLUMNS = ("booth_id", "session_id", "customer_id", "recharge_id", "source", "e
             "connect_fee", "min_block", "increment", "grace", "free_seconds", "min_cost",
             "tiers", "state", "reason", "disposition", "started_at", "answered_at",
             "ended_at", "max_seconds", "billsec", "billed_seconds", "currency", "cost",
-            "reserved", "ledger_transaction_id")
+            "unpaid", "reserved", "ledger_transaction_id")
 
 
 _SOURCE_CDR = Call.Source.CDR.value
@@ -250,7 +252,8 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
     prepared = _Prepared()
     uids = [r.uid or synthetic_uid(r) for r in records]
     known = _known(list(set(uids) - seen))
-    live = (Call.State.RESERVED, Call.State.ANSWERED)
+    # live API calls, and lost ones (the worker released their hold): the CDR ends them
+    live = (Call.State.RESERVED, Call.State.ANSWERED, Call.State.LOST)
     mine = prepared.uids
     fresh: list[tuple[Cdr, str]] = []
     for record, uid in zip(records, uids, strict=True):
@@ -370,7 +373,7 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
             if answered else None,
             (record.end if record.end is None or record.end.tzinfo is None
              else ctx.local(record.end)) or start, None, record.billsec, billed,
-            deck.currency if deck else _venue_currency(), cost, 0, None,
+            deck.currency if deck else _venue_currency(), cost, 0, 0, None,
         ]
         out.imported += 1
         out.total_cost += cost
@@ -400,15 +403,45 @@ def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
     debits = prepared.debits
     if debits:
         call_services.lock_customers(debits)
+        # At most each account's spendable credit: the balance never goes below zero.
+        taken = {pk: ledger.within_credit(prepared.credit_accounts[pk], amount)
+                 for pk, amount in debits.items()}
+        _spread_unpaid(prepared.charged_rows, taken, out)
         lines = [(prepared.credit_accounts[pk], amount)
-                 for pk, amount in sorted(debits.items())]
-        lines.append((ledger.REVENUE_CALLS, -sum(debits.values())))
-        tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
-                         memo=_("Calls from the PBX's call records: %(n)d")
-                         % {"n": len(prepared.charged_rows)})
-        for row in prepared.charged_rows:
-            row[-1] = tx.pk
+                 for pk, amount in sorted(taken.items()) if amount]
+        if lines:
+            lines.append((ledger.REVENUE_CALLS, -sum(taken.values())))
+            tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
+                             memo=_("Calls from the PBX's call records: %(n)d")
+                             % {"n": len(prepared.charged_rows)})
+            for row in prepared.charged_rows:
+                if row[_COL_COST] > row[_COL_UNPAID]:
+                    row[-1] = tx.pk
     _insert_calls(prepared.rows, ctx.zone)
+
+
+_COL_CUSTOMER = _COLUMNS.index("customer_id")
+_COL_COST = _COLUMNS.index("cost")
+_COL_UNPAID = _COLUMNS.index("unpaid")
+_COL_REASON = _COLUMNS.index("reason")
+
+
+def _spread_unpaid(rows: list[list], taken: dict[int, int], out: CdrImport) -> None:
+    """Each customer's debit (``taken``, at most their credit) pays their calls in file
+    order; what is left unpaid is written on the calls it did not cover."""
+    left = dict(taken)
+    for row in rows:
+        customer, cost = row[_COL_CUSTOMER], row[_COL_COST]
+        paid = min(cost, left[customer])
+        left[customer] -= paid
+        if paid < cost:
+            row[_COL_UNPAID] = cost - paid
+            row[_COL_REASON] = call_services.unpaid_reason(cost - paid, row[_COLUMNS.index(
+                "currency")])
+            out.unpaid += cost - paid
+            out.charged_amount -= cost - paid
+            if not paid:
+                out.charged -= 1
 
 
 def _tiers_text(terms) -> str:
@@ -436,7 +469,7 @@ def _open_sessions(booth_ids: set[int]) -> dict[int, tuple[int, dt.datetime]]:
 def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> None:
     """A call the PBX authorized through the API and never ended: its CDR ends it."""
     call = Call.objects.select_for_update().get(pk=call_id)
-    if not call.live:
+    if not call.live and call.state != Call.State.LOST:
         out.duplicates += 1
         return
     if call.customer_id is not None:
@@ -448,7 +481,8 @@ def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> N
     out.total_cost += ending.cost
     if ending.debited:
         out.charged += 1
-        out.charged_amount += ending.cost
+        out.charged_amount += ending.cost - ending.unpaid
+    out.unpaid += ending.unpaid
 
 
 def _insert_calls(rows: list[list], zone: zoneinfo.ZoneInfo | None = None) -> None:

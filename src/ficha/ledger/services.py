@@ -613,6 +613,29 @@ def release_hold(hold: Hold | str) -> int:
     return found[1] if done else 0
 
 
+def within_credit(acct: Account | str | int, amount: int) -> int:
+    """How much of ``amount`` a debit of the account may take now: at most its spendable
+    credit, never less than 0 — so the balance (less holds) is never driven below zero.
+    Read after :func:`lock_accounts`; the caller records the rest as unpaid."""
+    return max(0, min(amount, spendable(acct)))
+
+
+def settle_hold_within_credit(hold: Hold | str, kind: str, debit: Account | str | int,
+                              credit: Account | str | int, amount: int, **post_kwargs
+                              ) -> tuple[Transaction | None, int]:
+    """Release ``hold`` and debit ``amount`` from ``debit`` (customer credit) to ``credit``
+    in one transaction, but at most :func:`within_credit` once the hold is released (its
+    own hold is usable; a hold released before, e.g. a lost call's, is not). Returns the
+    transaction (None when nothing was taken) and the amount taken."""
+    with transaction.atomic():
+        lock_accounts([debit])
+        release_hold(hold)
+        take = within_credit(debit, amount)
+        if take <= 0:
+            return None, 0
+        return post(kind, [(debit, take), (credit, -take)], **post_kwargs), take
+
+
 def settle_hold(hold: Hold | str, kind: str, lines: Sequence[Line], **post_kwargs
                 ) -> Transaction | None:
     """The debit a hold was placed for: release it and post ``lines`` in one transaction

@@ -483,7 +483,7 @@ def sweep_lost_calls() -> int:
     done = 0
     for pk, state, started, answered, max_seconds, reserved, currency in candidates:
         latest_end = (answered or started) + dt.timedelta(seconds=max_seconds or 0)
-        if latest_end + margin > now:
+        if latest_end + margin >= now:
             continue
         reason = (_("Lost: no end and no call record %(minutes)d minutes after the granted "
                     "time; the held credit (%(held)s) was released.")
@@ -516,5 +516,6 @@ def _credit_account(call: Call) -> int:
 
 
 __all__ = ["Authorization", "CallError", "Ending", "authorize", "end_call", "find_booth",
-           "get_call", "held", "hold_reference", "lost_calls", "sweep_lost_calls", "unpaid_reason", "credit_of", "deck_for", "open_session",
+           "get_call", "held", "hold_reference", "lost_calls", "sweep_lost_calls",
+           "unpaid_reason", "credit_of", "deck_for", "open_session",
            "THROTTLE_SCOPE"]

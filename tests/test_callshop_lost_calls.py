@@ -229,13 +229,19 @@ def test_a_cdr_only_call_does_not_take_credit_held_by_a_live_call(shop, alice):
     assert accounts.balance(alice) == 700
 
 
-def test_within_credit_is_never_negative(db, alice):
+def test_within_credit_is_never_negative(db, alice, make_customer):
     assert ledger.within_credit(credit_id(alice), 500) == 0
     give_credit(alice, 300)
     assert ledger.within_credit(credit_id(alice), 500) == 300
     assert ledger.within_credit(credit_id(alice), 200) == 200
     ledger.place_hold(credit_id(alice), 300, "test:1")
     assert ledger.within_credit(credit_id(alice), 200) == 0
+    bob = make_customer("bob", password="")
+    give_credit(bob, 120)
+    assert ledger.within_credit_many({credit_id(alice): 200, credit_id(bob): 200}) == {
+        credit_id(alice): 0,
+        credit_id(bob): 120,
+    }
 
 
 # --- two workers at once -----------------------------------------------------------------

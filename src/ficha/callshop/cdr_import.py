@@ -404,8 +404,9 @@ def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
     if debits:
         call_services.lock_customers(debits)
         # At most each account's spendable credit: the balance never goes below zero.
-        taken = {pk: ledger.within_credit(prepared.credit_accounts[pk], amount)
-                 for pk, amount in debits.items()}
+        free = ledger.within_credit_many(
+            {prepared.credit_accounts[pk]: amount for pk, amount in debits.items()})
+        taken = {pk: free[prepared.credit_accounts[pk]] for pk in debits}
         _spread_unpaid(prepared.charged_rows, taken, out)
         lines = [(prepared.credit_accounts[pk], amount)
                  for pk, amount in sorted(taken.items()) if amount]

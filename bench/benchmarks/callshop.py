@@ -352,7 +352,7 @@ def cdr_import_bench(ctx: Context, cdrs: int | None = None, prefixes: int | None
         raw_rows = [[None, None, None, None, "cdr", f"raw-{tag}-{i}-{n}", "100",
                      "0033140000000", "33140000000", None, "33", "Destination", 1000, 0, 60,
                      60, 0, 0, 0, "", "ended", "", "ANSWERED", now, now, now, None, 60, 60,
-                     "XOF", 1, 0, None] for n in range(count)]
+                     "XOF", 1, 0, 0, None] for n in range(count)]
         order = ["subject", "baseline"] if i % 2 == 0 else ["baseline", "subject"]
         for side in order:
             start = time.perf_counter()

@@ -322,3 +322,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Call shop: minutes after a prepaid call's latest possible end (authorization or answer +
+# granted talk time) before the worker marks it lost and releases its credit hold.
+CALLSHOP_LOST_CALL_MINUTES = max(1, int(env("CALLSHOP_LOST_CALL_MINUTES", "15") or 15))

@@ -98,6 +98,8 @@ class CallOut(Schema):
     session_id: int | None
     prepaid: bool
     reason: str
+    unpaid: MoneyOut = Field(..., description="Prepaid: the part of the cost the credit "
+                             "did not cover (a lost call ended late, a CDR-only call)")
 
 
 class EndOut(CallOut):
@@ -123,6 +125,7 @@ def call_out(call: Call) -> dict:
         "billed_seconds": call.billed_seconds, "cost": money(call.cost, call.currency),
         "reserved": money(call.reserved, call.currency), "session_id": call.session_id,
         "prepaid": call.customer_id is not None, "reason": call.reason,
+        "unpaid": money(call.unpaid, call.currency),
     }
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -90,6 +91,7 @@ class Ending:
     billed_seconds: int
     debited: bool  # a ledger debit was written (prepaid, cost > 0)
     repeated: bool  # the call had ended before: nothing changed
+    unpaid: int = 0  # prepaid: the part of the cost the credit could not cover
 
 
 # --- lookups ----------------------------------------------------------------------------
@@ -351,7 +353,7 @@ def _again(call: Call) -> Authorization:
     terms = call.terms()
     if call.state == Call.State.REJECTED:
         return _refused("duplicate", call.reason, call=call, repeated=True)
-    if call.state == Call.State.ENDED:
+    if call.state in (Call.State.ENDED, Call.State.LOST):
         return _refused("duplicate", _("This call has ended already."), call=call,
                         repeated=True)
     return Authorization(True, "", _("Allowed (repeated request)."), call=call,
@@ -386,7 +388,8 @@ def end_call(call_id: int, billsec: int, *, disposition: str = "") -> Ending:
             raise CallError("unknown_call", _("There is no call %(id)s.") % {"id": call_id})
         if call.state == Call.State.ENDED:
             return Ending(call, call.cost, call.billed_seconds,
-                          call.ledger_transaction_id is not None, True)
+                          call.ledger_transaction_id is not None, True, call.unpaid)
+        # A lost call (its hold released by the worker) is still charged, once.
         if call.state == Call.State.REJECTED:
             raise CallError("rejected", _("This call was refused; there is nothing to end."))
         if call.customer_id is not None:
@@ -409,6 +412,8 @@ def _end(call: Call, billsec: int, disposition: str, *, answered_at=None, ended_
                                else False)
         rated = rating.rate_call(terms, talk, policy)
         cost, billed = rated.cost, rated.billed_seconds
+    if call.state == Call.State.LOST:
+        call.reason = _("Ended after it was marked lost: charged then.")[:200]
     call.billsec = billsec
     call.billed_seconds = billed
     call.cost = cost
@@ -423,19 +428,79 @@ def _end(call: Call, billsec: int, disposition: str, *, answered_at=None, ended_
     call.reserved = 0
     debited = False
     if call.customer_id is not None:
-        # The hold released and the cost debited together (the debit may use its hold).
-        tx = ledger.settle_hold(
-            hold_reference(call), LEDGER_KIND,
-            [(_credit_account(call), cost), (ledger.REVENUE_CALLS, -cost)],
+        # The hold released and the cost debited together (the debit may use its hold),
+        # at most the credit then: a lost call's hold was released by the worker, and the
+        # balance never goes below zero — the rest is kept as ``unpaid``.
+        tx, taken = ledger.settle_hold_within_credit(
+            hold_reference(call), LEDGER_KIND, _credit_account(call),
+            ledger.REVENUE_CALLS, cost,
             actor=audit.Actor(source="pbx", label=f"booth {call.booth_id}"),
             reference=f"call:{call.pk}",
             memo=(f"call {call.digits} {call.billed_seconds}s" + source_note)[:255],
         )
+        call.unpaid = cost - taken
+        if call.unpaid:
+            call.reason = unpaid_reason(call.unpaid, call.currency)
         if tx is not None:
             call.ledger_transaction = tx
             debited = True
     call.save()
-    return Ending(call, cost, billed, debited, False)
+    return Ending(call, cost, billed, debited, False, call.unpaid)
+
+
+def unpaid_reason(unpaid: int, currency: str) -> str:
+    """The reason shown on a prepaid call its account's credit did not fully cover."""
+    return (_("Not enough credit left when the call was charged: %(unpaid)s unpaid.")
+            % {"unpaid": _money(unpaid, currency)})[:200]
+
+
+# --- lost calls (worker job) ------------------------------------------------------------
+def lost_calls(limit: int = 20) -> list[Call]:
+    """Recent prepaid calls the console should show: lost (no end, no CDR yet) or charged
+    with part of their cost unpaid, newest first."""
+    from django.db.models import Q
+
+    return list(Call.objects.filter(Q(state=Call.State.LOST) | Q(unpaid__gt=0))
+                .select_related("booth", "customer").order_by("-started_at", "-pk")[:limit])
+
+
+def sweep_lost_calls() -> int:
+    """Worker job: a prepaid call still live past its latest possible end (answer, else
+    authorization, + granted talk time) and ``CALLSHOP_LOST_CALL_MINUTES`` more lost its
+    end and its CDR (PBX crash, AGI killed): mark it ``lost`` and release its hold, so the
+    customer's credit is not blocked for ever. Each call is claimed with a conditional
+    UPDATE (still in the state read), so two workers, or a worker and a late end, never
+    both act on it; audited as a system action. A late end or CDR still charges it
+    (:func:`end_call`, at most the credit then). Returns how many calls it marked."""
+    now = clock.now()
+    margin = dt.timedelta(minutes=settings.CALLSHOP_LOST_CALL_MINUTES)
+    live = (Call.State.RESERVED, Call.State.ANSWERED)
+    candidates = (Call.objects.filter(state__in=live, customer__isnull=False,
+                                      started_at__lt=now - margin)
+                  .order_by("started_at", "pk")
+                  .values_list("pk", "state", "started_at", "answered_at", "max_seconds",
+                               "reserved", "currency")[:1000])
+    done = 0
+    for pk, state, started, answered, max_seconds, reserved, currency in candidates:
+        latest_end = (answered or started) + dt.timedelta(seconds=max_seconds or 0)
+        if latest_end + margin >= now:
+            continue
+        reason = (_("Lost: no end and no call record %(minutes)d minutes after the granted "
+                    "time; the held credit (%(held)s) was released.")
+                  % {"minutes": settings.CALLSHOP_LOST_CALL_MINUTES,
+                     "held": _money(reserved, currency)})[:200]
+        with transaction.atomic():
+            claimed = Call.objects.filter(pk=pk, state=state).update(
+                state=Call.State.LOST, reason=reason, reserved=0, ended_at=now)
+            if not claimed:
+                continue  # ended meanwhile, or another worker took it
+            released = ledger.release_hold(hold_reference(pk))
+            audit.record(audit.SYSTEM, "callshop.call.lost", object_type="callshop.call",
+                         object_id=pk, summary=reason,
+                         before={"state": state, "reserved": reserved},
+                         after={"state": Call.State.LOST.value, "released": released})
+        done += 1
+    return done
 
 
 def lock_customers(ids) -> None:
@@ -451,5 +516,6 @@ def _credit_account(call: Call) -> int:
 
 
 __all__ = ["Authorization", "CallError", "Ending", "authorize", "end_call", "find_booth",
-           "get_call", "held", "hold_reference", "credit_of", "deck_for", "open_session",
+           "get_call", "held", "hold_reference", "lost_calls", "sweep_lost_calls",
+           "unpaid_reason", "credit_of", "deck_for", "open_session",
            "THROTTLE_SCOPE"]

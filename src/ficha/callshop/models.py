@@ -188,6 +188,10 @@ class Call(models.Model):
         ANSWERED = "answered", _("answered")
         ENDED = "ended", _("ended")
         REJECTED = "rejected", _("refused")
+        # Authorized, then nothing: no end and no CDR past its granted time and a margin;
+        # the worker released its hold (``calls.sweep_lost_calls``). A late end or CDR
+        # still rates and debits it (at most the credit then: ``unpaid`` keeps the rest).
+        LOST = "lost", _("lost")
 
     class Source(models.TextChoices):
         API = "api", _("PBX request")
@@ -241,6 +245,9 @@ class Call(models.Model):
     currency = models.CharField(max_length=3)
     cost = models.BigIntegerField(_("cost"), default=0)  # minor units
     reserved = models.BigIntegerField(default=0)  # credit held while the call is live
+    # Prepaid: the part of ``cost`` not debited because the account's spendable credit
+    # was short when the call was charged (a lost call's late end, a CDR-only call).
+    unpaid = models.BigIntegerField(_("unpaid"), default=0)
     ledger_transaction = models.ForeignKey("ledger.Transaction", null=True, blank=True,
                                            on_delete=models.PROTECT, related_name="+",
                                            db_index=False, db_constraint=False)

@@ -392,5 +392,7 @@ from .calls import (  # noqa: E402, F401
     end_call,
     find_booth,
     get_call,
+    lost_calls,
+    sweep_lost_calls,
 )
 from .cdr_import import CdrImport, Follower, import_file, import_lines  # noqa: E402, F401

@@ -725,6 +725,55 @@ def release_hold(hold: Hold | str) -> int:
     return found[1] if done else 0
 
 
+def within_credit(acct: Account | str | int, amount: int) -> int:
+    """How much of ``amount`` a debit of the account may take now: at most its spendable
+    credit, never less than 0 — so the balance (less holds) is never driven below zero.
+    Read after :func:`lock_accounts`; the caller records the rest as unpaid."""
+    return max(0, min(amount, spendable(acct)))
+
+
+def within_credit_many(amounts: dict[int, int]) -> dict[int, int]:
+    """:func:`within_credit` for many accounts (ids → amounts) in one query (a CDR batch's
+    customers): ids → what each debit may take. Read after :func:`lock_accounts`."""
+    if not amounts:
+        return {}
+    conn = connections[router.db_for_read(Entry)]
+    q = conn.ops.quote_name
+    table = q(Account._meta.db_table)
+    col = f"{table}.{q('id')}"
+    ids = sorted(amounts)
+    free: dict[int, int] = {}
+    with conn.cursor() as cur:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cur.execute(f"SELECT {col}, {q('kind')}, {sum_sql(col)}, {held_sql(col)} "
+                        f"FROM {table} WHERE {col} IN ({', '.join(['%s'] * len(chunk))})",
+                        chunk)
+            for pk, kind, total, holds in cur.fetchall():
+                free[pk] = (Account(kind=kind).normal_sign * int(total or 0)
+                            - int(holds or 0))
+    missing = set(ids) - set(free)
+    if missing:
+        raise LedgerError(f"unknown ledger accounts {sorted(missing)!r}")
+    return {pk: max(0, min(amount, free[pk])) for pk, amount in amounts.items()}
+
+
+def settle_hold_within_credit(hold: Hold | str, kind: str, debit: Account | str | int,
+                              credit: Account | str | int, amount: int, **post_kwargs
+                              ) -> tuple[Transaction | None, int]:
+    """Release ``hold`` and debit ``amount`` from ``debit`` (customer credit) to ``credit``
+    in one transaction, but at most :func:`within_credit` once the hold is released (its
+    own hold is usable; a hold released before, e.g. a lost call's, is not). Returns the
+    transaction (None when nothing was taken) and the amount taken."""
+    with transaction.atomic():
+        lock_accounts([debit])
+        release_hold(hold)
+        take = within_credit(debit, amount)
+        if take <= 0:
+            return None, 0
+        return post(kind, [(debit, take), (credit, -take)], **post_kwargs), take
+
+
 def settle_hold(hold: Hold | str, kind: str, lines: Sequence[Line], **post_kwargs
                 ) -> Transaction | None:
     """The debit a hold was placed for: release it and post ``lines`` in one transaction

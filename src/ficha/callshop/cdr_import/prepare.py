@@ -73,7 +73,8 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
     prepared = _Prepared()
     uids = [r.uid or synthetic_uid(r) for r in records]
     known = _known(list(set(uids) - seen))
-    live = (Call.State.RESERVED, Call.State.ANSWERED)
+    # live API calls, and lost ones (the worker released their hold): the CDR ends them
+    live = (Call.State.RESERVED, Call.State.ANSWERED, Call.State.LOST)
     mine = prepared.uids
     fresh: list[tuple[Cdr, str]] = []
     for record, uid in zip(records, uids, strict=True):
@@ -193,7 +194,7 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
             if answered else None,
             (record.end if record.end is None or record.end.tzinfo is None
              else ctx.local(record.end)) or start, None, record.billsec, billed,
-            deck.currency if deck else _venue_currency(), cost, 0, None,
+            deck.currency if deck else _venue_currency(), cost, 0, 0, None,
         ]
         out.imported += 1
         out.total_cost += cost

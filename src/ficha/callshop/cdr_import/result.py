@@ -35,6 +35,7 @@ class CdrImport:
     charged_amount: int = 0  # minor units
     session_calls: int = 0  # added to an open booth session
     unbilled: int = 0  # stored with nobody to charge (the booth was not open)
+    unpaid: int = 0  # prepaid cost the accounts' credit did not cover (minor units)
     total_cost: int = 0  # of the stored calls
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
@@ -48,7 +49,7 @@ class CdrImport:
 
     def merge(self, other: CdrImport) -> None:
         for name in ("records", "imported", "answered", "duplicates", "ended", "charged",
-                     "charged_amount", "session_calls", "unbilled", "total_cost"):
+                     "charged_amount", "session_calls", "unbilled", "total_cost", "unpaid"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for problem in other.problems:
             self.add_problem(problem)
@@ -59,5 +60,6 @@ class CdrImport:
         return {"records": self.records, "imported": self.imported,
                 "duplicates": self.duplicates, "ended": self.ended, "charged": self.charged,
                 "charged_amount": self.charged_amount, "session_calls": self.session_calls,
-                "unbilled": self.unbilled, "problems": self.problem_count,
+                "unbilled": self.unbilled, "unpaid": self.unpaid,
+                "problems": self.problem_count,
                 "source": self.source}

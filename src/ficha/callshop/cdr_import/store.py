@@ -27,7 +27,7 @@ _COLUMNS = ("booth_id", "session_id", "customer_id", "recharge_id", "source", "e
             "connect_fee", "min_block", "increment", "grace", "free_seconds", "min_cost",
             "tiers", "state", "reason", "disposition", "started_at", "answered_at",
             "ended_at", "max_seconds", "billsec", "billed_seconds", "currency", "cost",
-            "reserved", "ledger_transaction_id")
+            "unpaid", "reserved", "ledger_transaction_id")
 
 
 
@@ -39,21 +39,52 @@ def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
     debits = prepared.debits
     if debits:
         call_services.lock_customers(debits)
+        # At most each account's spendable credit: the balance never goes below zero.
+        free = ledger.within_credit_many(
+            {prepared.credit_accounts[pk]: amount for pk, amount in debits.items()})
+        taken = {pk: free[prepared.credit_accounts[pk]] for pk in debits}
+        _spread_unpaid(prepared.charged_rows, taken, out)
         lines = [(prepared.credit_accounts[pk], amount)
-                 for pk, amount in sorted(debits.items())]
-        lines.append((ledger.REVENUE_CALLS, -sum(debits.values())))
-        tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
-                         memo=_("Calls from the PBX's call records: %(n)d")
-                         % {"n": len(prepared.charged_rows)})
-        for row in prepared.charged_rows:
-            row[-1] = tx.pk
+                 for pk, amount in sorted(taken.items()) if amount]
+        if lines:
+            lines.append((ledger.REVENUE_CALLS, -sum(taken.values())))
+            tx = ledger.post(LEDGER_KIND, lines, actor=audit.Actor(source="cdr"),
+                             memo=_("Calls from the PBX's call records: %(n)d")
+                             % {"n": len(prepared.charged_rows)})
+            for row in prepared.charged_rows:
+                if row[_COL_COST] > row[_COL_UNPAID]:
+                    row[-1] = tx.pk
     _insert_calls(prepared.rows, ctx.zone)
+
+
+_COL_CUSTOMER = _COLUMNS.index("customer_id")
+_COL_COST = _COLUMNS.index("cost")
+_COL_UNPAID = _COLUMNS.index("unpaid")
+_COL_REASON = _COLUMNS.index("reason")
+_COL_CURRENCY = _COLUMNS.index("currency")
+
+
+def _spread_unpaid(rows: list[list], taken: dict[int, int], out: CdrImport) -> None:
+    """Each customer's debit (``taken``, at most their credit) pays their calls in file
+    order; what is left unpaid is written on the calls it did not cover."""
+    left = dict(taken)
+    for row in rows:
+        customer, cost = row[_COL_CUSTOMER], row[_COL_COST]
+        paid = min(cost, left[customer])
+        left[customer] -= paid
+        if paid < cost:
+            row[_COL_UNPAID] = cost - paid
+            row[_COL_REASON] = call_services.unpaid_reason(cost - paid, row[_COL_CURRENCY])
+            out.unpaid += cost - paid
+            out.charged_amount -= cost - paid
+            if not paid:
+                out.charged -= 1
 
 
 def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> None:
     """A call the PBX authorized through the API and never ended: its CDR ends it."""
     call = Call.objects.select_for_update().get(pk=call_id)
-    if not call.live:
+    if not call.live and call.state != Call.State.LOST:
         out.duplicates += 1
         return
     if call.customer_id is not None:
@@ -65,7 +96,8 @@ def _end_from_cdr(ctx: _Context, call_id: int, record: Cdr, out: CdrImport) -> N
     out.total_cost += ending.cost
     if ending.debited:
         out.charged += 1
-        out.charged_amount += ending.cost
+        out.charged_amount += ending.cost - ending.unpaid
+    out.unpaid += ending.unpaid
 
 
 def _insert_calls(rows: list[list], zone: zoneinfo.ZoneInfo | None = None) -> None:

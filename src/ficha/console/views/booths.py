@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ficha.callshop import booths, receipts
+from ficha.callshop import calls as callshop_calls
 from ficha.callshop.counter_models import BoothExtra
 from ficha.callshop.models import Booth, BoothSession
 from ficha.core.money import Money
@@ -34,7 +35,8 @@ POLL_SECONDS = 1  # the live screen refreshes at least this often (the issue ask
 # --- the live screen --------------------------------------------------------------------
 def _screen_context() -> dict:
     return {"states": booths.board(), "unpaid": booths.unpaid_sessions(),
-            "recent": booths.recent_checkouts(), "poll": POLL_SECONDS}
+            "recent": booths.recent_checkouts(), "poll": POLL_SECONDS,
+            "lost": callshop_calls.lost_calls()}
 
 
 @require_GET

@@ -54,3 +54,18 @@ def test_a_master_csv_billsec_in_other_digits_is_reported_with_the_column():
 def test_tiers_in_other_digits_are_a_rating_error():
     with pytest.raises(rating.RatingError):
         rating.parse_tiers("٦٠:0.05")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_deck_from_excel_unicode_text_reads_like_utf8(encoding):
+    # Excel's "Unicode Text (*.txt)" export: UTF-16 with a BOM, tab-separated.
+    text = "prefix\tdescription\tprice\r\n33\tCôte française\t0,05\r\n225\tCôte d'Ivoire\t0,10\r\n"
+    data = text.encode(encoding)
+    if encoding != "utf-16":  # the explicit-endian codecs write no BOM: add it
+        data = ("\ufeff" + text).encode(encoding)
+    parsed = decks.parse(decks.decode(data))
+    assert parsed.errors == []
+    assert [(r[0], r[1], r[2]) for r in parsed.rows] == [
+        ("33", "Côte française", 50_000),
+        ("225", "Côte d'Ivoire", 100_000),
+    ]

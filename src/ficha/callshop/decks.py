@@ -88,7 +88,13 @@ class ParsedDeck:
 
 
 def decode(data: bytes) -> str:
-    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252."""
+    """Text of an uploaded file: UTF-16 when it starts with its BOM (Excel's "Unicode
+    Text" export), else UTF-8 (with or without BOM), else Windows-1252."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

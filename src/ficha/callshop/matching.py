@@ -94,6 +94,12 @@ class DialPlan:
         intl = self.international_prefix
         if intl and number.startswith(intl):
             return self._check(number[len(intl):], dialled), "international"
+        if not self.country_code:
+            # Without it "01 40…" would become +1 40… (North America) and be charged so.
+            raise NumberError(_(
+                "“%(n)s” is a national number, but the venue's country code is not set "
+                "(`ficha rates plan --country-code 33`); write it with + or the "
+                "international prefix.") % {"n": dialled})
         trunk = self.national_prefix
         if trunk and number.startswith(trunk):
             return self._check(self.country_code + number[len(trunk):], dialled), "national"

@@ -15,7 +15,8 @@ PBX call id, so the CDR of the same call is never charged twice) and sets:
     FICHA_MAX_MS       the same in milliseconds, for Dial's L() option
 
 ``end`` sends the talk time (``${ANSWEREDTIME}``, 0 when not answered) to
-``POST /api/v1/calls/CALL_ID/end``; a retry is harmless (the call is debited once).
+``POST /api/v1/calls/CALL_ID/end``; on a network error, a 5xx or a 429 it tries again
+(3 tries, 1 s apart); a retry is harmless (the call is debited once).
 
 Configuration: the environment (FICHA_URL, FICHA_TOKEN) or /etc/asterisk/ficha.conf with
 lines ``url = https://ficha.example`` and ``token = ...`` (an API token with the role
@@ -28,11 +29,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
 CONFIG = os.environ.get("FICHA_AGI_CONFIG", "/etc/asterisk/ficha.conf")
 TIMEOUT = 5.0
+RETRY_DELAY = float(os.environ.get("FICHA_AGI_RETRY_DELAY", "1"))
 
 
 def read_env(stream) -> dict[str, str]:
@@ -113,15 +116,21 @@ def authorize(env: dict, booth: str, number: str, extra: list[str]) -> None:
 
 
 def end(call_id: str, billsec: str) -> None:
-    if not call_id.isdigit():
+    if not (call_id.isascii() and call_id.isdigit()):
         return
-    seconds = int(billsec) if billsec.strip().isdigit() else 0
-    for _attempt in range(3):  # retried on a network error: the end is idempotent
+    billsec = billsec.strip()
+    seconds = int(billsec) if billsec.isascii() and billsec.isdigit() else 0
+    # Retried on a network error, a 5xx or a 429 (the end is idempotent); a 4xx is final.
+    for attempt in range(3):
+        if attempt:
+            time.sleep(RETRY_DELAY)
         try:
-            post(f"/api/v1/calls/{call_id}/end", {"billsec": seconds})
-            return
+            answer = post(f"/api/v1/calls/{call_id}/end", {"billsec": seconds})
         except (OSError, RuntimeError):
             continue
+        status = answer.get("error")
+        if status is None or (status < 500 and status != 429):
+            return
 
 
 def main(argv: list[str]) -> int:

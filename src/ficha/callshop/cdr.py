@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from .rating import is_digits
+
 ASTERISK = "asterisk"
 FREESWITCH = "freeswitch"
 
@@ -103,7 +105,7 @@ def _time(text: str, column: str) -> dt.datetime | None:
 
 def _seconds(text: str, column: str) -> int:
     text = text.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not is_digits(text) or len(text) > 9:
         raise ValueError(_("%(column)s “%(value)s” is not a whole number of seconds.")
                          % {"column": column, "value": text[:40]})
     return int(text)
@@ -138,7 +140,7 @@ def _asterisk(line_no: int, f: list[str]) -> Cdr:
     sequence = None
     if width == 21:
         seq = f[20].strip()
-        sequence = int(seq) if seq.isdigit() else None
+        sequence = int(seq) if is_digits(seq) else None
     return Cdr(
         line=line_no, source=ASTERISK, uid=f[16].strip() if width >= 17 else "",
         accountcode=f[0].strip(), channel=f[5].strip(), endpoint=endpoint_of(f[5]),

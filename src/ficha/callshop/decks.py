@@ -88,7 +88,13 @@ class ParsedDeck:
 
 
 def decode(data: bytes) -> str:
-    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252."""
+    """Text of an uploaded file: UTF-16 when it starts with its BOM (Excel's "Unicode
+    Text" export), else UTF-8 (with or without BOM), else Windows-1252."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -112,7 +118,7 @@ def _key(name: str) -> str:
 
 def _is_data(first_cell: str) -> bool:
     cell = first_cell.strip().lstrip("+")
-    return cell.isdigit()
+    return rating.is_digits(cell)
 
 
 def parse(text: str, *, default_min_block: int = 60, default_increment: int = 60,
@@ -226,7 +232,7 @@ def _read_rows(out: ParsedDeck, records, columns: list[str], default_min_block: 
             continue
         bad = False
         prefix = cells[i_prefix].strip().lstrip("+") if i_prefix < len(cells) else ""
-        if not prefix.isdigit() or len(prefix) > 15:
+        if not rating.is_digits(prefix) or len(prefix) > 15:
             errors.append(RowError(line_no, "prefix", _("“%(v)s” is not 1 to 15 digits.")
                                    % {"v": prefix}))
             bad = True
@@ -290,14 +296,14 @@ def _amount(raw: str) -> int:
 
 
 def _seconds(raw: str) -> int:
-    if raw.isdigit() and int(raw) <= 86400:
+    if rating.is_digits(raw) and int(raw) <= 86400:
         return int(raw)
     raise RatingError(_("“%(v)s” is not a whole number of seconds (0 to 86400).") % {"v": raw})
 
 
 def _billing(raw: str) -> tuple[int, int]:
     m_text, slash, i_text = raw.partition("/")
-    if slash and m_text.strip().isdigit() and i_text.strip().isdigit():
+    if slash and rating.is_digits(m_text.strip()) and rating.is_digits(i_text.strip()):
         return int(m_text), int(i_text)
     raise RatingError(_("“%(v)s” is not MIN/INCREMENT seconds (e.g. 60/60, 30/6).")
                       % {"v": raw})

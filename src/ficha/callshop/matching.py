@@ -40,6 +40,7 @@ from .rating import (
     Terms,
     billed_seconds,
     compile_terms,
+    is_digits,
     rate_call,
 )
 
@@ -64,7 +65,7 @@ class DialPlan:
 
     def __post_init__(self) -> None:
         for value in (self.international_prefix, self.national_prefix, self.country_code):
-            if value and not value.isdigit():
+            if value and not is_digits(value):
                 raise NumberError(_("Dialling prefixes and country codes are digits only."))
         if self.country_code.startswith("0") or len(self.country_code) > 3:
             raise NumberError(_("A country code is 1 to 3 digits, not starting with 0."))
@@ -80,19 +81,25 @@ class DialPlan:
         ``"plus"``, ``"international"``, ``"national"``, ``"local"``), or
         :class:`NumberError`."""
         number = dialled.strip()
-        if not number.isdigit():
+        if not is_digits(number):
             # "+33 (0)1 40…": the "(0)" is the trunk prefix written for national callers.
             number = number.replace("(0)", "").translate(_IGNORED)
             if number.startswith("+"):
                 number = number[1:]
-                if not number.isdigit():
+                if not is_digits(number):
                     raise NumberError(_("“%(n)s” is not a phone number.") % {"n": dialled})
                 return self._check(number, dialled), "plus"
-            if not number.isdigit():
+            if not is_digits(number):
                 raise NumberError(_("“%(n)s” is not a phone number.") % {"n": dialled})
         intl = self.international_prefix
         if intl and number.startswith(intl):
             return self._check(number[len(intl):], dialled), "international"
+        if not self.country_code:
+            # Without it "01 40…" would become +1 40… (North America) and be charged so.
+            raise NumberError(_(
+                "“%(n)s” is a national number, but the venue's country code is not set "
+                "(`ficha rates plan --country-code 33`); write it with + or the "
+                "international prefix.") % {"n": dialled})
         trunk = self.national_prefix
         if trunk and number.startswith(trunk):
             return self._check(self.country_code + number[len(trunk):], dialled), "national"
@@ -142,7 +149,7 @@ class DeckIndex:
         self.policy = policy
         grouped: dict[str, list[Terms]] = {}
         for terms in rows:
-            if not terms.prefix.isdigit() or len(terms.prefix) > MAX_DIGITS:
+            if not is_digits(terms.prefix) or len(terms.prefix) > MAX_DIGITS:
                 raise RatingError(_("Prefix “%(p)s” is not 1 to 15 digits.") % {"p": terms.prefix})
             grouped.setdefault(terms.prefix, []).append(terms)
         # prefix -> the parameters of its one unrestricted row (the fast path), or a tuple

@@ -54,6 +54,11 @@ class RatingError(ValueError):
 _PLAIN_PRICE = re.compile(r"(\d{1,9})(?:[.,](\d{1,6}))?\Z")
 
 
+def is_digits(text: str) -> bool:
+    """ASCII 0-9 only: str.isdigit() alone also takes "²", "٣" and "３"."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_micro(text: str | int | Decimal) -> int:
     """Parse a price in major units ("0.05", "0,05", "150", "1 500") into micro-units."""
     if type(text) is str:  # the fast path for what deck files hold: digits, one separator
@@ -143,7 +148,7 @@ def parse_tiers(text: str) -> tuple[Tier, ...]:
     for part in text.split("|"):
         part = part.strip()
         start_text, sep, price_text = part.partition(":")
-        if not sep or not start_text.strip().isdigit():
+        if not sep or not is_digits(start_text.strip()):
             raise RatingError(
                 _("Tier “%(part)s” is not SECONDS:PRICE (e.g. 60:0.10).") % {"part": part})
         start = int(start_text)

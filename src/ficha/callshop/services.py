@@ -367,7 +367,7 @@ def search_rates(deck: Deck, query: str = ""):
     query = (query or "").strip()
     if query:
         digits = query.lstrip("+").replace(" ", "")
-        if digits.isdigit():
+        if rating.is_digits(digits):
             rows = rows.filter(prefix__startswith=digits)
         else:
             rows = rows.filter(description__icontains=query)

@@ -56,6 +56,14 @@ def max_body_for(path: str) -> int:
     return best
 
 
+def request_language(request) -> str:
+    """The language of a request, also before LocaleMiddleware has run."""
+    from django.utils import translation
+
+    return getattr(request, "LANGUAGE_CODE", None) or \
+        translation.get_language_from_request(request)
+
+
 def refuse(request, status: int, title: str, message: str, code: str):
     """A refusal in the door's own format: the API's JSON error (``{"detail", "code"}``,
     see ficha.api.errors) under /api/, a plain translated page elsewhere."""
@@ -66,8 +74,7 @@ def refuse(request, status: int, title: str, message: str, code: str):
     if request.path_info.startswith(API_PREFIX):
         response = JsonResponse({"detail": str(message), "code": code}, status=status)
     else:
-        language = getattr(request, "LANGUAGE_CODE", None) or \
-            translation.get_language_from_request(request)
+        language = request_language(request)
         with translation.override(language):
             html = render_to_string("core/refused.html", {
                 "title": str(title), "message": str(message), "LANGUAGE_CODE": language,
@@ -84,7 +91,8 @@ def body_too_large(request, limit: int):
     return refuse(
         request, 413, _("Too much data"),
         _("The request is larger than %(mb)s MB, the most this address accepts.")
-        % {"mb": f"{limit / (1024 * 1024):g}"},
+        # rounded down, so "32" where an upload form allows 32 MB plus its fields
+        % {"mb": f"{int(limit * 10 / (1024 * 1024)) / 10:g}"},
         "request_too_large",
     )
 
@@ -111,6 +119,18 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        refusal = self._refusal(request)
+        if refusal is None:
+            return self.get_response(request)
+        from django.utils import translation
+
+        # LocaleMiddleware has not run yet: the refusal is worded in the request's language
+        with translation.override(request_language(request)):
+            return refusal()
+
+    @staticmethod
+    def _refusal(request):
+        """None, or what builds the refusal (called under the request's language)."""
         from django.core.exceptions import TooManyFieldsSent
         from django.utils.translation import gettext as _
 
@@ -120,21 +140,22 @@ class RequestLimitsMiddleware:
         except ValueError:
             length = -1
         if length < 0:
-            return refuse(request, 400, _("Bad request"),
-                          _("The Content-Length header is not a valid size."), "invalid_request")
+            return lambda: refuse(request, 400, _("Bad request"),
+                                  _("The Content-Length header is not a valid size."),
+                                  "invalid_request")
         if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             # Django reads no body without a length: say so rather than act on an empty one
-            return refuse(request, 411, _("Length required"),
-                          _("Send the request body with a Content-Length header, not in "
-                            "chunks."), "length_required")
+            return lambda: refuse(request, 411, _("Length required"),
+                                  _("Send the request body with a Content-Length header, "
+                                    "not in chunks."), "length_required")
         limit = max_body_for(request.path_info)
         if length > limit:
-            return body_too_large(request, limit)
+            return lambda: body_too_large(request, limit)
         try:
             request.GET  # noqa: B018 — parsed (and counted) once, here
         except TooManyFieldsSent:
-            return too_many_fields(request)
-        return self.get_response(request)
+            return lambda: too_many_fields(request)
+        return None
 
 
 # --- The lean path of token requests to the API --------------------------------------------

@@ -1,4 +1,4 @@
-"""`ficha rates import | export | list | quote`: call-shop rate decks."""
+"""`ficha rates import | export | list | quote | plan`: call-shop rate decks."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ class Command(BaseCommand):
         q.add_argument("number", help="the number as dialled")
         q.add_argument("seconds", type=int, help="answered duration in seconds")
         q.add_argument("--deck", default=DEFAULT_DECK)
+
+        p = sub.add_parser("plan", help="show or change the venue's dialing plan "
+                                        "(how dialled numbers become E.164)")
+        p.add_argument("--international-prefix", help='e.g. "00" ("011" in North America)')
+        p.add_argument("--national-prefix", help='the trunk prefix, e.g. "0"; "" for none')
+        p.add_argument("--country-code", help='e.g. "33" for France, "225" for Côte d\'Ivoire')
+        p.add_argument("--user", help="staff username acting (default: the owner)")
 
     def _actor(self, username: str | None) -> audit.Actor:
         return cli_actor(username)
@@ -128,3 +135,18 @@ class Command(BaseCommand):
         rated = result.rated
         self.stdout.write(f"{rated.billed_seconds} s billed: "
                           f"{Money(rated.cost, rated.currency).format('en')}")
+
+    def do_plan(self, international_prefix=None, national_prefix=None, country_code=None,
+                user=None, **_):
+        row = callshop.dialing_plan()
+        values = {"international_prefix": international_prefix,
+                  "national_prefix": national_prefix, "country_code": country_code}
+        if any(v is not None for v in values.values()):
+            actor = self._actor(user)
+            if not roles.can(actor.user, "manage_settings"):
+                raise CommandError(f"{actor.user.username} may not change the dialing plan.")
+            row = callshop.update_dialing_plan(
+                actor, **{k: getattr(row, k) if v is None else v for k, v in values.items()})
+        self.stdout.write(
+            f"Dialing plan: international prefix {row.international_prefix or '—'}, national "
+            f"trunk prefix {row.national_prefix or '—'}, country code {row.country_code or '—'}")

@@ -350,7 +350,19 @@ class DebitOut(Schema):
     memo: str
 
 
+class ChargeLineOut(Schema):
+    kind: str = Field(..., description="billing (no amount), time, data, minimum, rounding")
+    text: str = Field(..., description="How this line was computed, in the request's language")
+    amount: str = Field(..., description="For display, e.g. \"8.64 XOF\" (\"≈\" when not "
+                                         "exact; \"\" for the billing line)")
+    seconds: int = Field(..., description="Billed seconds (billing and time lines)")
+
+
 class SessionDetailOut(SessionOut):
+    charge_total: MoneyOut | None = Field(
+        ..., description="The charge so far as computed line by line (null: not charged)")
+    charge_lines: list[ChargeLineOut] = Field(
+        ..., description="How the charge so far was computed, as the portal shows it")
     records: list[RecordOut]
     debits: list[DebitOut] = Field(..., description="Ledger transactions of its usage")
     requests: list[CoaJobOut] = Field(..., description="CoA/Disconnect requests, newest "
@@ -366,8 +378,14 @@ def get_session(request, session_id: Path[Id]):
     if detail is None:
         return Status(404, {"detail": _("No such session."), "code": "not_found"})
     by_tx = {r.transaction_id: r.debit for r in detail.records if r.transaction_id}
+    breakdown = detail.live.breakdown
+    currency = venue_currency()
     return {
         **session_out(detail.live),
+        "charge_total": money(breakdown.total, currency) if breakdown else None,
+        "charge_lines": [{"kind": line.kind, "text": line.text, "amount": amount,
+                          "seconds": line.seconds}
+                         for line, amount in hotspot.charge_rows(breakdown, currency)],
         "records": [{"id": r.pk, "kind": r.kind, "received_at": r.received_at,
                      "session_time": r.session_time, "input_octets": r.input_octets,
                      "output_octets": r.output_octets, "terminate_cause": r.terminate_cause,

@@ -44,6 +44,7 @@ urlpatterns = [
     path("hotspot/sessions/<int:pk>/kick/", hotspot_sessions.kick, name="hotspot_kick"),
     path("hotspot/history/", hotspot_sessions.history, name="hotspot_history"),
     path("hotspot/coa/", hotspot_sessions.coa, name="hotspot_coa"),
+    path("hotspot/sessions/<int:pk>/", hotspot_sessions.session, name="hotspot_session"),
     path("hotspot/customers/<int:pk>/plan/", hotspot.customer_plan,
          name="hotspot_customer_plan"),
     path("alerts/ack-all/", alerts.alert_ack_all, name="alerts_ack_all"),

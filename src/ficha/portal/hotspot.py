@@ -9,7 +9,8 @@ Thin doors over ``ficha.hotspot.gateways`` (what each gateway sends and wants ba
   to the MikroTik (sent by a script file when JavaScript runs, else by a button), or a
   link to chilli's ``/logon`` or openNDS's ``/opennds_auth/`` (followed by a
   ``<meta refresh>``, so without JavaScript too).
-- ``/hotspot/status``: time and data left, a recharge form, log out.
+- ``/hotspot/status``: time and data left, the charge so far line by line, a recharge
+  form, log out.
 
 The browser is only ever sent to an address the NAS registry allows for that gateway
 (its *login page addresses*, else its RADIUS address): anything else is a 400 with a
@@ -30,10 +31,12 @@ from django.views.decorators.http import require_http_methods
 
 from ficha.accounts import logins
 from ficha.accounts import services as accounts
+from ficha.core.services import currency as venue_currency
 from ficha.hotspot import gateways
 from ficha.hotspot import services as hotspot
 from ficha.hotspot.models import Nas
 from ficha.recharges import services as recharges
+from ficha.tariffs import engine
 
 from . import auth, texts
 from .views import (
@@ -250,8 +253,12 @@ def _status_page(request, status: int = 200, **context):
     customer = request.customer
     gw, nas = _gateway(request)
     state = hotspot.status(customer, gw.mac if gw else "")
+    currency = venue_currency()
+    breakdown = hotspot.charge_so_far(state.session, currency) if state.session else None
     return _page(request, "portal/hotspot/status.html", {
-        "state": state, "gateway": gw,
+        "state": state, "gateway": gw, "breakdown": breakdown,
+        "charge_rows": hotspot.charge_rows(breakdown, currency),
+        "charge_total": engine.format_minor(breakdown.total, currency) if breakdown else "",
         "remaining_time": _duration(state.remaining_seconds),
         "remaining_data": _data(state.remaining_bytes),
         "valid_until": texts.venue_time(state.valid_until) if state.valid_until else None,

@@ -1,15 +1,18 @@
-"""Hotspot sessions: who is online (with a kick), past sessions, CoA/Disconnect requests."""
+"""Hotspot sessions: who is online (with a kick), one session with its charge line by
+line, past sessions, CoA/Disconnect requests."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ficha.core.services import currency as venue_currency
 from ficha.hotspot import services as hotspot
 from ficha.hotspot.models import Nas
 from ficha.hotspot.services import coa_jobs
@@ -26,6 +29,20 @@ def live(request):
     """The "Online now" table alone (the hotspot page refreshes it with htmx)."""
     return render(request, "console/hotspot/_live.html",
                   {"live": hotspot.live_sessions()})
+
+
+@never_cache
+@capability_required("manage_hotspot")
+def session(request, pk: int):
+    """One session: its charge so far line by line, its accounting records, its debits."""
+    detail = hotspot.session_detail(pk)
+    if detail is None:
+        raise Http404
+    s = detail.live.session
+    currency = venue_currency()
+    return render(request, "console/hotspot/session.html", {
+        "detail": detail, "s": s, "row": detail.live, "currency": currency,
+        "charge_rows": hotspot.charge_rows(detail.live.breakdown, currency)})
 
 
 @require_POST

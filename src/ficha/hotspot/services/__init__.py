@@ -118,6 +118,8 @@ from .registry import (  # noqa: F401
 from .sessions import (  # noqa: F401
     LiveSession,
     SessionDetail,
+    charge_rows,
+    charge_so_far,
     coa_requests,
     describe,
     find_sessions,

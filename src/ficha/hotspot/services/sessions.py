@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from ficha.core import clock
+from ficha.core.services import currency as venue_currency
 from ficha.ledger import models as ledger_models
 from ficha.ledger import services as ledger
+from ficha.tariffs import engine, pricing
 
 from ..models import AccountingRecord, CoaJob, HotspotSession
 from .authorize import normalize_mac
@@ -24,6 +26,8 @@ class LiveSession:
     remaining: int | None  # seconds left at the current credit; None: no time limit
     remaining_octets: int | None  # bytes left; None: no data limit
     job: CoaJob | None  # the latest CoA/Disconnect request for it
+    # How its charge so far was computed (None: not charged — no customer or plan).
+    breakdown: pricing.Breakdown | None = None
 
     @property
     def being_disconnected(self) -> bool:
@@ -55,7 +59,8 @@ def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
     out = []
     for s in sessions:
         if s.status != HotspotSession.Status.OPEN:
-            out.append(LiveSession(s, s.session_time, None, None, jobs.get(s.pk)))
+            out.append(LiveSession(s, s.session_time, None, None, jobs.get(s.pk),
+                                   charge_so_far(s)))
             continue
         elapsed = _elapsed(s, now)
         remaining = remaining_octets = None
@@ -70,8 +75,33 @@ def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
         if s.granted_until is not None:  # a gateway without CoA ends it there (openNDS)
             left = max(0, int((s.granted_until - now).total_seconds()))
             remaining = left if remaining is None else min(remaining, left)
-        out.append(LiveSession(s, elapsed, remaining, remaining_octets, jobs.get(s.pk)))
+        out.append(LiveSession(s, elapsed, remaining, remaining_octets, jobs.get(s.pk),
+                               charge_so_far(s)))
     return out
+
+
+def charge_so_far(session: HotspotSession, currency: str = "") -> pricing.Breakdown | None:
+    """How ``session``'s charge so far was computed, line by line (the café's words):
+    its last reported time and data at the plan it is charged at, by
+    :func:`ficha.tariffs.pricing.explain` — the one engine accounting charges with, so the
+    total is what the session was charged. ``currency`` defaults to the
+    venue's. None when the session is not charged (no customer or no plan)."""
+    if session.customer_id is None or session.plan is None:
+        return None
+    currency = currency or venue_currency()
+    return pricing.explain(session.plan.tariff, session.session_time, session.octets,
+                           currency)
+
+
+def charge_rows(breakdown: pricing.Breakdown | None, currency: str
+                ) -> list[tuple[engine.Line, str]]:
+    """``breakdown``'s lines with each amount written in major units ("" for the billing
+    line, which has none), for a table."""
+    if breakdown is None:
+        return []
+    return [(line, "" if line.kind == engine.BILLING
+             else engine.format_exact(line.exact, currency, line.unit))
+            for line in breakdown.lines]
 
 
 def history(*, customer: str = "", nas: int | None = None,
@@ -79,7 +109,8 @@ def history(*, customer: str = "", nas: int | None = None,
             ) -> QuerySet[HotspotSession]:
     """Ended sessions, newest first; ``customer`` matches the account or User-Name."""
     qs = (HotspotSession.objects.exclude(status=HotspotSession.Status.OPEN)
-          .select_related("nas", "customer", "plan").order_by("-started_at", "-pk"))
+          .select_related("nas", "customer__credit_account", "plan")
+          .order_by("-started_at", "-pk"))
     customer = (customer or "").strip()
     if customer:
         qs = qs.filter(username__iexact=customer) | qs.filter(

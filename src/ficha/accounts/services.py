@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -229,6 +230,18 @@ def authenticate_customer(username: str, password: str) -> Customer | None:
 
 def touch(customer: Customer) -> None:
     Customer.objects.filter(pk=customer.pk).update(last_seen_at=clock.now())
+
+
+def remember_language(customer: Customer, language: str | None) -> bool:
+    """Remember ``language`` (a language Ficha speaks) as the one ``customer`` uses, so
+    messages sent without a page (the hotspot's Reply-Message) speak it too. Writes only
+    on a change; returns whether it changed."""
+    language = (language or "").strip()
+    if language not in dict(settings.LANGUAGES) or customer.language == language:
+        return False
+    Customer.objects.filter(pk=customer.pk).update(language=language)
+    customer.language = language
+    return True
 
 
 def balance(customer: Customer) -> int:

@@ -97,7 +97,12 @@ def normalize_mac(mac: str) -> str:
     return ":".join(hexdigits[i:i + 2] for i in range(0, 12, 2)).lower()
 
 
-def _language(nas: Nas) -> str:
+def _language(nas: Nas, customer: Customer | None = None) -> str:
+    """The language of a reply: the customer's (the one they last used the portal in),
+    else the NAS's, else the venue's. Only pass ``customer`` once the request proved to be
+    theirs: a reply in their language must not tell a guesser the account exists."""
+    if customer is not None and customer.language:
+        return customer.language
     if nas.language:
         return nas.language
     try:
@@ -112,7 +117,8 @@ def _reject(reason: str, message: str, **kw) -> Decision:
 
 def authorize(nas: Nas, req: AuthRequest) -> Decision:
     """Accept (with attributes for ``nas``'s vendor) or reject (with a Reply-Message in
-    the NAS's or venue's language) an Access-Request."""
+    the customer's language once they proved who they are, else the NAS's or venue's)
+    an Access-Request."""
     with translation.override(_language(nas)):
         return _authorize(nas, req)
 
@@ -212,7 +218,8 @@ def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
         return
     by_language: dict[str, list[int]] = {}  # one translation.override per language
     for pk in _use_tickets(list(claimed), db_now):
-        by_language.setdefault(_language(items[claimed[pk][0]][0]), []).append(pk)
+        i, customer, _mac = claimed[pk]
+        by_language.setdefault(_language(items[i][0], customer), []).append(pk)
     for language, pks in by_language.items():
         with translation.override(language):
             for pk in pks:
@@ -480,6 +487,15 @@ def parse_class(value) -> tuple[int, int] | None:
 
 
 def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
+    """Accept the customer, or reject them in their own language (see :func:`_language`)."""
+    language = _language(nas, customer)
+    if language == translation.get_language():  # the batch path grouped by language
+        return _grant_in_language(nas, customer, mac)
+    with translation.override(language):
+        return _grant_in_language(nas, customer, mac)
+
+
+def _grant_in_language(nas: Nas, customer: Customer, mac: str) -> Decision:
     if not customer.is_active:
         return _reject("disabled", _("This account is disabled; please ask at the counter."),
                        customer=customer)

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_unicode_usernames_devices_pin_lock'),
+        ("accounts", "0003_unicode_usernames_devices_pin_lock"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='language',
-            field=models.CharField(blank=True, default='', max_length=8, verbose_name='language'),
+            model_name="customer",
+            name="language",
+            field=models.CharField(blank=True, default="", max_length=8, verbose_name="language"),
         ),
     ]

@@ -120,7 +120,7 @@ def authorize(nas: Nas, req: AuthRequest) -> Decision:
     the customer's language once they proved who they are, else the NAS's or venue's)
     an Access-Request."""
     with translation.override(_language(nas)):
-        return _authorize(nas, req)
+        return _authorize(nas, req, their_language=True)
 
 
 def authorize_many(items: list[tuple[Nas, AuthRequest]]) -> list[Decision | Exception]:
@@ -245,14 +245,17 @@ def _looks_like_code(text: str) -> bool:
         ch.isdigit() or ch in " -" for ch in text.strip())
 
 
-def _authorize(nas: Nas, req: AuthRequest) -> Decision:
+def _authorize(nas: Nas, req: AuthRequest, *, their_language: bool = False) -> Decision:
+    """The decision; ``their_language``: a refusal after the request proved to be the
+    customer's speaks their language (else the active one: a portal page's)."""
+    grant = _grant_in_their_language if their_language else _grant
     username = (req.username or "").strip()
     mac = normalize_mac(req.mac) if req.mac else ""
     if not username or len(username) > 150:
         return _reject("input", _("Enter your username and password, or a recharge code."))
     returning = mac_login.returning_customer(username, mac)  # a device known by its MAC
     if returning is not None:
-        return _grant(nas, returning, mac)
+        return grant(nas, returning, mac)
     customer = _find_customer(username, mac)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):
@@ -265,7 +268,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
         code = codes.normalize(username)
         if customer is not None and _use_ticket(customer, req):
             # The captive portal already redeemed the code and gave the gateway a ticket.
-            return _grant(nas, customer, mac)
+            return grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
         # The NAS is always named (attempt log, alarm's sources); with a MAC it is not a
@@ -281,7 +284,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
         # Same work and the same throttling as a password check: no oracle on usernames.
         _customer, reason = _check_customer(None, username, req, mac)
         return _reject(reason, reason_text(reason))
-    return _grant(nas, customer, mac)
+    return grant(nas, customer, mac)
 
 
 _LOGIN_SQL: dict[str, str] = {}
@@ -486,16 +489,17 @@ def parse_class(value) -> tuple[int, int] | None:
         return None
 
 
-def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
-    """Accept the customer, or reject them in their own language (see :func:`_language`)."""
+def _grant_in_their_language(nas: Nas, customer: Customer, mac: str) -> Decision:
+    """:func:`_grant`, a refusal in the customer's language (see :func:`_language`): for
+    the RADIUS door, whose Reply-Message the gateway's page shows them."""
     language = _language(nas, customer)
-    if language == translation.get_language():  # the batch path grouped by language
-        return _grant_in_language(nas, customer, mac)
+    if language == translation.get_language():
+        return _grant(nas, customer, mac)
     with translation.override(language):
-        return _grant_in_language(nas, customer, mac)
+        return _grant(nas, customer, mac)
 
 
-def _grant_in_language(nas: Nas, customer: Customer, mac: str) -> Decision:
+def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     if not customer.is_active:
         return _reject("disabled", _("This account is disabled; please ask at the counter."),
                        customer=customer)

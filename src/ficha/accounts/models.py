@@ -70,6 +70,9 @@ class Customer(models.Model):
     credit_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=clock.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The language the customer last used the portal in (accounts.services.remember_language);
+    # the hotspot's Access-Reject messages speak it. Empty: never seen at the portal.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
 
     class Meta:
         ordering = ["username"]

@@ -7,6 +7,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -229,6 +230,18 @@ def authenticate_customer(username: str, password: str) -> Customer | None:
 
 def touch(customer: Customer) -> None:
     Customer.objects.filter(pk=customer.pk).update(last_seen_at=clock.now())
+
+
+def remember_language(customer: Customer, language: str | None) -> bool:
+    """Remember ``language`` (a language Ficha speaks) as the one ``customer`` uses, so
+    messages sent without a page (the hotspot's Reply-Message) speak it too. Writes only
+    on a change; returns whether it changed."""
+    language = (language or "").strip()
+    if language not in dict(settings.LANGUAGES) or customer.language == language:
+        return False
+    Customer.objects.filter(pk=customer.pk).update(language=language)
+    customer.language = language
+    return True
 
 
 def balance(customer: Customer) -> int:

@@ -79,6 +79,9 @@ def portal_page(view):
             request.LANGUAGE_CODE = translation.get_language()
             auth.current(request)
             response = view(request, *args, **kwargs)
+            customer = getattr(request, "customer", None)  # logged in, or now logged in
+            if customer is not None:  # login, redeem, language switch: remember it
+                accounts.remember_language(customer, request.LANGUAGE_CODE)
         response.headers["Content-Language"] = request.LANGUAGE_CODE
         return response
 

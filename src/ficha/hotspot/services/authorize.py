@@ -97,7 +97,12 @@ def normalize_mac(mac: str) -> str:
     return ":".join(hexdigits[i:i + 2] for i in range(0, 12, 2)).lower()
 
 
-def _language(nas: Nas) -> str:
+def _language(nas: Nas, customer: Customer | None = None) -> str:
+    """The language of a reply: the customer's (the one they last used the portal in),
+    else the NAS's, else the venue's. Only pass ``customer`` once the request proved to be
+    theirs: a reply in their language must not tell a guesser the account exists."""
+    if customer is not None and customer.language:
+        return customer.language
     if nas.language:
         return nas.language
     try:
@@ -112,9 +117,10 @@ def _reject(reason: str, message: str, **kw) -> Decision:
 
 def authorize(nas: Nas, req: AuthRequest) -> Decision:
     """Accept (with attributes for ``nas``'s vendor) or reject (with a Reply-Message in
-    the NAS's or venue's language) an Access-Request."""
+    the customer's language once they proved who they are, else the NAS's or venue's)
+    an Access-Request."""
     with translation.override(_language(nas)):
-        return _authorize(nas, req)
+        return _authorize(nas, req, their_language=True)
 
 
 def authorize_many(items: list[tuple[Nas, AuthRequest]]) -> list[Decision | Exception]:
@@ -212,7 +218,8 @@ def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
         return
     by_language: dict[str, list[int]] = {}  # one translation.override per language
     for pk in _use_tickets(list(claimed), db_now):
-        by_language.setdefault(_language(items[claimed[pk][0]][0]), []).append(pk)
+        i, customer, _mac = claimed[pk]
+        by_language.setdefault(_language(items[i][0], customer), []).append(pk)
     for language, pks in by_language.items():
         with translation.override(language):
             for pk in pks:
@@ -238,14 +245,17 @@ def _looks_like_code(text: str) -> bool:
         ch.isdigit() or ch in " -" for ch in text.strip())
 
 
-def _authorize(nas: Nas, req: AuthRequest) -> Decision:
+def _authorize(nas: Nas, req: AuthRequest, *, their_language: bool = False) -> Decision:
+    """The decision; ``their_language``: a refusal after the request proved to be the
+    customer's speaks their language (else the active one: a portal page's)."""
+    grant = _grant_in_their_language if their_language else _grant
     username = (req.username or "").strip()
     mac = normalize_mac(req.mac) if req.mac else ""
     if not username or len(username) > 150:
         return _reject("input", _("Enter your username and password, or a recharge code."))
     returning = mac_login.returning_customer(username, mac)  # a device known by its MAC
     if returning is not None:
-        return _grant(nas, returning, mac)
+        return grant(nas, returning, mac)
     customer = _find_customer(username, mac)
     if customer is not None and (customer.has_password or customer.pin
                                  or not _looks_like_code(username)):
@@ -258,7 +268,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
         code = codes.normalize(username)
         if customer is not None and _use_ticket(customer, req):
             # The captive portal already redeemed the code and gave the gateway a ticket.
-            return _grant(nas, customer, mac)
+            return grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
         # The NAS is always named (attempt log, alarm's sources); with a MAC it is not a
@@ -274,7 +284,7 @@ def _authorize(nas: Nas, req: AuthRequest) -> Decision:
         # Same work and the same throttling as a password check: no oracle on usernames.
         _customer, reason = _check_customer(None, username, req, mac)
         return _reject(reason, reason_text(reason))
-    return _grant(nas, customer, mac)
+    return grant(nas, customer, mac)
 
 
 _LOGIN_SQL: dict[str, str] = {}
@@ -477,6 +487,16 @@ def parse_class(value) -> tuple[int, int] | None:
         return int(customer_id), int(plan_id)
     except (signing.BadSignature, ValueError):
         return None
+
+
+def _grant_in_their_language(nas: Nas, customer: Customer, mac: str) -> Decision:
+    """:func:`_grant`, a refusal in the customer's language (see :func:`_language`): for
+    the RADIUS door, whose Reply-Message the gateway's page shows them."""
+    language = _language(nas, customer)
+    if language == translation.get_language():
+        return _grant(nas, customer, mac)
+    with translation.override(language):
+        return _grant(nas, customer, mac)
 
 
 def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:

@@ -338,3 +338,22 @@ def test_checkout_of_a_running_prepaid_session_is_refused_and_leaves_it_running(
     assert balance(awa) == 100
     with clock.frozen(at(2)):
         assert st.state_of(pc)["mode"] == "session"
+
+
+@PRICE
+def test_an_account_a_code_opens_at_a_station_is_audited_as_opened_at_the_station(
+    office, desk
+):
+    """Found trying the café: the audit log said such accounts were opened on the portal."""
+    from ficha.core.models import AuditLog
+    from ficha.recharges import services as recharges
+
+    batch = recharges.generate(office, count=1, amount=120)
+    recharges.sell_batch(desk, batch)
+    code = batch.recharges.get().code
+    pc = make_station(name="PC-07")
+    session, credited = st.agent_code(pc, code, ip="10.0.0.7")
+    assert credited == 120
+    entry = AuditLog.objects.get(action="customer.create")
+    assert entry.object_id == str(session.customer_id)
+    assert entry.source == "station"

@@ -386,3 +386,25 @@ def test_a_command_queued_while_away_reaches_the_reconnecting_agent_once(
     finally:
         thread.stop()
     assert [c["text"] for c in commands] == ["Back soon?"]
+
+
+def test_pairing_a_pc_again_does_not_blame_the_old_agent_for_its_silence(door):
+    """Found trying the café: after *Pair again*, the old agent the door disconnected left
+    the station 'PC on, agent silent' (the fraud alarm) until the new PC came up."""
+    from ficha.core import clock
+    from ficha.stations.services.roommap import OFFLINE, link_state
+
+    pc = make_station()
+
+    async def scenario():
+        link = client.AgentLink(await paired(door, pc))
+        await link.connect()
+        reader = asyncio.ensure_future(link.receive_forever())
+        await paired(door, pc)  # the owner pairs the PC again (a new secret)
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(reader, 3)
+        assert await until(lambda: not Station.objects.get(pk=pc.pk).connected, 3)
+
+    run(scenario())
+    station = Station.objects.get(pk=pc.pk)
+    assert link_state(station, clock.now(), door_up=True) == OFFLINE

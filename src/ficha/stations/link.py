@@ -315,8 +315,9 @@ class LinkServer:
                 if conn is not None:
                     found = await self.db(lookups.station_secret, station)
                     if found is None or found[2] != conn.signer.secret:
-                        self.conns.pop(station, None)
-                        self.snaps.pop(station, None)
+                        # the owner's doing: its silence is expected (not "agent silent");
+                        # the connection's own ending marks the station disconnected
+                        conn.goodbye = True
                         with contextlib.suppress(Exception):
                             await conn.ws.close(1008, "revoked")
             elif conn is not None and conn.first_time(pk):

@@ -170,3 +170,20 @@ def test_editing_a_group_and_a_package_shows_saves_and_refuses_on_one_page(as_ma
     assert AuditLog.objects.filter(action__in=["tariffs.group.update",
                                                "tariffs.package.update"]).count() == 2
     assert as_manager.get(reverse("console:station_group_new")).status_code == 405
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59", "0001-01-01T00:00"])
+def test_a_quote_at_the_edge_of_the_calendar_is_refused_with_a_message(
+    client, cashier, owner, start
+):
+    """Found trying the café: a quote starting 31 Dec 9999 for a month answered 500 (the
+    engine's clock ran past the last date Python knows)."""
+    _eur(owner)
+    t = tariffs.create_tariff(actor_for(owner), name="Standard", fallback="day", rates=[
+        {"name": "day", "steps": [{"start": 0, "prices": {"guest": 600}}]}])
+    client.force_login(cashier)
+    r = client.get(reverse("console:tariff_quote"), {
+        "tariff": t.pk, "start": start, "minutes": "44640", "price_group": "guest",
+        "credit": "100.00"})
+    assert r.status_code == 400
+    assert "Choose a date between 1970 and 9000." in r.content.decode()

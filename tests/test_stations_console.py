@@ -198,3 +198,27 @@ def test_room_map_says_when_the_link_door_is_down(client, cashier):
     door_up(clock.now())
     html = client.get(reverse("console:stations_room")).content.decode()
     assert 'id="door-down"' not in html
+
+
+@pytest.mark.parametrize("target", ["²", "99999999999999999999999", "-1", "x"])
+def test_move_to_a_station_number_that_is_not_one_says_so(client, cashier, target):
+    """Found trying the café: a target typed as '²' (a digit to str.isdigit, not to int)
+    answered 500."""
+    pc = make_station(name="PC-A")
+    session = st.start_postpaid(OWNER, pc, "guest")
+    r = login(client, cashier).post(reverse("console:station_command", args=[pc.pk]),
+                                    {"action": "move", "target": target})
+    assert r.status_code == 400
+    assert "Choose the station to move to." in r.content.decode()
+    session.refresh_from_db()
+    assert session.station_id == pc.pk
+
+
+def test_arranging_with_a_position_that_is_not_a_number_keeps_the_place(client, owner):
+    pc = make_station(name="PC-1")
+    before = (pc.col, pc.row)
+    r = login(client, owner).post(reverse("console:station_arrange"),
+                                  {f"col-{pc.pk}": "²", f"row-{pc.pk}": "3"})
+    assert r.status_code in (302, 400)
+    pc.refresh_from_db()
+    assert (pc.col, pc.row) == before

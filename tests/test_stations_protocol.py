@@ -352,3 +352,59 @@ def test_pair_from_the_command_line_saves_a_private_secret(door, tmp_path):
     creds = client.Credentials.load(path)
     assert creds.station == pc.pk and creds.secret == Station.objects.get(pk=pc.pk).secret
     assert main(["pair", door, code, "--save", str(tmp_path / "x.json")]) == 1  # once
+
+
+def test_a_command_queued_while_away_reaches_the_reconnecting_agent_once(
+    transactional_db, monkeypatch
+):
+    """Found trying the café: a message sent to a PC whose agent was down reached it twice
+    when it came back (once with the welcome, once more by the door's next poll). A
+    repeated 'restart' or 'shutdown' would reboot the PC twice."""
+    import ficha.stations.link as door_module
+
+    monkeypatch.setattr(door_module, "POLL_SECONDS", 3600)  # the test runs the poll itself
+    pc = make_station()
+    thread = ServerThread(("127.0.0.1", 0)).start()
+    url = f"ws://127.0.0.1:{thread.address[1]}"
+    try:
+
+        async def scenario():
+            creds = await paired(url, pc)
+            await orm(st.run, OWNER, pc, "message", text="Back soon?")  # the PC is away
+            link = client.AgentLink(creds)
+            await link.connect()
+            reader = asyncio.ensure_future(link.receive_forever())
+            assert await until(lambda: bool(link.commands), 2.0)  # with the welcome
+            polled = asyncio.run_coroutine_threadsafe(thread.server.poll(), thread._loop)
+            await asyncio.wrap_future(polled)
+            await asyncio.sleep(0.5)
+            reader.cancel()
+            await link.close()
+            return link.commands
+
+        commands = run(scenario())
+    finally:
+        thread.stop()
+    assert [c["text"] for c in commands] == ["Back soon?"]
+
+
+def test_pairing_a_pc_again_does_not_blame_the_old_agent_for_its_silence(door):
+    """Found trying the café: after *Pair again*, the old agent the door disconnected left
+    the station 'PC on, agent silent' (the fraud alarm) until the new PC came up."""
+    from ficha.core import clock
+    from ficha.stations.services.roommap import OFFLINE, link_state
+
+    pc = make_station()
+
+    async def scenario():
+        link = client.AgentLink(await paired(door, pc))
+        await link.connect()
+        reader = asyncio.ensure_future(link.receive_forever())
+        await paired(door, pc)  # the owner pairs the PC again (a new secret)
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(reader, 3)
+        assert await until(lambda: not Station.objects.get(pk=pc.pk).connected, 3)
+
+    run(scenario())
+    station = Station.objects.get(pk=pc.pk)
+    assert link_state(station, clock.now(), door_up=True) == OFFLINE

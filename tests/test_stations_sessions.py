@@ -318,3 +318,42 @@ def test_time_after_a_package_is_priced_in_the_band_it_was_used_in(make_customer
     assert session.package_seconds == 1800
     assert session.charged == 600  # 30 night minutes at 1200 an hour, not day price
     assert "night" in " ".join(line.text for line in st.bill(session).lines)
+
+
+@PRICE
+def test_checkout_of_a_running_prepaid_session_is_refused_and_leaves_it_running(
+        make_customer, desk, open_shift):
+    """A cashier (or an API client) who checks out a prepaid session by mistake gets a
+    refusal — and the customer's session keeps running (found by trying it: it was ended)."""
+    awa = make_customer("awa")
+    give_credit(awa, 100)
+    pc = make_station()
+    with clock.frozen(at(0)):
+        session = st.start_prepaid(OWNER, pc, awa)
+    with clock.frozen(at(2)), pytest.raises(st.StationError):
+        st.checkout(desk, session)
+    session.refresh_from_db()
+    assert session.status == CafeSession.Status.RUNNING
+    assert session.ended_at is None
+    assert balance(awa) == 100
+    with clock.frozen(at(2)):
+        assert st.state_of(pc)["mode"] == "session"
+
+
+@PRICE
+def test_an_account_a_code_opens_at_a_station_is_audited_as_opened_at_the_station(
+    office, desk
+):
+    """Found trying the café: the audit log said such accounts were opened on the portal."""
+    from ficha.core.models import AuditLog
+    from ficha.recharges import services as recharges
+
+    batch = recharges.generate(office, count=1, amount=120)
+    recharges.sell_batch(desk, batch)
+    code = batch.recharges.get().code
+    pc = make_station(name="PC-07")
+    session, credited = st.agent_code(pc, code, ip="10.0.0.7")
+    assert credited == 120
+    entry = AuditLog.objects.get(action="customer.create")
+    assert entry.object_id == str(session.customer_id)
+    assert entry.source == "station"

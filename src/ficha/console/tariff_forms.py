@@ -135,6 +135,12 @@ class QuoteForm(ConsoleForm):
                                   help_text=_("guest, member, or a custom group's name."))
     credit = MoneyField(label=_("And how long would this credit last?"), required=False)
 
+    def clean_start(self):
+        start = self.cleaned_data["start"]
+        if not 1970 <= start.year <= 9000:  # the engine's clock must not run off the calendar
+            raise forms.ValidationError(_("Choose a date between 1970 and 9000."))
+        return start
+
     def start_aware(self) -> dt.datetime:
         """The typed wall-clock time, in the venue's time zone."""
         naive = self.cleaned_data["start"].replace(tzinfo=None)

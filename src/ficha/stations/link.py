@@ -73,6 +73,15 @@ class Conn:
         self.lock = asyncio.Lock()
         self.goodbye = False
         self.warned: set[tuple[int, int]] = set()
+        self.commands: set[int] = set()  # ids sent on this link: each goes once
+
+    def first_time(self, command: int) -> bool:
+        """The welcome (what waited) and the poll (what is new) may both see a command
+        queued just before the agent reconnected: only the first sends it."""
+        if command in self.commands:
+            return False
+        self.commands.add(command)
+        return True
 
     async def send(self, kind: str, body: dict) -> None:
         async with self.lock:  # sequence numbers leave in order
@@ -233,7 +242,8 @@ class LinkServer:
         await conn.send(m.WELCOME, {"state": services.live(self.snaps[conn.station]),
                                     "heartbeat": self.heartbeat, "venue": venue})
         for pk, action, text in pending:
-            await conn.send(m.COMMAND, {"id": pk, "action": action, "text": text})
+            if conn.first_time(pk):
+                await conn.send(m.COMMAND, {"id": pk, "action": action, "text": text})
         async for raw in conn.ws:
             try:
                 frame = conn.signer.check(m.decode(raw))
@@ -305,11 +315,12 @@ class LinkServer:
                 if conn is not None:
                     found = await self.db(lookups.station_secret, station)
                     if found is None or found[2] != conn.signer.secret:
-                        self.conns.pop(station, None)
-                        self.snaps.pop(station, None)
+                        # the owner's doing: its silence is expected (not "agent silent");
+                        # the connection's own ending marks the station disconnected
+                        conn.goodbye = True
                         with contextlib.suppress(Exception):
                             await conn.ws.close(1008, "revoked")
-            elif conn is not None:
+            elif conn is not None and conn.first_time(pk):
                 if action in ("shutdown", "restart"):
                     conn.goodbye = True  # silence after this is expected
                 with contextlib.suppress(Exception):

@@ -93,7 +93,7 @@ def station_command(request, pk: int):
         if action == "move":
             target_id = request.POST.get("target", "")
             target = Station.objects.filter(pk=int(target_id)).first() \
-                if target_id.isdigit() else None
+                if target_id.isdecimal() else None
         if action == "start" and request.POST.get("customer", "").strip():
             customer = accounts.find_customer(request.POST["customer"].strip())
             if customer is None:
@@ -168,7 +168,7 @@ def station_arrange(request):
     for station in Station.objects.all():
         col = request.POST.get(f"col-{station.pk}", "")
         row = request.POST.get(f"row-{station.pk}", "")
-        if col.isdigit() and row.isdigit():
+        if col.isdecimal() and row.isdecimal():
             positions[station.pk] = (int(col), int(row))
     groups = {str(g.pk): g for g in StationGroup.objects.all()}
     try:

@@ -135,7 +135,7 @@ def _outcome_of(row: Recharge, now: dt.datetime) -> str:
     return ""  # sold and live: redeemable
 
 
-def _open_code_account(code: str) -> Customer:
+def _open_code_account(code: str, door: str = "portal") -> Customer:
     """A fresh account named after the code (hotspot style); the customer may later
     set a password and keep it. Called only by the attempt that took the code, so no
     parallel login opens the same name; an account someone else named like the code gets
@@ -144,7 +144,9 @@ def _open_code_account(code: str) -> Customer:
     if accounts.find_customer(name) is not None:
         name = f"{code}-{codes.random_code(8, False)[:4]}"
     return accounts.create_customer(
-        audit.Actor(source="portal", label=f"code {codes.group(code)}"), name,
+        # the audit log says where the code was typed (a station, the hotspot, the portal)
+        audit.Actor(source="portal" if door.startswith("portal") else door,
+                    label=f"code {codes.group(code)}"), name,
         origin=Customer.Origin.CODE,
     )
 
@@ -378,7 +380,7 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
         row = _take(cur, code, now, door)
         if row is not None:
             # the code is ours: nobody else can take it until this transaction ends
-            target = customer if customer is not None else _open_code_account(code)
+            target = customer if customer is not None else _open_code_account(code, door)
             tx = ledger.post(
                 "recharge.redeem",
                 [(ledger.RECHARGE_LIABILITY, row.amount),

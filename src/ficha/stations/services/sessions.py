@@ -405,6 +405,9 @@ def checkout(actor: audit.Actor, session: CafeSession | int) -> CafeSession:
     cashier's open shift (audited)."""
     shift = ledger.require_shift(actor.staff)
     pk = session.pk if isinstance(session, CafeSession) else session
+    if CafeSession.objects.filter(pk=pk).exclude(kind=K.POSTPAID).exists():
+        # refused before anything changes: a prepaid session must keep running
+        raise StationError(_("Prepaid sessions are paid from the account."))
     if CafeSession.objects.filter(pk=pk, status__in=[S.RUNNING, S.PAUSED]).exists():
         end(pk, actor=actor, reason="checkout")
     with transaction.atomic():

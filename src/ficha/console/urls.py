@@ -18,6 +18,7 @@ from .views import (
     hotspot_sessions,
     printing,
     rates,
+    rates_plan,
     recharges,
     settings,
     shifts,
@@ -142,4 +143,5 @@ urlpatterns = [
     path("rates/quote/", rates.rate_quote, name="rate_quote"),
     path("rates/<int:pk>/", rates.deck_detail, name="rate_deck"),
     path("rates/<int:pk>/export.csv", rates.deck_export, name="rate_export"),
+    path("rates/plan/", rates_plan.dialing_plan, name="rate_plan"),
 ]

@@ -279,6 +279,7 @@ def rate_quote(request):
             "form": form,
             "quote": result,
             "rule": rules.get(result.rule, "") if result else "",
+            "plan": callshop.dialing_plan(),
         },
         status=400 if form.is_bound and not form.is_valid() else 200,
     )

@@ -302,6 +302,37 @@ def test_radclient_accounting_with_retransmits_debits_exactly(live):
     assert accounts.balance(alice) == 10_000 - 960
 
 
+@pytest.mark.slow
+def test_a_burst_of_more_datagrams_than_one_read_takes_is_answered_once_each(live):
+    nas, plan, alice, server = live
+    n = radius.BURST + 44
+    packets = [acct_packet(User_Name="alice", Acct_Status_Type="Start",
+                           Acct_Session_Id=f"burst-{i}") for i in range(n)]
+    raws = [pkt.RequestPacket() for pkt in packets]
+    by_ident = {}
+    for pkt, raw in zip(packets, raws, strict=True):
+        by_ident.setdefault(raw[1], []).append((pkt, raw))
+    answered: set[bytes] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        for _attempt in range(5):  # as a NAS does: what is unanswered is sent again
+            for raw in raws:
+                if raw[4:20] not in answered:
+                    sock.sendto(raw, ("127.0.0.1", ACCT_PORT))
+            try:
+                while len(answered) < n:
+                    data = sock.recv(4096)
+                    for pkt, raw in by_ident[data[1]]:
+                        if pkt.VerifyReply(pkt.CreateReply(packet=data), data):
+                            answered.add(raw[4:20])
+            except TimeoutError:
+                pass
+            if len(answered) == n:
+                break
+    assert len(answered) == n
+    assert HotspotSession.objects.filter(acct_session_id__startswith="burst-").count() == n
+
+
 @needs_radclient
 @pytest.mark.slow
 def test_unknown_senders_are_dropped_and_garbage_survived(live):

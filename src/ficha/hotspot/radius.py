@@ -21,6 +21,7 @@ import asyncio
 import collections
 import ipaddress
 import logging
+import socket
 import struct
 import threading
 import time
@@ -46,6 +47,7 @@ REPLY_CACHE_SECONDS = 30.0
 NAS_REFRESH_SECONDS = 5.0
 FLUSH_SECONDS = 5.0
 BATCH = 64  # packets of one kind handed to the services in one call, at most
+BURST = 256  # datagrams taken from a socket in one event-loop callback, at most
 
 _dictionary: Dictionary | None = None
 _UNSEEN = object()
@@ -327,23 +329,62 @@ class Handler:
             return reply.ReplyPacket()
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, server: RadiusServer, kind: str):
+class _Socket:
+    """One bound UDP socket, read in bursts: when it is readable, every datagram waiting
+    (up to :data:`BURST`) is taken in the same event-loop callback — asyncio's datagram
+    transport takes one per callback, a select() round per packet under load — and
+    replies are sent on the socket at once (no transport buffer: a reply the kernel
+    cannot take now is dropped, and the NAS retransmits)."""
+
+    def __init__(self, server: RadiusServer, kind: str, sock: socket.socket):
         self.server = server
         self.kind = kind
-        self.transport = None
+        self.sock = sock
+        self.closed = False
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def read_ready(self) -> None:
+        recv, received = self.sock.recvfrom, self.server.received
+        for _n in range(BURST):
+            try:
+                data, addr = recv(MAX_PACKET + 1)  # longer ones are dropped as malformed
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("RADIUS socket error: %s", exc)
+                continue
+            try:
+                received(self, data, addr)
+            except Exception:  # never let one packet stop the loop
+                log.exception("RADIUS packet from %s", addr)
 
-    def datagram_received(self, data, addr):
+    def sendto(self, data: bytes, addr) -> None:
+        if self.closed:
+            return
         try:
-            self.server.received(self, data, addr)
-        except Exception:  # never let one packet stop the loop
-            log.exception("RADIUS packet from %s", addr)
+            self.sock.sendto(data, addr)
+        except OSError as exc:  # full send buffer and the like: the NAS retransmits
+            log.debug("RADIUS reply to %s not sent: %s", addr, exc)
 
-    def error_received(self, exc):
-        log.debug("RADIUS socket error: %s", exc)
+    def close(self, loop) -> None:
+        if not self.closed:
+            self.closed = True
+            loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
+def _bind(addr: tuple[str, int], reuse_port: bool) -> socket.socket:
+    family, kind, proto, _name, sockaddr = socket.getaddrinfo(
+        addr[0], addr[1], type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setblocking(False)
+        sock.bind(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def parse_addr(text: str, default_port: int) -> tuple[str, int] | None:
@@ -390,11 +431,10 @@ class RadiusServer:
         for kind, addr in (("auth", self.auth_addr), ("acct", self.acct_addr)):
             if addr is None:
                 continue
-            transport, _proto = await self.loop.create_datagram_endpoint(
-                lambda kind=kind: _Protocol(self, kind), local_addr=addr,
-                reuse_port=self.reuse_port or None)
-            self.transports.append(transport)
-            self.addresses[kind] = transport.get_extra_info("sockname")[:2]
+            sock = _Socket(self, kind, _bind(addr, self.reuse_port))
+            self.loop.add_reader(sock.sock.fileno(), sock.read_ready)
+            self.transports.append(sock)
+            self.addresses[kind] = sock.sock.getsockname()[:2]
         self._tasks.append(asyncio.create_task(self._every(NAS_REFRESH_SECONDS,
                                                            self.handler.refresh)))
         self._tasks.append(asyncio.create_task(self._every(FLUSH_SECONDS, self._flush)))
@@ -416,8 +456,8 @@ class RadiusServer:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for transport in self.transports:
-            transport.close()
+        for sock in self.transports:
+            sock.close(self.loop)
         self.transports = []
         if self.pool is not None:
             await self.loop.run_in_executor(None, self.pool.shutdown, True)
@@ -427,7 +467,7 @@ class RadiusServer:
                 log.exception("RADIUS drop counters not saved")
             self.pool = None
 
-    def received(self, proto: _Protocol, data: bytes, addr) -> None:
+    def received(self, proto: _Socket, data: bytes, addr) -> None:
         address = addr[0]
         nas = self.handler.nas_for(address)
         if nas is None:
@@ -445,7 +485,7 @@ class RadiusServer:
             self._replies.popitem(last=False)
         cached = self._replies.get(key)
         if cached is not None:
-            proto.transport.sendto(cached[1], addr)
+            proto.sendto(cached[1], addr)
             return
         if key in self._inflight:
             return
@@ -485,8 +525,7 @@ class RadiusServer:
             if reply is None:
                 continue
             self._replies[key] = (now, reply)
-            if proto.transport is not None and not proto.transport.is_closing():
-                proto.transport.sendto(reply, addr)
+            proto.sendto(reply, addr)
         while self._queues[kind] and self._busy[kind] < self.threads:
             self._submit(kind)
 

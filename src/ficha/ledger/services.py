@@ -750,8 +750,7 @@ def within_credit_many(amounts: dict[int, int]) -> dict[int, int]:
                         f"FROM {table} WHERE {col} IN ({', '.join(['%s'] * len(chunk))})",
                         chunk)
             for pk, kind, total, holds in cur.fetchall():
-                free[pk] = (Account(kind=kind).normal_sign * int(total or 0)
-                            - int(holds or 0))
+                free[pk] = spendable_of(kind, total, holds)
     missing = set(ids) - set(free)
     if missing:
         raise LedgerError(f"unknown ledger accounts {sorted(missing)!r}")

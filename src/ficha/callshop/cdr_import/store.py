@@ -38,7 +38,9 @@ def _write(ctx: _Context, prepared: _Prepared, out: CdrImport) -> None:
         _end_from_cdr(ctx, call_id, record, out)
     debits = prepared.debits
     if debits:
-        call_services.lock_customers(debits)
+        # Lock the very accounts the batch debits (read with the customers in _prepare:
+        # one statement, not a customer look-up and then the lock), as every debit does.
+        ledger.lock_accounts(prepared.credit_accounts[pk] for pk in debits)
         # At most each account's spendable credit: the balance never goes below zero.
         free = ledger.within_credit_many(
             {prepared.credit_accounts[pk]: amount for pk, amount in debits.items()})

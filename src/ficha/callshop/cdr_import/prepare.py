@@ -52,7 +52,14 @@ def _known(uids: list[str]) -> dict[str, tuple[int, str]]:
     head = f"SELECT {q('id')}, {q('external_id')}, {q('state')} FROM {table} WHERE "
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(head + f"{q('external_id')} = ANY(%s)", [uids])
+            # One index probe per id (external_id is unique, so LIMIT 1 drops nothing):
+            # with ``external_id = ANY(5,000 ids)`` PostgreSQL chose a scan of the whole
+            # table, which grew with every call stored (44 ms a batch at 400,000 calls;
+            # this plan: ~15 ms whatever the table's size).
+            cur.execute(f"SELECT c.{q('id')}, c.{q('external_id')}, c.{q('state')} "
+                        f"FROM unnest(%s::text[]) AS u(x) CROSS JOIN LATERAL "
+                        f"(SELECT {q('id')}, {q('external_id')}, {q('state')} FROM {table} "
+                        f"WHERE {q('external_id')} = u.x LIMIT 1) AS c", [uids])
             rows = cur.fetchall()
         else:
             rows = []

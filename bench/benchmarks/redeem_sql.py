@@ -347,7 +347,7 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
     every: dict[str, list[RedeemRun]] = {kind: [] for kind in kinds}
     try:
         if server is not None:
-            _wait_http(server)
+            web.wait_healthz(server)
         for n in range(rounds):  # alternate the kinds, so load from elsewhere hits all alike
             for kind in kinds if n % 2 == 0 else kinds[::-1]:
                 codes = fx.sold_codes(clients, per_client)
@@ -409,20 +409,3 @@ def redeem_vs_sql(ctx: Context, clients: int | None = None,
                           f"wrk {clients} connections",
             baseline_label=label, details={**details, "run": runs["api-http"].summary()}))
     return found
-
-
-def _wait_http(server, timeout: float = 90) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited; see its log")
-        try:
-            with urllib.request.urlopen(server.base + "/healthz", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{server.name} did not answer in {timeout:.0f} s")
-            time.sleep(0.3)
-

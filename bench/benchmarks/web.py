@@ -203,18 +203,23 @@ def _start(server: Server, logdir: str) -> None:
                                    env=dict(os.environ))
 
 
-def _wait_ready(server: Server, headers: dict[str, dict[str, str]], timeout: float = 90):
+def wait_healthz(server: Server, timeout: float = 90) -> None:
+    """Until the started server answers /healthz (raises if it exits or stays silent)."""
     deadline = time.monotonic() + timeout
     while True:
         if server.proc.poll() is not None:
             raise RuntimeError(f"{server.name} exited; see its log")
         try:
             with urllib.request.urlopen(server.base + "/healthz", timeout=2):
-                break
+                return
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{server.name} did not answer in {timeout:.0f} s")
             time.sleep(0.3)
+
+
+def _wait_ready(server: Server, headers: dict[str, dict[str, str]], timeout: float = 90):
+    wait_healthz(server, timeout)
     for page, (path, kind) in PAGES.items():
         req = urllib.request.Request(server.base + path, headers=headers[kind])
         with urllib.request.urlopen(req, timeout=10) as resp:

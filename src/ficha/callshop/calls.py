@@ -125,11 +125,6 @@ def deck_for(price_group: str = "", *fallbacks: str) -> Deck | None:
     return Deck.objects.filter(price_group="").order_by("pk").first()
 
 
-def credit_of(customer: Customer) -> int:
-    """The customer's credit now (minor units)."""
-    return -ledger.raw_sum(customer.credit_account_id)
-
-
 def held(customer: Customer) -> int:
     """Credit held on the customer's account (their live calls' ledger holds)."""
     return ledger.held(customer.credit_account_id)
@@ -517,5 +512,5 @@ def _credit_account(call: Call) -> int:
 
 __all__ = ["Authorization", "CallError", "Ending", "authorize", "end_call", "find_booth",
            "get_call", "held", "hold_reference", "lost_calls", "sweep_lost_calls",
-           "unpaid_reason", "credit_of", "deck_for", "open_session",
+           "unpaid_reason", "deck_for", "open_session",
            "THROTTLE_SCOPE"]

@@ -621,7 +621,7 @@ def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
             for i in range(max(len(users), len(session_users)))]
     # FICHA_RADIUS_WORKERS' default on PostgreSQL (the bench runs with production settings)
     workers = int(os.environ.get("BENCH_RADIUS_WORKERS") or 0) or settings.RADIUS_WORKERS
-    threads = int(os.environ.get("BENCH_RADIUS_THREADS") or 0) or 4  # radiusd's default
+    threads = int(os.environ.get("BENCH_RADIUS_THREADS") or 0) or 1  # radiusd's default (per kind)
     tmp = Path(tempfile.mkdtemp(prefix="ficha-bench-radius-"))
     connections.close_all()
     started: list[Server] = []

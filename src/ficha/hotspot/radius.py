@@ -21,6 +21,7 @@ import asyncio
 import collections
 import ipaddress
 import logging
+import queue
 import socket
 import struct
 import threading
@@ -29,7 +30,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from pyrad import packet as rp
 from pyrad.dictionary import Dictionary
 
@@ -403,8 +404,50 @@ def parse_addr(text: str, default_port: int) -> tuple[str, int] | None:
     return host or "0.0.0.0", int(port) if port else default_port
 
 
+class _Worker(threading.Thread):
+    """One database worker for one kind of packet: takes what waits in its queue (at most
+    :data:`BATCH`), hands it to the services in one call, and answers from this thread
+    (``sendto`` is thread-safe): no executor future and no event-loop wake-up per batch."""
+
+    def __init__(self, server: RadiusServer, kind: str, jobs: queue.SimpleQueue, n: int):
+        super().__init__(name=f"radiusd-{kind}-{n}", daemon=True)
+        self.server, self.kind, self.jobs = server, kind, jobs
+
+    def run(self) -> None:
+        jobs, handle, finish = self.jobs, self.server.handler.handle_many, self.server._finish
+        kind = self.kind
+        try:
+            while True:
+                first = jobs.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < BATCH:
+                    try:
+                        item = jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                try:
+                    replies = handle(kind, [(data, nas, address)
+                                            for _p, _k, _a, data, nas, address in batch])
+                except Exception:
+                    log.exception("RADIUS handler failed")
+                    replies = [None] * len(batch)
+                finish(batch, replies)
+                if stop:
+                    return
+        finally:
+            connections.close_all()
+
+
 class RadiusServer:
-    """Both sockets, the worker threads and the periodic jobs (NAS refresh, drop counts)."""
+    """Both sockets, the worker threads (``threads`` per kind of packet) and the periodic
+    jobs (NAS refresh, drop counts)."""
 
     def __init__(self, auth_addr, acct_addr, *, threads: int = 1, reuse_port: bool = False):
         self.auth_addr = auth_addr
@@ -414,19 +457,20 @@ class RadiusServer:
         # them (one sender's retransmits reach the same process and its reply cache).
         self.reuse_port = reuse_port
         self.handler = Handler()
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: ThreadPoolExecutor | None = None  # the periodic jobs
         self.loop: asyncio.AbstractEventLoop | None = None
         self.transports = []
         self.addresses: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()  # the reply cache and the requests in flight
         self._inflight: set = set()
-        self._queues = {"auth": collections.deque(), "acct": collections.deque()}
-        self._busy = {"auth": 0, "acct": 0}
+        self._jobs = {"auth": queue.SimpleQueue(), "acct": queue.SimpleQueue()}
+        self._workers: list[_Worker] = []
         self._replies: OrderedDict = OrderedDict()
         self._tasks = []
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="radiusd")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="radiusd-jobs")
         await self.loop.run_in_executor(self.pool, self.handler.refresh, True)
         for kind, addr in (("auth", self.auth_addr), ("acct", self.acct_addr)):
             if addr is None:
@@ -435,6 +479,10 @@ class RadiusServer:
             self.loop.add_reader(sock.sock.fileno(), sock.read_ready)
             self.transports.append(sock)
             self.addresses[kind] = sock.sock.getsockname()[:2]
+            for n in range(self.threads):
+                worker = _Worker(self, kind, self._jobs[kind], n)
+                worker.start()
+                self._workers.append(worker)
         self._tasks.append(asyncio.create_task(self._every(NAS_REFRESH_SECONDS,
                                                            self.handler.refresh)))
         self._tasks.append(asyncio.create_task(self._every(FLUSH_SECONDS, self._flush)))
@@ -459,8 +507,16 @@ class RadiusServer:
         for sock in self.transports:
             sock.close(self.loop)
         self.transports = []
+        for worker in self._workers:
+            self._jobs[worker.kind].put(None)
+        workers, self._workers = self._workers, []
         if self.pool is not None:
-            await self.loop.run_in_executor(None, self.pool.shutdown, True)
+            def join():
+                for worker in workers:
+                    worker.join()
+                self.pool.shutdown(wait=True)
+
+            await self.loop.run_in_executor(None, join)
             try:
                 self.handler.flush()
             except Exception:
@@ -478,56 +534,38 @@ class RadiusServer:
             return
         key = (proto.kind, address, addr[1], data[1], data[4:20])
         now = time.monotonic()
-        while self._replies:  # forget old replies (oldest first)
-            old_key, (at, _reply) = next(iter(self._replies.items()))
-            if now - at < REPLY_CACHE_SECONDS:
-                break
-            self._replies.popitem(last=False)
-        cached = self._replies.get(key)
+        replies = self._replies
+        with self._lock:
+            while replies:  # forget old replies (oldest first)
+                old_key, (at, _reply) = next(iter(replies.items()))
+                if now - at < REPLY_CACHE_SECONDS:
+                    break
+                replies.popitem(last=False)
+            cached = replies.get(key)
+            if cached is None:
+                if key in self._inflight:
+                    return
+                self._inflight.add(key)
         if cached is not None:
             proto.sendto(cached[1], addr)
             return
-        if key in self._inflight:
-            return
-        self._inflight.add(key)
-        self._queues[proto.kind].append((proto, key, addr, data, nas, address))
-        if self._busy[proto.kind] < self.threads:
-            self._submit(proto.kind)
+        # Micro-batching: packets of one kind wait in their queue; each worker takes what
+        # is waiting (at most BATCH) and hands it to the services in one call. An idle
+        # worker takes the first packet at once (a batch of one: no added latency); under
+        # load the packets that arrived while it was busy form its next batch.
+        self._jobs[proto.kind].put((proto, key, addr, data, nas, address))
 
-    # Micro-batching: packets of one kind wait in a queue; up to ``threads`` jobs per kind
-    # each take what is waiting (at most BATCH) and hand it to the services in one call.
-    # An idle server starts a job for the first packet at once (a batch of one: no added
-    # latency); under load the packets that arrived while the jobs were busy form the
-    # next batches.
-    def _submit(self, kind: str) -> None:
-        queue = self._queues[kind]
-        batch = [queue.popleft() for _ in range(min(BATCH, len(queue)))]
-        if not batch:
-            return
-        self._busy[kind] += 1
-        future = self.loop.run_in_executor(self.pool, self._run, kind, batch)
-        future.add_done_callback(lambda f: self._done(f, kind, batch))
-
-    def _run(self, kind, batch):
-        return self.handler.handle_many(
-            kind, [(data, nas, address) for _p, _k, _a, data, nas, address in batch])
-
-    def _done(self, future, kind, batch) -> None:
-        self._busy[kind] -= 1
-        try:
-            replies = future.result()
-        except Exception:
-            log.exception("RADIUS handler failed")
-            replies = [None] * len(batch)
+    def _finish(self, batch, replies) -> None:
+        """A worker's answers: sent, and kept for retransmits (any thread)."""
         now = time.monotonic()
-        for (proto, key, addr, *_rest), reply in zip(batch, replies, strict=True):
-            self._inflight.discard(key)
-            if reply is None:
-                continue
-            self._replies[key] = (now, reply)
-            proto.sendto(reply, addr)
-        while self._queues[kind] and self._busy[kind] < self.threads:
-            self._submit(kind)
+        with self._lock:
+            for (_proto, key, _addr, *_rest), reply in zip(batch, replies, strict=True):
+                self._inflight.discard(key)
+                if reply is not None:
+                    self._replies[key] = (now, reply)
+        for (proto, _key, addr, *_rest), reply in zip(batch, replies, strict=True):
+            if reply is not None:
+                proto.sendto(reply, addr)
 
 
 class ServerThread(DoorThread):

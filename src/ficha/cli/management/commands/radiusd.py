@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from ficha.cli.doors import addr_text, db_threads, radius_addrs, run_door
+from ficha.cli.doors import addr_text, radius_addrs, run_door
 
 
 class Command(BaseCommand):
@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--acct", help="host:port for accounting (default: "
                             "FICHA_RADIUS_ACCT_ADDR, 0.0.0.0:1813; 'off' disables)")
         parser.add_argument("--threads", type=int, default=None,
-                            help="database worker threads (default: 1 on SQLite, 4 else)")
+                            help="database worker threads per kind of packet (default 1: "
+                                 "one thread batches best; more processes use more cores)")
         parser.add_argument("--processes", type=int, default=None,
                             help="PostgreSQL only: processes sharing the ports "
                                  "(SO_REUSEPORT; default: FICHA_RADIUS_WORKERS, one per "
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         auth_addr, acct_addr = radius_addrs(auth, acct)
         if auth_addr is None and acct_addr is None:
             raise CommandError("both RADIUS sockets are off")
-        threads = db_threads(threads)
+        threads = threads or 1
         if reuse_port:  # a child of the first process: never spawns more
             processes = 1
         elif processes is None:

@@ -75,7 +75,7 @@ class Command(BaseCommand):
         if auth is None and acct is None:
             return None
         try:
-            radius = ServerThread(auth, acct, threads=db_threads()).start()
+            radius = ServerThread(auth, acct, threads=1).start()
         except OSError as exc:
             self.stdout.write(self.style.WARNING(
                 f"RADIUS server not started ({exc}); set FICHA_RADIUS_AUTH_ADDR and "

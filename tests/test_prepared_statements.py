@@ -80,3 +80,36 @@ def test_sqlite_uses_djangos_cursor(db):
         with prepared.cursor() as cur:
             cur.execute("SELECT 1")
             assert cur.fetchone() == (1,)
+
+
+# --- lists travel as array literals (core.db.bulk.literal) -------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                 max_size=12)
+
+
+@on_postgres
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), _texts), max_size=8),
+       ints=st.lists(st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)), max_size=8))
+def test_lists_reach_postgresql_exactly_as_given(django_db_blocker, texts, ints):
+    """Any text (quotes, backslashes, braces, commas, "NULL", blanks, unicode) and any
+    bigint, with NULLs, arrive unchanged: through a cast and through ``= ANY``."""
+    import datetime as dt
+
+    when = [dt.datetime(2026, 12, 2, 18, 30, 5, 123456, tzinfo=dt.UTC), None]
+    with django_db_blocker.unblock(), prepared.cursor() as cur:
+        cur.execute("SELECT %s::text[], %s::bigint[], %s::timestamptz[]", [texts, ints, when])
+        assert cur.fetchone() == (texts, ints, when)
+        cur.execute("SELECT 7 = ANY(%s)", [[1, 7]])
+        assert cur.fetchone() == (True,)
+
+
+def test_only_plain_values_become_literals():
+    from ficha.core.db import bulk
+
+    assert bulk.literal([1, None, True, 'a"b\\c', "{x,y}"]) == '{1,NULL,t,"a\\"b\\\\c","{x,y}"}'
+    assert bulk.literal([b"raw"]) is None  # the driver dumps it
+    assert bulk.array_params([[b"raw"], [2], "x"]) == [[b"raw"], "{2}", "x"]

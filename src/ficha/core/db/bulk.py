@@ -9,6 +9,10 @@ types a Python list (a list of only ``None`` included).
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import uuid
+
 
 def array_type(conn, field) -> str:
     """The PostgreSQL array type for ``field``'s column (``bigint[]``, ``varchar(32)[]``)."""
@@ -23,3 +27,50 @@ def unnest(conn, fields, names: list[str] | None = None, alias: str = "v") -> st
     if names:
         sql += f" AS {alias}({', '.join(names)})"
     return sql
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def literal(values: list) -> str | None:
+    """``values`` as a PostgreSQL array literal (``{1,NULL,"a \\"b\\""}``), or None when
+    one of them is not a plain value (bytes, a nested list, ...): then the driver dumps
+    the list. PostgreSQL types the literal from where it stands (``%s::bigint[]``,
+    ``= ANY(%s)``), as it types the array the driver would send."""
+    out = []
+    append = out.append
+    for value in values:
+        if value is None:
+            append("NULL")
+        elif value is True:
+            append("t")
+        elif value is False:
+            append("f")
+        elif isinstance(value, int):
+            append(int.__repr__(value))
+        elif isinstance(value, str):
+            append(_quoted(value))
+        elif isinstance(value, (dt.datetime, dt.date)):
+            append(_quoted(value.isoformat()))
+        elif isinstance(value, (decimal.Decimal, uuid.UUID)):
+            append(_quoted(str(value)))
+        else:
+            return None
+    return "{" + ",".join(out) + "}"
+
+
+def array_params(params):
+    """``params`` with each list of plain values turned into an array literal."""
+    if not params or not isinstance(params, (list, tuple)):
+        return params
+    if not any(type(p) is list for p in params):
+        return params
+    out = []
+    for param in params:
+        if type(param) is list:
+            text = literal(param)
+            if text is not None:
+                param = text
+        out.append(param)
+    return out

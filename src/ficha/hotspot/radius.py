@@ -1,12 +1,12 @@
 """``ficha radiusd``: the RADIUS door (RFC 2865/2866) onto ``hotspot.services``.
 
-An asyncio UDP server: authentication and accounting sockets; pyrad decodes and encodes
-packets with Ficha's dictionaries (package data in ``dictionaries/``). Each packet is
-decoded, checked (known NAS, authenticator, Message-Authenticator), handed to the services
-in a worker thread (the database is blocking), and the reply encoded. Packets of one kind
-that wait while the worker threads are busy are handed over together (micro-batching:
-``services.authorize_many`` / ``account_many``, at most :data:`BATCH`); an idle server
-hands a packet over at once, alone. Whatever
+A UDP server: authentication and accounting sockets, each read by its own worker thread
+(:class:`_Reader`; the event loop only runs the periodic jobs); pyrad's dictionaries give
+the attributes (package data in ``dictionaries/``). Each packet is decoded, checked (known
+NAS, authenticator, Message-Authenticator), handed to the services, and the reply encoded.
+Packets that wait in the socket while a batch is handled are handed over together
+(micro-batching: ``services.authorize_many`` / ``account_many``, at most :data:`BATCH`);
+an idle server hands a packet over at once, alone. Whatever
 arrives — truncated, oversized, malformed, unknown attributes or vendors, wrong secret —
 the server never crashes and never debits on a packet that failed its checks: a packet is
 answered or dropped, and drops are counted per NAS (per address for unknown senders).
@@ -21,7 +21,6 @@ import asyncio
 import collections
 import ipaddress
 import logging
-import queue
 import socket
 import struct
 import threading
@@ -48,7 +47,8 @@ REPLY_CACHE_SECONDS = 30.0
 NAS_REFRESH_SECONDS = 5.0
 FLUSH_SECONDS = 5.0
 BATCH = 64  # packets of one kind handed to the services in one call, at most
-BURST = 256  # datagrams taken from a socket in one event-loop callback, at most
+BURST = BATCH  # datagrams taken from a socket for one batch, at most
+RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; the kernel caps it (net.core.rmem_max)
 
 _dictionary: Dictionary | None = None
 _UNSEEN = object()
@@ -330,49 +330,6 @@ class Handler:
             return reply.ReplyPacket()
 
 
-class _Socket:
-    """One bound UDP socket, read in bursts: when it is readable, every datagram waiting
-    (up to :data:`BURST`) is taken in the same event-loop callback — asyncio's datagram
-    transport takes one per callback, a select() round per packet under load — and
-    replies are sent on the socket at once (no transport buffer: a reply the kernel
-    cannot take now is dropped, and the NAS retransmits)."""
-
-    def __init__(self, server: RadiusServer, kind: str, sock: socket.socket):
-        self.server = server
-        self.kind = kind
-        self.sock = sock
-        self.closed = False
-
-    def read_ready(self) -> None:
-        recv, received = self.sock.recvfrom, self.server.received
-        for _n in range(BURST):
-            try:
-                data, addr = recv(MAX_PACKET + 1)  # longer ones are dropped as malformed
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.debug("RADIUS socket error: %s", exc)
-                continue
-            try:
-                received(self, data, addr)
-            except Exception:  # never let one packet stop the loop
-                log.exception("RADIUS packet from %s", addr)
-
-    def sendto(self, data: bytes, addr) -> None:
-        if self.closed:
-            return
-        try:
-            self.sock.sendto(data, addr)
-        except OSError as exc:  # full send buffer and the like: the NAS retransmits
-            log.debug("RADIUS reply to %s not sent: %s", addr, exc)
-
-    def close(self, loop) -> None:
-        if not self.closed:
-            self.closed = True
-            loop.remove_reader(self.sock.fileno())
-            self.sock.close()
-
-
 def _bind(addr: tuple[str, int], reuse_port: bool) -> socket.socket:
     family, kind, proto, _name, sockaddr = socket.getaddrinfo(
         addr[0], addr[1], type=socket.SOCK_DGRAM)[0]
@@ -380,7 +337,10 @@ def _bind(addr: tuple[str, int], reuse_port: bool) -> socket.socket:
     try:
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.setblocking(False)
+        try:  # room for the datagrams that arrive while a batch is being handled
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        except OSError:
+            pass
         sock.bind(sockaddr)
     except BaseException:
         sock.close()
@@ -404,50 +364,75 @@ def parse_addr(text: str, default_port: int) -> tuple[str, int] | None:
     return host or "0.0.0.0", int(port) if port else default_port
 
 
-class _Worker(threading.Thread):
-    """One database worker for one kind of packet: takes what waits in its queue (at most
-    :data:`BATCH`), hands it to the services in one call, and answers from this thread
-    (``sendto`` is thread-safe): no executor future and no event-loop wake-up per batch."""
+class _Reader(threading.Thread):
+    """One socket's worker: waits for a datagram, takes every other one already waiting
+    (at most :data:`BATCH`), hands them to the services in one call, answers, and goes
+    back to the socket. Datagrams that arrive meanwhile wait in the kernel's buffer and
+    form the next batch: an idle server handles a packet at once, alone (no added
+    latency); a busy one, in batches that grow with the load. No event loop, queue or
+    thread hand-off per packet: a blocking ``recvfrom`` releases the GIL while it waits.
+    """
 
-    def __init__(self, server: RadiusServer, kind: str, jobs: queue.SimpleQueue, n: int):
+    def __init__(self, server: RadiusServer, kind: str, sock: socket.socket, n: int):
         super().__init__(name=f"radiusd-{kind}-{n}", daemon=True)
-        self.server, self.kind, self.jobs = server, kind, jobs
+        self.server, self.kind, self.sock = server, kind, sock
 
     def run(self) -> None:
-        jobs, handle, finish = self.jobs, self.server.handler.handle_many, self.server._finish
-        kind = self.kind
+        server, kind, sock = self.server, self.kind, self.sock
+        recv, take, handle = sock.recvfrom, server._take, server.handler.handle_many
         try:
-            while True:
-                first = jobs.get()
-                if first is None:
+            while not server.stopping:
+                try:
+                    data, addr = recv(MAX_PACKET + 1)  # longer ones: dropped as malformed
+                except OSError as exc:
+                    if server.stopping:
+                        return
+                    log.debug("RADIUS socket error: %s", exc)
+                    continue
+                if server.stopping:
                     return
-                batch = [first]
-                stop = False
+                batch: list = []
+                keys: set = set()
+                take(kind, data, addr, batch, keys)
                 while len(batch) < BATCH:
                     try:
-                        item = jobs.get_nowait()
-                    except queue.Empty:
+                        data, addr = _recv_waiting(sock)
+                    except (BlockingIOError, InterruptedError):
                         break
-                    if item is None:
-                        stop = True
+                    except OSError as exc:
+                        log.debug("RADIUS socket error: %s", exc)
                         break
-                    batch.append(item)
+                    take(kind, data, addr, batch, keys)
+                if not batch:
+                    continue
                 try:
                     replies = handle(kind, [(data, nas, address)
-                                            for _p, _k, _a, data, nas, address in batch])
+                                            for _key, _addr, data, nas, address in batch])
                 except Exception:
                     log.exception("RADIUS handler failed")
                     replies = [None] * len(batch)
-                finish(batch, replies)
-                if stop:
-                    return
+                server._answer(sock, batch, replies)
         finally:
             connections.close_all()
 
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", None)
+
+
+def _recv_waiting(sock: socket.socket):
+    """A datagram already waiting on a blocking socket, or BlockingIOError."""
+    if _DONTWAIT is not None:
+        return sock.recvfrom(MAX_PACKET + 1, _DONTWAIT)
+    import select  # Windows: no MSG_DONTWAIT
+
+    if not select.select([sock], [], [], 0)[0]:
+        raise BlockingIOError
+    return sock.recvfrom(MAX_PACKET + 1)
+
+
 class RadiusServer:
-    """Both sockets, the worker threads (``threads`` per kind of packet) and the periodic
-    jobs (NAS refresh, drop counts)."""
+    """Both sockets, their worker threads (``threads`` per socket) and the periodic jobs
+    (NAS refresh, drop counts) on the event loop."""
 
     def __init__(self, auth_addr, acct_addr, *, threads: int = 1, reuse_port: bool = False):
         self.auth_addr = auth_addr
@@ -459,12 +444,12 @@ class RadiusServer:
         self.handler = Handler()
         self.pool: ThreadPoolExecutor | None = None  # the periodic jobs
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.transports = []
+        self.sockets: dict[str, socket.socket] = {}
         self.addresses: dict[str, tuple[str, int]] = {}
+        self.stopping = False
         self._lock = threading.Lock()  # the reply cache and the requests in flight
         self._inflight: set = set()
-        self._jobs = {"auth": queue.SimpleQueue(), "acct": queue.SimpleQueue()}
-        self._workers: list[_Worker] = []
+        self._readers: list[_Reader] = []
         self._replies: OrderedDict = OrderedDict()
         self._tasks = []
 
@@ -472,17 +457,21 @@ class RadiusServer:
         self.loop = asyncio.get_running_loop()
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="radiusd-jobs")
         await self.loop.run_in_executor(self.pool, self.handler.refresh, True)
-        for kind, addr in (("auth", self.auth_addr), ("acct", self.acct_addr)):
-            if addr is None:
-                continue
-            sock = _Socket(self, kind, _bind(addr, self.reuse_port))
-            self.loop.add_reader(sock.sock.fileno(), sock.read_ready)
-            self.transports.append(sock)
-            self.addresses[kind] = sock.sock.getsockname()[:2]
+        try:
+            for kind, addr in (("auth", self.auth_addr), ("acct", self.acct_addr)):
+                if addr is None:
+                    continue
+                sock = self.sockets[kind] = _bind(addr, self.reuse_port)
+                self.addresses[kind] = sock.getsockname()[:2]
+        except BaseException:
+            for sock in self.sockets.values():
+                sock.close()
+            raise
+        for kind, sock in self.sockets.items():
             for n in range(self.threads):
-                worker = _Worker(self, kind, self._jobs[kind], n)
-                worker.start()
-                self._workers.append(worker)
+                reader = _Reader(self, kind, sock, n)
+                reader.start()
+                self._readers.append(reader)
         self._tasks.append(asyncio.create_task(self._every(NAS_REFRESH_SECONDS,
                                                            self.handler.refresh)))
         self._tasks.append(asyncio.create_task(self._every(FLUSH_SECONDS, self._flush)))
@@ -504,26 +493,41 @@ class RadiusServer:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for sock in self.transports:
-            sock.close(self.loop)
-        self.transports = []
-        for worker in self._workers:
-            self._jobs[worker.kind].put(None)
-        workers, self._workers = self._workers, []
-        if self.pool is not None:
-            def join():
-                for worker in workers:
-                    worker.join()
-                self.pool.shutdown(wait=True)
+        self.stopping = True
+        readers, self._readers = self._readers, []
+        sockets, self.sockets = self.sockets, {}
 
-            await self.loop.run_in_executor(None, join)
+        def wake_and_join():
+            # a reader blocked in recvfrom wakes for a datagram: one empty one per reader
+            for sock in sockets.values():
+                host, port = sock.getsockname()[:2]
+                if host in ("0.0.0.0", "::"):
+                    host = "127.0.0.1" if sock.family == socket.AF_INET else "::1"
+                for _poke in range(2 * self.threads):
+                    try:
+                        with socket.socket(sock.family, socket.SOCK_DGRAM) as poke:
+                            poke.sendto(b"", (host, port))
+                    except OSError:
+                        pass
+            for reader in readers:
+                reader.join(10)
+            for sock in sockets.values():
+                sock.close()
+
+        await self.loop.run_in_executor(None, wake_and_join)
+        if self.pool is not None:
+            await self.loop.run_in_executor(None, self.pool.shutdown, True)
             try:
                 self.handler.flush()
             except Exception:
                 log.exception("RADIUS drop counters not saved")
             self.pool = None
 
-    def received(self, proto: _Socket, data: bytes, addr) -> None:
+    def _take(self, kind: str, data: bytes, addr, batch: list, keys: set) -> None:
+        """A datagram just read: dropped (counted), answered from the reply cache, ignored
+        (its first copy is being handled), or added to ``batch``."""
+        if self.stopping:  # perhaps stop()'s wake-up datagram
+            return
         address = addr[0]
         nas = self.handler.nas_for(address)
         if nas is None:
@@ -532,7 +536,9 @@ class RadiusServer:
         if len(data) < 20 or len(data) > MAX_PACKET:
             self.handler.count(nas, address, services.DROP_MALFORMED)
             return
-        key = (proto.kind, address, addr[1], data[1], data[4:20])
+        key = (kind, address, addr[1], data[1], data[4:20])
+        if key in keys:  # a copy in this very batch
+            return
         now = time.monotonic()
         replies = self._replies
         with self._lock:
@@ -543,29 +549,35 @@ class RadiusServer:
                 replies.popitem(last=False)
             cached = replies.get(key)
             if cached is None:
-                if key in self._inflight:
+                if key in self._inflight:  # another reader has its first copy
                     return
                 self._inflight.add(key)
         if cached is not None:
-            proto.sendto(cached[1], addr)
+            _send(self.sockets.get(kind), cached[1], addr)
             return
-        # Micro-batching: packets of one kind wait in their queue; each worker takes what
-        # is waiting (at most BATCH) and hands it to the services in one call. An idle
-        # worker takes the first packet at once (a batch of one: no added latency); under
-        # load the packets that arrived while it was busy form its next batch.
-        self._jobs[proto.kind].put((proto, key, addr, data, nas, address))
+        keys.add(key)
+        batch.append((key, addr, data, nas, address))
 
-    def _finish(self, batch, replies) -> None:
-        """A worker's answers: sent, and kept for retransmits (any thread)."""
+    def _answer(self, sock: socket.socket, batch, replies) -> None:
+        """A batch's answers: kept for retransmits, and sent."""
         now = time.monotonic()
         with self._lock:
-            for (_proto, key, _addr, *_rest), reply in zip(batch, replies, strict=True):
+            for (key, *_rest), reply in zip(batch, replies, strict=True):
                 self._inflight.discard(key)
                 if reply is not None:
                     self._replies[key] = (now, reply)
-        for (proto, _key, addr, *_rest), reply in zip(batch, replies, strict=True):
+        for (_key, addr, *_rest), reply in zip(batch, replies, strict=True):
             if reply is not None:
-                proto.sendto(reply, addr)
+                _send(sock, reply, addr)
+
+
+def _send(sock: socket.socket | None, data: bytes, addr) -> None:
+    if sock is None:
+        return
+    try:
+        sock.sendto(data, addr)
+    except OSError as exc:  # full send buffer, closed socket: the NAS retransmits
+        log.debug("RADIUS reply to %s not sent: %s", addr, exc)
 
 
 class ServerThread(DoorThread):

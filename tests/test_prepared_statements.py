@@ -113,3 +113,14 @@ def test_only_plain_values_become_literals():
     assert bulk.literal([1, None, True, 'a"b\\c', "{x,y}"]) == '{1,NULL,t,"a\\"b\\\\c","{x,y}"}'
     assert bulk.literal([b"raw"]) is None  # the driver dumps it
     assert bulk.array_params([[b"raw"], [2], "x"]) == [[b"raw"], "{2}", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), _texts, st.integers(), st.booleans()), max_size=8))
+def test_the_fast_paths_write_what_the_long_way_writes(values):
+    from ficha.core.db import bulk
+
+    long_way = "{" + ",".join(
+        "NULL" if v is None else "t" if v is True else "f" if v is False
+        else str(v) if isinstance(v, int) else bulk._quoted(v) for v in values) + "}"
+    assert bulk.literal(values) == long_way

@@ -30,7 +30,12 @@ def unnest(conn, fields, names: list[str] | None = None, alias: str = "v") -> st
 
 
 def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + text + '"'
+
+
+_NONE = type(None)
 
 
 def literal(values: list) -> str | None:
@@ -38,6 +43,13 @@ def literal(values: list) -> str | None:
     one of them is not a plain value (bytes, a nested list, ...): then the driver dumps
     the list. PostgreSQL types the literal from where it stands (``%s::bigint[]``,
     ``= ANY(%s)``), as it types the array the driver would send."""
+    kinds = set(map(type, values))
+    if kinds <= {int, _NONE}:  # ids, counters (bool and IntEnum take the long way)
+        return "{" + ",".join(map(str, values)).replace("None", "NULL") + "}"
+    if kinds == {str}:
+        inner = '","'.join(values)
+        if "\\" not in inner and inner.count('"') == 2 * (len(values) - 1):
+            return '{"' + inner + '"}'
     out = []
     append = out.append
     for value in values:
@@ -52,9 +64,9 @@ def literal(values: list) -> str | None:
         elif isinstance(value, str):
             append(_quoted(value))
         elif isinstance(value, (dt.datetime, dt.date)):
-            append(_quoted(value.isoformat()))
+            append('"' + value.isoformat() + '"')
         elif isinstance(value, (decimal.Decimal, uuid.UUID)):
-            append(_quoted(str(value)))
+            append('"' + str(value) + '"')
         else:
             return None
     return "{" + ",".join(out) + "}"

@@ -56,11 +56,13 @@ def read(model: type[models.Model], sql: str, params, extra: int = 0) -> list[tu
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     out = []
+    alias, from_db = connection.alias, model.from_db
+    if converters:
+        fetched = [(*values, *row[n:n + extra]) for values, row in zip(
+            compiler.apply_converters([row[:n] for row in fetched], converters), fetched,
+            strict=True)]
     for row in fetched:
-        values = row[:n]
-        if converters:
-            values = next(iter(compiler.apply_converters([values], converters)))
-        out.append((model.from_db(connection.alias, attnames, values), *row[n:n + extra]))
+        out.append((from_db(alias, attnames, row[:n]), *row[n:n + extra]))
     return out
 
 

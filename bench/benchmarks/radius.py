@@ -473,7 +473,10 @@ class Tickets:
         self.ids = dict(Customer.objects.filter(username__in=users)
                         .values_list("username", "pk"))
         self.rounds = 0
-        self.base = clock.now()
+        # Each pool's tickets are newer than every earlier pool's (its first round the
+        # newest): a user's newest unused ticket is never behind the dead index entries
+        # of the pools used and deleted before (created_at only moves forward).
+        self.top = clock.now() - dt.timedelta(days=30)
         self.rate = 0.0  # highest Access-Accepts/s seen so far
 
     def packets(self, macs: list[str], count: int) -> list[bytes]:
@@ -481,6 +484,8 @@ class Tickets:
         rounds = -(-count // n)
         first = self.rounds
         self.rounds += rounds
+        newest = self.top + dt.timedelta(seconds=rounds)
+        self.top = newest
         expires = clock.now() + dt.timedelta(hours=4)
         salt = os.urandom(2).hex()
 
@@ -488,7 +493,7 @@ class Tickets:
             return f"{salt}{r:07d}{u:05d}"[:16]
 
         rows = [LoginTicket(customer_id=self.ids[user], secret=secret(first + r, u),
-                            created_at=self.base - dt.timedelta(seconds=first + r),
+                            created_at=newest - dt.timedelta(seconds=r),
                             expires_at=expires)
                 for r in range(rounds) for u, user in enumerate(self.users)]
         LoginTicket.objects.bulk_create(rows, batch_size=5000)

@@ -124,3 +124,19 @@ def test_the_fast_paths_write_what_the_long_way_writes(values):
         "NULL" if v is None else "t" if v is True else "f" if v is False
         else str(v) if isinstance(v, int) else bulk._quoted(v) for v in values) + "}"
     assert bulk.literal(values) == long_way
+
+
+@on_postgres
+def test_postgresql_sessions_never_jit_compile(db):
+    """A batch statement's planner cost can pass jit_above_cost; compiling it took ~0.5 s
+    per execution (logins/s fell 50-fold in bench radius.servers)."""
+    with connection.cursor() as cur:
+        cur.execute("SHOW jit")
+        assert cur.fetchone()[0] == "off"
+    fresh = connection.copy()  # a new session gets it too
+    try:
+        with fresh.cursor() as cur:
+            cur.execute("SHOW jit")
+            assert cur.fetchone()[0] == "off"
+    finally:
+        fresh.close()

@@ -141,7 +141,13 @@ class Entry(AppendOnly):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["account", "transaction"])]
+        # A balance is Σ amount of the account's entries: with the amount in the index
+        # (PostgreSQL's INCLUDE; other databases index the two columns) PostgreSQL sums
+        # it from the index alone instead of visiting a heap page per entry, which grew
+        # with every debit a busy account took (hotspot interims: 245 -> 600 µs each
+        # after 150 debits per account; 320-380 µs with this index).
+        indexes = [models.Index(fields=["account", "transaction"], include=["amount"],
+                                name="ledger_entry_balance")]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount:+d} {self.currency}"

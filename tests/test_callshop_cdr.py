@@ -83,6 +83,13 @@ def test_a_truncated_line_ending_inside_quotes_is_reported():
     (BASE.replace('"2026-12-02 10:00:00"', '"yesterday"'), "start"),
     (BASE.replace('"ANSWERED"', '"MAYBE"'), "disposition"),
     (BASE + ',"a","b","c"', "columns"),  # 19 columns: not an Asterisk width
+    (BASE.replace('"Dial"', '"Dial"x'), "Not valid CSV"),  # text after a closing quote
+    # An even count of quotes, yet a field left open at the line's end: this line alone
+    # is in error, the next one is still read.
+    (BASE.replace('"Dial"', 'Di"al,"x'), "Not valid CSV"),
+    (BASE.replace(",72,65,", ",0x48,65,"), "duration"),
+    (BASE.replace(",72,65,", ",１２,65,"), "duration"),  # full-width digits
+    (BASE.replace('"2026-12-02 10:00:07"', '"2026-12-02 25:00:07"'), "answer"),
 ])
 def test_bad_rows_are_errors_with_a_reason_and_do_not_stop_the_file(broken, why):
     records = cdr.parse_text(broken + "\n" + BASE + "\n")

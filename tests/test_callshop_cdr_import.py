@@ -274,11 +274,11 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     monkeypatch.setattr(pipeline, "BATCH", 4)
     real_write, calls = pipeline._write, {"n": 0}
 
-    def flaky_write(ctx, prepared, out):  # the second batch meets a conflict once
+    def flaky_write(ctx, prepared, out, **kw):  # the second batch meets a conflict once
         calls["n"] += 1
         if calls["n"] == 2:
             raise IntegrityError("duplicate key (simulated)")
-        return real_write(ctx, prepared, out)
+        return real_write(ctx, prepared, out, **kw)
 
     monkeypatch.setattr(pipeline, "_write", flaky_write)
     lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)

@@ -27,12 +27,13 @@ def _import_batch(ctx: _Context, records: list[Cdr], out: CdrImport,
     if not records:
         return
     seen = set() if seen is None else seen
+    outermost = not connection.in_atomic_block
     for attempt in range(3):
         result = CdrImport()
         try:
             with transaction.atomic():
                 prepared = _prepare(ctx, records, result, seen)
-                _write(ctx, prepared, result)
+                _write(ctx, prepared, result, last=outermost)
         except IntegrityError:
             # A PBX id stored in parallel (an API call, another importer): check again.
             if attempt == 2:
@@ -131,7 +132,7 @@ class _Writer:
                 records, prepared, result = item
                 try:
                     with transaction.atomic():
-                        _write(self.ctx, prepared, result)
+                        _write(self.ctx, prepared, result, last=True)
                 except IntegrityError:
                     self.failed.append((records, prepared))
                     continue

@@ -287,9 +287,9 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)
              for n in range(1, 15)]
     text = "".join(lines) + lines[0] + lines[5]  # two repeats in later batches
-    interval = sys.getswitchinterval()
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
     result = callshop.import_file(SYSTEM, text)
-    assert gc.isenabled() and sys.getswitchinterval() == interval  # as they were
+    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
     assert result.records == 16 and result.duplicates == 2
     assert result.imported == 13 and result.ended == 1  # u3 was a live API call
     assert result.charged == 7 and result.charged_amount == 1400
@@ -303,18 +303,17 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
 
 
 def test_an_import_leaves_the_process_as_it_found_it(shop, monkeypatch):
-    """The import pauses Python's cycle collector (and, with a writer thread, shortens
-    the thread switch interval) while it runs: both are back afterwards, also after a
-    failure."""
+    """The import pauses Python's full cycle collections (and, with a writer thread,
+    shortens the thread switch interval) while it runs: both are back afterwards, also
+    after a failure."""
     import gc
     import sys
 
     from ficha.callshop.cdr_import import pipeline
 
-    interval = sys.getswitchinterval()
-    assert gc.isenabled()
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
     assert imp(ast(uid="p1") + ast(uid="p2")).imported == 2
-    assert gc.isenabled() and sys.getswitchinterval() == interval
+    assert gc.get_threshold() == thresholds and sys.getswitchinterval() == interval
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated")
@@ -322,7 +321,7 @@ def test_an_import_leaves_the_process_as_it_found_it(shop, monkeypatch):
     monkeypatch.setattr(pipeline, "_prepare", broken)
     with pytest.raises(RuntimeError):
         imp(ast(uid="p3"))
-    assert gc.isenabled() and sys.getswitchinterval() == interval
+    assert gc.get_threshold() == thresholds and sys.getswitchinterval() == interval
 
 
 def test_pbx_times_are_the_venues_local_times(db):

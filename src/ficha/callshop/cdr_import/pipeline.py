@@ -65,7 +65,7 @@ def import_lines(lines: Iterable[str], *, source: str | None = None, first_line:
     Python's overlap. A batch it could not write (a PBX id stored meanwhile by someone
     else) is done again at the end, the plain way.
     """
-    with _no_cycle_collection():
+    with _lazy_cycle_collection():
         return _import_lines(lines, source, first_line, complete, progress)
 
 
@@ -120,12 +120,13 @@ def _import_lines(lines: Iterable[str], source: str | None, first_line: int, com
     return out
 
 
-
 _process_lock = threading.Lock()
 _switch_users = 0
 _switch_saved = 0.0
 _gc_users = 0
-_gc_was_enabled = False
+_gc_saved: tuple[int, ...] = ()
+_NO_FULL_COLLECTION = 2**31 - 1  # young collections between two full ones: "never"
+_YOUNG_THRESHOLD = 100_000  # objects allocated (net) between two young collections
 
 
 def _quick_switches(on: bool) -> None:
@@ -145,27 +146,32 @@ def _quick_switches(on: bool) -> None:
 
 
 @contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while at least one import runs, as it was before
-    the first put back after the last. An import keeps a batch's records, rows and
-    tuples alive, hundreds of thousands of objects over a file that die by reference
-    counting; each time enough of them outlived two collections, a full collection
-    walked every object of the process (in the benchmark, with 100,000 other rows held:
-    4 of them per 100,000 CDRs, 0.7-0.85 s with both threads stopped). The import makes
-    next to no reference cycles; any are collected after it."""
-    global _gc_users, _gc_was_enabled
+def _lazy_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector made lazy while at least one import runs: no full
+    collection, a young one only after :data:`_YOUNG_THRESHOLD` objects (not 700); the
+    thresholds before the first import put back after the last.
+
+    An import keeps a batch's records, rows and tuples alive: hundreds of thousands of
+    objects over a file, which die by reference counting but first outlive young
+    collections. Young collections walked them again and again, and each time enough had
+    outlived those, a full collection walked every object of the process with both
+    threads stopped (in the benchmark, which holds 100,000 other rows: 4 full and ~500
+    young collections per 100,000 CDRs, 0.7-0.85 s). The import makes next to no
+    reference cycles; other threads' are still collected, later."""
+    global _gc_users, _gc_saved
     with _process_lock:
         if not _gc_users:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
+            _gc_saved = gc.get_threshold()
+            young = _gc_saved[0] and max(_gc_saved[0], _YOUNG_THRESHOLD)  # 0: off
+            gc.set_threshold(young, _gc_saved[1], _NO_FULL_COLLECTION)
         _gc_users += 1
     try:
         yield
     finally:
         with _process_lock:
             _gc_users -= 1
-            if not _gc_users and _gc_was_enabled:
-                gc.enable()
+            if not _gc_users:
+                gc.set_threshold(*_gc_saved)
 
 
 class _Writer:

@@ -99,6 +99,13 @@ def test_bad_rows_are_errors_with_a_reason_and_do_not_stop_the_file(broken, why)
     assert isinstance(records[1], Cdr)
 
 
+def test_a_first_line_that_is_not_csv_is_reported_and_the_rest_is_read():
+    # A quote left open on line 1 joins line 2; the joined text is not CSV.
+    records = cdr.parse_text('x"\ny"\n' + BASE + "\n")
+    assert [type(r) for r in records] == [CdrError, Cdr]
+    assert "Not valid CSV" in records[0].message and records[1].line == 3
+
+
 def test_blank_lines_are_skipped_but_counted_for_line_numbers():
     records = cdr.parse_text("\n" + BASE + "\n\n" + BASE.replace('"101"', '"x') + "\n")
     assert records[0].line == 2

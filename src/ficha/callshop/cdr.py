@@ -227,8 +227,12 @@ def _freeswitch(line_no: int, f: list[str]) -> Cdr:
 
 
 def detect(first_line: str) -> str:
-    """ASTERISK or FREESWITCH from a file's first line (15 columns = FreeSWITCH)."""
-    fields = next(csv.reader([first_line]), [])
+    """ASTERISK or FREESWITCH from a file's first line (15 columns = FreeSWITCH). A line
+    that is not CSV says Asterisk (its reader reports the line)."""
+    try:
+        fields = next(csv.reader([first_line]), [])
+    except csv.Error:
+        return ASTERISK
     return FREESWITCH if len(fields) == len(FREESWITCH_COLUMNS) else ASTERISK
 
 

@@ -278,12 +278,11 @@ def parse_lines(lines: Iterable[str], *, source: str | None = None, first_line: 
             yield CdrError(line_no, _("Not valid CSV: %(why)s.") % {"why": exc}, text[:120])
             continue
         try:
-            if source == FREESWITCH:
-                yield _freeswitch(line_no, fields)
-            else:
-                yield _asterisk(line_no, fields)
+            record = (_freeswitch(line_no, fields) if source == FREESWITCH
+                      else _asterisk(line_no, fields))
         except ValueError as exc:
-            yield CdrError(line_no, str(exc), text[:120])
+            record = CdrError(line_no, str(exc), text[:120])
+        yield record
     if pending is not None:
         yield CdrError(line_no, _("A quoted field is not closed."), pending[:120])
 

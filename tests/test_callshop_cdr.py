@@ -83,6 +83,13 @@ def test_a_truncated_line_ending_inside_quotes_is_reported():
     (BASE.replace('"2026-12-02 10:00:00"', '"yesterday"'), "start"),
     (BASE.replace('"ANSWERED"', '"MAYBE"'), "disposition"),
     (BASE + ',"a","b","c"', "columns"),  # 19 columns: not an Asterisk width
+    (BASE.replace('"Dial"', '"Dial"x'), "Not valid CSV"),  # text after a closing quote
+    # An even count of quotes, yet a field left open at the line's end: this line alone
+    # is in error, the next one is still read.
+    (BASE.replace('"Dial"', 'Di"al,"x'), "Not valid CSV"),
+    (BASE.replace(",72,65,", ",0x48,65,"), "duration"),
+    (BASE.replace(",72,65,", ",１２,65,"), "duration"),  # full-width digits
+    (BASE.replace('"2026-12-02 10:00:07"', '"2026-12-02 25:00:07"'), "answer"),
 ])
 def test_bad_rows_are_errors_with_a_reason_and_do_not_stop_the_file(broken, why):
     records = cdr.parse_text(broken + "\n" + BASE + "\n")
@@ -90,6 +97,13 @@ def test_bad_rows_are_errors_with_a_reason_and_do_not_stop_the_file(broken, why)
     assert why in records[0].message
     assert records[0].line == 1
     assert isinstance(records[1], Cdr)
+
+
+def test_a_first_line_that_is_not_csv_is_reported_and_the_rest_is_read():
+    # A quote left open on line 1 joins line 2; the joined text is not CSV.
+    records = cdr.parse_text('x"\ny"\n' + BASE + "\n")
+    assert [type(r) for r in records] == [CdrError, Cdr]
+    assert "Not valid CSV" in records[0].message and records[1].line == 3
 
 
 def test_blank_lines_are_skipped_but_counted_for_line_numbers():

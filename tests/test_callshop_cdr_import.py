@@ -260,6 +260,9 @@ def test_cli_import_needs_the_capability(shop, owner, cashier, tmp_path):
 @pytest.mark.slow
 def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
         transactional_db, make_customer, monkeypatch):
+    import gc
+    import sys
+
     from django.db import IntegrityError, connection
 
     from ficha.callshop.cdr_import import pipeline
@@ -274,17 +277,19 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     monkeypatch.setattr(pipeline, "BATCH", 4)
     real_write, calls = pipeline._write, {"n": 0}
 
-    def flaky_write(ctx, prepared, out):  # the second batch meets a conflict once
+    def flaky_write(ctx, prepared, out, **kw):  # the second batch meets a conflict once
         calls["n"] += 1
         if calls["n"] == 2:
             raise IntegrityError("duplicate key (simulated)")
-        return real_write(ctx, prepared, out)
+        return real_write(ctx, prepared, out, **kw)
 
     monkeypatch.setattr(pipeline, "_write", flaky_write)
     lines = [ast(uid=f"u{n}", account="alice" if n % 2 else "B1", billsec=61)
              for n in range(1, 15)]
     text = "".join(lines) + lines[0] + lines[5]  # two repeats in later batches
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
     result = callshop.import_file(SYSTEM, text)
+    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
     assert result.records == 16 and result.duplicates == 2
     assert result.imported == 13 and result.ended == 1  # u3 was a live API call
     assert result.charged == 7 and result.charged_amount == 1400
@@ -295,6 +300,28 @@ def test_pipelined_import_charges_once_and_redoes_a_batch_it_could_not_write(
     again = callshop.import_file(SYSTEM, text)
     assert again.imported == 0 and again.duplicates == 16
     assert accounts.balance(alice) == 100_000 - 1400 and ledger_sum() == 0
+
+
+def test_an_import_leaves_the_process_as_it_found_it(shop, monkeypatch):
+    """The import pauses Python's full cycle collections (and, with a writer thread,
+    shortens the thread switch interval) while it runs: both are back afterwards, also
+    after a failure."""
+    import gc
+    import sys
+
+    from ficha.callshop.cdr_import import pipeline
+
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    assert imp(ast(uid="p1") + ast(uid="p2")).imported == 2
+    assert gc.get_threshold() == thresholds and sys.getswitchinterval() == interval
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(pipeline, "_prepare", broken)
+    with pytest.raises(RuntimeError):
+        imp(ast(uid="p3"))
+    assert gc.get_threshold() == thresholds and sys.getswitchinterval() == interval
 
 
 def test_pbx_times_are_the_venues_local_times(db):

@@ -30,6 +30,9 @@ class _Context:
         self.decks: dict[str, Deck | None] = {}
         self.indexes: dict[int, tuple[DeckIndex, bool]] = {}
         self.customers: dict[str, Customer | None] = {}
+        # A call's columns from its deck and rate row (prepare._call_columns), by the
+        # rate row's id (its index is kept above: the ids stay) or, without one, (deck pk,).
+        self.call_columns: dict[int | tuple, tuple] = {}
 
     def deck(self, *groups: str) -> Deck | None:
         key = "|".join(groups)

@@ -367,3 +367,15 @@ def test_follow_reads_the_lines_again_after_a_failed_import(shop, tmp_path, monk
     assert follower.poll().imported == 2
     assert follower.poll().records == 0
     follower.close()
+
+
+def test_a_line_with_a_nul_byte_is_reported_and_the_rest_imported(shop):
+    """A damaged file (a NUL in a field) loses that line only, with a reason: PostgreSQL
+    refuses NUL in text, which used to fail the whole import."""
+    open_booth(shop, since="2026-12-01 09:00")
+    damaged = ast(uid="1733130000.2").replace('"100"', '"1\x0000"', 1)
+    result = imp(ast() + damaged + ast(uid="1733130000.3"))
+    assert (result.records, result.imported, result.problem_count) == (3, 2, 1)
+    problem = result.problems[0]
+    assert problem.line == 2 and "NUL" in problem.message and "\x00" not in problem.text
+    assert Call.objects.filter(external_id="1733130000.2").count() == 0

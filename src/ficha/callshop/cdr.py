@@ -268,6 +268,9 @@ def parse_lines(lines: Iterable[str], *, source: str | None = None, first_line: 
             yield CdrError(line_no, _("Truncated last line (no line end): not read yet."),
                            text[:120])
             continue
+        if "\x00" in text:  # a damaged file; PostgreSQL stores no NUL in text
+            yield _nul_error(line_no, text)
+            continue
         # One CSV reader for the whole input, fed a line at a time (a reader per line
         # cost as much as reading the line): the same fields and errors, line by line.
         feed.append(text)
@@ -296,7 +299,14 @@ def _reader() -> tuple[Iterator[list[str]], list]:
     return csv.reader(iter(feed.pop, None), strict=True), feed
 
 
+def _nul_error(line_no: int, text: str) -> CdrError:
+    return CdrError(line_no, _("The line holds a NUL character (a damaged file): not read."),
+                    text[:120].replace("\x00", "\\0"))
+
+
 def parse_line(text: str, line_no: int, source: str) -> Cdr | CdrError:
+    if "\x00" in text:
+        return _nul_error(line_no, text)
     try:
         fields = next(csv.reader([text], strict=True))
     except csv.Error as exc:

@@ -218,3 +218,23 @@ def test_a_password_verified_moments_ago_is_not_hashed_again(db, setup, monkeypa
     monkeypatch.setattr(sys.modules["ficha.hotspot.services.authorize"],
                         "VERIFIED_SECONDS", 0.0)
     assert hs.authorize(nas, new).accept and len(calls) == 5  # expired: hashed again
+
+
+def test_no_index_of_the_sessions_holds_what_an_interim_changes(db):
+    """An Interim-Update changes a session's counters, charge, debit and updated_at: with
+    none of them in an index, PostgreSQL updates the row in place (HOT) instead of adding
+    an entry to every index of the table at every interim (bench: 236 -> 187 µs each)."""
+    from ficha.hotspot.services.accounting import _WRITTEN
+
+    changed = {HotspotSession._meta.get_field(f).column for f in _WRITTEN} - {
+        "status", "stopped_at", "terminate_cause", "framed_ip"}  # once per session
+    with connection.cursor() as cur:
+        found = connection.introspection.get_constraints(cur, HotspotSession._meta.db_table)
+    indexed = {c for info in found.values() if info["index"] or info["unique"]
+               for c in info["columns"]}
+    assert changed and not (changed & indexed), changed & indexed
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT reloptions FROM pg_class WHERE relname = %s",
+                        [HotspotSession._meta.db_table])
+            assert "fillfactor=80" in (cur.fetchone()[0] or [])

@@ -205,7 +205,12 @@ class HotspotSession(models.Model):
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["nas", "session_key"],
                                                name="hotspot_session_unique_key")]
-        indexes = [models.Index(fields=["status", "updated_at"]),
+        # No index holds a column an accounting record changes (counters, charged,
+        # debited, updated_at): PostgreSQL then updates the row in place on its page (a
+        # HOT update, the table keeps room for it: migration 0012) instead of adding an
+        # entry to each of the table's indexes at every Interim-Update. The stale-session
+        # sweep reads the open sessions by status and filters their updated_at.
+        indexes = [models.Index(fields=["status"], name="hotspot_session_status"),
                    models.Index(fields=["customer", "status"]),
                    models.Index(fields=["mac", "started_at"])]
 
@@ -227,8 +232,9 @@ class AccountingRecord(models.Model):
         INTERIM = "interim", _("Interim-Update")
         STOP = "stop", _("Stop")
 
+    # indexed by hotspot_record_idempotent (session first), not on its own
     session = models.ForeignKey(HotspotSession, on_delete=models.CASCADE,
-                                related_name="records")
+                                related_name="records", db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     received_at = models.DateTimeField(default=clock.now)
     session_time = models.BigIntegerField(default=0)

@@ -305,7 +305,7 @@ def test_radclient_accounting_with_retransmits_debits_exactly(live):
 @pytest.mark.slow
 def test_a_burst_of_more_datagrams_than_one_read_takes_is_answered_once_each(live):
     nas, plan, alice, server = live
-    n = radius.BURST + 44
+    n = radius.BATCH + 44
     packets = [acct_packet(User_Name="alice", Acct_Status_Type="Start",
                            Acct_Session_Id=f"burst-{i}") for i in range(n)]
     raws = [pkt.RequestPacket() for pkt in packets]

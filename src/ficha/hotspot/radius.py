@@ -47,7 +47,6 @@ REPLY_CACHE_SECONDS = 30.0
 NAS_REFRESH_SECONDS = 5.0
 FLUSH_SECONDS = 5.0
 BATCH = 64  # packets of one kind handed to the services in one call, at most
-BURST = BATCH  # datagrams taken from a socket for one batch, at most
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; the kernel caps it (net.core.rmem_max)
 
 _dictionary: Dictionary | None = None
@@ -392,9 +391,13 @@ class _Reader(threading.Thread):
                 if server.stopping:
                     return
                 batch: list = []
-                keys: set = set()
-                take(kind, data, addr, batch, keys)
-                while len(batch) < BATCH:
+                while True:
+                    try:  # never let one packet stop the reader
+                        take(kind, sock, data, addr, batch)
+                    except Exception:
+                        log.exception("RADIUS packet from %s", addr)
+                    if len(batch) >= BATCH:
+                        break
                     try:
                         data, addr = _recv_waiting(sock)
                     except (BlockingIOError, InterruptedError):
@@ -402,7 +405,6 @@ class _Reader(threading.Thread):
                     except OSError as exc:
                         log.debug("RADIUS socket error: %s", exc)
                         break
-                    take(kind, data, addr, batch, keys)
                 if not batch:
                     continue
                 try:
@@ -523,9 +525,10 @@ class RadiusServer:
                 log.exception("RADIUS drop counters not saved")
             self.pool = None
 
-    def _take(self, kind: str, data: bytes, addr, batch: list, keys: set) -> None:
-        """A datagram just read: dropped (counted), answered from the reply cache, ignored
-        (its first copy is being handled), or added to ``batch``."""
+    def _take(self, kind: str, sock: socket.socket, data: bytes, addr, batch: list) -> None:
+        """A datagram just read on ``sock``: dropped (counted), answered from the reply
+        cache, ignored (its first copy is being handled, in this batch or another), or
+        added to ``batch``."""
         if self.stopping:  # perhaps stop()'s wake-up datagram
             return
         address = addr[0]
@@ -537,8 +540,6 @@ class RadiusServer:
             self.handler.count(nas, address, services.DROP_MALFORMED)
             return
         key = (kind, address, addr[1], data[1], data[4:20])
-        if key in keys:  # a copy in this very batch
-            return
         now = time.monotonic()
         replies = self._replies
         with self._lock:
@@ -549,13 +550,12 @@ class RadiusServer:
                 replies.popitem(last=False)
             cached = replies.get(key)
             if cached is None:
-                if key in self._inflight:  # another reader has its first copy
+                if key in self._inflight:  # its first copy is being handled
                     return
                 self._inflight.add(key)
         if cached is not None:
-            _send(self.sockets.get(kind), cached[1], addr)
+            _send(sock, cached[1], addr)
             return
-        keys.add(key)
         batch.append((key, addr, data, nas, address))
 
     def _answer(self, sock: socket.socket, batch, replies) -> None:
@@ -571,9 +571,7 @@ class RadiusServer:
                 _send(sock, reply, addr)
 
 
-def _send(sock: socket.socket | None, data: bytes, addr) -> None:
-    if sock is None:
-        return
+def _send(sock: socket.socket, data: bytes, addr) -> None:
     try:
         sock.sendto(data, addr)
     except OSError as exc:  # full send buffer, closed socket: the NAS retransmits

@@ -135,7 +135,7 @@ def _prepare(ctx: _Context, records: list[Cdr], out: CdrImport, seen: set[str]
     # Rate, grouped by deck. Per placed call (by its index): whether it was answered, its
     # digits (None: not rated, or reported), its deck and what rating found.
     count = len(placed)
-    answered_of = [r.answer is not None and r.billsec > 0 for r, _u, _b, _c in placed]
+    answered_of = [r.answered for r, _u, _b, _c in placed]
     digits_of: list[str | None] = [None] * count
     deck_of: list[Deck | None] = [None] * count
     terms_of: list = [None] * count

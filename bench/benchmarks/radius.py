@@ -336,19 +336,23 @@ def _pg_params() -> dict:
             "user": s["USER"] or "postgres", "password": s["PASSWORD"] or ""}
 
 
-def _pg_admin():
+def _pg_connect(dbname: str):
+    """An autocommit connection to ``dbname`` on the benchmark's PostgreSQL server."""
     import psycopg
 
     p = _pg_params()
     return psycopg.connect(host=p["host"], port=p["port"], user=p["user"],
-                           password=p["password"] or None, dbname="postgres", autocommit=True)
+                           password=p["password"] or None, dbname=dbname, autocommit=True)
+
+
+def _pg_admin():
+    return _pg_connect("postgres")
 
 
 @contextlib.contextmanager
 def freeradius_database(users: list[str], sessions_users: list[str]):
     """A scratch database with FreeRADIUS' schema, the users (Cleartext-Password, a
     Session-Timeout reply) and the balance table the interim query debits."""
-    import psycopg
 
     name = f"ficha_bench_fr_{os.getpid()}"
     with _pg_admin() as admin:
@@ -356,9 +360,7 @@ def freeradius_database(users: list[str], sessions_users: list[str]):
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         p = _pg_params()
-        with psycopg.connect(host=p["host"], port=p["port"], user=p["user"],
-                             password=p["password"] or None, dbname=name,
-                             autocommit=True) as conn:
+        with _pg_connect(name) as conn:
             conn.execute(FREERADIUS_SCHEMA.read_text())
             conn.execute("CREATE TABLE bench_balance (username text PRIMARY KEY, "
                          "balance bigint NOT NULL)")
@@ -726,12 +728,7 @@ def _vacuum(database: str) -> None:
     ledger's balances are summed from a heap page per entry instead of from the index
     alone (Ficha's interims: 0.2 -> 0.5 ms of PostgreSQL CPU each by round 2, with ~150
     debits per account), and FreeRADIUS' radacct updates pile up dead rows."""
-    import psycopg
-
-    p = _pg_params()
-    with psycopg.connect(host=p["host"], port=p["port"], user=p["user"],
-                         password=p["password"] or None, dbname=database,
-                         autocommit=True) as conn:
+    with _pg_connect(database) as conn:
         conn.execute("VACUUM (ANALYZE)")
 
 

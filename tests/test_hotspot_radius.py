@@ -487,3 +487,26 @@ def test_several_radiusd_processes_share_the_ports_on_postgresql(transactional_d
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "2 processes share the ports" in out and "Stopped." in out
+
+
+@pytest.mark.slow
+def test_drops_counted_just_before_a_stop_are_saved(transactional_db):
+    """The counters are written every few seconds and once more when the server stops
+    (from a worker thread: the event loop's thread may not use the database)."""
+    import socket
+    import time
+
+    nas = make_nas(vendor="mikrotik", address="127.0.0.0/8")
+    server = radius.ServerThread(("127.0.0.1", 0), ("127.0.0.1", 0)).start()
+    try:
+        req = auth_packet(secret=b"not-the-secret", User_Name="alice", User_Password="x")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(req.RequestPacket(), server.addresses["auth"])
+        deadline = time.monotonic() + 10
+        while not server.server.handler.drops and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.server.handler.drops  # counted, not yet written
+        assert Nas.objects.get(pk=nas.pk).dropped_bad_authenticator == 0
+    finally:
+        server.stop()
+    assert Nas.objects.get(pk=nas.pk).dropped_bad_authenticator == 1

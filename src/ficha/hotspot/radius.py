@@ -519,8 +519,8 @@ class RadiusServer:
         await self.loop.run_in_executor(None, wake_and_join)
         if self.pool is not None:
             await self.loop.run_in_executor(None, self.pool.shutdown, True)
-            try:
-                self.handler.flush()
+            try:  # the database is not for the event loop's thread
+                await self.loop.run_in_executor(None, self._flush)
             except Exception:
                 log.exception("RADIUS drop counters not saved")
             self.pool = None

@@ -238,3 +238,33 @@ def test_no_index_of_the_sessions_holds_what_an_interim_changes(db):
             cur.execute("SELECT reloptions FROM pg_class WHERE relname = %s",
                         [HotspotSession._meta.db_table])
             assert "fillfactor=80" in (cur.fetchone()[0] or [])
+
+
+def test_a_batch_of_interims_waits_for_postgresql_twice(transactional_db, make_customer,
+                                                        settings):
+    """Outside a test's transaction (as radiusd runs it) the batch is one pipelined
+    transaction: the locks and reads in one round trip, the writes with COMMIT in the
+    other (core.db.pipeline); without the pipeline it waits six times."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pipeline mode is PostgreSQL's (FICHA_TEST_DATABASE_URL)")
+    from .pg_trace import round_trips
+
+    nas = make_nas()
+    make_plan(price_per_hour=600)
+    names = [f"trip{n}" for n in range(8)]
+    for name in names:
+        give_credit(make_customer(name), 1_000)
+    hs.account_many([(nas, acct("start", sid=n, user=n)) for n in names])
+    for t in (60, 120):  # warm: system accounts, sequences, prepared statements
+        hs.account_many([(nas, acct("interim", sid=n, user=n, t=t)) for n in names])
+    got = []
+    trips = round_trips(lambda: got.extend(hs.account_many(
+        [(nas, acct("interim", sid=n, user=n, t=180)) for n in names])))
+    assert [r.debit for r in got] == [10] * 8 and trips == 2
+    settings.DATABASE_PIPELINE = False
+    trips = round_trips(lambda: got.extend(hs.account_many(
+        [(nas, acct("interim", sid=n, user=n, t=240)) for n in names])))
+    assert [r.debit for r in got[8:]] == [10] * 8 and trips == 6
+    customers = Customer.objects.filter(username__in=names)
+    assert sorted(accounts.balance(c) for c in customers) == [1_000 - 40] * 8
+    assert AccountingRecord.objects.filter(debit=10).count() == 4 * 8

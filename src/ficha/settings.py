@@ -173,6 +173,9 @@ DATABASES = {"default": _database()}
 # PostgreSQL: the hot written-out statements are prepared once per connection
 # (ficha.core.db.prepared); off for a pooler in transaction mode that cannot keep them.
 DATABASE_PREPARE = env_bool("DATABASE_PREPARE", True)
+# PostgreSQL: the RADIUS accounting batch runs as one pipelined transaction (two round
+# trips; ficha.core.db.pipeline); off for a pooler that cannot take pipelines.
+DATABASE_PIPELINE = env_bool("DATABASE_PIPELINE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

@@ -50,11 +50,17 @@ def read(model: type[models.Model], sql: str, params, extra: int = 0) -> list[tu
     """Run ``sql`` (``SELECT <columns(model)>[, extra columns] ...``) and return one
     ``(instance, *extra values)`` per row; the model's values pass through the fields'
     converters as the ORM's would."""
-    _columns, attnames, converters, compiler = _reader(model)
-    n = len(attnames)
     with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
+    return instances(model, fetched, extra)
+
+
+def instances(model: type[models.Model], fetched: list, extra: int = 0) -> list[tuple]:
+    """Rows fetched by a ``SELECT <columns(model)>[, extra columns]`` as :func:`read`
+    returns them (for a caller that runs the statement itself)."""
+    _columns, attnames, converters, compiler = _reader(model)
+    n = len(attnames)
     out = []
     alias, from_db = connection.alias, model.from_db
     if converters:

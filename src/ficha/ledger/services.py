@@ -371,7 +371,7 @@ class Posting:
     reference: str = ""
 
 
-def post_many(postings: Sequence[Posting]) -> list[int]:
+def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None) -> list[int]:
     """Record several balanced transactions at once; return their ids, in order.
 
     The same rules as :func:`post` for every posting (integer lines, at least two
@@ -379,6 +379,11 @@ def post_many(postings: Sequence[Posting]) -> list[int]:
     cash line needs its shift locked: use ``post``). The rows are written with one
     INSERT for the transactions and one for all their entries, in the caller's database
     transaction (``python -m bench hotspot.account_many``).
+
+    ``ids`` (PostgreSQL): ids the caller drew in advance from :func:`next_id_sql`, at
+    least one per posting (the first ones are used): the statement then returns nothing
+    the caller must wait for, so in a pipelined transaction (``core.db.pipeline``) it
+    travels with the statements after it.
     """
     if not postings:
         return []
@@ -397,8 +402,13 @@ def post_many(postings: Sequence[Posting]) -> list[int]:
     conn = connections[alias]
     with transaction.atomic(using=alias, savepoint=False), prepared.cursor(conn) as cursor:
         if conn.vendor == "postgresql":
-            ids = _insert_many_pg(conn, cursor, rows_, cleaned, cur)
+            if ids is None:
+                ids = _insert_many_pg(conn, cursor, rows_, cleaned, cur)
+            else:
+                ids = _insert_many_pg_with_ids(conn, cursor, rows_, cleaned, cur, ids)
         else:  # one writer (SQLite): a row each, their entries together
+            if ids is not None:
+                raise LedgerError("ids drawn in advance are for PostgreSQL")
             ids = [_insert(conn, cursor, row, [], cur) for row in rows_]
             lines = [(tx_id, acct, amount) for tx_id, clean in zip(ids, cleaned, strict=True)
                      for acct, amount in clean]
@@ -473,6 +483,53 @@ def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[
     if len(ids) != len(rows_) or len(written) != len(ks):
         raise LedgerError("the ledger wrote a different number of transactions")
     return ids
+
+
+def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
+                             ids: Sequence[int]) -> list[int]:
+    """:func:`_insert_many_pg` with the ids given: nothing comes back to wait for."""
+    if len(ids) < len(rows_):
+        raise LedgerError("fewer transaction ids than postings")
+    ids = [int(i) for i in ids[:len(rows_)]]
+    sql = _many_sql.get("tx_ids")
+    if sql is None:
+        q = conn.ops.quote_name
+        meta = Transaction._meta
+        fields = [meta.pk] + [meta.get_field(a) for a, _prep in _tx_layout()[1]]
+        emeta = Entry._meta
+        efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
+        sql = _many_sql["tx_ids"] = (
+            f"WITH t AS (INSERT INTO {q(meta.db_table)} "
+            f"({', '.join(q(f.column) for f in fields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, fields)}) "
+            f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, efields)}")
+    layout = _tx_layout()[1]
+    columns = [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
+               for a, prep in layout]
+    txs, accts, amounts = [], [], []
+    for tx_id, clean in zip(ids, cleaned, strict=True):
+        for acct, amount in clean:
+            txs.append(tx_id)
+            accts.append(acct)
+            amounts.append(amount)
+    cursor.execute(sql, [ids, *columns, txs, accts, amounts, [cur] * len(txs)])
+    return ids
+
+
+def next_id_sql() -> str:
+    """An SQL expression drawing the next transaction id (PostgreSQL), for a caller that
+    draws the ids of :func:`post_many` in a statement it sends anyway."""
+    sql = _many_sql.get("next_id")
+    if sql is None:
+        conn = connections[router.db_for_write(Transaction)]
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                           [Transaction._meta.db_table, Transaction._meta.pk.column])
+            sequence = cursor.fetchone()[0]
+        quoted = sequence.replace("'", "''")
+        sql = _many_sql["next_id"] = f"nextval('{quoted}'::regclass)"
+    return sql
 
 
 # --- reading ----------------------------------------------------------------------------

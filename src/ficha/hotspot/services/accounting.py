@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer
 from ficha.core import audit, clock, codes, rows
-from ficha.core.db import bulk, prepared
+from ficha.core.db import bulk, pipeline, prepared
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
 from ficha.tariffs import pricing
@@ -150,33 +150,35 @@ def _parse(index: int, nas: Nas, req: AcctRequest) -> _Item:
 MAX_COUNTER = 2**62  # bigint columns; no real counter comes near
 
 
-class _NewSessions(Exception):  # noqa: N818 - a signal, not an error
-    """The batch has sessions that do not exist yet (raised before anything is written)."""
+@dataclass(frozen=True)
+class _NewSessions:
+    """The batch has sessions that do not exist yet (returned before anything is written:
+    a rollback would make psycopg forget the connection's prepared statements)."""
 
-    def __init__(self, items: list[_Item]):
-        super().__init__(f"{len(items)} new sessions")
-        self.items = items
+    items: list[_Item]
 
 
 def _run(items: list[_Item], results: list) -> None:
     if not items:
         return
     try:
-        try:
-            with transaction.atomic():
-                done = _apply(items, create=False)
-        except _NewSessions as new:
+        # created on first use, which needs a savepoint a pipeline cannot have
+        ledger.account_id(ledger.REVENUE_HOTSPOT)
+        with pipeline.atomic():
+            done = _apply(items, create=False)
+        if isinstance(done, _NewSessions):
             # PostgreSQL: create them first, each committed on its own, then run the batch
             # again: a batch never holds a session's unique-key entry while it waits for
             # a lock, so workers that share sessions and accounts cannot deadlock.
-            _create_sessions(new.items)
+            _create_sessions(done.items)
             with transaction.atomic():
                 done = _apply(items, create=True)
     except Exception as exc:  # noqa: BLE001 - retried one by one, or the item's failure
         if len(items) == 1:
             results[items[0].index] = exc
             return
-        log.warning("accounting batch of %d failed (%s); one by one", len(items), exc)
+        log.warning("accounting batch of %d failed (%s); one by one", len(items), exc,
+                    exc_info=True)
         for item in items:
             _run([item], results)
         return
@@ -184,31 +186,45 @@ def _run(items: list[_Item], results: list) -> None:
         results[item.index] = result
 
 
-def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception]:
-    """The batch inside its transaction; see :func:`account_many`."""
+def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _NewSessions:
+    """The batch inside its transaction; see :func:`account_many`.
+
+    PostgreSQL, every session known (the usual batch): two round trips in a pipelined
+    transaction (``core.db.pipeline``). The first locks the sessions and their owners'
+    credit accounts, then reads the records already seen, the owners' balances and the
+    ids the writes will take; the second writes the ledger's rows, the records and the
+    sessions, and commits."""
     now = clock.now()
+    pg = connection.vendor == "postgresql"
     pairs = list(dict.fromkeys((it.nas.pk, it.key) for it in items))
-    sessions = _lock_sessions(pairs)
+    if pg and not create:
+        sessions, seen, sums, ids = _read_batch(pairs, items)
+    else:
+        sessions, seen, sums, ids = _lock_sessions(pairs), None, {}, None
     created: set[int] = set()
     first = {}
     for it in items:
         first.setdefault((it.nas.pk, it.key), it)
     missing = sorted(set(pairs) - sessions.keys())
-    if missing and not create and connection.vendor == "postgresql":
-        raise _NewSessions([first[pair] for pair in missing])
+    if missing and not create and pg:
+        return _NewSessions([first[pair] for pair in missing])
     for pair in missing:  # new sessions, in one order (SQLite: its one writer)
         it = first[pair]
         session, new = _create_session(it.nas, it.key, it.req, now)
         sessions[pair] = session
         if new:
             created.add(session.pk)
-    sigs = [(sessions[(it.nas.pk, it.key)].pk, it.req.status, it.seconds, it.inp, it.out)
-            for it in items if sessions[(it.nas.pk, it.key)].pk not in created]
     # the balances of the credit accounts the sessions' read locked (PostgreSQL): every
     # owner who may owe something (a new session's owner is locked below if need be)
     locked = {s.owner[1]: s.owner[2] for s in sessions.values()
               if s.owner is not None and s.tariff is not None and s.pk not in created}
-    seen, available = _seen_and_balances(sigs, locked)
+    if seen is None:
+        sigs = [(sessions[(it.nas.pk, it.key)].pk, it.req.status, it.seconds, it.inp, it.out)
+                for it in items if sessions[(it.nas.pk, it.key)].pk not in created]
+        seen, available = _seen_and_balances(sigs, locked)
+    else:
+        available = {pk: ledger.spendable_of(kind, *sums.get(pk, (0, 0)))
+                     for pk, kind in locked.items()}
 
     # 1. Each item in order: counters, status, what the usage costs so far.
     out: list[AcctResult | Exception | None] = [None] * len(items)
@@ -272,11 +288,14 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception]:
             actor=audit.Actor(source="hotspot", label=f"customer {username}"),
             reference=f"hotspot:{session.pk}", memo=f"Wi-Fi {session.acct_session_id}"[:255]))
         posted.append(record)
-    for record, tx_id in zip(posted, ledger.post_many(postings), strict=True):
+    if pg and ids is None and applied:
+        ids = _draw_ids(len(applied))
+    tx_ids, record_ids = ids if ids is not None else (None, None)
+    for record, tx_id in zip(posted, ledger.post_many(postings, ids=tx_ids), strict=True):
         record.transaction_id = tx_id
 
     # 3. Write the records and the sessions.
-    _write([r for _n, _s, r, _c in applied], list(touched.values()))
+    _write([r for _n, _s, r, _c in applied], list(touched.values()), record_ids)
     for n, session, record, _c in applied:
         out[n] = AcctResult(session, record, record.debit)
     return out  # type: ignore[return-value]
@@ -336,6 +355,32 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
             f"ORDER BY {a}.{q('id')} FOR UPDATE OF {a}) "
             f"{select} AND (SELECT count(*) FROM owners) >= 0 "
             f"ORDER BY {s}.{q('id')} FOR UPDATE OF {s}")
+    if name == "batch":  # PostgreSQL only, after "sessions" in the same pipeline
+        v = bulk.unnest(connection, [sf("nas"), sf("session_key"), rf("kind"),
+                                     rf("session_time"), rf("input_octets"),
+                                     rf("output_octets")],
+                        ["nas", "skey", "kind", "st", "inp", "outp"])
+        k = bulk.unnest(connection, [sf("nas"), sf("session_key")], ["nas", "skey"], "k")
+        col = f"{a}.{q('id')}"
+        rec = f"{r}.{q('session_id')}, {r}.{q('kind')}, {r}.{q('session_time')}"
+        # the records already seen (by session key: the sessions' ids are not known yet),
+        # the owners' balances and open holds (locked by "sessions"), and ids to write with
+        return (
+            f"SELECT 0, {rec}, {r}.{q('input_octets')}, {r}.{q('output_octets')} FROM {v} "
+            f"JOIN {s} ON {s}.{q('nas_id')} = v.nas AND {s}.{q('session_key')} = v.skey "
+            f"JOIN {r} ON {r}.{q('session_id')} = {s}.{q('id')} AND {r}.{q('kind')} = v.kind "
+            f"AND {r}.{q('session_time')} = v.st AND {r}.{q('input_octets')} = v.inp "
+            f"AND {r}.{q('output_octets')} = v.outp "
+            f"UNION ALL SELECT 1, {col}, NULL, {ledger.sum_sql(col)}::bigint, "
+            f"{ledger.held_sql(col)}::bigint, NULL FROM {a} WHERE {col} IN ("
+            f"SELECT {c}.{q('credit_account_id')} FROM {k} JOIN {s} ON "
+            f"{s}.{q('nas_id')} = k.nas AND {s}.{q('session_key')} = k.skey "
+            f"JOIN {c} ON {c}.{q('id')} = {s}.{q('customer_id')}) "
+            f"UNION ALL SELECT 2, {ledger.next_id_sql()}, NULL, {_next_record_id()}, "
+            f"NULL, NULL FROM generate_series(1, %s)")
+    if name == "ids":  # PostgreSQL only
+        return (f"SELECT {ledger.next_id_sql()}, {_next_record_id()} "
+                f"FROM generate_series(1, %s)")
     if name == "seen":
         names = ["session", "kind", "session_time", "input_octets", "output_octets"]
         fields = [rf(f) for f in names]
@@ -366,12 +411,24 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
         fields = [sf(f) for f in ("id", *_WRITTEN)]
         names = [q(f.column) for f in fields]
         sets = ", ".join(f"{col} = v.{col}" for col in names[1:])
-        rfields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
+        rfields = list(AccountingRecord._meta.concrete_fields)  # the id drawn in advance
         return (f"WITH u AS (UPDATE {s} SET {sets} FROM "
                 f"{bulk.unnest(connection, fields, names)} WHERE {s}.{q('id')} = v.{q('id')}) "
                 f"INSERT INTO {r} ({', '.join(q(f.column) for f in rfields)}) "
-                f"SELECT * FROM {bulk.unnest(connection, rfields)} RETURNING {q('id')}")
+                f"SELECT * FROM {bulk.unnest(connection, rfields)}")
     raise KeyError(name)
+
+
+def _next_record_id() -> str:
+    """The SQL expression drawing the next accounting record id (PostgreSQL)."""
+    found = _SQL.get(("postgresql", "record_seq", 0))
+    if found is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                           [AccountingRecord._meta.db_table, AccountingRecord._meta.pk.column])
+            quoted = cursor.fetchone()[0].replace("'", "''")
+        found = _SQL[("postgresql", "record_seq", 0)] = f"nextval('{quoted}'::regclass)"
+    return found
 
 
 # what an accounting record may change on its session
@@ -396,6 +453,11 @@ def _lock_sessions(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], Hotspo
         for chunk in _chunks(pairs, _SQLITE_CHUNK):
             found += rows.read(HotspotSession, _sql("sessions", len(chunk)),
                                [v for pair in chunk for v in pair], extra=7)
+    return _owned(found)
+
+
+def _owned(found: list[tuple]) -> dict[tuple[int, str], HotspotSession]:
+    """The sessions read with their owner and plan columns, by (NAS id, session key)."""
     out = {}
     for session, username, credit_id, kind, per_hour, per_mb, minimum, increment in found:
         session.owner = (username, credit_id, kind) if credit_id is not None else None
@@ -403,6 +465,44 @@ def _lock_sessions(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], Hotspo
                           else _tariff(per_hour, per_mb, minimum, increment))
         out[(session.nas_id, session.session_key)] = session
     return out
+
+
+def _read_batch(pairs: list[tuple[int, str]], items: list[_Item]):
+    """PostgreSQL, in a pipelined transaction, one round trip: the batch's sessions
+    locked as :func:`_lock_sessions` locks them, then (sent before the first answer is
+    read) the records already seen, the owners' sums {account id: (Σ entries, open
+    holds)} and ids for the writes ([transaction ids], [record ids], one of each per
+    item). Returns (sessions, seen, sums, ids)."""
+    arrays = [[nas for nas, _k in pairs], [key for _n, key in pairs]]
+    with prepared.cursor() as locking, prepared.cursor() as reading:
+        locking.execute(_sql("sessions"), arrays * 2)
+        reading.execute(_sql("batch"), [
+            [it.nas.pk for it in items], [it.key for it in items],
+            [it.req.status for it in items], [it.seconds for it in items],
+            [it.inp for it in items], [it.out for it in items], *arrays, len(items)])
+        found = rows.instances(HotspotSession, locking.fetchall(), extra=7)
+        fetched = reading.fetchall()
+    sessions = _owned(found)
+    seen: set[tuple] = set()
+    sums: dict[int, tuple[int, int]] = {}
+    tx_ids, record_ids = [], []
+    for tag, *row in fetched:
+        if tag == 0:
+            seen.add(tuple(row))
+        elif tag == 1:
+            sums[row[0]] = (row[2], row[3])
+        else:
+            tx_ids.append(row[0])
+            record_ids.append(row[2])
+    return sessions, seen, sums, (tx_ids, record_ids)
+
+
+def _draw_ids(n: int) -> tuple[list[int], list[int]]:
+    """PostgreSQL: ``n`` transaction ids and ``n`` record ids for the writes."""
+    with prepared.cursor() as cursor:
+        cursor.execute(_sql("ids"), [n])
+        drawn = cursor.fetchall()
+    return [tx for tx, _r in drawn], [rec for _t, rec in drawn]
 
 
 @functools.lru_cache(maxsize=256)
@@ -493,8 +593,10 @@ def _lock_credit(account_ids: list[int]) -> dict[int, int]:
             for pk, kind in kinds.items()}
 
 
-def _write(records: list[AccountingRecord], sessions: list[HotspotSession]) -> None:
-    """Write the new records and the changed sessions (one statement on PostgreSQL)."""
+def _write(records: list[AccountingRecord], sessions: list[HotspotSession],
+           ids: list[int] | None) -> None:
+    """Write the new records and the changed sessions (one statement on PostgreSQL, the
+    records taking ``ids``, drawn in advance: nothing to wait for)."""
     if not records:
         return
     if connection.vendor != "postgresql":
@@ -503,15 +605,15 @@ def _write(records: list[AccountingRecord], sessions: list[HotspotSession]) -> N
         for session in sessions:
             _save(session, list(_WRITTEN))
         return
-    fields = [f for f in AccountingRecord._meta.concrete_fields if not f.primary_key]
+    for record, pk in zip(records, ids, strict=False):
+        record.pk = pk
+    fields = list(AccountingRecord._meta.concrete_fields)
     columns = [[s.pk for s in sessions]] + [[getattr(s, f) for s in sessions]
                                             for f in _WRITTEN]
     columns += [[getattr(r, f.attname) for r in records] for f in fields]
     with prepared.cursor() as cursor:
         cursor.execute(_sql("writes"), columns)
-        ids = sorted(row[0] for row in cursor.fetchall())
-    for record, pk in zip(records, ids, strict=True):
-        record.pk = pk
+    for record in records:
         record._state.adding = False
         record._state.db = connection.alias
 

@@ -61,7 +61,7 @@ def atomic(using: str | None = None):
             # BEGIN and COMMIT as statements of the pipeline: psycopg's own transaction()
             # waits for its BEGIN before the block starts
             with raw.pipeline(), raw.cursor() as control:
-                control.execute("BEGIN")
+                control.execute("BEGIN", prepare=False)
                 # the state transaction.atomic() sets for its outermost block, without
                 # touching the driver's autocommit (psycopg would send BEGIN on its own)
                 db.in_atomic_block, db.commit_on_exit, db.needs_rollback = True, True, False
@@ -71,11 +71,11 @@ def atomic(using: str | None = None):
                         raise transaction.TransactionManagementError(
                             "an error inside a pipelined transaction rolls all of it back")
                 except BaseException:
-                    control.execute("ROLLBACK")
+                    control.execute("ROLLBACK", prepare=False)
                     raise
                 finally:
                     db.in_atomic_block, db.needs_rollback = False, False
-                control.execute("COMMIT")
+                control.execute("COMMIT", prepare=False)
             committed = True  # the pipeline's end waited for every answer: no error
     finally:
         if committed:

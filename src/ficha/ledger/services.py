@@ -444,6 +444,21 @@ def _clean_lines(lines: Sequence[Line]) -> list[tuple[int, int]]:
 _many_sql: dict[str, str] = {}
 
 
+def _many_fields(conn):
+    """(quote, Transaction meta, its written fields, Entry meta, the entry fields) of the
+    batch INSERTs."""
+    meta, emeta = Transaction._meta, Entry._meta
+    fields = [meta.get_field(a) for a, _prep in _tx_layout()[1]]
+    efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
+    return conn.ops.quote_name, meta, fields, emeta, efields
+
+
+def _tx_columns(conn, rows_: list[dict]) -> list[list]:
+    """The transactions' column values, one list per written field (for ``unnest``)."""
+    return [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
+            for a, prep in _tx_layout()[1]]
+
+
 def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[int]:
     """PostgreSQL: the transactions and their entries in one statement (the entries'
     INSERT reads the new ids from a WITH ... INSERT ... RETURNING), the values as arrays
@@ -452,11 +467,7 @@ def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[
     is the n-th posting's."""
     sql = _many_sql.get("tx")
     if sql is None:
-        q = conn.ops.quote_name
-        meta = Transaction._meta
-        fields = [meta.get_field(a) for a, _prep in _tx_layout()[1]]
-        emeta = Entry._meta
-        efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
+        q, meta, fields, emeta, efields = _many_fields(conn)
         sql = _many_sql["tx"] = (
             f"WITH t AS (INSERT INTO {q(meta.db_table)} "
             f"({', '.join(q(f.column) for f in fields)}) "
@@ -468,9 +479,7 @@ def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[
             f"{bulk.unnest(conn, efields, ['k', 'account', 'amount', 'currency'], 'e')} "
             f"JOIN n ON n.k = e.k RETURNING {q(efields[0].column)}"
         )
-    layout = _tx_layout()[1]
-    columns = [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
-               for a, prep in layout]
+    columns = _tx_columns(conn, rows_)
     ks, accts, amounts = [], [], []
     for k, clean in enumerate(cleaned, start=1):
         for acct, amount in clean:
@@ -493,20 +502,15 @@ def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
     ids = [int(i) for i in ids[:len(rows_)]]
     sql = _many_sql.get("tx_ids")
     if sql is None:
-        q = conn.ops.quote_name
-        meta = Transaction._meta
-        fields = [meta.pk] + [meta.get_field(a) for a, _prep in _tx_layout()[1]]
-        emeta = Entry._meta
-        efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
+        q, meta, fields, emeta, efields = _many_fields(conn)
+        fields = [meta.pk, *fields]
         sql = _many_sql["tx_ids"] = (
             f"WITH t AS (INSERT INTO {q(meta.db_table)} "
             f"({', '.join(q(f.column) for f in fields)}) "
             f"SELECT * FROM {bulk.unnest(conn, fields)}) "
             f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
             f"SELECT * FROM {bulk.unnest(conn, efields)}")
-    layout = _tx_layout()[1]
-    columns = [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
-               for a, prep in layout]
+    columns = _tx_columns(conn, rows_)
     txs, accts, amounts = [], [], []
     for tx_id, clean in zip(ids, cleaned, strict=True):
         for acct, amount in clean:
@@ -520,16 +524,7 @@ def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
 def next_id_sql() -> str:
     """An SQL expression drawing the next transaction id (PostgreSQL), for a caller that
     draws the ids of :func:`post_many` in a statement it sends anyway."""
-    sql = _many_sql.get("next_id")
-    if sql is None:
-        conn = connections[router.db_for_write(Transaction)]
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                           [Transaction._meta.db_table, Transaction._meta.pk.column])
-            sequence = cursor.fetchone()[0]
-        quoted = sequence.replace("'", "''")
-        sql = _many_sql["next_id"] = f"nextval('{quoted}'::regclass)"
-    return sql
+    return bulk.next_id_sql(connections[router.db_for_write(Transaction)], Transaction)
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -29,6 +29,24 @@ def unnest(conn, fields, names: list[str] | None = None, alias: str = "v") -> st
     return sql
 
 
+_NEXT_ID: dict[tuple[str, str], str] = {}
+
+
+def next_id_sql(conn, model) -> str:
+    """An SQL expression drawing ``model``'s next primary key from its sequence
+    (PostgreSQL), for a statement that draws the ids of rows written later; the sequence's
+    name is looked up once per database."""
+    key = (conn.alias, model._meta.label)
+    sql = _NEXT_ID.get(key)
+    if sql is None:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                           [model._meta.db_table, model._meta.pk.column])
+            quoted = cursor.fetchone()[0].replace("'", "''")
+        sql = _NEXT_ID[key] = f"nextval('{quoted}'::regclass)"
+    return sql
+
+
 def _quoted(text: str) -> str:
     if '"' in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace('"', '\\"')

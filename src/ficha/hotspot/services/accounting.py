@@ -332,6 +332,7 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
                   for m in (HotspotSession, AccountingRecord, Customer, Plan))
     sf, rf = HotspotSession._meta.get_field, AccountingRecord._meta.get_field
     a = q(Account._meta.db_table)
+    next_record = bulk.next_id_sql(connection, AccountingRecord) if pg else ""
     if name == "sessions":
         where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
                          [sf("nas"), sf("session_key")], n)
@@ -384,10 +385,10 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
             f"WHERE {s}.{q('nas_id')} = k.nas AND {s}.{q('session_key')} = k.skey "
             f"LIMIT 1) AS o) "
             # ids for the writes
-            f"UNION ALL SELECT 2, {ledger.next_id_sql()}, NULL, {_next_record_id()}, "
+            f"UNION ALL SELECT 2, {ledger.next_id_sql()}, NULL, {next_record}, "
             f"NULL, NULL FROM generate_series(1, %s)")
     if name == "ids":  # PostgreSQL only
-        return (f"SELECT {ledger.next_id_sql()}, {_next_record_id()} "
+        return (f"SELECT {ledger.next_id_sql()}, {next_record} "
                 f"FROM generate_series(1, %s)")
     if name == "seen":
         names = ["session", "kind", "session_time", "input_octets", "output_octets"]
@@ -425,18 +426,6 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
                 f"INSERT INTO {r} ({', '.join(q(f.column) for f in rfields)}) "
                 f"SELECT * FROM {bulk.unnest(connection, rfields)}")
     raise KeyError(name)
-
-
-def _next_record_id() -> str:
-    """The SQL expression drawing the next accounting record id (PostgreSQL)."""
-    found = _SQL.get(("postgresql", "record_seq", 0))
-    if found is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                           [AccountingRecord._meta.db_table, AccountingRecord._meta.pk.column])
-            quoted = cursor.fetchone()[0].replace("'", "''")
-        found = _SQL[("postgresql", "record_seq", 0)] = f"nextval('{quoted}'::regclass)"
-    return found
 
 
 # what an accounting record may change on its session

@@ -154,3 +154,21 @@ def test_switched_off_it_is_a_plain_transaction(transactional_db, settings):
 
     assert round_trips(block) == 4  # BEGIN, two INSERTs, COMMIT
     assert _names() == ["a", "b"]
+
+
+@on_postgres
+def test_generic_plans_hold_for_the_block_only(transactional_db):
+    """``generic_plans``: the block's prepared statements run on the plan made once for
+    the connection (planning a batch statement costs more than running it for a few
+    items); the connection's other transactions plan as before."""
+    def mode():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            return cursor.fetchone()[0]
+
+    before = mode()
+    with pipeline.atomic(generic_plans=True):
+        inside = mode()
+    with pipeline.atomic():
+        plain = mode()
+    assert (before, inside, plain, mode()) == ("auto", "force_generic_plan", "auto", "auto")

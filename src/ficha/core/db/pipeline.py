@@ -42,7 +42,14 @@ def enabled(db) -> bool:
 
 
 @contextlib.contextmanager
-def atomic(using: str | None = None):
+def atomic(using: str | None = None, *, generic_plans: bool = False):
+    """The block as one pipelined transaction (see the module's notes).
+
+    ``generic_plans``: the block's prepared statements run on the plan PostgreSQL made
+    once for the connection instead of a plan made for each execution's values
+    (``plan_cache_mode``, for this transaction only). Planning a batch statement costs
+    more than running it for a small batch; only for statements shaped so that one plan
+    suits every batch (each item found through a unique index, LATERAL ... LIMIT 1)."""
     db = connections[using or DEFAULT_DB_ALIAS]
     if not enabled(db):
         with transaction.atomic(using=db.alias):
@@ -62,6 +69,9 @@ def atomic(using: str | None = None):
             # waits for its BEGIN before the block starts
             with raw.pipeline(), raw.cursor() as control:
                 control.execute("BEGIN", prepare=False)
+                if generic_plans:
+                    control.execute("SET LOCAL plan_cache_mode = force_generic_plan",
+                                    prepare=False)
                 # the state transaction.atomic() sets for its outermost block, without
                 # touching the driver's autocommit (psycopg would send BEGIN on its own)
                 db.in_atomic_block, db.commit_on_exit, db.needs_rollback = True, True, False

@@ -164,7 +164,7 @@ def _run(items: list[_Item], results: list) -> None:
     try:
         # created on first use, which needs a savepoint a pipeline cannot have
         ledger.account_id(ledger.REVENUE_HOTSPOT)
-        with pipeline.atomic():
+        with pipeline.atomic(generic_plans=GENERIC_PLANS):
             done = _apply(items, create=False)
         if isinstance(done, _NewSessions):
             # PostgreSQL: create them first, each committed on its own, then run the batch
@@ -307,6 +307,7 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
 # prepared once per connection; SQLite gets a row-values list (one writer, in process).
 _SQL: dict[tuple[str, str, int], str] = {}
 _SQLITE_CHUNK = 100  # rows per SQLite statement: far below its parameter limit
+GENERIC_PLANS = True  # the pipelined batch runs on plans made once per connection
 
 
 def _sql(name: str, n: int = 0) -> str:
@@ -334,27 +335,33 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
     a = q(Account._meta.db_table)
     next_record = bulk.next_id_sql(connection, AccountingRecord) if pg else ""
     if name == "sessions":
-        where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
-                         [sf("nas"), sf("session_key")], n)
-        select = (
-            f"SELECT {rows.columns(HotspotSession)}, {c}.{q('username')}, "
-            f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, {p}.{q('price_per_hour')}, "
-            f"{p}.{q('price_per_mb')}, {p}.{q('minimum_charge')}, "
-            f"{p}.{q('increment_seconds')} FROM {s} "
-            f"LEFT OUTER JOIN {c} ON {c}.{q('id')} = {s}.{q('customer_id')} "
-            f"LEFT OUTER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
-            f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')} WHERE {where}")
+        joins = (f"LEFT OUTER JOIN {c} ON {c}.{q('id')} = {s}.{q('customer_id')} "
+                 f"LEFT OUTER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
+                 f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')}")
+        columns = (f"{rows.columns(HotspotSession)}, {c}.{q('username')}, "
+                   f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, "
+                   f"{p}.{q('price_per_hour')}, {p}.{q('price_per_mb')}, "
+                   f"{p}.{q('minimum_charge')}, {p}.{q('increment_seconds')}")
         if not pg:  # SQLite: the write transaction excludes every other writer
-            return select
-        # The owners' credit accounts first (the lock every balance change takes, in id
-        # order; a one-time filter runs it before the sessions' scan), then the sessions
-        # in id order: every batch takes its locks in the same order.
+            where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
+                             [sf("nas"), sf("session_key")], n)
+            return f"SELECT {columns} FROM {s} {joins} WHERE {where}"
+        # Each item's session is found LATERAL ... LIMIT 1 through the unique index (as in
+        # "batch": a plan PostgreSQL keeps for the connection never scans the table). The
+        # owners' credit accounts are locked first (the lock every balance change takes,
+        # in id order; a one-time filter runs it before the sessions are read), then the
+        # sessions in id order: every batch takes its locks in the same order.
+        k = bulk.unnest(connection, [sf("nas"), sf("session_key")], ["nas", "skey"], "k")
+        found = (f"{k} CROSS JOIN LATERAL (SELECT {s}.{q('id')}, {s}.{q('customer_id')} "
+                 f"FROM {s} WHERE {s}.{q('nas_id')} = k.nas AND "
+                 f"{s}.{q('session_key')} = k.skey LIMIT 1) AS f")
         return (
             f"WITH owners AS (SELECT {a}.{q('id')} FROM {a} WHERE {a}.{q('id')} IN ("
-            f"SELECT {c}.{q('credit_account_id')} FROM {s} JOIN {c} "
-            f"ON {c}.{q('id')} = {s}.{q('customer_id')} WHERE {where}) "
+            f"SELECT {c}.{q('credit_account_id')} FROM {found} "
+            f"JOIN {c} ON {c}.{q('id')} = f.{q('customer_id')}) "
             f"ORDER BY {a}.{q('id')} FOR UPDATE OF {a}) "
-            f"{select} AND (SELECT count(*) FROM owners) >= 0 "
+            f"SELECT {columns} FROM {found} JOIN {s} ON {s}.{q('id')} = f.{q('id')} "
+            f"{joins} WHERE (SELECT count(*) FROM owners) >= 0 "
             f"ORDER BY {s}.{q('id')} FOR UPDATE OF {s}")
     if name == "batch":  # PostgreSQL only, after "sessions" in the same pipeline
         v = bulk.unnest(connection, [sf("nas"), sf("session_key"), rf("kind"),

@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
 from ficha.core import clock, codes, rows, throttle
-from ficha.core.db import prepared
+from ficha.core.db import pipeline, prepared
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
@@ -169,8 +169,11 @@ def _batch_sql() -> str:
             f"r.i, ARRAY(SELECT x.{q('id')}::text || ':' || x.{q('secret')} FROM {t} x "
             f"WHERE x.{q('customer_id')} = {c}.{q('id')} AND x.{q('used_at')} IS NULL "
             f"AND x.{q('expires_at')} > %s ORDER BY x.{q('created_at')} DESC LIMIT 5) "
+            # each account LATERAL ... LIMIT 1 through the unique index: the plan the
+            # connection keeps (generic_plans) never reads the customers whole
             f"FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS r(k, m, i) "
-            f"INNER JOIN {c} ON {c}.{q('username_key')} = r.k "
+            f"CROSS JOIN LATERAL (SELECT * FROM {c} WHERE {c}.{q('username_key')} = r.k "
+            f"LIMIT 1) AS {c} "
             f"INNER JOIN {a} ON {a}.{q('id')} = {c}.{q('credit_account_id')} "
             f"LEFT OUTER JOIN {h} ON {h}.{q('customer_id')} = {c}.{q('id')}")
     return sql
@@ -197,27 +200,36 @@ def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
         return
     now = clock.now()
     db_now = connection.ops.adapt_datetimefield_value(now)
-    found = rows.read(Customer, _batch_sql(),
-                      [HotspotSession.Status.OPEN, db_now, keys, macs], extra=8)
     claimed: dict[int, tuple[int, Customer, str]] = {}  # ticket id -> (item, customer, mac)
-    for customer, *extra in found:
-        index, tickets = extra[6] - 1, extra[7]
-        _customer_state(customer, extra[:6])
-        i = wanted[index]
-        nas, req = items[i]
-        username = (req.username or "").strip()
-        if not (customer.has_password or customer.pin or not _looks_like_code(username)):
-            continue  # a code that is also an account name: authorize() decides
-        for ticket in tickets or ():
-            pk, _sep, secret = ticket.partition(":")
-            if req.matches(secret):
-                if int(pk) not in claimed:  # one ticket proves one request
-                    claimed[int(pk)] = (i, customer, macs[index])
-                break
-    if not claimed:
+    # One pipelined transaction on plans made once per connection (the statements find
+    # each account and ticket through unique indexes): the read, then the tickets' use
+    # travelling with COMMIT, its answer read once committed.
+    with prepared.cursor() as using:
+        with pipeline.atomic(generic_plans=True):
+            found = rows.read(Customer, _batch_sql(),
+                              [HotspotSession.Status.OPEN, db_now, keys, macs], extra=8)
+            for customer, *extra in found:
+                index, tickets = extra[6] - 1, extra[7]
+                _customer_state(customer, extra[:6])
+                i = wanted[index]
+                nas, req = items[i]
+                username = (req.username or "").strip()
+                if not (customer.has_password or customer.pin
+                        or not _looks_like_code(username)):
+                    continue  # a code that is also an account name: authorize() decides
+                for ticket in tickets or ():
+                    pk, _sep, secret = ticket.partition(":")
+                    if req.matches(secret):
+                        if int(pk) not in claimed:  # one ticket proves one request
+                            claimed[int(pk)] = (i, customer, macs[index])
+                        break
+            if claimed:
+                _use_tickets(using, list(claimed), db_now)
+        used = [row[0] for row in using.fetchall()] if claimed else []
+    if not used:
         return
     by_language: dict[str, list[int]] = {}  # one translation.override per language
-    for pk in _use_tickets(list(claimed), db_now):
+    for pk in used:
         i, customer, _mac = claimed[pk]
         by_language.setdefault(_language(items[i][0], customer), []).append(pk)
     for language, pks in by_language.items():
@@ -230,13 +242,12 @@ def _authorize_batch(items: list[tuple[Nas, AuthRequest]], out: list) -> None:
                     out[i] = exc
 
 
-def _use_tickets(pks: list[int], db_now) -> list[int]:
-    """Use these tickets (once: a parallel request loses); the ids this call used."""
+def _use_tickets(cursor, pks: list[int], db_now) -> None:
+    """Use these tickets (once: a parallel request loses); ``cursor`` then returns the ids
+    this statement used."""
     t = connection.ops.quote_name(LoginTicket._meta.db_table)
-    with prepared.cursor() as cursor:
-        cursor.execute(f"UPDATE {t} SET used_at = %s WHERE id = ANY(%s) AND used_at IS NULL "
-                       "RETURNING id", [db_now, pks])
-        return [row[0] for row in cursor.fetchall()]
+    cursor.execute(f"UPDATE {t} SET used_at = %s WHERE id = ANY(%s) AND used_at IS NULL "
+                   "RETURNING id", [db_now, pks])
 
 
 def _looks_like_code(text: str) -> bool:

@@ -69,7 +69,13 @@ class Account(models.Model):
 
     @property
     def normal_sign(self) -> int:
-        return 1 if self.kind in (self.Kind.ASSET, self.Kind.EXPENSE) else -1
+        return self.sign_of(self.kind)
+
+    @classmethod
+    def sign_of(cls, kind: str) -> int:
+        """The normal sign of an account of ``kind``: +1 for assets and expenses (debits
+        raise them), -1 for the others."""
+        return 1 if kind in (cls.Kind.ASSET, cls.Kind.EXPENSE) else -1
 
 
 class Shift(models.Model):

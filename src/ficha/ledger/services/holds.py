@@ -96,7 +96,7 @@ def spendable(acct: Account | str | int) -> int:
 def spendable_of(kind: str, total, holds) -> int:
     """The rule of :func:`spendable` on values read in bulk (:func:`sum_sql` and
     :func:`held_sql` of an account of ``kind``): balance in its normal sign − open holds."""
-    return Account(kind=kind).normal_sign * int(total or 0) - int(holds or 0)
+    return Account.sign_of(kind) * int(total or 0) - int(holds or 0)
 
 
 def place_hold(acct: Account | str | int, amount: int, reference: str) -> Hold:

@@ -68,7 +68,9 @@ def test_a_tiny_run_answers_everything_and_the_books_add_up():
     rows = rb.servers(ctx, users=8, sessions=16, concurrency=4)
     assert [m.name.split(" = ")[0] for m in rows] == [
         "radius[Access-Accept]", "radius[Interim-Update]",
-        "radius[Access-Accept] p99 at 80%", "radius[Interim-Update] p99 at 80%"]
+        "radius[Access-Accept] p99 at 80%", "radius[Interim-Update] p99 at 80%",
+        "radius[Access-Accept] p99 at FreeRADIUS' 80% load",
+        "radius[Interim-Update] p99 at FreeRADIUS' 80% load"]
     assert all(m.value > 0 and m.baseline > 0 for m in rows)
     details = rows[0].details
     books = details["books"]

@@ -5,7 +5,7 @@ load generator (``bench.radload``: asyncio UDP, packets built before the clock s
 Message-Authenticator on every Access-Request, many requests in flight):
 
 * ``ficha radiusd`` on the benchmark's scratch database, ``FICHA_RADIUS_WORKERS``
-  processes sharing the ports (SO_REUSEPORT; one per two cores on PostgreSQL);
+  processes sharing the ports (SO_REUSEPORT; one per core on PostgreSQL);
 * Debian's ``freeradius`` (``apt-get install freeradius freeradius-postgresql``) in the
   foreground with a configuration generated in a temporary directory: ``rlm_sql``
   (postgresql driver, the shipped schema and authorize queries) on its own scratch
@@ -18,6 +18,7 @@ Access-Accepts/s at peak; then an open loop at 80 % of that peak → p99 latency
 for Accounting Interim-Updates (every interim adds one minute, so it costs one increment
 of the plan). Rows: Ficha's accepts/s and interims/s as ratios of FreeRADIUS' (target ≥
 1.0×), and Ficha's p99 at 80 % of its peak as ``1000 / p99 ms`` against 50 (p99 ≤ 20 ms).
+Last, Ficha once more at FreeRADIUS' 80 % rate: the two p99s under the same offered load.
 Afterwards every Ficha session's debits are checked against what its usage costs (no
 double debit, nothing missing); a request Ficha lost, answered twice or rejected fails
 the run. On SQLite the benchmark is skipped (the issue measures accounts in PostgreSQL).
@@ -707,6 +708,7 @@ def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
                 for s in order:
                     _vacuum(s.database)
                     _acct_round(ctx, s, session_users, macs, tag, seconds, concurrency)
+            _same_load(ctx, ficha, fr, tickets, macs, session_users, tag, seconds)
             books = check_books(plan, ficha, tag)
     finally:
         for s in started:
@@ -777,6 +779,35 @@ def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds:
             f"(lost {at80.lost})")
 
 
+def _same_load(ctx: Context, ficha: Server, fr: Server, tickets: Tickets, macs,
+               session_users, tag: str, seconds: float) -> None:
+    """Ficha at FreeRADIUS' 80 % load (its median peak x 0.8), open loop: the two
+    servers' p99 under the same offered load (each one's own 80 % differs by the ratio
+    of their peaks)."""
+    auth_rate = 0.8 * _median([r["codes"].get(str(radload.ACCESS_ACCEPT), 0) / r["seconds"]
+                               for r in fr.results["auth_peak"]])
+    _vacuum(ficha.database)
+    pool = tickets.packets(macs, int(auth_rate * seconds) + 1)
+    res = ficha.run(radload.open_loop(ficha.auth, pool, SECRET, rate=auth_rate,
+                                      seconds=seconds, local_ports=LOCAL,
+                                      timeout=_timeout(ctx)))
+    tickets.clear()
+    ficha.record("auth_same", res)
+    ctx.log(f"  ficha at FreeRADIUS' 80 % ({auth_rate:,.0f} Access-Requests/s): p99 "
+            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
+    acct_rate = 0.8 * _median([r["rate"] for r in fr.results["acct_peak"]])
+    _vacuum(ficha.database)
+    packets, steps = interim_packets(ficha, session_users, macs, tag,
+                                     int(acct_rate * seconds) + 1)
+    res = ficha.run(radload.open_loop(ficha.acct, packets, SECRET, rate=acct_rate,
+                                      seconds=seconds, local_ports=LOCAL,
+                                      timeout=_timeout(ctx)))
+    _advance(ficha, steps, res)
+    ficha.record("acct_same", res)
+    ctx.log(f"  ficha at FreeRADIUS' 80 % ({acct_rate:,.0f} Interim-Updates/s): p99 "
+            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
+
+
 def _timeout(ctx: Context) -> float:
     """Seconds before a request counts as lost: longer for the smoke test, which runs
     beside other tests on a busy machine."""
@@ -840,4 +871,15 @@ def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict,
             subject_label=f"ficha p99 {ms:.2f} ms (FreeRADIUS {p99(fr, phase):.2f} ms)",
             baseline_label=f"p99 {P99_TARGET_MS:.0f} ms",
             details={"ficha_p99_ms": ms, "freeradius_p99_ms": p99(fr, phase)}))
+    for name, same, phase in (("Access-Accept", "auth_same", "auth_80"),
+                              ("Interim-Update", "acct_same", "acct_80")):
+        if same not in ficha.results:
+            continue
+        ms, theirs = p99(ficha, same), p99(fr, phase)
+        rows.append(Measurement(
+            name=f"radius[{name}] p99 at FreeRADIUS' 80% load = {ms:.1f} ms",
+            unit="1/p99", value=1000.0 / max(ms, 1e-6), baseline=1000.0 / max(theirs, 1e-6),
+            target=1.0, baseline_unit="1/p99", subject_label=f"ficha p99 {ms:.2f} ms",
+            baseline_label=f"FreeRADIUS p99 {theirs:.2f} ms",
+            details={"ficha_p99_ms": ms, "freeradius_p99_ms": theirs}))
     return rows

@@ -36,6 +36,24 @@ def statements(fn):
     return result, sql
 
 
+def generic_plan(sql: str, params: list, tables: str) -> str:
+    """The plan PostgreSQL keeps for ``sql`` on a connection (``force_generic_plan``: made
+    without the values), after ANALYZE of ``tables``."""
+    import re
+
+    count = iter(range(1, 100))
+    numbered = re.sub(r"%s", lambda _m: f"${next(count)}", sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE kept AS {numbered}")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE kept({', '.join(['%s'] * len(params))})", params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE kept")
+
+
 @pytest.fixture
 def setup(make_customer):
     nas = make_nas()
@@ -281,7 +299,6 @@ def test_the_batch_statements_use_the_indexes_whatever_the_statistics(
     lock scanned every session twice per batch, 0.5 ms with only 512)."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared plans are PostgreSQL's (FICHA_TEST_DATABASE_URL)")
-    import re
 
     from ficha.core import clock
     from ficha.hotspot.services import accounting
@@ -299,23 +316,12 @@ def test_the_batch_statements_use_the_indexes_whatever_the_statistics(
         for n in range(400))
     AccountingRecord.objects.bulk_create(
         AccountingRecord(session=s, kind="start", received_at=now) for s in sessions)
-    sql = accounting._sql(statement)
-    count = iter(range(1, 100))
-    numbered = re.sub(r"%s", lambda _m: f"${next(count)}", sql)
     item = [f"{{{nas.pk}}}", "{s0/small}"]
     params = (item * 2 if statement == "sessions"
               else [*item, "{interim}", "{60}", "{0}", "{0}", *item, 1])
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE hotspot_hotspotsession, hotspot_accountingrecord, "
-                       "accounts_customer, ledger_account, ledger_entry")
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE batch_statement AS {numbered}")
-        try:
-            cursor.execute(f"EXPLAIN EXECUTE batch_statement({', '.join(['%s'] * len(params))})",
-                           params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("DEALLOCATE batch_statement")
+    plan = generic_plan(accounting._sql(statement), params,
+                        "hotspot_hotspotsession, hotspot_accountingrecord, "
+                        "accounts_customer, ledger_account, ledger_entry")
     assert "Seq Scan on hotspot_accountingrecord" not in plan, plan
     assert "Seq Scan on hotspot_hotspotsession" not in plan, plan
     assert "hotspot_session_unique_key" in plan, plan
@@ -330,7 +336,6 @@ def test_the_batch_login_read_uses_the_indexes_whatever_the_statistics(db, make_
     if connection.vendor != "postgresql":
         pytest.skip("prepared plans are PostgreSQL's (FICHA_TEST_DATABASE_URL)")
     import importlib
-    import re
 
     from ficha.core import clock
     from ficha.hotspot.models import LoginTicket
@@ -347,19 +352,10 @@ def test_the_batch_login_read_uses_the_indexes_whatever_the_statistics(db, make_
         LoginTicket(customer=p, secret=f"t{n}{k}", created_at=now,
                     expires_at=now + dt.timedelta(minutes=2))
         for n, p in enumerate(people) for k in range(5))
-    count = iter(range(1, 100))
-    numbered = re.sub(r"%s", lambda _m: f"${next(count)}", authorizing._batch_sql())
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE accounts_customer, hotspot_loginticket, "
-                       "hotspot_hotspotsession, ledger_account, ledger_entry")
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE login_read AS {numbered}")
-        try:
-            cursor.execute("EXPLAIN EXECUTE login_read(%s, %s, %s, %s)",
-                           ["open", now, "{guest1}", "{AA-BB-CC-00-00-01}"])
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("DEALLOCATE login_read")
+    plan = generic_plan(authorizing._batch_sql(),
+                        ["open", now, "{guest1}", "{AA-BB-CC-00-00-01}"],
+                        "accounts_customer, hotspot_loginticket, hotspot_hotspotsession, "
+                        "ledger_account, ledger_entry")
     for table in ("accounts_customer", "hotspot_loginticket"):
         assert f"Seq Scan on {table}" not in plan, plan
     assert "accounts_customer_username_key" in plan or "username_key" in plan, plan

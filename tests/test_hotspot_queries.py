@@ -214,6 +214,8 @@ def test_a_batch_of_interims_costs_the_statements_of_one_on_postgresql(db, make_
     assert len(sql) == 4, "\n".join(sql)
     customers = Customer.objects.filter(username__in=names)
     assert sorted(accounts.balance(c) for c in customers) == [1_000 - 30] * 32
+
+
 def test_a_password_verified_moments_ago_is_not_hashed_again(db, setup, monkeypatch):
     nas, _plan, alice = setup
     calls = []

@@ -751,9 +751,7 @@ def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs,
         tickets.rate = max(tickets.rate, accepts)
         tickets.clear()
         pool = tickets.packets(macs, int(rate * seconds) + 1)
-    at80 = s.run(radload.open_loop(s.auth, pool, SECRET, rate=rate, seconds=seconds,
-                                   local_ports=LOCAL, timeout=_timeout(ctx)))
-    s.record("auth_80", at80)
+    at80 = _auth_open(ctx, s, pool, rate, seconds, "auth_80")
     if s.name == "ficha":
         tickets.clear()
     ctx.log(f"  {s.name}: at {rate:,.0f}/s p99 {at80.percentile(0.99) * 1000:.1f} ms "
@@ -770,13 +768,29 @@ def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds:
     ctx.log(f"  {s.name}: {peak.rate:,.0f} Interim-Updates/s at {concurrency} in flight "
             f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
     rate = max(1.0, 0.8 * peak.rate)
-    packets, steps = interim_packets(s, session_users, macs, tag, int(rate * seconds) + 1)
-    at80 = s.run(radload.open_loop(s.acct, packets, SECRET, rate=rate, seconds=seconds,
-                                   local_ports=LOCAL, timeout=_timeout(ctx)))
-    _advance(s, steps, at80)
-    s.record("acct_80", at80)
+    at80 = _acct_open(ctx, s, session_users, macs, tag, rate, seconds, "acct_80")
     ctx.log(f"  {s.name}: at {rate:,.0f}/s p99 {at80.percentile(0.99) * 1000:.1f} ms "
             f"(lost {at80.lost})")
+
+
+def _auth_open(ctx: Context, s: Server, pool, rate: float, seconds: float, phase: str):
+    """Access-Requests from ``pool`` in an open loop at ``rate``, recorded as ``phase``."""
+    res = s.run(radload.open_loop(s.auth, pool, SECRET, rate=rate, seconds=seconds,
+                                  local_ports=LOCAL, timeout=_timeout(ctx)))
+    s.record(phase, res)
+    return res
+
+
+def _acct_open(ctx: Context, s: Server, session_users, macs, tag: str, rate: float,
+               seconds: float, phase: str):
+    """Interim-Updates (each session's next steps) in an open loop at ``rate``, recorded
+    as ``phase``."""
+    packets, steps = interim_packets(s, session_users, macs, tag, int(rate * seconds) + 1)
+    res = s.run(radload.open_loop(s.acct, packets, SECRET, rate=rate, seconds=seconds,
+                                  local_ports=LOCAL, timeout=_timeout(ctx)))
+    _advance(s, steps, res)
+    s.record(phase, res)
+    return res
 
 
 def _same_load(ctx: Context, ficha: Server, fr: Server, tickets: Tickets, macs,
@@ -784,28 +798,29 @@ def _same_load(ctx: Context, ficha: Server, fr: Server, tickets: Tickets, macs,
     """Ficha at FreeRADIUS' 80 % load (its median peak x 0.8), open loop: the two
     servers' p99 under the same offered load (each one's own 80 % differs by the ratio
     of their peaks)."""
-    auth_rate = 0.8 * _median([r["codes"].get(str(radload.ACCESS_ACCEPT), 0) / r["seconds"]
-                               for r in fr.results["auth_peak"]])
+    rate = 0.8 * _peak_accepts(fr)
     _vacuum(ficha.database)
-    pool = tickets.packets(macs, int(auth_rate * seconds) + 1)
-    res = ficha.run(radload.open_loop(ficha.auth, pool, SECRET, rate=auth_rate,
-                                      seconds=seconds, local_ports=LOCAL,
-                                      timeout=_timeout(ctx)))
+    res = _auth_open(ctx, ficha, tickets.packets(macs, int(rate * seconds) + 1), rate,
+                     seconds, "auth_same")
     tickets.clear()
-    ficha.record("auth_same", res)
-    ctx.log(f"  ficha at FreeRADIUS' 80 % ({auth_rate:,.0f} Access-Requests/s): p99 "
+    ctx.log(f"  ficha at FreeRADIUS' 80 % ({rate:,.0f} Access-Requests/s): p99 "
             f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
-    acct_rate = 0.8 * _median([r["rate"] for r in fr.results["acct_peak"]])
+    rate = 0.8 * _peak_interims(fr)
     _vacuum(ficha.database)
-    packets, steps = interim_packets(ficha, session_users, macs, tag,
-                                     int(acct_rate * seconds) + 1)
-    res = ficha.run(radload.open_loop(ficha.acct, packets, SECRET, rate=acct_rate,
-                                      seconds=seconds, local_ports=LOCAL,
-                                      timeout=_timeout(ctx)))
-    _advance(ficha, steps, res)
-    ficha.record("acct_same", res)
-    ctx.log(f"  ficha at FreeRADIUS' 80 % ({acct_rate:,.0f} Interim-Updates/s): p99 "
+    res = _acct_open(ctx, ficha, session_users, macs, tag, rate, seconds, "acct_same")
+    ctx.log(f"  ficha at FreeRADIUS' 80 % ({rate:,.0f} Interim-Updates/s): p99 "
             f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
+
+
+def _peak_accepts(s: Server) -> float:
+    """The median of a server's Access-Accepts/s at peak."""
+    return _median([r["codes"].get(str(radload.ACCESS_ACCEPT), 0) / r["seconds"]
+                    for r in s.results["auth_peak"]])
+
+
+def _peak_interims(s: Server) -> float:
+    """The median of a server's Interim-Updates/s at peak."""
+    return _median([r["rate"] for r in s.results["acct_peak"]])
 
 
 def _timeout(ctx: Context) -> float:
@@ -827,13 +842,6 @@ def _median(values):
 
 def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict,
                   sizes: dict) -> list[Measurement]:
-    def accepts(s):
-        return _median([r["codes"].get(str(radload.ACCESS_ACCEPT), 0) / r["seconds"]
-                        for r in s.results["auth_peak"]])
-
-    def interims(s):
-        return _median([r["rate"] for r in s.results["acct_peak"]])
-
     def p99(s, phase):
         return _median([r["p99_ms"] for r in s.results[phase]])
 
@@ -857,8 +865,8 @@ def _measurements(ctx: Context, ficha: Server, fr: Server, books: dict,
         raise RuntimeError("ficha radiusd lost, duplicated or rejected requests, or the "
                            f"books are wrong: {bad} {books['problems'][:3]}")
     rows = []
-    for name, unit, fn in (("radius[Access-Accept]", "accepts/s", accepts),
-                           ("radius[Interim-Update]", "interims/s", interims)):
+    for name, unit, fn in (("radius[Access-Accept]", "accepts/s", _peak_accepts),
+                           ("radius[Interim-Update]", "interims/s", _peak_interims)):
         rows.append(Measurement(
             name=name, unit=unit, value=fn(ficha), baseline=fn(fr), target=1.0,
             subject_label=ficha.label, baseline_label=fr.label, details=details))

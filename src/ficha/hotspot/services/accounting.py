@@ -165,7 +165,7 @@ def _run(items: list[_Item], results: list) -> None:
     try:
         # created on first use, which needs a savepoint a pipeline cannot have
         ledger.account_id(ledger.REVENUE_HOTSPOT)
-        with pipeline.atomic(generic_plans=GENERIC_PLANS):
+        with pipeline.atomic(generic_plans=True):  # its statements: LATERAL ... LIMIT 1
             done = _apply(items, create=False)
         if isinstance(done, _NewSessions):
             # PostgreSQL: create them first, each committed on its own, then run the batch
@@ -303,7 +303,6 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
 
 
 _SQLITE_CHUNK = 100  # rows per SQLite statement: far below its parameter limit
-GENERIC_PLANS = True  # the pipelined batch runs on plans made once per connection
 
 
 def _chunks(values: list, size: int):

@@ -12,7 +12,11 @@ One generator drives every server under test the same way, so their numbers comp
 * :func:`closed_loop` keeps ``concurrency`` requests in flight (peak throughput);
   :func:`open_loop` sends at a fixed rate whatever the answers (latency at a given load);
 * every answer's Response Authenticator is checked; answers to nothing outstanding are
-  counted as duplicates, requests never answered within ``timeout`` as lost.
+  counted as duplicates, requests never answered within ``timeout`` as lost;
+* the garbage collector is off while a loop runs (:func:`_no_gc`): the process that runs
+  the generator also holds the benchmark's packets and results, and a full collection
+  there took 60–170 ms, during which answers waited in the socket buffer and were timed
+  as the server's latency (and the open loop then sent the late packets in a burst).
 
 Nothing here imports Django.
 """
@@ -20,6 +24,8 @@ Nothing here imports Django.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import hashlib
 import hmac
 import os
@@ -143,6 +149,19 @@ class Result:
                 "seconds": round(self.seconds, 3), "rate": round(self.rate, 1),
                 "p50_ms": round(self.percentile(0.50) * 1000, 3),
                 "p99_ms": round(self.percentile(0.99) * 1000, 3)}
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """No garbage collection for the length of a timed loop (a few seconds: what it
+    allocates is small), so the generator's own pauses are not timed as the server's."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Client(asyncio.DatagramProtocol):
@@ -283,25 +302,26 @@ async def closed_loop(target, packets, secret: bytes, *, concurrency: int, secon
     run = _Run(packets, sockets, secret, timeout, local_ports)
     await run.open(target)
     try:
-        start = time.perf_counter()
-        end = start + seconds
-        k = 0
-        while k < len(packets) and time.perf_counter() < end:
-            while run.outstanding < concurrency and k < len(packets):
-                await run.send(k)
-                k += 1
-            run.window.clear()
-            try:
-                await asyncio.wait_for(run.window.wait(), 0.05)
-            except TimeoutError:
-                # Expire requests that waited too long so a lost one does not block.
-                now = time.perf_counter()
-                for key, (_k, at) in list(run.pending.items()):
-                    if now - at > timeout:
-                        run.expire(key)
-        await run.drain()
-        run.result.seconds = max(1e-9, (run.last_answer or time.perf_counter()) - start)
-        return run.result
+        with _no_gc():
+            start = time.perf_counter()
+            end = start + seconds
+            k = 0
+            while k < len(packets) and time.perf_counter() < end:
+                while run.outstanding < concurrency and k < len(packets):
+                    await run.send(k)
+                    k += 1
+                run.window.clear()
+                try:
+                    await asyncio.wait_for(run.window.wait(), 0.05)
+                except TimeoutError:
+                    # Expire requests that waited too long so a lost one does not block.
+                    now = time.perf_counter()
+                    for key, (_k, at) in list(run.pending.items()):
+                        if now - at > timeout:
+                            run.expire(key)
+            await run.drain()
+            run.result.seconds = max(1e-9, (run.last_answer or time.perf_counter()) - start)
+            return run.result
     finally:
         run.close()
 
@@ -315,21 +335,22 @@ async def open_loop(target, packets, secret: bytes, *, rate: float, seconds: flo
     run = _Run(packets, sockets, secret, timeout, local_ports)
     await run.open(target)
     try:
-        count = min(len(packets), int(rate * seconds))
-        start = time.perf_counter()
-        k = 0
-        while k < count:
-            due = start + k / rate
-            now = time.perf_counter()
-            if due > now:
-                await asyncio.sleep(due - now)
-                continue
-            while k < count and start + k / rate <= time.perf_counter():
-                await run.send(k)
-                k += 1
-            await asyncio.sleep(0)
-        run.result.seconds = time.perf_counter() - start
-        await run.drain()
-        return run.result
+        with _no_gc():
+            count = min(len(packets), int(rate * seconds))
+            start = time.perf_counter()
+            k = 0
+            while k < count:
+                due = start + k / rate
+                now = time.perf_counter()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                    continue
+                while k < count and start + k / rate <= time.perf_counter():
+                    await run.send(k)
+                    k += 1
+                await asyncio.sleep(0)
+            run.result.seconds = time.perf_counter() - start
+            await run.drain()
+            return run.result
     finally:
         run.close()

@@ -169,7 +169,11 @@ class HotspotSession(models.Model):
         CLOSED = "closed", _("Closed")
         STALE = "stale", _("Closed (no Stop received)")
 
-    nas = models.ForeignKey(Nas, on_delete=models.PROTECT, related_name="sessions")
+    # No index of its own: the unique (NAS, session key) index starts with it and serves
+    # every look-up by NAS; with a second one, a plan made before the table had statistics
+    # (radiusd's kept batch plans) took it and read every session of the NAS per item.
+    nas = models.ForeignKey(Nas, on_delete=models.PROTECT, related_name="sessions",
+                            db_index=False)
     # Acct-Unique-Session-Id if the NAS sends one, else Acct-Session-Id + User-Name.
     session_key = models.CharField(max_length=200)
     acct_session_id = models.CharField(max_length=100)

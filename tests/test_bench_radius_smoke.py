@@ -99,6 +99,22 @@ def test_the_generator_runs_without_garbage_collection_and_restores_it():
         gc.enable()
 
 
+def test_a_checkpoint_during_a_phase_is_counted():
+    """A phase during which PostgreSQL begins a checkpoint is marked in the log and the
+    JSON (its full-page writes slow every commit for a while, whichever server runs)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("radius.servers needs PostgreSQL (FICHA_TEST_DATABASE_URL)")
+    import psycopg
+
+    before = rb._checkpoints()
+    with rb._pg_admin() as conn:
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip("CHECKPOINT needs a superuser or pg_checkpoint")
+    assert rb._checkpoints() == before + 1
+
+
 def test_a_tiny_run_answers_everything_and_the_books_add_up():
     if connection.vendor != "postgresql":
         pytest.skip("radius.servers needs PostgreSQL (FICHA_TEST_DATABASE_URL)")
@@ -119,6 +135,9 @@ def test_a_tiny_run_answers_everything_and_the_books_add_up():
     assert books["problem_count"] == 0 and books["sessions_checked"] == 16
     assert books["debit_postings"] > 0
     for server in ("ficha", "freeradius"):
+        for phase, runs in details["servers"][server]["runs"].items():
+            assert all(isinstance(r["checkpoints"], int) and r["checkpoints"] >= 0
+                       for r in runs), (server, phase)
         for phase, counts in details["losses"][server].items():
             assert counts["duplicates"] == counts["bad"] == counts["rejects"] == 0, (
                 server, phase, counts)

@@ -350,6 +350,17 @@ def _pg_admin():
     return _pg_connect("postgres")
 
 
+def _checkpoints() -> int:
+    """PostgreSQL checkpoints begun so far (the server's, timed and requested). A phase
+    during which one begins is marked in the log and the JSON: the run writes hundreds of
+    MB of WAL a minute, so max_wal_size starts one every minute or two, and the
+    full-page images written after it slow every commit for a while — for both servers,
+    in whichever phase it falls (a p99 of 5 s of requests is the worst 1 % of them)."""
+    with _pg_admin() as conn:
+        return int(conn.execute("SELECT checkpoints_timed + checkpoints_req "
+                                "FROM pg_stat_bgwriter").fetchone()[0])
+
+
 @contextlib.contextmanager
 def freeradius_database(users: list[str], sessions_users: list[str]):
     """A scratch database with FreeRADIUS' schema, the users (Cleartext-Password, a
@@ -434,10 +445,11 @@ class Server:
         return _cpu_seconds(self.pids()), _cpu_seconds(_backend_pids(self.database))
 
     def run(self, coro) -> radload.Result:
-        before = self.cpu()
+        before, began = self.cpu(), _checkpoints()
         result = asyncio.run(coro)
         after = self.cpu()
         result.cpu = (_cpu_used(before[0], after[0]), _cpu_used(before[1], after[1]))
+        result.checkpoints = _checkpoints() - began
         return result
 
     def record(self, phase: str, result: radload.Result):
@@ -446,6 +458,7 @@ class Server:
         if cpu and result.answered:
             row["server_cpu_ms_per_request"] = round(cpu[0] * 1000 / result.answered, 3)
             row["db_cpu_ms_per_request"] = round(cpu[1] * 1000 / result.answered, 3)
+        row["checkpoints"] = getattr(result, "checkpoints", 0)
         self.results.setdefault(phase, []).append(row)
         self.last_row = row
 
@@ -745,7 +758,8 @@ def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs,
     s.record("auth_peak", peak)
     accepts = peak.codes.get(radload.ACCESS_ACCEPT, 0) / peak.seconds
     ctx.log(f"  {s.name}: {accepts:,.0f} Access-Accepts/s at {concurrency} in flight "
-            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
+            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)}"
+            f"{_marks(s)})")
     rate = max(1.0, 0.8 * accepts)
     if s.name == "ficha":
         tickets.rate = max(tickets.rate, accepts)
@@ -755,7 +769,7 @@ def _auth_round(ctx: Context, s: Server, seconds: float, tickets: Tickets, macs,
     if s.name == "ficha":
         tickets.clear()
     ctx.log(f"  {s.name}: at {rate:,.0f}/s p99 {at80.percentile(0.99) * 1000:.1f} ms "
-            f"(lost {at80.lost})")
+            f"(lost {at80.lost}{_marks(s)})")
 
 
 def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds: float,
@@ -766,11 +780,12 @@ def _acct_round(ctx: Context, s: Server, session_users, macs, tag: str, seconds:
     _advance(s, steps, peak)
     s.record("acct_peak", peak)
     ctx.log(f"  {s.name}: {peak.rate:,.0f} Interim-Updates/s at {concurrency} in flight "
-            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)})")
+            f"(lost {peak.lost}, p99 {peak.percentile(0.99) * 1000:.1f} ms, {_cpu_text(s)}"
+            f"{_marks(s)})")
     rate = max(1.0, 0.8 * peak.rate)
     at80 = _acct_open(ctx, s, session_users, macs, tag, rate, seconds, "acct_80")
     ctx.log(f"  {s.name}: at {rate:,.0f}/s p99 {at80.percentile(0.99) * 1000:.1f} ms "
-            f"(lost {at80.lost})")
+            f"(lost {at80.lost}{_marks(s)})")
 
 
 def _auth_open(ctx: Context, s: Server, pool, rate: float, seconds: float, phase: str):
@@ -804,12 +819,12 @@ def _same_load(ctx: Context, ficha: Server, fr: Server, tickets: Tickets, macs,
                      seconds, "auth_same")
     tickets.clear()
     ctx.log(f"  ficha at FreeRADIUS' 80 % ({rate:,.0f} Access-Requests/s): p99 "
-            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
+            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost}{_marks(ficha)})")
     rate = 0.8 * _peak_interims(fr)
     _vacuum(ficha.database)
     res = _acct_open(ctx, ficha, session_users, macs, tag, rate, seconds, "acct_same")
     ctx.log(f"  ficha at FreeRADIUS' 80 % ({rate:,.0f} Interim-Updates/s): p99 "
-            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost})")
+            f"{res.percentile(0.99) * 1000:.1f} ms (lost {res.lost}{_marks(ficha)})")
 
 
 def _peak_accepts(s: Server) -> float:
@@ -833,6 +848,11 @@ def _cpu_text(s: Server) -> str:
     row = s.last_row
     return (f"CPU/request: server {row.get('server_cpu_ms_per_request', '?')} ms, "
             f"database {row.get('db_cpu_ms_per_request', '?')} ms")
+
+
+def _marks(s: Server) -> str:
+    """What the log says of the phase just recorded beyond its numbers."""
+    return "; a PostgreSQL checkpoint began during it" if s.last_row.get("checkpoints") else ""
 
 
 def _median(values):

@@ -350,15 +350,17 @@ def _pg_admin():
     return _pg_connect("postgres")
 
 
-def _checkpoints() -> int:
-    """PostgreSQL checkpoints begun so far (the server's, timed and requested). A phase
-    during which one begins is marked in the log and the JSON: the run writes hundreds of
-    MB of WAL a minute, so max_wal_size starts one every minute or two, and the
-    full-page images written after it slow every commit for a while — for both servers,
-    in whichever phase it falls (a p99 of 5 s of requests is the worst 1 % of them)."""
+def _checkpoints() -> tuple[int, int]:
+    """(checkpoints begun, pages the checkpointer wrote) so far on the PostgreSQL server.
+    A phase during which a checkpoint began or wrote is marked in the log and the JSON:
+    the run writes hundreds of MB of WAL a minute, so max_wal_size starts one every
+    minute or two, spread over a minute, and its writes and the full-page images that
+    follow it slow every commit meanwhile — for both servers, in whichever phase they
+    fall (a p99 over 5 s of requests is the worst 1 % of them)."""
     with _pg_admin() as conn:
-        return int(conn.execute("SELECT checkpoints_timed + checkpoints_req "
-                                "FROM pg_stat_bgwriter").fetchone()[0])
+        begun, pages = conn.execute("SELECT checkpoints_timed + checkpoints_req, "
+                                    "buffers_checkpoint FROM pg_stat_bgwriter").fetchone()
+        return int(begun), int(pages)
 
 
 @contextlib.contextmanager
@@ -447,9 +449,9 @@ class Server:
     def run(self, coro) -> radload.Result:
         before, began = self.cpu(), _checkpoints()
         result = asyncio.run(coro)
-        after = self.cpu()
+        after, ended = self.cpu(), _checkpoints()
         result.cpu = (_cpu_used(before[0], after[0]), _cpu_used(before[1], after[1]))
-        result.checkpoints = _checkpoints() - began
+        result.checkpoints = {"begun": ended[0] - began[0], "pages": ended[1] - began[1]}
         return result
 
     def record(self, phase: str, result: radload.Result):
@@ -458,7 +460,7 @@ class Server:
         if cpu and result.answered:
             row["server_cpu_ms_per_request"] = round(cpu[0] * 1000 / result.answered, 3)
             row["db_cpu_ms_per_request"] = round(cpu[1] * 1000 / result.answered, 3)
-        row["checkpoints"] = getattr(result, "checkpoints", 0)
+        row["checkpoints"] = getattr(result, "checkpoints", {"begun": 0, "pages": 0})
         self.results.setdefault(phase, []).append(row)
         self.last_row = row
 
@@ -852,7 +854,12 @@ def _cpu_text(s: Server) -> str:
 
 def _marks(s: Server) -> str:
     """What the log says of the phase just recorded beyond its numbers."""
-    return "; a PostgreSQL checkpoint began during it" if s.last_row.get("checkpoints") else ""
+    ckpt = s.last_row.get("checkpoints") or {}
+    if ckpt.get("begun"):
+        return "; a PostgreSQL checkpoint began during it"
+    if ckpt.get("pages"):
+        return f"; a PostgreSQL checkpoint wrote {ckpt['pages']:,} pages during it"
+    return ""
 
 
 def _median(values):

@@ -55,6 +55,19 @@ def generic_plan(sql: str, params: list, tables: str, *, analyze: bool = True) -
             cursor.execute("DEALLOCATE kept")
 
 
+def _open_sessions(nas, customer, n: int) -> list[HotspotSession]:
+    """``n`` open sessions of ``customer`` on ``nas``, keys ``s0/<username>`` onwards,
+    written in bulk (a young hotspot's table, before any ANALYZE)."""
+    from ficha.core import clock
+
+    now = clock.now()
+    name = customer.username
+    return HotspotSession.objects.bulk_create(
+        HotspotSession(nas=nas, session_key=f"s{k}/{name}", acct_session_id=f"s{k}",
+                       username=name, customer=customer, started_at=now, updated_at=now)
+        for k in range(n))
+
+
 @pytest.fixture
 def setup(make_customer):
     nas = make_nas()
@@ -313,10 +326,7 @@ def test_the_batch_statements_use_the_indexes_whatever_the_statistics(
     # a new hotspot's first minutes: a few hundred sessions and records (a few pages; a
     # table of one page is read whole by any plan, and autovacuum's next ANALYZE of a
     # growing table makes PostgreSQL plan the statement again)
-    sessions = HotspotSession.objects.bulk_create(
-        HotspotSession(nas=nas, session_key=f"s{n}/small", acct_session_id=f"s{n}",
-                       username="small", customer=customer, started_at=now, updated_at=now)
-        for n in range(400))
+    sessions = _open_sessions(nas, customer, 400)
     AccountingRecord.objects.bulk_create(
         AccountingRecord(session=s, kind="start", received_at=now) for s in sessions)
     item = [f"{{{nas.pk}}}", "{s0/small}"]
@@ -344,16 +354,11 @@ def test_a_plan_made_before_the_statistics_still_finds_each_session_by_its_key(
     if connection.vendor != "postgresql":
         pytest.skip("prepared plans are PostgreSQL's (FICHA_TEST_DATABASE_URL)")
 
-    from ficha.core import clock
     from ficha.hotspot.services import accounting
 
     nas = make_nas()
     customer = make_customer("early")
-    now = clock.now()
-    HotspotSession.objects.bulk_create(
-        HotspotSession(nas=nas, session_key=f"s{n}/early", acct_session_id=f"s{n}",
-                       username="early", customer=customer, started_at=now, updated_at=now)
-        for n in range(500))
+    _open_sessions(nas, customer, 500)
     item = [f"{{{nas.pk}}}", "{s0/early}"]
     plan = generic_plan(accounting._sql("sessions"), item * 2, "", analyze=False)
     assert "hotspot_session_unique_key" in plan, plan

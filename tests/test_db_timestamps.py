@@ -21,6 +21,7 @@ from ficha.hotspot.models import Nas
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
                                  reason="psycopg's loaders are PostgreSQL's")
 UTC = dt.UTC
+OID = prepared._TIMESTAMPTZ_OID
 
 
 def _django_loader():
@@ -29,17 +30,17 @@ def _django_loader():
     class Django(BaseTzLoader):
         timezone = connection.timezone
 
-    return Django(1184, connection.connection)
+    return Django(OID, connection.connection)
 
 
 def _ours():
     connection.ensure_connection()
     from psycopg.pq import Format
 
-    loader = connection.connection.adapters.get_loader(1184, Format.TEXT)
+    loader = connection.connection.adapters.get_loader(OID, Format.TEXT)
     if loader is not prepared._tz_loader(connection.timezone):
         pytest.skip("psycopg without its compiled implementation keeps Django's loader")
-    return loader(1184, connection.connection)
+    return loader(OID, connection.connection)
 
 
 @on_postgres
@@ -55,7 +56,7 @@ def test_every_cursor_reads_timestamps_as_django_does(db):
         value = cur.fetchone()[0]
         # Django registers its own loader on a cursor only when the connection's has
         # another time zone: ours has the connection's
-        assert cur.cursor.adapters.get_loader(1184, 0) is type(ours)
+        assert cur.cursor.adapters.get_loader(OID, 0) is type(ours)
     assert value == stamp and value.tzinfo is UTC
     with prepared.cursor() as cur:
         cur.execute("SELECT %s::timestamptz, NULL::timestamptz", [stamp])

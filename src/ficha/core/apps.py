@@ -16,7 +16,7 @@ class CoreConfig(AppConfig):
         from .db import prepared
 
         connection_created.connect(prepared.on_connection_created,
-                                   dispatch_uid="ficha.core.db.no_jit")
+                                   dispatch_uid="ficha.core.db.session_setup")
         post_migrate.connect(roles.sync_roles_signal, sender=self)
         # refused attempts counted during a request are written once it is answered
         request_finished.connect(throttle.flush_after_request,

@@ -116,8 +116,9 @@ def on_connection_created(sender, connection, **kwargs) -> None:
 def _tz_loader(timezone):
     """A timestamptz loader with Django's result (the value in ``timezone``; naive when
     it is None) that parses with psycopg's compiled loader: Django registers a subclass
-    of psycopg's pure-Python one, 3.9 µs per value against 0.4 µs (the compiled class
-    cannot be subclassed, so this one holds an instance of it). A RADIUS batch reads a
+    of psycopg's pure-Python one, 3.1 µs per value against 1.0 µs for this one (the
+    compiled class, 0.4 µs, cannot be subclassed, so this one holds an instance of it and
+    sets the time zone as Django's does). A RADIUS batch reads a
     few timestamps per session, a console page of sessions or postings hundreds. None
     without psycopg's compiled implementation (nothing to gain)."""
     from psycopg import adapt, adapters

@@ -10,6 +10,8 @@ import asyncio
 import gc
 import hashlib
 import struct
+import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -115,6 +117,21 @@ def test_a_checkpoint_during_a_phase_is_counted():
     assert rb._checkpoints()[0] == before[0] + 1
 
 
+def test_the_machine_busy_share_sees_a_busy_core():
+    """A phase's ``machine_busy``: the share of every core's time spent busy between two
+    readings of /proc/stat — one core kept busy on an otherwise quiet machine is at least
+    a share of 1/cores."""
+    if not Path("/proc/stat").exists():
+        pytest.skip("Linux /proc only")
+    before = rb._machine_jiffies()
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+    busy = rb._busy(before, rb._machine_jiffies())
+    assert busy is not None and 0.8 / rb._cores() <= busy <= 1
+    assert rb._busy(before, before) is None
+
+
 def test_a_tiny_run_answers_everything_and_the_books_add_up():
     if connection.vendor != "postgresql":
         pytest.skip("radius.servers needs PostgreSQL (FICHA_TEST_DATABASE_URL)")
@@ -137,6 +154,9 @@ def test_a_tiny_run_answers_everything_and_the_books_add_up():
     for server in ("ficha", "freeradius"):
         for phase, runs in details["servers"][server]["runs"].items():
             assert all(r["checkpoints"]["begun"] >= 0 and r["checkpoints"]["pages"] >= 0
+                       for r in runs), (server, phase)
+            # the whole machine's busy share and the generator's own CPU, per phase
+            assert all(0 < r["machine_busy"] <= 1 and r["generator_cpu_ms_per_request"] > 0
                        for r in runs), (server, phase)
         for phase, counts in details["losses"][server].items():
             assert counts["duplicates"] == counts["bad"] == counts["rejects"] == 0, (

@@ -107,6 +107,24 @@ def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of every core since boot (Linux /proc/stat; (0, 0)
+    elsewhere): busy is all but idle and I/O wait."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    total = sum(fields[:8])  # guest time is counted in user time already
+    return total - fields[3] - fields[4], total
+
+
+def _busy(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The machine's busy share between two readings (0..1), None without them."""
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total > 0 else None
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -448,10 +466,15 @@ class Server:
 
     def run(self, coro) -> radload.Result:
         before, began = self.cpu(), _checkpoints()
+        machine, generator = _machine_jiffies(), time.process_time()
         result = asyncio.run(coro)
+        generator, machine = time.process_time() - generator, _busy(machine, _machine_jiffies())
         after, ended = self.cpu(), _checkpoints()
         result.cpu = (_cpu_used(before[0], after[0]), _cpu_used(before[1], after[1]))
         result.checkpoints = {"begun": ended[0] - began[0], "pages": ended[1] - began[1]}
+        # the whole machine (both servers, PostgreSQL, this generator) and the generator's
+        # own share: on a small machine they run on the same cores as the server measured
+        result.machine_busy, result.generator_cpu = machine, generator
         return result
 
     def record(self, phase: str, result: radload.Result):
@@ -460,6 +483,9 @@ class Server:
         if cpu and result.answered:
             row["server_cpu_ms_per_request"] = round(cpu[0] * 1000 / result.answered, 3)
             row["db_cpu_ms_per_request"] = round(cpu[1] * 1000 / result.answered, 3)
+            row["generator_cpu_ms_per_request"] = round(
+                getattr(result, "generator_cpu", 0.0) * 1000 / result.answered, 3)
+        row["machine_busy"] = getattr(result, "machine_busy", None)
         row["checkpoints"] = getattr(result, "checkpoints", {"begun": 0, "pages": 0})
         self.results.setdefault(phase, []).append(row)
         self.last_row = row
@@ -849,11 +875,18 @@ def _timeout(ctx: Context) -> float:
 def _cpu_text(s: Server) -> str:
     row = s.last_row
     return (f"CPU/request: server {row.get('server_cpu_ms_per_request', '?')} ms, "
-            f"database {row.get('db_cpu_ms_per_request', '?')} ms")
+            f"database {row.get('db_cpu_ms_per_request', '?')} ms, "
+            f"generator {row.get('generator_cpu_ms_per_request', '?')} ms")
 
 
 def _marks(s: Server) -> str:
     """What the log says of the phase just recorded beyond its numbers."""
+    busy = s.last_row.get("machine_busy")
+    text = f"; machine {busy:.0%} busy" if busy is not None else ""
+    return text + _checkpoint_marks(s)
+
+
+def _checkpoint_marks(s: Server) -> str:
     ckpt = s.last_row.get("checkpoints") or {}
     if ckpt.get("begun"):
         return "; a PostgreSQL checkpoint began during it"

@@ -450,3 +450,45 @@ def test_debits_never_exceed_usage_cost_or_credit(db, make_customer, seq, credit
     assert total <= credit
     assert accounts.balance(customer) == credit - total
     assert ledger_sum() == before == 0
+
+
+def test_a_start_with_an_ended_sessions_key_opens_a_new_session(online):
+    """A NAS that rebooted uses its session ids again: a Start with the key of a session
+    that ended a while ago is a new session, charged from zero, and the old one keeps its
+    history; a Start retransmitted right after the Stop is still a duplicate."""
+    nas, alice, cls = online
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+        assert hs.account(nas, acct("stop", t=600, klass=cls)).debit == 600
+    with clock.frozen(T0 + dt.timedelta(seconds=30)):  # a late copy of the first Start
+        assert hs.account(nas, acct("start", klass=cls)).duplicate
+    assert HotspotSession.objects.count() == 1
+    with clock.frozen(T0 + dt.timedelta(hours=2)):
+        r = hs.account(nas, acct("start", klass=cls))
+        assert not r.duplicate and r.session.status == "open"
+        assert hs.account(nas, acct("interim", t=300, klass=cls)).debit == 300
+    old, new = HotspotSession.objects.order_by("pk")
+    assert (old.status, old.session_time, old.debited) == ("closed", 600, 600)
+    assert old.session_key == f"s1/alice#{old.pk}" and old.records.count() == 2
+    assert (new.status, new.session_time, new.debited, new.session_key) == (
+        "open", 300, 300, "s1/alice")
+    assert accounts.balance(alice) == 10_000 - 900 and ledger_sum() == 0
+
+
+def test_a_start_after_a_stale_session_in_one_batch_with_its_interim(online):
+    """The stale sweep closed a silent session; the NAS starts the same key again, its
+    Start and first Interim arriving in one batch: both belong to the new session."""
+    nas, alice, cls = online
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+        hs.account(nas, acct("interim", t=120, klass=cls))
+    with clock.frozen(T0 + dt.timedelta(minutes=30)):
+        assert hs.close_stale_sessions() == 1
+    with clock.frozen(T0 + dt.timedelta(hours=1)):
+        results = hs.account_many([(nas, acct("start", klass=cls)),
+                                   (nas, acct("interim", t=60, klass=cls))])
+    assert [r.debit for r in results] == [0, 60]
+    assert results[0].session.pk == results[1].session.pk
+    statuses = list(HotspotSession.objects.order_by("pk").values_list("status", "debited"))
+    assert statuses == [("stale", 120), ("open", 60)]
+    assert accounts.balance(alice) == 10_000 - 180

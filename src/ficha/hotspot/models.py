@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 
 from django.core.exceptions import ValidationError
@@ -224,6 +225,25 @@ class HotspotSession(models.Model):
     @property
     def octets(self) -> int:
         return self.input_octets + self.output_octets
+
+    # A NAS may use an Acct-Session-Id again after a reboot (MikroTik's counter starts
+    # over), and a customer named after a code logs in with the same User-Name: a Start
+    # with the key of a session that ended longer ago than a retransmitted Start can
+    # arrive is a new session (RADIUS clients retry for seconds, not a minute).
+    REUSE_AFTER = dt.timedelta(seconds=60)
+
+    def ended_before(self, now: dt.datetime) -> bool:
+        """Whether a Start with this session's key, arriving at ``now``, opens a new
+        session: this one was closed (Stop, NAS restart, stale) at least
+        :attr:`REUSE_AFTER` earlier."""
+        return (self.status != self.Status.OPEN and self.stopped_at is not None
+                and self.stopped_at <= now - self.REUSE_AFTER)
+
+    def retired_key(self) -> str:
+        """The key this session keeps once a new session took its own (unique per NAS:
+        it ends with the session's id)."""
+        suffix = f"#{self.pk}"
+        return self.session_key[:200 - len(suffix)] + suffix
 
     @property
     def unpaid(self) -> int:

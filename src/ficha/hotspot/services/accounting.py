@@ -206,11 +206,17 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
     first = {}
     for it in items:
         first.setdefault((it.nas.pk, it.key), it)
-    missing = sorted(set(pairs) - sessions.keys())
+    # a Start with the key of a session that ended a while ago: a new session (the NAS
+    # uses its session ids again); the old one keeps its history under another key
+    again = {pair for pair, it in first.items() if it.req.status == START
+             and pair in sessions and sessions[pair].ended_before(now)}
+    missing = sorted((set(pairs) - sessions.keys()) | again)
     if missing and not create and pg:
         return _NewSessions([first[pair] for pair in missing])
     for pair in missing:  # new sessions, in one order (SQLite: its one writer)
         it = first[pair]
+        if pair in again:
+            _retire(sessions.pop(pair))
         session, new = _create_session(it.nas, it.key, it.req, now)
         sessions[pair] = session
         if new:
@@ -382,14 +388,27 @@ def _tariff(per_hour: int, per_mb: int, minimum: int, increment: int) -> pricing
 
 def _create_sessions(items: list[_Item]) -> None:
     """Create these sessions, each in a transaction of its own (one a parallel batch
-    created meanwhile is left as it is)."""
+    created meanwhile is left as it is); a Start whose key belongs to a session that
+    ended a while ago retires that session's key first."""
     now = clock.now()
     for it in items:
         try:
             with transaction.atomic():
+                if it.req.status == START:
+                    old = (HotspotSession.objects.select_for_update()
+                           .filter(nas=it.nas, session_key=it.key).first())
+                    if old is not None:
+                        if not old.ended_before(now):
+                            continue  # open (a parallel batch made it) or just ended
+                        _retire(old)
                 _new_session(it.nas, it.key, it.req, now, *_owner(it.req))
         except IntegrityError:
             pass
+
+
+def _retire(session: HotspotSession) -> None:
+    """Give an ended session's key up for a new session of the same key."""
+    HotspotSession.objects.filter(pk=session.pk).update(session_key=session.retired_key())
 
 
 def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> HotspotSession:

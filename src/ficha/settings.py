@@ -31,9 +31,14 @@ def env_bool(name: str, default: bool) -> bool:
 DATA_DIR = Path(env("DATA_DIR", "ficha-data")).expanduser().resolve()
 # The data directory 0700 and every file in it 0600, now and for everything created later
 # (process umask 077): see ficha/core/files.py and docs/security.md, "Files on disk".
+from ficha.core import files as _files  # noqa: E402
 from ficha.core.files import DIR_MODE, FILE_MODE, secure_data_dir  # noqa: E402
 
-secure_data_dir(DATA_DIR)
+# Printing help (`ficha COMMAND --help`) loads these settings too but must leave no trace:
+# then nothing here creates a directory or a file (ficha.cli sets files.HELP_ONLY).
+_CREATE = not _files.HELP_ONLY
+if _CREATE:
+    secure_data_dir(DATA_DIR)
 FILE_UPLOAD_PERMISSIONS = FILE_MODE
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = DIR_MODE
 
@@ -42,6 +47,8 @@ def _secret_key() -> str:
     given = env("SECRET_KEY")
     if given:
         return given
+    if not _CREATE:
+        return secrets.token_urlsafe(50)  # help only: signs nothing, written nowhere
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / "secret_key"
     if not path.exists():
@@ -149,7 +156,8 @@ def _database() -> dict:
         if db["ENGINE"] == "django.db.backends.postgresql":
             db.setdefault("OPTIONS", {})
         return db
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if _CREATE:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
         # Django's SQLite backend with writers queued first come, first served, across
         # threads and processes (never "database is locked" under load): core/db/sqlite.
@@ -214,7 +222,8 @@ CURRENCY = env("CURRENCY", "XOF").upper()
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+if _CREATE:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "uploads"
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = True

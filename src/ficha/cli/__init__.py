@@ -27,6 +27,17 @@ Run `ficha COMMAND --help` for a command's options.
 """
 
 
+def only_help(argv: list[str]) -> bool:
+    """Whether Django will only print help or its version for ``argv`` (the words after
+    ``ficha``, ``manage`` taken off) and run nothing: ``help ...``, or ``-h``, ``--help``
+    (or an abbreviation of it) or ``--version`` before any ``--``."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    if not words or words[0] == "help":
+        return True
+    return any(w == "-h" or w == "--version" or (len(w) > 2 and "--help".startswith(w))
+               for w in words)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ficha.settings")
@@ -35,6 +46,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if argv[0] == "manage":
         argv = argv[1:] or ["help"]
+    if only_help(argv):
+        # Help needs the settings loaded but must not create the data directory, its
+        # secret key or its static folder: only a command that runs does.
+        from ficha.core import files
+
+        files.HELP_ONLY = True
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["ficha", *argv])

@@ -15,6 +15,10 @@ from pathlib import Path
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 UMASK = 0o077
+# True in a process that only prints help (`ficha COMMAND --help`; ficha.cli sets it
+# before the settings load): the settings then create nothing on disk, no data directory,
+# secret key or static folder.
+HELP_ONLY = False
 
 
 def secure_data_dir(path: Path) -> list[Path]:

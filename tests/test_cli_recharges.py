@@ -50,6 +50,21 @@ def test_generate_sell_export_print(owner, tmp_path):
     assert batch.recharges.first().code.encode() in data
 
 
+def test_selling_without_a_shift_points_to_open_shift(owner, cashier):
+    run("generate", "--count", "3", "--amount", "100", "--batch", "NoShift")
+    codes = list(Recharge.objects.order_by("pk").values_list("code", flat=True))
+    hint = (f"Open a shift before moving cash. Add --open-shift to open a shift (no float) "
+            f"for {owner.username}.")
+    with pytest.raises(CommandError) as refused:
+        run("sell", "--batch", "NoShift")
+    assert str(refused.value) == hint
+    with pytest.raises(CommandError) as refused:
+        run("sell", "--from", codes[0], "--to", codes[1], "--user", cashier.username)
+    assert str(refused.value) == hint.replace(owner.username, cashier.username)
+    assert not Recharge.objects.filter(status="sold").exists()
+    assert "Sold 3 codes" in run("sell", "--batch", "NoShift", "--open-shift")
+
+
 def test_sell_a_range_and_export_to_file(owner, tmp_path):
     run("generate", "--count", "10", "--amount", "200", "--batch", "R")
     # a range is the printed sequence of a batch (generation order), not numeric order

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 from rich.console import Console
 
 from ficha.accounts import services as accounts
@@ -131,12 +132,22 @@ class Command(BaseCommand):
         kw = {"payment_method": payment_method}
         if price:
             kw["price"] = self._money(price)
-        if batch:
-            sold = recharges.sell_batch(actor, recharges.get_batch(batch), **kw)
-        else:
-            if not (first and last):
-                raise CommandError("A range needs both --from and --to.")
-            sold = recharges.sell_range(actor, first, last, **kw)
+        if not batch and not (first and last):
+            raise CommandError("A range needs both --from and --to.")
+        try:
+            if batch:
+                sold = recharges.sell_batch(actor, recharges.get_batch(batch), **kw)
+            else:
+                sold = recharges.sell_range(actor, first, last, **kw)
+        except recharges.RechargeError as exc:
+            if exc.reason != "shift":
+                raise
+            # the service's words, and how to get past them from here (gettext: `_` is
+            # the keyword arguments here)
+            raise CommandError(
+                f"{exc} "
+                + gettext("Add --open-shift to open a shift (no float) for %(username)s.")
+                % {"username": actor.user.username}) from None
         self.stdout.write(f"Sold {sold.count} codes for {Money(sold.paid, currency()).format()} "
                           f"({sold.method}).")
 

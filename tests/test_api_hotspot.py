@@ -51,6 +51,23 @@ def test_bad_gateways_are_refused_with_a_message(api, body):
     assert not Nas.objects.exists()
 
 
+def test_a_gateway_speaks_one_of_the_console_languages_or_the_venues(api):
+    nas = make_nas()
+    r = post(api, f"{V1}/hotspot/nas/{nas.pk}", {"language": "klingon-long-value!"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("language: Input should be '', 'en', 'fr', 'es', 'it', "
+                                  "'pt' or 'de'")
+    r = post(api, f"{V1}/hotspot/nas", {"name": "x", "address": "10.0.0.9",
+                                         "secret": "a-long-secret", "language": "xx"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "language"
+    nas.refresh_from_db()
+    assert nas.language == "" and Nas.objects.count() == 1
+    r = post(api, f"{V1}/hotspot/nas/{nas.pk}", {"language": "fr"})
+    assert r.status_code == 200 and r.json()["language"] == "fr"
+    r = post(api, f"{V1}/hotspot/nas/{nas.pk}", {"language": ""})  # back to the venue's
+    assert r.status_code == 200 and r.json()["language"] == ""
+
+
 def test_plans_take_money_in_either_form(api):
     r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi", "price_per_hour": "300",
                                            "minimum_charge_minor": 50,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,6 @@ from .schemas import (
     MoneyOut,
     PageMeta,
     PageQuery,
-    Text20,
     Text40,
     Text60,
     Text150,
@@ -42,6 +42,9 @@ from .schemas import (
 router = Router(tags=["hotspot"])
 
 Vendor = Literal["mikrotik", "coovachilli", "opennds", "pfsense", "generic"]
+# A gateway's reply language: one of the console's (settings.LANGUAGES, what its form
+# offers), or "" for the venue's.
+Language = Literal[tuple(["", *(code for code, _name in settings.LANGUAGES)])]
 Port = Field(None, ge=1, le=65535)
 
 
@@ -75,7 +78,8 @@ class NasPatch(In):
     coa_port: StrictInt | None = Port
     coa_address: Text60 | None = Field(None, description="One IP address; \"\": none")
     require_message_authenticator: StrictBool | None = None
-    language: Text20 | None = None
+    language: Language | None = Field(
+        None, description="Customers' language for reject messages; \"\": the venue's")
     active: StrictBool | None = None
     portal_hosts: Text255 | None = Field(
         None, description="Captive portal: addresses or names of the gateway's login "

@@ -68,6 +68,15 @@ def test_a_gateway_speaks_one_of_the_console_languages_or_the_venues(api):
     assert r.status_code == 200 and r.json()["language"] == ""
 
 
+def test_unknown_gateways_and_plans_are_404_naming_the_id(api):
+    r = post(api, f"{V1}/hotspot/nas/999999", {"name": "x"})
+    assert r.status_code == 404
+    assert r.json() == {"detail": "No gateway with id 999999.", "code": "not_found"}
+    r = post(api, f"{V1}/hotspot/plans/999999", {"name": "x"})
+    assert r.status_code == 404
+    assert r.json() == {"detail": "No plan with id 999999.", "code": "not_found"}
+
+
 def test_plans_take_money_in_either_form(api):
     r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi", "price_per_hour": "300",
                                            "minimum_charge_minor": 50,

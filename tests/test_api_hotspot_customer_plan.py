@@ -45,7 +45,10 @@ def test_bad_requests_are_4xx_with_a_message(client, manager, cashier, make_cust
     for body in ({"plan_id": 999999}, {"plan_id": "x"}, {}, {"plan_id": 1, "extra": 1}):
         r = post(client, url, body)
         assert r.status_code in (400, 422) and r.json()["detail"], body
-    assert client.get(f"{V1}/hotspot/customers/999999/plan").status_code == 404
+    for r in (client.get(f"{V1}/hotspot/customers/999999/plan"),
+              post(client, f"{V1}/hotspot/customers/999999/plan", {"plan_id": None})):
+        assert r.status_code == 404
+        assert r.json() == {"detail": "No customer with id 999999.", "code": "not_found"}
     client.force_login(cashier)
     assert client.get(url).status_code == 403
     assert post(client, url, {"plan_id": None}).status_code == 403

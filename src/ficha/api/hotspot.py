@@ -6,13 +6,12 @@ import datetime as dt
 from typing import Literal
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt
 
-from ficha.accounts.models import Customer
 from ficha.core.money import MoneyError
 from ficha.core.services import currency as venue_currency
 from ficha.hotspot import gateways
@@ -21,6 +20,7 @@ from ficha.hotspot.models import HotspotAccount, HotspotSession, Nas, Plan, Unkn
 from ficha.hotspot.services import coa_jobs
 
 from .auth import actor, require
+from .customers import get_customer
 from .schemas import (
     ERRORS,
     Id,
@@ -107,6 +107,20 @@ def nas_out(nas: Nas) -> dict:
     }
 
 
+def _get_nas(nas_id: int) -> Nas:
+    nas = Nas.objects.filter(pk=nas_id).first()
+    if nas is None:
+        raise Http404(_("No gateway with id %(id)s.") % {"id": nas_id})
+    return nas
+
+
+def _get_plan(plan_id: int) -> Plan:
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise Http404(_("No plan with id %(id)s.") % {"id": plan_id})
+    return plan
+
+
 def _given(payload: In) -> dict:
     return {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
 
@@ -127,7 +141,7 @@ def create_nas(request, payload: NasIn):
 @router.post("/hotspot/nas/{nas_id}", response={200: NasOut, **ERRORS},
              auth=require("manage_hotspot"), summary="Change a gateway")
 def update_nas(request, nas_id: Path[Id], payload: NasPatch):
-    nas = get_object_or_404(Nas, pk=nas_id)
+    nas = _get_nas(nas_id)
     return nas_out(hotspot.update_nas(actor(request), nas, **_given(payload)))
 
 
@@ -217,7 +231,7 @@ def create_plan(request, payload: PlanIn):
 @router.post("/hotspot/plans/{plan_id}", response={200: PlanOut, **ERRORS},
              auth=require("manage_hotspot"), summary="Change a hotspot plan")
 def update_plan(request, plan_id: Path[Id], payload: PlanPatch):
-    plan = get_object_or_404(Plan, pk=plan_id)
+    plan = _get_plan(plan_id)
     return plan_out(hotspot.update_plan(actor(request), plan, **payload.fields()))
 
 
@@ -468,7 +482,7 @@ def customer_plan_out(customer) -> dict:
 @router.get("/hotspot/customers/{customer_id}/plan", response={200: CustomerPlanOut, **ERRORS},
             auth=require("manage_hotspot"), summary="A customer's hotspot plan")
 def get_customer_plan(request, customer_id: Path[Id]):
-    return customer_plan_out(get_object_or_404(Customer, pk=customer_id))
+    return customer_plan_out(get_customer(customer_id))
 
 
 @router.post("/hotspot/customers/{customer_id}/plan",
@@ -477,7 +491,7 @@ def get_customer_plan(request, customer_id: Path[Id]):
 def set_customer_plan(request, customer_id: Path[Id], payload: CustomerPlanIn):
     """The account's own plan, whatever its price group (audited); ``plan_id`` null goes
     back to the price group's. Sessions already open keep the plan they started with."""
-    customer = get_object_or_404(Customer, pk=customer_id)
+    customer = get_customer(customer_id)
     plan = None
     if payload.plan_id is not None:
         plan = Plan.objects.filter(pk=payload.plan_id).first()

@@ -77,6 +77,17 @@ def test_unknown_gateways_and_plans_are_404_naming_the_id(api):
     assert r.json() == {"detail": "No plan with id 999999.", "code": "not_found"}
 
 
+def test_a_negative_plan_price_is_refused_with_a_capitalised_message(api):
+    r = post(api, f"{V1}/hotspot/plans", {"name": "Neg", "price_per_hour_minor": -300})
+    assert r.status_code == 400
+    assert r.json()["detail"] == "Price per hour must be a whole number, zero or more."
+    plan = make_plan()
+    r = post(api, f"{V1}/hotspot/plans/{plan.pk}", {"minimum_charge_minor": -1})
+    assert r.status_code == 400
+    assert r.json()["detail"] == "Minimum charge must be a whole number, zero or more."
+    assert not Plan.objects.filter(name="Neg").exists()
+
+
 def test_plans_take_money_in_either_form(api):
     r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi", "price_per_hour": "300",
                                            "minimum_charge_minor": 50,

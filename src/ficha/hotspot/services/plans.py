@@ -9,6 +9,7 @@ import time
 from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from ficha.accounts.models import Customer
@@ -46,7 +47,7 @@ def _clean_plan(fields: dict) -> dict:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise HotspotError(_("%(field)s must be a whole number, zero or more.")
-                                   % {"field": Plan._meta.get_field(key).verbose_name})
+                                   % {"field": capfirst(Plan._meta.get_field(key).verbose_name)})
     if out.get("interim_interval") is not None and out["interim_interval"] < MIN_INTERIM:
         raise HotspotError(_("The interim interval must be at least %(n)d seconds.")
                            % {"n": MIN_INTERIM})

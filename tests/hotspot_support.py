@@ -9,6 +9,7 @@ from django.db.models import Sum
 from ficha.accounts import services as accounts
 from ficha.core import audit
 from ficha.hotspot import services as hs
+from ficha.hotspot.models import Nas
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Entry
 
@@ -17,9 +18,13 @@ OWNER = audit.Actor(source="test", label="test")
 
 
 def make_nas(**fields):
+    """A NAS at 127.0.0.1, or, when an active NAS has that address already (two NAS may
+    not share one), at an address of its own (127.0.x.y)."""
     n = next(_n)
     fields.setdefault("name", f"nas{n}")
-    fields.setdefault("address", "127.0.0.1")
+    if "address" not in fields:
+        taken = Nas.objects.filter(active=True, address="127.0.0.1").exists()
+        fields["address"] = f"127.0.{n // 250 % 250}.{n % 250 + 2}" if taken else "127.0.0.1"
     fields.setdefault("secret", "testing123")
     fields.setdefault("vendor", "mikrotik")
     return hs.create_nas(OWNER, **fields)

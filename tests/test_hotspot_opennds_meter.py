@@ -22,7 +22,7 @@ from ficha.accounts import services as accounts
 from ficha.core import clock, codes
 from ficha.hotspot import gateways as g
 from ficha.hotspot import services as hs
-from ficha.hotspot.models import HotspotSession
+from ficha.hotspot.models import HotspotSession, Nas
 from ficha.recharges import services as rs
 from ficha.tariffs import pricing
 
@@ -317,6 +317,7 @@ events = st.lists(st.tuples(st.integers(0, 4000),  # seconds since the previous 
 def test_metered_opennds_never_takes_more_than_the_time_costs_or_the_credit(
         db, make_customer, seq, credit, price, increment, per_mb):
     HotspotSession.objects.all().delete()
+    Nas.objects.update(active=False)  # the previous example's gateway: one per address
     nas = make_nas(vendor="opennds", address="192.168.9.1", fas_key=KEY)
     plan = make_plan(price_per_hour=price, increment_seconds=increment, price_per_mb=per_mb,
                      minimum_charge=price // 10, interim_interval=60)

@@ -396,6 +396,69 @@ def test_nas_lookup_prefers_the_most_specific_entry(db):
     assert one.address == "10.0.0.7"
 
 
+@pytest.mark.parametrize("first, second", [
+    ("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "127.0.0.1/32"), ("127.0.0.1/32", " 127.0.0.1"),
+    ("10.0.0.0/24", "10.0.0.5/24"), ("2001:db8::1", "2001:DB8:0::1/128"),
+])
+def test_a_second_nas_at_the_same_address_is_refused(db, first, second):
+    """Two active NAS at one address: only one would get the packets, the other's would
+    fail as a wrong secret. Refused, naming the NAS that has the address."""
+    hall = make_nas(name="hall", address=first)
+    with pytest.raises(hs.HotspotError) as refused:
+        make_nas(name="n3", address=second)
+    assert "“hall”" in str(refused.value) and hall.address in str(refused.value)
+    assert refused.value.errors == {"address": str(refused.value)}
+    assert list(Nas.objects.values_list("name", flat=True)) == ["hall"]
+
+
+def test_a_nas_cannot_be_changed_to_an_other_nas_address(db):
+    hall = make_nas(name="hall", address="127.0.0.1")
+    n3 = make_nas(name="n3", address="127.0.0.2", secret="sssssssssss")
+    for address in ("127.0.0.1", "127.0.0.1/32"):
+        with pytest.raises(hs.HotspotError, match="hall"):
+            hs.update_nas(audit.SYSTEM, n3, address=address)
+    n3.refresh_from_db()
+    assert n3.address == "127.0.0.2"
+    # its own address, in any spelling, and any other change: fine
+    hs.update_nas(audit.SYSTEM, hall, address="127.0.0.1/32", secret="a-long-shared-secret")
+    hs.update_nas(audit.SYSTEM, n3, name="n3", address="127.0.0.2", coa_port=1700)
+    assert hs.find_nas(hs.nas_table(), "127.0.0.1") == hall
+
+
+def test_an_inactive_nas_may_share_an_address_but_not_be_made_active(db):
+    """A replaced gateway, switched off, keeps its address; switching it back on while the
+    new one is active would bring the clash back."""
+    old = make_nas(name="old", address="10.1.1.1")
+    hs.update_nas(audit.SYSTEM, old, active=False)
+    new = make_nas(name="new", address="10.1.1.1/32")
+    assert hs.find_nas(hs.nas_table(), "10.1.1.1") == new
+    with pytest.raises(hs.HotspotError, match="new"):
+        hs.update_nas(audit.SYSTEM, old, active=True)
+    old.refresh_from_db()
+    assert old.active is False
+    make_nas(name="spare", address="10.1.1.1", active=False)
+
+
+def test_overlapping_networks_of_different_sizes_are_allowed_the_most_specific_wins(db):
+    net = make_nas(name="z-lan", address="10.0.0.0/24")
+    wide = make_nas(name="a-wide", address="10.0.0.0/16")
+    one = make_nas(name="b-ap", address="10.0.0.7")
+    table = hs.nas_table()
+    assert [e.nas for e in table] == [one, net, wide]
+    assert hs.find_nas(table, "10.0.0.7") == one
+    assert hs.find_nas(table, "10.0.0.8") == net
+    assert hs.find_nas(table, "10.0.9.9") == wide
+
+
+def test_nas_table_breaks_ties_by_id_not_by_name(db):
+    """Older data may hold two active NAS at one address: the older one answers, whatever
+    the names (the database's order by name once decided)."""
+    first = make_nas(name="zz", address="192.0.2.1")
+    second = make_nas(name="aa", address="192.0.2.2")
+    Nas.objects.filter(pk=second.pk).update(address="192.0.2.1/32")
+    assert hs.find_nas(hs.nas_table(), "192.0.2.1") == first
+
+
 @pytest.mark.parametrize("fields", [
     {"address": "10.0.0.300"}, {"secret": "short"}, {"vendor": "cisco"}, {"name": " "},
     {"coa_port": 70000},

@@ -13,4 +13,12 @@ _class_signer = signing.Signer(salt="ficha.hotspot.class")
 
 
 class HotspotError(ValueError):
-    """A hotspot setting that cannot be saved; the message is for people."""
+    """A hotspot setting that cannot be saved; the message is for people.
+
+    ``errors`` ({field: message}) says which field is wrong, so a form shows the message
+    on that field; the message is then all of them.
+    """
+
+    def __init__(self, message: str = "", *, errors: dict[str, str] | None = None):
+        self.errors = dict(errors or {})
+        super().__init__(message or " ".join(str(m) for m in self.errors.values()))

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -41,14 +42,17 @@ class NasEntry:
 
 
 def nas_table() -> list[NasEntry]:
-    """Active NAS, the most specific network first (an address beats a /24 holding it)."""
+    """Active NAS, the most specific network first (an address beats a /24 holding it).
+
+    Two active NAS never have the same network (``_refuse_same_address``); should older
+    data hold such a pair, the older NAS (lower id) wins, every time."""
     rows = []
     for nas in Nas.objects.filter(active=True):
         try:
             rows.append(NasEntry(parse_network(nas.address), nas))
         except Exception:
             continue
-    rows.sort(key=lambda e: -e.network.prefixlen)
+    rows.sort(key=lambda e: (-e.network.prefixlen, e.nas.pk))
     return rows
 
 
@@ -109,28 +113,64 @@ def _clean_nas(fields: dict) -> dict:
     return out
 
 
+def _refuse_same_address(address: str, active: bool, nas: Nas | None = None) -> None:
+    """Refuse an active NAS whose network is another active NAS's: RADIUS packets from
+    there would go to one of them only, and the other's would fail as a wrong secret.
+
+    Networks are compared, not texts: "127.0.0.1" is "127.0.0.1/32", "10.0.0.5/24" is
+    "10.0.0.0/24". Overlapping networks of different sizes are allowed (a /24 and an
+    address in it): the most specific one answers (``nas_table``). An inactive NAS
+    answers nothing, so it may share an address (a gateway replaced by a new one);
+    making it active again is refused while the other is active."""
+    if not active:
+        return
+    try:
+        network = parse_network(address)
+    except ValidationError:
+        return  # no network (e.g. a shell call without an address): nothing to clash with
+    others = Nas.objects.filter(active=True).order_by("pk")
+    if nas is not None and nas.pk is not None:
+        others = others.exclude(pk=nas.pk)
+    for other in others:
+        try:
+            same = parse_network(other.address) == network
+        except ValidationError:
+            continue
+        if same:
+            raise HotspotError(errors={"address": _(
+                "The NAS “%(name)s” already has the address %(address)s: each active NAS "
+                "needs its own address or network.") % {"name": other.name,
+                                                        "address": other.address}})
+
+
 def create_nas(actor: audit.Actor, **fields) -> Nas:
     fields = _clean_nas(fields)
-    if Nas.objects.filter(name=fields.get("name", "")).exists():
-        raise HotspotError(_("A NAS with this name exists already."))
-    nas = Nas.objects.create(**fields)
-    audit.record(actor, "hotspot.nas.create", nas,
-                 after={k: v for k, v in fields.items() if k not in _SECRETS},
-                 summary=_("NAS %(name)s added") % {"name": nas.name})
+    with transaction.atomic():
+        if Nas.objects.filter(name=fields.get("name", "")).exists():
+            raise HotspotError(_("A NAS with this name exists already."))
+        _refuse_same_address(fields.get("address", ""), fields.get("active", True))
+        nas = Nas.objects.create(**fields)
+        audit.record(actor, "hotspot.nas.create", nas,
+                     after={k: v for k, v in fields.items() if k not in _SECRETS},
+                     summary=_("NAS %(name)s added") % {"name": nas.name})
     return nas
 
 
 def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
     fields = _clean_nas(fields)
-    if "name" in fields and Nas.objects.filter(name=fields["name"]).exclude(
-            pk=nas.pk).exists():
-        raise HotspotError(_("A NAS with this name exists already."))
-    for key, value in fields.items():
-        setattr(nas, key, value)
-    nas.save(update_fields=list(fields))
-    audit.record(actor, "hotspot.nas.update", nas,
-                 after={k: v for k, v in fields.items() if k not in _SECRETS},
-                 summary=_("NAS %(name)s changed") % {"name": nas.name})
+    with transaction.atomic():
+        if "name" in fields and Nas.objects.filter(name=fields["name"]).exclude(
+                pk=nas.pk).exists():
+            raise HotspotError(_("A NAS with this name exists already."))
+        if "address" in fields or "active" in fields:
+            _refuse_same_address(fields.get("address", nas.address),
+                                 fields.get("active", nas.active), nas)
+        for key, value in fields.items():
+            setattr(nas, key, value)
+        nas.save(update_fields=list(fields))
+        audit.record(actor, "hotspot.nas.update", nas,
+                     after={k: v for k, v in fields.items() if k not in _SECRETS},
+                     summary=_("NAS %(name)s changed") % {"name": nas.name})
     return nas
 
 

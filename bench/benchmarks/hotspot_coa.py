@@ -26,7 +26,7 @@ from ficha.accounts import services as accounts
 from ficha.core import audit
 from ficha.hotspot import coa_sender
 from ficha.hotspot import services as hs
-from ficha.hotspot.models import CoaJob, HotspotSession
+from ficha.hotspot.models import CoaJob, HotspotSession, Nas
 from ficha.hotspot.radius import dictionary
 from ficha.hotspot.services import coa_jobs
 from ficha.ledger import services as ledger
@@ -39,6 +39,8 @@ SECRET = "bench-secret-1"
 
 
 def _setup(tag: str, port: int = 3799):
+    for old in Nas.objects.filter(active=True, address="127.0.0.1"):  # another benchmark's:
+        hs.update_nas(audit.SYSTEM, old, active=False)  # one active NAS per address
     nas = hs.create_nas(audit.SYSTEM, name=f"bench-{tag}", address="127.0.0.1",
                         secret=SECRET, vendor="mikrotik", coa_port=port)
     plan = hs.create_plan(audit.SYSTEM, name=f"bench-{tag}", price_per_hour=3600,

@@ -47,7 +47,7 @@ from django.db.models import Sum
 from ficha.accounts.models import Customer
 from ficha.core import audit, clock
 from ficha.hotspot import services as hs
-from ficha.hotspot.models import AccountingRecord, HotspotSession, LoginTicket
+from ficha.hotspot.models import AccountingRecord, HotspotSession, LoginTicket, Nas
 from ficha.ledger.models import Entry
 from ficha.tariffs import pricing
 
@@ -612,6 +612,8 @@ def _ficha_data(tag: str, n_users: int, n_sessions: int):
     plan = hs.create_plan(ACTOR, name=f"bench {tag}", price_per_hour=PRICE_PER_HOUR,
                           increment_seconds=60, interim_interval=60, is_default=True,
                           devices=1000)
+    for old in Nas.objects.filter(active=True, address="127.0.0.1"):  # another benchmark's:
+        hs.update_nas(ACTOR, old, active=False)  # one active NAS per address
     hs.create_nas(ACTOR, name=f"bench {tag}", address="127.0.0.1", secret=SECRET.decode(),
                   vendor="mikrotik", require_message_authenticator=True)
     users = [f"ra{tag}{i:04d}" for i in range(n_users)]

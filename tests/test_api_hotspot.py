@@ -88,6 +88,26 @@ def test_a_negative_plan_price_is_refused_with_a_capitalised_message(api):
     assert not Plan.objects.filter(name="Neg").exists()
 
 
+def test_a_second_gateway_at_the_same_address_is_refused_naming_the_first(api):
+    r = post(api, f"{V1}/hotspot/nas", {"name": "hall", "address": "127.0.0.1",
+                                         "secret": "a-long-shared-secret", "vendor": "mikrotik"})
+    assert r.status_code == 201, r.content
+    r = post(api, f"{V1}/hotspot/nas", {"name": "n3", "address": "127.0.0.1/32",
+                                         "secret": "sssssssssss"})
+    assert r.status_code == 400, r.content
+    assert r.json()["code"] == "invalid"
+    assert "“hall”" in r.json()["detail"] and "127.0.0.1" in r.json()["detail"]
+    assert list(Nas.objects.values_list("name", flat=True)) == ["hall"]
+    r = post(api, f"{V1}/hotspot/nas", {"name": "n3", "address": "127.0.0.2",
+                                         "secret": "sssssssssss"})
+    assert r.status_code == 201
+    n3 = r.json()["id"]
+    r = post(api, f"{V1}/hotspot/nas/{n3}", {"address": "127.0.0.1"})
+    assert r.status_code == 400 and "“hall”" in r.json()["detail"]
+    r = post(api, f"{V1}/hotspot/nas/{n3}", {"address": "127.0.0.2/32", "coa_port": 1700})
+    assert r.status_code == 200 and r.json()["address"] == "127.0.0.2"
+
+
 def test_plans_take_money_in_either_form(api):
     r = post(api, f"{V1}/hotspot/plans", {"name": "Wi-Fi", "price_per_hour": "300",
                                            "minimum_charge_minor": 50,

@@ -53,6 +53,33 @@ def test_manager_adds_a_gateway_and_sees_refusals_on_the_form(as_manager):
                                                    "another-secret", False)
 
 
+def test_a_gateway_at_an_other_gateways_address_is_refused_on_the_address_field(
+        as_manager):
+    hall = make_nas(name="hall", address="127.0.0.1")
+    url = reverse("console:hotspot")
+    r = as_manager.post(url, {"add": "nas", "nas-name": "n3", "nas-address": "127.0.0.1/32",
+                              "nas-secret": "sssssssssss", "nas-vendor": "generic",
+                              "nas-coa_port": "3799", "nas-active": "on"})
+    assert r.status_code == 400
+    form = r.context["nas_form"]
+    assert list(form.errors) == ["address"] and "“hall”" in form.errors["address"][0]
+    page = r.content.decode()
+    assert "already has the address 127.0.0.1" in page
+    assert 'value="n3"' in page and 'value="127.0.0.1/32"' in page  # as typed
+    assert list(Nas.objects.values_list("name", flat=True)) == ["hall"]
+    n3 = make_nas(name="n3", address="127.0.0.2")
+    edit = reverse("console:hotspot_nas", args=[n3.pk])
+    r = as_manager.post(edit, {"name": "n3", "address": "127.0.0.1", "secret": "sssssssssss",
+                               "vendor": "generic", "coa_port": "3799", "active": "on"})
+    assert r.status_code == 400 and list(r.context["form"].errors) == ["address"]
+    n3.refresh_from_db()
+    assert n3.address == "127.0.0.2"
+    r = as_manager.post(reverse("console:hotspot_nas", args=[hall.pk]),
+                        {"name": "hall", "address": "127.0.0.1/32", "secret": "sssssssssss",
+                         "vendor": "generic", "coa_port": "3799", "active": "on"})
+    assert r.status_code == 302
+
+
 def test_manager_adds_and_edits_a_plan_with_money_as_typed(as_manager):
     url = reverse("console:hotspot")
     r = as_manager.post(url, {"add": "plan", "plan-name": "Wi-Fi", "plan-price_per_hour": "300",

@@ -17,6 +17,13 @@ KINDS = {
     "recharge.void": _("Recharge voided"),
     "recharge.breakage": _("Expired recharges"),
     "callshop.checkout": _("Booth payment"),
+    "callshop.call": _("Phone call"),
+    "callshop.cdr": _("Phone call (PBX record)"),
+    "cafe.usage": _("Café time"),
+    "cafe.usage.refund": _("Café time refunded"),
+    "cafe.checkout": _("Café payment"),
+    "package": _("Time package"),
+    "hotspot.usage": _("Wi-Fi usage"),
 }
 
 STREAMS = {

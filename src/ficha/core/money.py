@@ -23,6 +23,7 @@ from babel.numbers import (
     list_currencies,
 )
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 MAX_MINOR = 10**15 - 1  # the largest amount, in minor units, that Ficha stores
 MAX_TEXT = 64  # longer "amounts" are refused before any work
@@ -254,12 +255,17 @@ def _too_many_decimals(raw: str, currency: str, exp: int, decimal: str, whole: i
                    "grouped": meant.figures(locale) if locale else meant.minor}
             )
         return MoneyError(
-            _("%(currency)s has no decimals: type a whole amount (“%(text)s” has %(n)d "
-              "after “%(sep)s”).")
+            ngettext("%(currency)s has no decimals: type a whole amount (“%(text)s” has "
+                     "%(n)d digit after “%(sep)s”).",
+                     "%(currency)s has no decimals: type a whole amount (“%(text)s” has "
+                     "%(n)d digits after “%(sep)s”).", len(digits))
             % {"currency": currency, "text": raw, "n": len(digits), "sep": decimal}
         )
+    # more digits than the currency's decimals: at least two
     return MoneyError(
-        _("%(currency)s amounts have at most %(n)d decimals; “%(text)s” has %(m)d.")
+        ngettext("%(currency)s amounts have at most %(n)d decimal; “%(text)s” has %(m)d.",
+                 "%(currency)s amounts have at most %(n)d decimals; “%(text)s” has %(m)d.",
+                 exp)
         % {"currency": currency, "n": exp, "text": raw, "m": len(digits)}
     )
 

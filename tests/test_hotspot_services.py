@@ -461,11 +461,22 @@ def test_nas_table_breaks_ties_by_id_not_by_name(db):
 
 @pytest.mark.parametrize("fields", [
     {"address": "10.0.0.300"}, {"secret": "short"}, {"vendor": "cisco"}, {"name": " "},
-    {"coa_port": 70000},
+    {"coa_port": 70000}, {"language": "klingon"}, {"language": "xx"},
 ])
 def test_bad_nas_settings_are_refused(db, fields):
     with pytest.raises(hs.HotspotError):
         make_nas(**fields)
+
+
+def test_a_nas_language_is_a_console_language_or_the_venues(db):
+    nas = make_nas(language="fr")
+    assert nas.language == "fr"
+    assert hs.update_nas(audit.SYSTEM, nas, language="").language == ""
+    with pytest.raises(hs.HotspotError) as refused:
+        hs.update_nas(audit.SYSTEM, nas, language="tlh")
+    assert "language" in refused.value.errors
+    nas.refresh_from_db()
+    assert nas.language == ""
 
 
 @pytest.mark.parametrize("fields", [

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -101,6 +102,10 @@ def _clean_nas(fields: dict) -> dict:
             if not (_is_network(host) or _HOST_RE.fullmatch(host)):
                 raise HotspotError(_("“%(host)s” is not an address, a network or a host "
                                      "name.") % {"host": host[:64]})
+    if "language" in out:  # "" = the venue's language
+        out["language"] = str(out["language"] or "").strip()
+        if out["language"] and out["language"] not in dict(settings.LANGUAGES):
+            raise HotspotError(errors={"language": _("Unsupported language.")})
     if "coa_port" in out and not 1 <= int(out["coa_port"]) <= 65535:
         raise HotspotError(_("A port is a number from 1 to 65535."))
     if "coa_address" in out:

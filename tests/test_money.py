@@ -104,6 +104,19 @@ def test_the_error_says_what_a_group_would_have_meant():
     assert "“1,000”" in str(err.value) and "1000 or 1\u202f000" in str(err.value)
 
 
+@pytest.mark.parametrize(("text", "currency", "said"), [
+    ("12,5", "XOF", "a 1 chiffre après"),  # one digit: singular
+    ("12,55", "XOF", "a 2 chiffres après"),
+    ("1,234", "EUR", "au plus 2 décimales"),
+])
+def test_the_digit_counts_are_said_in_the_right_number(text, currency, said):
+    from django.utils import translation
+
+    with translation.override("fr"), pytest.raises(MoneyError) as err:
+        Money.parse(text, currency, locale="fr")
+    assert said in str(err.value)
+
+
 def test_signed_amounts_where_allowed():
     assert Money.parse("-1,500", "XOF", locale="en", allow_negative=True).minor == -1500
     assert Money.parse("−1 500", "XOF", locale="fr", allow_negative=True).minor == -1500

@@ -173,8 +173,8 @@ def test_kick_is_audited_and_refused_for_ended_sessions(online):
     assert AuditLog.objects.filter(action="hotspot.kick").count() == 1
     with pytest.raises(hs.HotspotError):
         hs.kick(session().pk, OWNER)  # already being disconnected
-    # once the gateway answered, staff may try again (the Stop did not come)
-    CoaJob.objects.update(state="acked")
+    # once the gateway refused or did not answer, staff may try again
+    CoaJob.objects.update(state="failed")
     assert hs.kick(session().pk, OWNER).state == "pending"
     hs.account(nas, acct("stop", t=30, klass=cls))
     with pytest.raises(hs.HotspotError):
@@ -199,6 +199,38 @@ def test_request_attributes_identify_the_session_per_vendor(online):
     assert attrs["Calling-Station-Id"] == "AA:BB:CC:00:00:01"
     assert attrs["Framed-IP-Address"] == "10.5.50.7"
     assert attrs["Session-Timeout"] == 660
+
+
+def test_a_disconnect_ack_ends_the_session_and_its_stop_still_debits(online, monkeypatch):
+    """The gateway acknowledged the kick: the session is over at once (not online, not
+    kicked again, no CoA for a later top-up, the device free for a new login); the Stop
+    the gateway sends afterwards still debits the last usage."""
+    nas, alice, cls = online
+    hs.kick(session().pk, OWNER)
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("ack")))
+    assert coa_jobs.send_due() == 1
+    s = session()
+    assert (s.status, s.terminate_cause) == ("closed", "Admin-Reset")
+    assert s.stopped_at == T0 + dt.timedelta(seconds=60)
+    assert not hs.open_sessions()
+    with pytest.raises(hs.HotspotError):
+        hs.kick(s.pk, OWNER)
+    give_credit(alice, 100)
+    assert hs.credit_changed(alice) == []
+    r = hs.account(nas, acct("stop", t=90, klass=cls))
+    assert r.debit == 120 and r.session.status == "closed"  # 2 started minutes
+    assert accounts.balance(alice) == 600 + 100 - 120
+
+
+def test_a_disconnect_for_used_up_credit_ends_the_session_when_acked(online, monkeypatch):
+    nas, alice, cls = online
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("ack")))
+    with clock.frozen(T0 + dt.timedelta(seconds=631)):
+        assert hs.review_sessions() == 1  # 601 s online cost more than the 600 credit
+        assert coa_jobs.send_due() == 1
+        assert hs.review_sessions() == 0
+    s = session()
+    assert (s.status, s.terminate_cause) == ("closed", "Disconnected")
 
 
 def test_ack_is_recorded(online, monkeypatch):

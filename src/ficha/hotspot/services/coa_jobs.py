@@ -4,7 +4,10 @@ A job is claimed with a conditional UPDATE on (state, attempts, next_try_at): on
 worker wins it, and a worker that dies mid-send leaves a lease (``next_try_at``) after
 which another may take the job again. Answers:
 
-* ACK — done.
+* ACK — done. A Disconnect-ACK means the gateway ended the session: ours is closed at
+  once (it no longer counts as online nor against the customer's devices, and is not
+  kicked or sent a CoA again); the gateway's accounting Stop that follows still brings
+  its last usage, which is debited as usual.
 * NAK — recorded with its Error-Cause. 503 (Session-Context-Not-Found) means the gateway
   no longer has the session: ours is closed as stale (its usage was already debited).
   A NAK'd CoA that would have *shortened* the session (credit taken back) falls back to
@@ -123,6 +126,8 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
     with transaction.atomic(savepoint=False):
         if answer.result == coa_sender.ACK:
             fields.update(state=CoaJob.State.ACKED, finished_at=now)
+            if job.kind == CoaJob.Kind.DISCONNECT:
+                _disconnected([job], now)
         elif answer.result == coa_sender.NAK and (
                 answer.error_cause not in RETRY_CAUSES or job.attempts >= MAX_ATTEMPTS):
             fields.update(state=CoaJob.State.NAKED, finished_at=now)
@@ -192,7 +197,20 @@ def send_due(limit: int = 100, ids=None, timeout: float | None = None) -> int:
                                   attempts=attempts).update(
                 state=CoaJob.State.ACKED, finished_at=now, last_answer=coa_sender.ACK,
                 error_cause=None)
+        _disconnected([job for job, answer in zip(sendable, answers, strict=True)
+                       if answer == ACKED and job.kind == CoaJob.Kind.DISCONNECT], now)
     return len(jobs)
+
+
+def _disconnected(jobs: list[CoaJob], now) -> None:
+    """The gateway acknowledged these Disconnect-Requests: their sessions are over."""
+    kicked = [job.session_id for job in jobs if job.reason == CoaJob.Reason.KICK]
+    others = [job.session_id for job in jobs if job.reason != CoaJob.Reason.KICK]
+    for ids, cause in ((kicked, "Admin-Reset"), (others, "Disconnected")):
+        if ids:
+            HotspotSession.objects.filter(pk__in=ids, status=HotspotSession.Status.OPEN
+                                          ).update(status=HotspotSession.Status.CLOSED,
+                                                   stopped_at=now, terminate_cause=cause)
 
 
 def send_soon(jobs) -> threading.Thread | None:

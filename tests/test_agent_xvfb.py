@@ -92,8 +92,13 @@ def screen_text(display, path) -> str:
     # OCR reads dark-on-light best: the screens are light-on-dark, their buttons are not
     x(display, "convert", str(path), "-resize", "200%", f"{path}.big.png")
     x(display, "convert", f"{path}.big.png", "-negate", f"{path}.neg.png")
+    # Tesseract's automatic page layout may skip a label beside a white entry box (seen
+    # with 5.3 on one machine: "Password or PIN" missing); a uniform-block reading (--psm 6)
+    # of the negated shot finds it, so both readings count.
+    readings = [("neg", "3"), ("big", "3"), ("neg", "6")]
     return "\n".join(
-        x(display, "tesseract", f"{path}.{name}.png", "-").stdout for name in ("neg", "big")
+        x(display, "tesseract", f"{path}.{name}.png", "-", "--psm", psm).stdout
+        for name, psm in readings
     )
 
 
@@ -101,7 +106,9 @@ def wait_text(display, path, *words, timeout=30.0) -> str:
     end, text = time.monotonic() + timeout, ""
     while time.monotonic() < end:
         text = screen_text(display, path)
-        if all(w.lower() in text.lower() for w in words):
+        # a phrase may wrap in a box ("600 XOF an\nhour"): words are matched across lines
+        flat = " ".join(text.lower().split())
+        if all(" ".join(w.lower().split()) in flat for w in words):
             return text
         time.sleep(0.5)
     raise AssertionError(f"{words} not on screen; OCR read: {text!r}")

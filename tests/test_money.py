@@ -117,6 +117,19 @@ def test_the_digit_counts_are_said_in_the_right_number(text, currency, said):
     assert said in str(err.value)
 
 
+@pytest.mark.parametrize(("minor", "currency", "locale", "shown"), [
+    (1500, "XOF", "en", "F\u202fCFA\u00a01,500"),  # babel alone: "F CFA1,500"
+    (1500, "XOF", "fr", "1\u202f500\u00a0F\u202fCFA"),
+    (1250, "CHF", "en", "CHF\u00a012.50"),
+    (-1250, "CHF", "en", "-CHF\u00a012.50"),
+    (1250, "EUR", "en", "€12.50"),  # a sign needs no space
+    (1250, "EUR", "pt", "€\u00a012,50"),
+])
+def test_a_symbol_in_letters_is_kept_apart_from_the_digits(minor, currency, locale, shown):
+    assert Money(minor, currency).format(locale) == shown
+    assert Money.parse(shown, currency, locale=locale, allow_negative=True).minor == minor
+
+
 def test_signed_amounts_where_allowed():
     assert Money.parse("-1,500", "XOF", locale="en", allow_negative=True).minor == -1500
     assert Money.parse("−1 500", "XOF", locale="fr", allow_negative=True).minor == -1500

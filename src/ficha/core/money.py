@@ -171,7 +171,32 @@ def _locale(locale: str | None) -> Locale:
 def _formatted(minor: int, currency: str, locale: Locale) -> str:
     """``Money.format``, remembered: amounts repeat (face values, prices) on every page
     and answer, and babel's formatting is the slow part."""
-    return format_currency(Money(minor, currency).to_decimal(), currency, locale=locale)
+    text = format_currency(Money(minor, currency).to_decimal(), currency, locale=locale)
+    return _currency_spacing(text, get_currency_symbol(currency, locale=locale))
+
+
+_NBSP = "\u00a0"
+
+
+def _spaced_from_digits(char: str) -> bool:
+    """CLDR's currency spacing: a symbol whose edge is not itself a sign or a space (a
+    letter: "F CFA", "CHF", "Ksh") is kept apart from the digits."""
+    return not unicodedata.category(char).startswith(("S", "Z"))
+
+
+def _currency_spacing(text: str, symbol: str) -> str:
+    """``text`` with a no-break space between the currency symbol and a digit touching it
+    where CLDR asks for one (babel leaves it out: "F CFA250" in English; ICU and CLDR
+    write "F CFA 250"); "€12.50" and "12,50 €" stay as they are."""
+    at = text.find(symbol) if symbol else -1
+    if at < 0:
+        return text
+    end = at + len(symbol)
+    if end < len(text) and text[end].isdigit() and _spaced_from_digits(symbol[-1]):
+        text = text[:end] + _NBSP + text[end:]
+    if at > 0 and text[at - 1].isdigit() and _spaced_from_digits(symbol[0]):
+        text = text[:at] + _NBSP + text[at:]
+    return text
 
 
 @cache

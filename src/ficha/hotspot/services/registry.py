@@ -133,19 +133,13 @@ def _refuse_same_address(address: str, active: bool, nas: Nas | None = None) -> 
         network = parse_network(address)
     except ValidationError:
         return  # no network (e.g. a shell call without an address): nothing to clash with
-    others = Nas.objects.filter(active=True).order_by("pk")
-    if nas is not None and nas.pk is not None:
-        others = others.exclude(pk=nas.pk)
-    for other in others:
-        try:
-            same = parse_network(other.address) == network
-        except ValidationError:
-            continue
-        if same:
+    own = nas.pk if nas is not None else None
+    for entry in nas_table():  # the active NAS as RADIUS matches them, older first
+        if entry.network == network and entry.nas.pk != own:
             raise HotspotError(errors={"address": _(
                 "The NAS “%(name)s” already has the address %(address)s: each active NAS "
-                "needs its own address or network.") % {"name": other.name,
-                                                        "address": other.address}})
+                "needs its own address or network.") % {"name": entry.nas.name,
+                                                        "address": entry.nas.address}})
 
 
 def create_nas(actor: audit.Actor, **fields) -> Nas:

@@ -22,7 +22,6 @@ from .accounting import (  # noqa: F401
     AccountingError,
     AcctRequest,
     AcctResult,
-    Overview,
     _close_nas_sessions,
     _counter,
     _ip_or_none,
@@ -30,8 +29,6 @@ from .accounting import (  # noqa: F401
     account,
     account_many,
     close_stale_sessions,
-    open_sessions,
-    overview,
 )
 from .authorize import (  # noqa: F401
     AuthRequest,
@@ -117,6 +114,7 @@ from .registry import (  # noqa: F401
 )
 from .sessions import (  # noqa: F401
     LiveSession,
+    Overview,
     SessionDetail,
     charge_rows,
     charge_so_far,
@@ -125,5 +123,7 @@ from .sessions import (  # noqa: F401
     find_sessions,
     history,
     live_sessions,
+    open_sessions,
+    overview,
     session_detail,
 )

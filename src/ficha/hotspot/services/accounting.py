@@ -1,4 +1,4 @@
-"""Accounting: what a record debits (exactly once), stale sessions, and what the console shows."""
+"""Accounting: what a record debits (exactly once), and stale sessions."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from ..models import (
     HotspotSession,
     Nas,
     Plan,
-    UnknownSource,
 )
 from .accounting_sql import WRITTEN as _WRITTEN
 from .accounting_sql import sql as _sql
@@ -581,27 +580,3 @@ def close_stale_sessions() -> int:
         ).update(status=HotspotSession.Status.STALE, stopped_at=now,
                  terminate_cause="Stale")
     return done
-
-
-# --- what the console shows ---------------------------------------------------------------
-@dataclass
-class Overview:
-    nas: list[Nas]
-    unknown: list[UnknownSource]
-    plans: list[Plan]
-    sessions: list[HotspotSession]
-
-
-def overview(session_limit: int = 200) -> Overview:
-    """Gateways (with their drop counters), unknown senders, plans and open sessions."""
-    return Overview(
-        nas=list(Nas.objects.all()),
-        unknown=list(UnknownSource.objects.all()[:20]),
-        plans=list(Plan.objects.all()),
-        sessions=open_sessions(session_limit),
-    )
-
-
-def open_sessions(limit: int = 200) -> list[HotspotSession]:
-    return list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
-                .select_related("nas", "customer", "plan").order_by("-started_at")[:limit])

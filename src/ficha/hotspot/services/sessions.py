@@ -14,7 +14,7 @@ from ficha.ledger import models as ledger_models
 from ficha.ledger import services as ledger
 from ficha.tariffs import engine, pricing
 
-from ..models import AccountingRecord, CoaJob, HotspotSession
+from ..models import AccountingRecord, CoaJob, HotspotSession, Nas, Plan, UnknownSource
 from .authorize import normalize_mac
 from .coa import _elapsed, limits
 
@@ -181,3 +181,27 @@ def coa_requests(limit: int = 100) -> list[CoaJob]:
     """The latest CoA/Disconnect requests with their state and the gateway's answer."""
     return list(CoaJob.objects.select_related("session", "session__customer", "nas")
                 .order_by("-created_at", "-pk")[:limit])
+
+
+# --- what the console shows ---------------------------------------------------------------
+@dataclass
+class Overview:
+    nas: list[Nas]
+    unknown: list[UnknownSource]
+    plans: list[Plan]
+    sessions: list[HotspotSession]
+
+
+def overview(session_limit: int = 200) -> Overview:
+    """Gateways (with their drop counters), unknown senders, plans and open sessions."""
+    return Overview(
+        nas=list(Nas.objects.all()),
+        unknown=list(UnknownSource.objects.all()[:20]),
+        plans=list(Plan.objects.all()),
+        sessions=open_sessions(session_limit),
+    )
+
+
+def open_sessions(limit: int = 200) -> list[HotspotSession]:
+    return list(HotspotSession.objects.filter(status=HotspotSession.Status.OPEN)
+                .select_related("nas", "customer", "plan").order_by("-started_at")[:limit])

@@ -106,6 +106,15 @@ def test_chilli_md_worked_example():
     assert not g.chilli_check_md(CHILLI_URL, "uam-secret")  # no md at all
 
 
+def test_chilli_md_refuses_parameters_appended_after_it():
+    """Chilli signs the URL up to md and puts md last: values appended after it were not
+    signed (the request's last userurl or uamport would win over the signed ones)."""
+    signed = CHILLI_URL + "&md=87BBEAF182762910B885C8936C80D53B"
+    for tail in ("&userurl=http%3A%2F%2Fevil.example%2F", "&uamport=8080", "&x", "&"):
+        assert not g.chilli_check_md(signed + tail, "uam-secret"), tail
+    assert g.chilli_check_md(signed.replace("&md=87BB", "&md=87bb"), "uam-secret")
+
+
 def test_chilli_response_worked_example_and_radius_accepts_it():
     key = g.chilli_key(CHALLENGE, "uam-secret")
     assert key.hex() == "b3e2853e13d519b973eeb1caf8ac2272"
@@ -166,6 +175,25 @@ def test_fas_level1_decode_and_auth_url_worked_example():
         "http://192.168.8.1:2050/opennds_auth/?tok="
         "08b8f99456ed80e7ef48b328423c1b13362a3ea8f07df4643963ab03b8f4e298"
         "&redir=http%3A%2F%2Fportal.lan%2Fhotspot%2Fstatus")
+
+
+def test_fas_with_a_plus_and_an_encoded_origin_url_as_opennds_sends_them():
+    """openNDS puts standard base64 in the query unescaped (a "+" reaches Django as a
+    space) and URL-encodes the page the phone asked for inside it."""
+    origin = "http%3a%2f%2fexample.com%2f~user%2f~a~b~c%3fq%3d1"
+    fas = ""
+    for extra in range(64):  # a hid whose encoding has a "+" (~ and padding vary it)
+        hid = hashlib.sha256(f"token{extra}".encode()).hexdigest()
+        fas = base64.b64encode(
+            f"hid={hid}, clientip=192.168.8.20, clientmac=aa:bb:cc:00:00:02, "
+            f"gatewayname=hall, gatewayaddress=192.168.8.1:2050, originurl={origin}"
+            .encode()).decode()
+        if "+" in fas:
+            break
+    assert "+" in fas
+    gw = g.parse(g.OPENNDS, QueryDict(f"fas={fas}"))  # the "+" decoded as a space
+    assert gw.hid == hid
+    assert gw.orig_url == "http://example.com/~user/~a~b~c?q=1"
 
 
 @pytest.mark.parametrize("fas", [

@@ -424,6 +424,72 @@ def test_code_guessing_behind_a_gateways_nat_is_throttled_per_phone(client, mikr
         assert resp.status_code == 200 and hidden_fields(page(resp))["username"] == code
 
 
+def test_a_guesser_rotating_macs_behind_the_gateway_is_held_back_by_the_gateway(
+        client, mikrotik, sold):
+    """The MAC comes from the query string (the phone states it): a guesser who changes
+    it each time is stopped by the gateway's own key once it has had its free failures,
+    for a short while only; the count is forgotten after ten quiet minutes."""
+    from django.test import Client
+
+    from ficha.core import throttle
+
+    (code,) = sold(600)
+    router = "192.168.88.1"
+
+    def try_code(value, n, at):
+        c = Client()
+        with clock.frozen(at):
+            c.get(f"/hotspot/mikrotik?{mikrotik_query(mac=f'AA:BB:CC:00:10:{n:02X}')}",
+                  REMOTE_ADDR=router)
+            return page(c.post("/hotspot/mikrotik", {"action": "code", "code": value},
+                               REMOTE_ADDR=router))
+
+    for n in range(throttle.GATEWAY_FREE):
+        assert "Invalid code" in try_code(f"{n:04d}3333", n, T0)
+    assert "Invalid code" in try_code("99993333", 50, T0)  # failure 11: locks 2 s
+    assert "Too many attempts. Wait 2 seconds" in try_code(code, 51, T0)
+    # the lock is short; once it is over the right code works
+    later = T0 + dt.timedelta(seconds=3)
+    text = try_code(code, 52, later)
+    assert "Too many attempts" not in text and "Invalid code" not in text
+    # a gateway's failures are forgotten after ten quiet minutes (not a day)
+    assert rs_failures("gateway:nas:hall") == throttle.GATEWAY_FREE + 1
+    quiet = later + dt.timedelta(seconds=throttle.GATEWAY_WINDOW_SECONDS + 1)
+    assert "Invalid code" in try_code("12343333", 60, quiet)
+    assert rs_failures("gateway:nas:hall") == 1
+
+
+def rs_failures(key: str) -> int:
+    from ficha.core.models import Throttle
+    from ficha.recharges.services.redeem import THROTTLE_SCOPE
+
+    return Throttle.objects.get(scope=THROTTLE_SCOPE, key=key).failures
+
+
+def test_wrong_passwords_from_the_gateways_address_do_not_lock_the_others_out(
+        client, mikrotik, make_customer):
+    """Phones behind the gateway share its address: a handful of wrong passwords (other
+    accounts) must not refuse a customer who types theirs right."""
+    from django.test import Client
+
+    give_credit(make_customer("amina", password="amina-secret"), 600)
+    router = "192.168.88.1"
+    for n in range(8):
+        c = Client()
+        c.get(f"/hotspot/mikrotik?{mikrotik_query()}", REMOTE_ADDR=router)
+        text = page(c.post("/hotspot/mikrotik", {"action": "password",
+                                                  "username": f"stranger{n}",
+                                                  "password": "nope-nope"},
+                           REMOTE_ADDR=router))
+        assert "Wrong username or password" in text
+    c = Client()
+    c.get(f"/hotspot/mikrotik?{mikrotik_query()}", REMOTE_ADDR=router)
+    resp = c.post("/hotspot/mikrotik", {"action": "password", "username": "amina",
+                                        "password": "amina-secret"}, REMOTE_ADDR=router)
+    assert "Too many attempts" not in page(resp)
+    assert hidden_fields(page(resp))["username"] == "amina"
+
+
 def test_no_credit_then_a_code_on_the_status_page_then_connect(client, mikrotik, sold,
                                                                 make_customer):
     make_customer("bob", password="bob-secret")

@@ -69,13 +69,19 @@ def login_key(name: str) -> str:
     return f"{throttle.LOGIN_KEY_PREFIX}{username_key(name)}"[:128]
 
 
-def claim(scope: str, name: str, *, ip: str | None, device_tag: str | None) -> Attempt:
+def claim(scope: str, name: str, *, ip: str | None, device_tag: str | None,
+          gateway: str | None = None) -> Attempt:
     """Claim an attempt to log into the account typed as ``name``.
 
     ``device_tag``: this browser's entry for that account (``devices.known_tag``), or None.
+    ``gateway``: the hotspot gateway every phone reaches Ficha through, when the address
+    is the gateway's (its key is throttled loosely instead of the shared address's, which
+    would let one guesser lock every customer of the hotspot out).
     """
     if device_tag:
         keys = [f"device:{device_tag}"]
+    elif gateway:
+        keys = [f"{throttle.GATEWAY_KEY_PREFIX}{gateway}", login_key(name)]
     else:
         keys = [f"ip:{ip or 'unknown'}", login_key(name)]
     attempt = Attempt(scope, username_key(name), keys, bool(device_tag), ip)
@@ -184,16 +190,17 @@ class CustomerLogin:
 
 
 def customer_login(username: str, secret: str, *, ip: str | None,
-                   device_entries_of=None) -> CustomerLogin:
+                   device_entries_of=None, gateway: str | None = None) -> CustomerLogin:
     """Check a customer's password or PIN under the lock-out model above.
 
     ``device_entries_of(customer) -> tag or None`` says whether this browser knows the
-    customer (the portal passes ``devices.known_tag`` bound to the request).
+    customer (the portal passes ``devices.known_tag`` bound to the request); ``gateway``
+    as in :func:`claim`.
     """
     customer = Customer.objects.select_related("credit_account").filter(
         username_key=username_key(username)).first()
     tag = device_entries_of(customer) if customer is not None and device_entries_of else None
-    attempt = claim(PORTAL, username, ip=ip, device_tag=tag)
+    attempt = claim(PORTAL, username, ip=ip, device_tag=tag, gateway=gateway)
     if attempt.wait:
         if customer is not None:
             refused(attempt, _("Customer %(name)s") % {"name": customer.username})

@@ -73,6 +73,18 @@ LOGIN_KEY_PREFIX = "login:"
 LOGIN_DAILY_CAP = 30
 
 
+# Keys of a hotspot gateway every phone reaches Ficha through ("gateway:nas:hall"): its
+# phones are told apart by a MAC the phone itself states (the portal's query string, or
+# a randomised Wi-Fi MAC), so a guesser rotating MACs is held back by the gateway's key —
+# loosely, as one guesser would otherwise lock every customer of the hotspot out: more
+# free failures, a short lock at most, counts forgotten after ten quiet minutes, never a
+# day-long lock. While someone guesses, one try per GATEWAY_MAX_SECONDS gets through.
+GATEWAY_KEY_PREFIX = "gateway:"
+GATEWAY_FREE = 10
+GATEWAY_MAX_SECONDS = 300
+GATEWAY_WINDOW_SECONDS = 600
+
+
 def login_daily_cap() -> int:
     return int(getattr(settings, "FICHA_LOGIN_DAILY_CAP", LOGIN_DAILY_CAP))
 
@@ -82,6 +94,10 @@ def policy(scope: str, key: str = "") -> Policy:
     if key.startswith(LOGIN_KEY_PREFIX):
         return replace(p, max_seconds=min(p.max_seconds, ACCOUNT_MAX_SECONDS),
                        hard_limit=login_daily_cap(), window_seconds=24 * 3600)
+    if key.startswith(GATEWAY_KEY_PREFIX):
+        return replace(p, free=max(p.free, GATEWAY_FREE),
+                       max_seconds=min(p.max_seconds, GATEWAY_MAX_SECONDS),
+                       window_seconds=GATEWAY_WINDOW_SECONDS, hard_limit=10**9)
     if key.startswith(ACCOUNT_KEY_PREFIXES):
         p = replace(p, hard_limit=10**9, max_seconds=min(p.max_seconds, ACCOUNT_MAX_SECONDS))
     return p

@@ -29,7 +29,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 MAX_URL = 2000
 MIKROTIK = "mikrotik"
@@ -243,11 +243,14 @@ def chilli_md(url_before_md: str, uamsecret: str) -> str:
 
 
 def chilli_check_md(full_url: str, uamsecret: str) -> bool:
-    """Whether the redirect URL's ``md`` is right (always False without one)."""
+    """Whether the redirect URL's ``md`` is right (always False without one). Chilli
+    signs the whole URL and puts ``md`` last: anything after it was not signed (a link
+    with ``&userurl=…`` appended would otherwise pass, its added values read instead of
+    the signed ones), so the URL must end with ``md``."""
     before, sep, md = full_url.rpartition("&md=")
-    if not sep or not md:
+    if not sep or not _HEX32.fullmatch(md):
         return False
-    return hmac.compare_digest(chilli_md(before, uamsecret), md.split("&", 1)[0].upper())
+    return hmac.compare_digest(chilli_md(before, uamsecret), md.upper())
 
 
 def chilli_key(challenge_hex: str, uamsecret: str) -> bytes:
@@ -320,7 +323,8 @@ _FAS_KEYS = ("hid", "clientip", "clientmac", "gatewayname", "gatewayaddress", "o
 
 def fas_decode(fas: str) -> dict[str, str]:
     """openNDS FAS level 1: base64 of "hid=…, clientip=…, …" → a dict."""
-    text = (fas or "").strip()
+    # openNDS puts standard base64 in the query unescaped: a "+" arrives as a space
+    text = (fas or "").strip().replace(" ", "+")
     if not text or len(text) > 4 * MAX_URL:
         raise GatewayError("bad_fas")
     try:
@@ -359,7 +363,9 @@ def parse_opennds(params) -> Gateway:
     return Gateway(
         vendor=OPENNDS, login_url=f"{base}/opennds_auth/",
         logout_url=f"{base}/opennds_deny/",
-        orig_url=clean_url(fields.get("originurl")), mac=clean_mac(fields.get("clientmac")),
+        # openNDS URL-encodes the page the phone asked for inside the FAS string
+        orig_url=clean_url(unquote(fields.get("originurl") or "")),
+        mac=clean_mac(fields.get("clientmac")),
         ip=clean_ip(fields.get("clientip")), nas_hint=_short(fields.get("gatewayname")),
         hid=fields["hid"])
 

@@ -86,8 +86,8 @@ def _gateway(request) -> tuple[gateways.Gateway | None, Nas | None]:
 
 def _throttle_ip(request) -> str | None:
     """The phone's address for throttling, unless it is a NAS's (a gateway that NATs
-    every phone to one address: then the MAC throttles, or one guesser would lock the
-    whole hotspot out)."""
+    every phone to one address: then the MAC and, loosely, the gateway throttle, or one
+    guesser would lock the whole hotspot out)."""
     ip = getattr(request, "client_ip", None)
     if ip and hotspot.find_nas(hotspot.nas_table(), ip) is not None:
         return None
@@ -173,8 +173,10 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
                 "Enter your username and your password or PIN."))
         # As at the portal's own login: per address and account, and browsers this
         # customer logged in from before are never locked out by strangers' failures.
+        # From the gateway's own address (it NATs every phone), the gateway's loose key
+        # stands for the address.
         result = logins.customer_login(
-            username, password, ip=getattr(request, "client_ip", None),
+            username, password, ip=ip, gateway=None if ip else f"nas:{nas.name}"[:64],
             device_entries_of=lambda c: logins.customer_device_tag(request, c))
         if result.wait:
             error = texts.too_many_attempts(result.wait)

@@ -55,8 +55,11 @@ class Source:
         if self.mac:
             out.append(f"mac:{self._mac(str(self.mac))}")
         # A hotspot's "station" names the gateway every phone goes through: with the
-        # phone's MAC known, throttling the gateway would let one guesser lock them all out.
-        if self.station and not (self.door == "hotspot" and self.mac):
+        # phone's MAC known (a MAC the phone states), the gateway's key only holds back a
+        # guesser who rotates MACs (core.throttle's loose policy for gateway keys).
+        if self.station and self.door == "hotspot" and self.mac:
+            out.append(f"{throttle.GATEWAY_KEY_PREFIX}{str(self.station).strip()}")
+        elif self.station:
             out.append(f"station:{str(self.station).strip()}")
         if self.account:
             out.append(f"account:{str(self.account).strip().lower()}")
@@ -213,11 +216,13 @@ def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int,
     nothing but cost four statements more.
     """
     at = connection.ops.adapt_datetimefield_value(now)
-    stale = connection.ops.adapt_datetimefield_value(
-        now - dt.timedelta(seconds=throttle.policy(THROTTLE_SCOPE).window_seconds))
+    stale, gateway_stale = (connection.ops.adapt_datetimefield_value(
+        now - dt.timedelta(seconds=throttle.policy(THROTTLE_SCOPE, key).window_seconds))
+        for key in ("", throttle.GATEWAY_KEY_PREFIX))
     cur.execute(
         _claim_sql(connection.vendor, len(keys)),
-        [v for key in keys for v in (THROTTLE_SCOPE, key, at)] + [stale, at],
+        [v for key in keys for v in (THROTTLE_SCOPE, key, at)]
+        + [f"{throttle.GATEWAY_KEY_PREFIX}%", gateway_stale, stale],
     )
     rows, wait = [], 0.0
     for pk, key, failures, locked in cur.fetchall():
@@ -235,8 +240,12 @@ def _claim_sql(vendor: str, n_keys: int) -> str:
         f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}, "
         f"{_q('last_failure_at')}) VALUES " + ", ".join(["(%s, %s, 0, %s)"] * n_keys)
         + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO UPDATE SET "
-        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < %s THEN 0 "
-        f"ELSE {table}.{_q('failures')} END, {_q('last_failure_at')} = %s "
+        # a window that ran out starts again (a gateway key's window is its own); only
+        # a failure moves the window (_count_failure): a gateway's customers who log in
+        # all day long must not keep a typo of the morning counted
+        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < (CASE WHEN "
+        f"{table}.{_q('key')} LIKE %s THEN %s ELSE %s END) THEN 0 "
+        f"ELSE {table}.{_q('failures')} END "
         f"RETURNING {_q('id')}, {_q('key')}, {_q('failures')}, {_q('locked_until')}"
     )
 
@@ -254,9 +263,10 @@ def _count_failure(cur, rows: list[tuple[int, str, int]], now: dt.datetime) -> N
     cast = "::timestamptz" if connection.vendor == "postgresql" else ""
     cur.execute(
         f"UPDATE {_q(Throttle._meta.db_table)} SET {_q('failures')} = {_q('failures')} + 1, "
-        f"{lock} = (CASE {_q('id')} {' '.join(cases)} END){cast} "
+        f"{lock} = (CASE {_q('id')} {' '.join(cases)} END){cast}, "
+        f"{_q('last_failure_at')} = %s "
         f"WHERE {_q('id')} IN ({', '.join(['%s'] * len(ids))})",
-        [*params, *ids],
+        [*params, connection.ops.adapt_datetimefield_value(now), *ids],
     )
 
 

@@ -184,3 +184,37 @@ def test_kick_of_an_unknown_session_is_404_and_cashiers_are_refused(api, online,
     client.force_login(cashier)
     assert client.post(f"{V1}/hotspot/sessions/{online.pk}/kick").status_code == 403
     assert not CoaJob.objects.exists()
+
+
+def test_a_plans_limits_are_one_or_more_and_null_removes_them(api):
+    """0 would read as "no limit" to one gateway and "nothing" to another: refused; null
+    removes a limit (the console's empty field); too large is a 4xx, never a 500."""
+    r = post(api, f"{V1}/hotspot/plans", {"name": "Pass", "quota_bytes": 5_368_709_120,
+                                           "validity_seconds": 5400, "rate_up_kbps": 512})
+    assert r.status_code == 201, r.content
+    pk = r.json()["id"]
+    for field in ("quota_bytes", "validity_seconds", "rate_up_kbps", "rate_down_kbps",
+                  "idle_timeout"):
+        r = post(api, f"{V1}/hotspot/plans/{pk}", {field: 0})
+        assert r.status_code == 422, (field, r.content)
+        r = post(api, f"{V1}/hotspot/plans/{pk}", {field: 10**20})
+        assert r.status_code == 422, (field, r.content)
+    plan = Plan.objects.get(pk=pk)
+    assert (plan.quota_bytes, plan.validity_seconds, plan.rate_up_kbps) == (
+        5_368_709_120, 5400, 512)
+    r = post(api, f"{V1}/hotspot/plans/{pk}", {"quota_bytes": None, "validity_seconds": None})
+    assert r.status_code == 200, r.content
+    assert (r.json()["quota_bytes"], r.json()["validity_seconds"],
+            r.json()["rate_up_kbps"]) == (None, None, 512)
+    plan.refresh_from_db()
+    assert (plan.quota_bytes, plan.validity_seconds) == (None, None)
+
+
+def test_the_plan_service_refuses_a_zero_limit_for_every_door(db):
+    from ficha.core import audit
+
+    with pytest.raises(hs.HotspotError, match="at least 1; leave it empty"):
+        hs.create_plan(audit.SYSTEM, name="Zero", quota_bytes=0)
+    with pytest.raises(hs.HotspotError, match="at most"):
+        hs.create_plan(audit.SYSTEM, name="Huge", devices=2**40)
+    assert not Plan.objects.exists()

@@ -201,3 +201,36 @@ def test_the_dashboard_shows_hotspot_revenue_from_the_ledger(client, owner, alic
     page = client.get(reverse("console:dashboard")).content.decode()
     row = page[page.index('<th scope="row">Hotspot</th>'):][:120]
     assert "120</td>" in row  # 120 minor units, from the ledger's hotspot revenue
+
+
+def test_huge_plan_numbers_are_form_errors_not_a_server_error(as_manager):
+    url = reverse("console:hotspot")
+    base = {"add": "plan", "plan-name": "Big", "plan-increment_seconds": "60",
+            "plan-interim_interval": "300", "plan-devices": "1"}
+    for field in ("quota_mb", "validity_hours", "rate_up_kbps", "rate_down_kbps",
+                  "idle_timeout", "interim_interval", "devices"):
+        r = as_manager.post(url, {**base, f"plan-{field}": "99999999999999999999"})
+        assert r.status_code == 400, field
+        assert "less than or equal to" in r.content.decode(), field
+    assert not Plan.objects.exists()
+
+
+def test_saving_a_plan_unchanged_keeps_limits_the_form_cannot_show_exactly(as_manager):
+    """The API may set 5 GiB (not whole MB) and 90 minutes (not whole hours): the form
+    shows them rounded, and a save that does not touch them keeps them exact."""
+    plan = make_plan(quota_bytes=5_368_709_120, validity_seconds=5400)
+    edit = reverse("console:hotspot_plan", args=[plan.pk])
+    page = as_manager.get(edit).content.decode()
+    assert 'value="5368"' in page and 'name="validity_hours" value="1"' in page
+    r = as_manager.post(edit, {"name": plan.name, "price_per_hour": "600",
+                               "increment_seconds": "60", "interim_interval": "300",
+                               "devices": "1", "quota_mb": "5368", "validity_hours": "1"})
+    assert r.status_code == 302
+    plan.refresh_from_db()
+    assert (plan.price_per_hour, plan.quota_bytes, plan.validity_seconds) == (
+        600, 5_368_709_120, 5400)
+    r = as_manager.post(edit, {"name": plan.name, "price_per_hour": "600",
+                               "increment_seconds": "60", "interim_interval": "300",
+                               "devices": "1", "quota_mb": "100", "validity_hours": "2"})
+    plan.refresh_from_db()
+    assert (plan.quota_bytes, plan.validity_seconds) == (100_000_000, 7200)

@@ -176,6 +176,22 @@ def test_chap_needs_a_ticket_for_password_accounts(db, alice):
         assert not hs.authorize(nas, pap("alice", ticket.secret)).accept  # expired
 
 
+def test_chap_with_a_real_password_says_so_and_is_not_counted_as_a_guess(db, alice):
+    """A gateway left on CHAP with its own login page: every password customer is refused
+    (nothing readable is stored), told where to log in, and not throttled for it — their
+    PAP login right after still works."""
+    nas = make_nas()
+    make_plan()
+    give_credit(alice, 1000)
+    for n in range(8):
+        d = hs.authorize(nas, chap("alice", "alice-secret-1", mac=f"AA:BB:CC:00:03:{n:02X}"))
+        assert not d.accept and d.reason == "chap"
+        assert "login page" in d.message and "recharge code" in d.message
+    nobody = hs.authorize(nas, chap("nobody", "whatever"))  # the same answer for any name
+    assert (nobody.reason, nobody.message) == (d.reason, d.message)
+    assert hs.authorize(nas, pap("alice", "alice-secret-1", mac="AA:BB:CC:00:03:FF")).accept
+
+
 def test_a_code_alone_opens_an_account_through_redemption(db, sold_code):
     nas = make_nas(vendor="mikrotik")
     make_plan(price_per_hour=600)

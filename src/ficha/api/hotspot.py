@@ -147,6 +147,10 @@ def update_nas(request, nas_id: Path[Id], payload: NasPatch):
 
 PLAN_MONEY = ("price_per_hour", "price_per_mb", "minimum_charge")
 Count = Field(None, ge=0, le=2**31 - 1)
+# a plan's optional limits: 1 or more; null removes the limit
+Limit = Field(None, ge=1, le=2**31 - 1, description="1 or more; null: no limit")
+PLAN_LIMITS = ("rate_up_kbps", "rate_down_kbps", "quota_bytes", "idle_timeout",
+               "validity_seconds")
 
 
 class PlanPatch(In):
@@ -158,19 +162,23 @@ class PlanPatch(In):
     minimum_charge: Major | None = None
     minimum_charge_minor: Minor | None = None
     increment_seconds: StrictInt | None = Count
-    rate_up_kbps: StrictInt | None = Count
-    rate_down_kbps: StrictInt | None = Count
-    quota_bytes: StrictInt | None = Field(None, ge=0, le=2**62)
-    idle_timeout: StrictInt | None = Count
+    rate_up_kbps: StrictInt | None = Limit
+    rate_down_kbps: StrictInt | None = Limit
+    quota_bytes: StrictInt | None = Field(None, ge=1, le=2**62,
+                                          description="1 or more; null: no limit")
+    idle_timeout: StrictInt | None = Limit
     interim_interval: StrictInt | None = Count
     devices: StrictInt | None = Count
-    validity_seconds: StrictInt | None = Count
+    validity_seconds: StrictInt | None = Limit
     price_group: Text60 | None = None
     is_default: StrictBool | None = None
     mac_login: StrictBool | None = Field(None, description="Returning devices log in by MAC")
 
     def fields(self) -> dict:
         out = _given(self)
+        # null given for a limit removes it (other fields: null is as if not given)
+        out.update({k: None for k, v in self.dict(exclude_unset=True).items()
+                    if v is None and k in PLAN_LIMITS})
         for name in PLAN_MONEY:
             major, minor = out.pop(name, None), out.pop(f"{name}_minor", None)
             if major is not None and minor is not None:

@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .base import ConsoleForm, MoneyField
 
+_INT_MAX = 2**31 - 1  # the columns' range (PostgreSQL integer)
+
 
 class NasForm(ConsoleForm):
     name = forms.CharField(label=_("Name"), max_length=64)
@@ -55,17 +57,20 @@ class PlanForm(ConsoleForm):
     increment_seconds = forms.IntegerField(
         label=_("Billing increment (seconds)"), min_value=1, max_value=86400, initial=60)
     rate_up_kbps = forms.IntegerField(label=_("Upload (kbit/s)"), min_value=1,
-                                      required=False)
+                                      max_value=_INT_MAX, required=False)
     rate_down_kbps = forms.IntegerField(label=_("Download (kbit/s)"), min_value=1,
-                                        required=False)
-    quota_mb = forms.IntegerField(label=_("Data quota (MB)"), min_value=1, required=False)
+                                        max_value=_INT_MAX, required=False)
+    quota_mb = forms.IntegerField(label=_("Data quota (MB)"), min_value=1,
+                                  max_value=2**62 // 1_000_000, required=False)
     idle_timeout = forms.IntegerField(label=_("Idle timeout (seconds)"), min_value=1,
-                                      required=False)
+                                      max_value=_INT_MAX, required=False)
     interim_interval = forms.IntegerField(label=_("Interim updates (seconds)"),
-                                          min_value=60, initial=300)
-    devices = forms.IntegerField(label=_("Devices at once"), min_value=1, initial=1)
+                                          min_value=60, max_value=_INT_MAX, initial=300)
+    devices = forms.IntegerField(label=_("Devices at once"), min_value=1,
+                                 max_value=_INT_MAX, initial=1)
     validity_hours = forms.IntegerField(
-        label=_("Valid for (hours from first login)"), min_value=1, required=False)
+        label=_("Valid for (hours from first login)"), min_value=1,
+        max_value=_INT_MAX // 3600, required=False)
     price_group = forms.CharField(
         label=_("For the price group"), max_length=60, required=False,
         help_text=_("member, guest, or a custom group's name; empty: no group."))
@@ -75,8 +80,21 @@ class PlanForm(ConsoleForm):
         help_text=_("A device this account used before gets on without a password. "
                     "A MAC can be copied: only for venues that accept that."))
 
-    def plan_fields(self) -> dict:
+    def plan_fields(self, plan=None) -> dict:
+        """The plan's fields as the form gives them; editing ``plan``, a quota or a
+        validity left as shown keeps its exact value (the form shows whole MB and hours;
+        the API may have set 5,368,709,120 bytes or 90 minutes)."""
         d = self.cleaned_data
+        fields = self._fields(d)
+        if plan is not None:
+            for name, key in (("quota_mb", "quota_bytes"),
+                              ("validity_hours", "validity_seconds")):
+                if name not in self.changed_data:
+                    fields[key] = getattr(plan, key)
+        return fields
+
+    @staticmethod
+    def _fields(d) -> dict:
         return {
             "name": d["name"], "price_per_hour": d["price_per_hour"] or 0,
             "price_per_mb": d["price_per_mb"] or 0, "minimum_charge": d["minimum_charge"] or 0,

@@ -87,10 +87,10 @@ def nas_edit(request, pk: int):
 def plan_edit(request, pk: int):
     plan = get_object_or_404(Plan, pk=pk)
     if request.method == "POST":
-        form = PlanForm(request.POST)
+        form = PlanForm(request.POST, initial=PlanForm.initial_for(plan))
         if form.is_valid():
             try:
-                hotspot.update_plan(actor(request), plan, **form.plan_fields())
+                hotspot.update_plan(actor(request), plan, **form.plan_fields(plan))
             except hotspot.HotspotError as exc:
                 form.add_service_error(exc)
             else:

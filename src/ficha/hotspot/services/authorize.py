@@ -282,8 +282,8 @@ def _authorize(nas: Nas, req: AuthRequest, *, their_language: bool = False) -> D
             return grant(nas, customer, mac)
         if not (req.matches(username) or req.matches(code) or req.matches("")):
             return _reject("password", _("Wrong username or password."))
-        # The NAS is always named (attempt log, alarm's sources); with a MAC it is not a
-        # throttle key (Source.keys), so one guesser cannot lock the hotspot out.
+        # The NAS is always named (attempt log, alarm's sources); with a MAC its throttle
+        # key is a loose one (Source.keys), so one guesser cannot lock the hotspot out.
         source = recharges.Source(mac=mac or None, door="hotspot",
                                   station=f"nas:{nas.name}"[:64])
         try:
@@ -364,6 +364,9 @@ def reason_text(reason: str) -> str:
         return ngettext("Too many attempts. Wait %(n)d second and try again.",
                         "Too many attempts. Wait %(n)d seconds and try again.", seconds
                         ) % {"n": seconds}
+    if reason == "chap":
+        return _("Log in on the Wi-Fi's login page, or with a recharge code: a password "
+                 "sent this way cannot be checked.")
     return _("Wrong username or password.")
 
 
@@ -381,6 +384,11 @@ def _check_customer(customer: Customer | None, username: str, req: AuthRequest, 
         return customer, ""
     if customer is not None and _recently_verified(customer, req):
         return customer, ""  # this very password passed the hash moments ago
+    if req.is_chap:
+        # No password can be checked against CHAP (none is stored readable): not a
+        # guess, so not counted (a gateway set to CHAP with its own login page would
+        # otherwise lock its password customers out); the same answer for every name.
+        return None, "chap"
     keys = [f"account:{username_key(username)}"[:128]]
     if mac:
         keys.insert(0, f"mac:{mac}")

@@ -32,6 +32,8 @@ _PLAN_INTS = ("price_per_hour", "price_per_mb", "minimum_charge", "increment_sec
               "interim_interval", "devices")
 _PLAN_OPTIONAL = ("rate_up_kbps", "rate_down_kbps", "quota_bytes", "idle_timeout",
                   "validity_seconds")
+_INT_MAX = 2**31 - 1  # the columns' range (PostgreSQL integer)
+_PLAN_MAX = {"quota_bytes": 2**62, "increment_seconds": 86400}
 
 
 def _clean_plan(fields: dict) -> dict:
@@ -45,9 +47,19 @@ def _clean_plan(fields: dict) -> dict:
             value = out[key]
             if value is None and key in _PLAN_OPTIONAL:
                 continue
+            field = capfirst(Plan._meta.get_field(key).verbose_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise HotspotError(_("%(field)s must be a whole number, zero or more.")
-                                   % {"field": capfirst(Plan._meta.get_field(key).verbose_name)})
+                                   % {"field": field})
+            # a limit of 0 would read as "none" to some gateways and as "nothing" to
+            # others: a limit is 1 or more, or none at all
+            if value == 0 and key in _PLAN_OPTIONAL:
+                raise HotspotError(_("%(field)s must be at least 1; leave it empty for no "
+                                     "limit.") % {"field": field})
+            most = _PLAN_MAX.get(key, _INT_MAX)
+            if value > most:
+                raise HotspotError(_("%(field)s must be at most %(max)s.")
+                                   % {"field": field, "max": most})
     if out.get("interim_interval") is not None and out["interim_interval"] < MIN_INTERIM:
         raise HotspotError(_("The interim interval must be at least %(n)d seconds.")
                            % {"n": MIN_INTERIM})

@@ -118,7 +118,8 @@ def test_coovachilli_gets_wispr_bandwidth_and_chillispot_quota(db, alice):
 def test_validity_from_first_login_caps_and_then_ends_access(db, alice):
     nas = make_nas(vendor="coovachilli")
     make_plan(price_per_hour=60, validity_seconds=3600)
-    give_credit(alice, 10_000)
+    with clock.frozen(T0 - dt.timedelta(minutes=1)):
+        give_credit(alice, 10_000)
     with clock.frozen(T0):
         a = attrs(hs.authorize(nas, pap("alice", "alice-secret-1")))
         assert a["Session-Timeout"] == 3600
@@ -129,6 +130,55 @@ def test_validity_from_first_login_caps_and_then_ends_access(db, alice):
     with clock.frozen(T0 + dt.timedelta(hours=1)):
         d = hs.authorize(nas, pap("alice", "alice-secret-1"))
         assert not d.accept and d.reason == "expired"
+    # a plan without a minimum charge: a recharge after the end starts a new period
+    with clock.frozen(T0 + dt.timedelta(hours=3)):
+        give_credit(alice, 100)
+    with clock.frozen(T0 + dt.timedelta(hours=4)):
+        a = attrs(hs.authorize(nas, pap("alice", "alice-secret-1")))
+        assert a["Session-Timeout"] == 3600
+        assert a["WISPr-Session-Terminate-Time"] == "2026-12-01T15:00:00+00:00"
+
+
+def test_a_24_hour_pass_sold_as_a_code_is_paid_once_per_period(db, sold_code):
+    """Price 0 an hour, minimum 500, valid 24 h: a code of 500 buys a day of Wi-Fi, not
+    its first session — reconnecting within the day costs nothing and the gateway is
+    given the rest of the day; after the day a new code buys a new one."""
+    from ficha.accounts import services as accounts
+
+    nas = make_nas(vendor="coovachilli")
+    make_plan(name="Day pass", price_per_hour=0, minimum_charge=500, validity_seconds=86400)
+    with clock.frozen(T0 - dt.timedelta(minutes=5)):
+        code = sold_code(500)
+    with clock.frozen(T0):
+        d = hs.authorize(nas, pap(code, code))
+        assert d.accept and attrs(d)["Session-Timeout"] == 86400
+        customer = d.customer
+        hs.account(nas, acct("start", sid="a", user=code))
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        assert hs.account(nas, acct("stop", sid="a", t=600, user=code)).debit == 500
+    assert accounts.balance(customer) == 0
+    with clock.frozen(T0 + dt.timedelta(hours=2)):
+        assert hs.status(customer).remaining_seconds == 22 * 3600  # offline, on the portal
+        d = hs.authorize(nas, pap(code, code))
+        assert d.accept, d.message
+        assert attrs(d)["Session-Timeout"] == 22 * 3600  # the rest of the day
+        hs.account(nas, acct("start", sid="b", user=code))
+    with clock.frozen(T0 + dt.timedelta(hours=5)):
+        second = hs.account(nas, acct("stop", sid="b", t=3 * 3600, user=code))
+        assert second.debit == 0 and second.session.pass_paid
+    assert accounts.balance(customer) == 0
+    with clock.frozen(T0 + dt.timedelta(hours=25)):
+        d = hs.authorize(nas, pap(code, code))
+        assert not d.accept and d.reason == "expired"
+        give_credit(customer, 500)  # a new pass bought at the counter
+    with clock.frozen(T0 + dt.timedelta(hours=26)):
+        d = hs.authorize(nas, pap(code, code))
+        assert d.accept and attrs(d)["Session-Timeout"] == 86400
+        hs.account(nas, acct("start", sid="c", user=code))
+    with clock.frozen(T0 + dt.timedelta(hours=27)):
+        third = hs.account(nas, acct("stop", sid="c", t=3600, user=code))
+        assert third.debit == 500 and not third.session.pass_paid  # the new day's price
+    assert accounts.balance(customer) == 0
 
 
 def test_wrong_password_is_rejected_and_throttled(db, alice):

@@ -132,8 +132,15 @@ class Plan(models.Model):
 
     @property
     def tariff(self) -> Tariff:
+        return self.tariff_for(pass_paid=False)
+
+    def tariff_for(self, pass_paid: bool) -> Tariff:
+        """The price of a session; ``pass_paid``: an earlier session of the same validity
+        period paid the minimum charge (a pass's price is paid once per period, see
+        ``services.plans.pass_period``)."""
         return Tariff(price_per_hour=self.price_per_hour, price_per_mb=self.price_per_mb,
-                      minimum=self.minimum_charge, increment=self.increment_seconds)
+                      minimum=0 if pass_paid else self.minimum_charge,
+                      increment=self.increment_seconds)
 
 
 class HotspotAccount(models.Model):
@@ -205,6 +212,10 @@ class HotspotSession(models.Model):
     # Sessions the captive portal opened for a gateway that reports no usage (openNDS):
     # the end the gateway was given (BinAuth); the worker meters them by wall clock.
     granted_until = models.DateTimeField(null=True, blank=True)
+    # A plan with a validity is a pass: its minimum charge is paid once per validity
+    # period. True when an earlier session of the period had paid it when this one
+    # began (this one is charged its usage only).
+    pass_paid = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

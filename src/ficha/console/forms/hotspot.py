@@ -70,7 +70,9 @@ class PlanForm(ConsoleForm):
                                  max_value=_INT_MAX, initial=1)
     validity_hours = forms.IntegerField(
         label=_("Valid for (hours from first login)"), min_value=1,
-        max_value=_INT_MAX // 3600, required=False)
+        max_value=_INT_MAX // 3600, required=False,
+        help_text=_("Makes the plan a pass: its minimum charge is the pass's price, paid "
+                    "once per period (a 24 h pass: price 0 an hour, minimum 500)."))
     price_group = forms.CharField(
         label=_("For the price group"), max_length=60, required=False,
         help_text=_("member, guest, or a custom group's name; empty: no group."))

@@ -74,6 +74,7 @@ from .plans import (  # noqa: F401
     _clean_plan,
     create_plan,
     issue_ticket,
+    pass_period,
     plan_for,
     purge_tickets,
     set_customer_plan,

@@ -32,6 +32,7 @@ from .authorize import (
     parse_class,
 )
 from .plans import (
+    minimum_paid,
     plan_for,
 )
 
@@ -336,7 +337,8 @@ def _owned(found: list[tuple]) -> dict[tuple[int, str], HotspotSession]:
     for session, username, credit_id, kind, per_hour, per_mb, minimum, increment in found:
         session.owner = (username, credit_id, kind) if credit_id is not None else None
         session.tariff = (None if session.owner is None or per_hour is None
-                          else _tariff(per_hour, per_mb, minimum, increment))
+                          else _tariff(per_hour, per_mb, 0 if session.pass_paid else minimum,
+                                       increment))
         out[(session.nas_id, session.session_key)] = session
     return out
 
@@ -411,11 +413,17 @@ def _retire(session: HotspotSession) -> None:
 
 
 def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> HotspotSession:
+    paid = False
+    if customer is not None and plan is not None and plan.validity_seconds:
+        first = (HotspotAccount.objects.filter(customer=customer)
+                 .values_list("first_login_at", flat=True).first())
+        paid = minimum_paid(plan, customer.pk, first)
     return HotspotSession.objects.create(
         nas=nas, session_key=key, acct_session_id=req.session_id[:100],
         username=req.username[:150], customer=customer, plan=plan,
         mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
-        framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now)
+        framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now,
+        pass_paid=paid)
 
 
 def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotSession, bool]:
@@ -428,7 +436,7 @@ def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotS
     except IntegrityError:  # a parallel batch created it
         return _lock_sessions([(nas.pk, key)])[(nas.pk, key)], False
     session.owner = (customer.username, customer.credit_account_id, None) if customer else None
-    session.tariff = plan.tariff if (customer and plan) else None
+    session.tariff = plan.tariff_for(session.pass_paid) if (customer and plan) else None
     return session, True
 
 

@@ -44,6 +44,7 @@ from .base import (
     _class_signer,
 )
 from .plans import (
+    pass_period,
     plan_for,
 )
 
@@ -528,13 +529,14 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         return _reject("plan", _("Wi-Fi is not available for this account; please ask at "
                                  "the counter."), customer=customer)
     now = clock.now()
-    valid_until = None
-    if plan.validity_seconds:
-        first = hotspot.first_login_at if hotspot is not None else None
-        valid_until = (first or now) + dt.timedelta(seconds=plan.validity_seconds)
-        if valid_until <= now:
-            return _reject("expired", _("Your pass has expired: enter a recharge code."),
-                           customer=customer, plan=plan)
+    balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
+    if balance is None:
+        balance = accounts.available(customer)
+    period = pass_period(plan, hotspot, customer.pk, balance, now)
+    if period.expired:
+        return _reject("expired", _("Your pass has expired: enter a recharge code."),
+                       customer=customer, plan=plan)
+    valid_until = period.valid_until
     others = getattr(customer, "hotspot_others", None)  # read by _find_customer
     if others is None:
         others = (HotspotSession.objects.filter(customer=customer,
@@ -545,10 +547,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
             "This account is already online on %(n)d device; log out there first.",
             "This account is already online on %(n)d devices; log out there first.",
             plan.devices) % {"n": plan.devices}, customer=customer, plan=plan)
-    balance = getattr(customer, "hotspot_balance", None)  # read by _find_customer
-    if balance is None:
-        balance = accounts.available(customer)
-    tariff = plan.tariff
+    tariff = plan.tariff_for(period.paid)
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None
     if seconds == 0 or octets == 0:
@@ -559,11 +558,14 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         seconds = _least(seconds, int((valid_until - now).total_seconds()))
     if nas.vendor == Nas.Vendor.MIKROTIK:
         seconds = _least(seconds, MIKROTIK_MAX_TIMEOUT)
-    if plan.validity_seconds and (hotspot is None or hotspot.first_login_at is None):
+    if plan.validity_seconds and (hotspot is None or hotspot.first_login_at is None
+                                  or period.renew):
+        # the period starts (again) at this login; a parallel login that started it
+        # first wins (the conditional UPDATE)
         if hotspot is None:
             hotspot, _created = HotspotAccount.objects.get_or_create(customer=customer)
-        HotspotAccount.objects.filter(pk=hotspot.pk, first_login_at__isnull=True).update(
-            first_login_at=now)
+        HotspotAccount.objects.filter(
+            pk=hotspot.pk, first_login_at=hotspot.first_login_at).update(first_login_at=now)
     attrs = vendor_attributes(nas.vendor, plan, seconds, quota, valid_until)
     attrs.append(("Class", _class_value(customer, plan)))
     return Decision(True, attrs, "", "accepted", customer, plan, seconds, quota)

@@ -78,7 +78,7 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
         return Limits(credit, 0, 0, "disabled")
     if plan is None:
         return Limits(credit, None, None)
-    tariff = plan.tariff
+    tariff = plan.tariff_for(session.pass_paid)
     elapsed = _elapsed(session, now)
     timeout = pricing.seconds_for(tariff, credit, octets=session.octets)
     quota = pricing.octets_for(tariff, credit, seconds=session.session_time)

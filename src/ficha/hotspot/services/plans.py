@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -14,10 +15,12 @@ from django.utils.translation import gettext as _
 
 from ficha.accounts.models import Customer
 from ficha.core import audit, clock, rows
+from ficha.ledger import services as ledger
 from ficha.tariffs import pricing
 
 from ..models import (
     HotspotAccount,
+    HotspotSession,
     LoginTicket,
     Plan,
 )
@@ -136,6 +139,58 @@ def _group_sql() -> str:
             f"SELECT {rows.columns(Plan)} FROM {t} WHERE {t}.{q('price_group')} IN (%s, %s) "
             f"ORDER BY {t}.{q('is_default')} DESC, {t}.{q('id')} ASC")
     return sql
+
+
+@dataclass(frozen=True)
+class PassPeriod:
+    """Where an account stands in its plan's validity (:func:`pass_period`)."""
+
+    valid_until: dt.datetime | None  # end of the period a login now is in (None: no validity)
+    expired: bool = False  # the period ended and the credit does not start another
+    renew: bool = False  # the period ended; a login now starts a new one
+    paid: bool = False  # an earlier session of the period paid the minimum charge
+
+
+def pass_period(plan: Plan, hotspot: HotspotAccount | None, customer_id: int,
+                balance: int, now: dt.datetime) -> PassPeriod:
+    """A plan with a validity is a pass: access for ``validity_seconds`` from the first
+    login, its minimum charge (the pass's price: a "24 h pass" is price 0 an hour and a
+    minimum of 500) paid once per period by its first session, the later sessions of the
+    period charged their usage only. When the period is over, the next login starts a new
+    one if the credit (``balance``, less holds) pays its minimum; a plan without a
+    minimum (time priced within a window) starts a new one once credit came in after the
+    period ended (a recharge, a top-up). Else the pass has expired until a recharge."""
+    if not plan.validity_seconds:
+        return PassPeriod(None)
+    length = dt.timedelta(seconds=plan.validity_seconds)
+    first = hotspot.first_login_at if hotspot is not None else None
+    if first is None:
+        return PassPeriod(now + length)
+    end = first + length
+    if end <= now:
+        if balance > 0 and (balance >= plan.minimum_charge if plan.minimum_charge > 0
+                            else _credited_since(customer_id, end)):
+            return PassPeriod(now + length, renew=True)
+        return PassPeriod(end, expired=True)
+    return PassPeriod(first + length, paid=minimum_paid(plan, customer_id, first))
+
+
+def _credited_since(customer_id: int, when: dt.datetime) -> bool:
+    credit = Customer.objects.filter(pk=customer_id).values_list(
+        "credit_account_id", flat=True).first()
+    return credit is not None and ledger.credited_since(credit, when)
+
+
+def minimum_paid(plan: Plan, customer_id: int | None, first_login_at: dt.datetime | None
+                 ) -> bool:
+    """Whether a session of the customer's current validity period (from
+    ``first_login_at``) was charged the plan's minimum already."""
+    if (not plan.validity_seconds or plan.minimum_charge <= 0 or first_login_at is None
+            or customer_id is None):
+        return False
+    return HotspotSession.objects.filter(
+        customer_id=customer_id, started_at__gte=first_login_at,
+        charged__gte=plan.minimum_charge).exists()
 
 
 def plan_for(customer: Customer, hotspot: HotspotAccount | None = None, *,

@@ -17,7 +17,7 @@ from .. import gateways
 from ..models import HotspotAccount, HotspotSession, Nas, Plan
 from . import coa
 from .authorize import _least, normalize_mac
-from .plans import plan_for
+from .plans import pass_period, plan_for
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,19 @@ def status(customer: Customer, mac: str = "") -> Status:
             seconds = left if seconds is None else min(seconds, left)
         return Status(balance, plan, session, seconds, data, valid_until,
                       session.granted_until)
-    # Not online: what the credit buys now, as an Access-Accept would say.
+    # Not online: what the credit buys now, as an Access-Accept would say (a pass whose
+    # period is over starts a new one at the next login if the credit pays for it).
+    period = pass_period(plan, hotspot, customer.pk, balance, now)
+    if period.expired:
+        return Status(balance, plan, session, 0, 0, period.valid_until)
     money = max(0, balance)
-    tariff = plan.tariff
+    tariff = plan.tariff_for(period.paid)
     seconds = pricing.seconds_for(tariff, money)
     data = pricing.octets_for(tariff, money) if tariff.charges_data else None
     data = _least(plan.quota_bytes, data)
-    if valid_until is not None:
-        seconds = _least(seconds, max(0, int((valid_until - now).total_seconds())))
+    valid_until = None if period.renew else valid_until  # a new period starts at login
+    if period.valid_until is not None:
+        seconds = _least(seconds, max(0, int((period.valid_until - now).total_seconds())))
     return Status(balance, plan, session, seconds, data, valid_until)
 
 

@@ -572,6 +572,14 @@ def balances(accounts: Iterable[Account]) -> dict[int, int]:
     return {a.pk: a.normal_sign * (sums.get(a.pk) or 0) for a in accounts}
 
 
+def credited_since(acct: Account | str | int, since) -> bool:
+    """Whether money came into the account (its balance went up) after ``since``."""
+    acct = acct if isinstance(acct, Account) else Account.objects.get(pk=_resolve(acct))
+    rising = {"amount__gt": 0} if acct.normal_sign > 0 else {"amount__lt": 0}
+    return Entry.objects.filter(account=acct, transaction__created_at__gt=since,
+                                **rising).exists()
+
+
 def has_entries() -> bool:
     return Entry.objects.exists()
 

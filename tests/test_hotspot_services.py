@@ -367,9 +367,13 @@ def test_retransmits_duplicates_and_reordering_never_debit_twice(online):
 
 def test_stop_without_start_debits_the_whole_session(online):
     nas, alice, cls = online
-    r = hs.account(nas, acct("stop", sid="lost-start", t=3600, klass=cls))
+    with clock.frozen(T0):
+        r = hs.account(nas, acct("stop", sid="lost-start", t=3600, klass=cls))
     assert r.debit == 3600 and r.session.status == "closed"
     assert accounts.balance(alice) == 6400
+    # the console shows when it began: an hour before the Stop, not at it
+    session = HotspotSession.objects.get(pk=r.session.pk)
+    assert (session.started_at, session.stopped_at) == (T0 - dt.timedelta(hours=1), T0)
 
 
 def test_gigawords_count_past_four_gibibytes(db, alice):

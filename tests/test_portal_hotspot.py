@@ -290,6 +290,10 @@ def test_logout_ends_the_portal_session_and_sends_the_browser_to_the_gateway(
     (code,) = sold(600)
     client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
     client.post("/hotspot/mikrotik", {"action": "code", "code": code})
+    # a link to the log-out address (typed, or followed) logs nobody out: the status page
+    followed = client.get("/hotspot/logout")
+    assert followed.status_code == 302 and followed["Location"] == "/hotspot/status"
+    assert client.get("/hotspot/status").status_code == 200
     resp = client.post("/hotspot/logout")
     assert resp.status_code == 200
     assert '<meta http-equiv="refresh" content="0; url=http://10.5.50.1/logout">' in page(resp)

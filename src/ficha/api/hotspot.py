@@ -32,6 +32,7 @@ from .schemas import (
     PageQuery,
     Text40,
     Text60,
+    Text64,
     Text150,
     Text255,
     money,
@@ -71,7 +72,7 @@ class NasOut(Schema):
 
 
 class NasPatch(In):
-    name: Text60 | None = None
+    name: Text64 | None = None
     address: Text60 | None = Field(None, description="IP address or network (CIDR)")
     secret: Text60 | None = Field(None, description="Shared secret (never shown again)")
     vendor: Vendor | None = None
@@ -89,7 +90,7 @@ class NasPatch(In):
 
 
 class NasIn(NasPatch):
-    name: Text60
+    name: Text64
     address: Text60
     secret: Text60
 
@@ -154,7 +155,7 @@ PLAN_LIMITS = ("rate_up_kbps", "rate_down_kbps", "quota_bytes", "idle_timeout",
 
 
 class PlanPatch(In):
-    name: Text60 | None = None
+    name: Text64 | None = None
     price_per_hour: Major | None = Field(None, description="Major units, e.g. \"300\"")
     price_per_hour_minor: Minor | None = None
     price_per_mb: Major | None = None
@@ -192,7 +193,7 @@ class PlanPatch(In):
 
 
 class PlanIn(PlanPatch):
-    name: Text60
+    name: Text64
 
 
 class PlanOut(Schema):

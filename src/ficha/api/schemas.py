@@ -48,6 +48,7 @@ def _text(max_length: int, min_length: int = 0):
 Text20 = _text(20)
 Text40 = _text(40)
 Text60 = _text(60)
+Text64 = _text(64)
 Text120 = _text(120)
 Text150 = _text(150)
 Text255 = _text(255)

@@ -297,9 +297,12 @@ def status(request):
 
 
 @portal_page
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def logout(request):
-    """End the portal session, then send the browser to the gateway's log-out address."""
+    """End the portal session, then send the browser to the gateway's log-out address
+    (a POST: a link followed or typed lands on the status page and its log-out button)."""
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("portal:hotspot_status"))
     gw, _nas = _gateway(request)
     if request.customer is not None:
         # Sessions Ficha meters itself (openNDS) end here; RADIUS gateways send a Stop.

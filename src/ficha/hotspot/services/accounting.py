@@ -418,11 +418,14 @@ def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> H
         first = (HotspotAccount.objects.filter(customer=customer)
                  .values_list("first_login_at", flat=True).first())
         paid = minimum_paid(plan, customer.pk, first)
+    # a session whose Start was lost began Acct-Session-Time before its first record
+    started = now if req.status == START else now - dt.timedelta(
+        seconds=min(max(0, int(req.session_time)), MAX_COUNTER // 2**32))
     return HotspotSession.objects.create(
         nas=nas, session_key=key, acct_session_id=req.session_id[:100],
         username=req.username[:150], customer=customer, plan=plan,
         mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
-        framed_ip=_ip_or_none(req.framed_ip), started_at=now, updated_at=now,
+        framed_ip=_ip_or_none(req.framed_ip), started_at=started, updated_at=now,
         pass_paid=paid)
 
 

@@ -188,8 +188,10 @@ def minimum_paid(plan: Plan, customer_id: int | None, first_login_at: dt.datetim
     if (not plan.validity_seconds or plan.minimum_charge <= 0 or first_login_at is None
             or customer_id is None):
         return False
+    # a session of the period: it reported after the period began (its start may be
+    # earlier: taken from its first record's Acct-Session-Time when the Start was lost)
     return HotspotSession.objects.filter(
-        customer_id=customer_id, started_at__gte=first_login_at,
+        customer_id=customer_id, updated_at__gte=first_login_at,
         charged__gte=plan.minimum_charge).exists()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -234,3 +236,15 @@ def test_saving_a_plan_unchanged_keeps_limits_the_form_cannot_show_exactly(as_ma
                                "devices": "1", "quota_mb": "100", "validity_hours": "2"})
     plan.refresh_from_db()
     assert (plan.quota_bytes, plan.validity_seconds) == (100_000_000, 7200)
+
+
+def test_the_plans_table_tells_passes_and_limits_apart(as_manager):
+    make_plan(name="Hour", increment_seconds=300)
+    make_plan(name="Day", price_per_hour=0, minimum_charge=500, validity_seconds=86400,
+              quota_bytes=5_000_000_000, devices=2, mac_login=True, is_default=False)
+    text = as_manager.get(reverse("console:hotspot")).content.decode()
+    rows = {name: row for name, row in re.findall(
+        r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", text, re.S)}
+    assert "billed per 5 min · 1 device" in rows["Hour"] and "pass" not in rows["Hour"]
+    assert ("billed per 1 min · pass of 24 h · 5 GB of data · 2 devices · MAC login"
+            in rows["Day"])

@@ -65,18 +65,19 @@ def sids(api, query: str = "") -> list[str]:
 def test_filters_pick_the_sessions_a_manager_asks_for(api, sessions):
     hall, kiosk = sessions["a1"].nas, sessions["a3"].nas
     alice = sessions["a1"].customer
-    assert sids(api) == ["a3", "b1", "a2", "a1"]  # newest first
+    # newest first; b1's Start was lost: it began 2 minutes before its first record
+    assert sids(api) == ["a3", "a2", "b1", "a1"]
     assert sids(api, "?status=open") == ["a3"]
-    assert sids(api, "?status=closed") == ["b1", "a2", "a1"]
+    assert sids(api, "?status=closed") == ["a2", "b1", "a1"]
     assert sids(api, f"?customer_id={alice.pk}") == ["a3", "a2", "a1"]
     assert sids(api, "?username=BOB") == ["b1"]
     assert sids(api, f"?nas_id={hall.pk}") == ["b1", "a1"]
     assert sids(api, f"?nas_id={kiosk.pk}&status=closed") == ["a2"]
     assert sids(api, "?mac=aa-bb-cc-00-00-09") == ["a3", "a2"]
     day2 = (T0 + dt.timedelta(days=1)).isoformat()
-    assert sids(api, f"?until={day2.replace('+', '%2B')}") == ["a1"]
-    assert sids(api, f"?since={day2.replace('+', '%2B')}&status=closed") == ["b1", "a2"]
-    assert sids(api, "?since=2026-11-26") == ["a3", "b1", "a2"]  # a date: venue midnight
+    assert sids(api, f"?until={day2.replace('+', '%2B')}") == ["b1", "a1"]
+    assert sids(api, f"?since={day2.replace('+', '%2B')}&status=closed") == ["a2"]
+    assert sids(api, "?since=2026-11-26") == ["a3", "a2", "b1"]  # a date: venue midnight
 
 
 def test_pages_like_every_list(api, sessions):

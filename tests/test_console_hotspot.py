@@ -140,7 +140,7 @@ def test_a_manager_kicks_a_session_and_it_is_audited(as_manager, manager, alice_
     kick_url = reverse("console:hotspot_kick", args=[session.pk])
     assert kick_url in page and "Remaining" in page
     r = as_manager.post(kick_url, follow=True)
-    assert r.status_code == 200 and "Disconnect sent for alice" in r.content.decode()
+    assert r.status_code == 200 and "Disconnect requested for alice" in r.content.decode()
     job = CoaJob.objects.get()
     assert (job.kind, job.reason, job.state, job.requested_by) == (
         "disconnect", "kick", "pending", manager_name)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ficha.accounts import services as accounts
 from ficha.core import clock
-from ficha.core.models import AuditLog
+from ficha.core.models import Alert, AuditLog
 from ficha.hotspot import coa_sender
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import CoaJob, HotspotSession
@@ -157,7 +157,10 @@ def test_openNDS_and_pfsense_jobs_are_recorded_as_skipped(db, alice):
         nas = make_nas(vendor=vendor)
         d = login(nas, mac="")
         hs.account(nas, acct("start", sid=vendor, klass=klass(d), mac=""))
-    jobs = hs.credit_changed(alice)
+    assert hs.credit_changed(alice) == []  # the credit each Access-Accept counted on
+    give_credit(alice, 100)  # a top-up: each gateway is to be told, neither can be
+    hs.credit_changed(alice)
+    jobs = list(CoaJob.objects.filter(kind="coa"))
     assert {j.state for j in jobs} == {"skipped"} and len(jobs) == 2
     # run out: one skipped Disconnect each, not one per worker run
     with clock.frozen(T0 + dt.timedelta(hours=1)):
@@ -435,3 +438,77 @@ def test_credit_changed_hands_its_jobs_to_the_sender(online, monkeypatch):
     jobs = hs.credit_changed(alice)
     assert handed == [jobs] and len(jobs) == 1
     assert hs.credit_changed(alice) == []  # nothing new to tell
+
+
+# --- races a new user met (helper walk-through) ---------------------------------------------
+def test_a_top_up_while_the_run_out_disconnect_waits_cancels_it_and_sends_a_coa(online):
+    """The gateway did not answer the run-out Disconnect yet; the customer tops up: the
+    Disconnect is void (not sent later), the gateway gets the new Session-Timeout."""
+    nas, alice, cls = online
+    with clock.frozen(T0 + dt.timedelta(seconds=631)):
+        hs.account(nas, acct("interim", t=631, klass=cls))
+        assert hs.review_sessions() == 1
+        give_credit(alice, 600)
+        jobs = hs.credit_changed(alice)
+    assert [(j.kind, j.reason) for j in jobs] == [("coa", "topup")]
+    states = dict(CoaJob.objects.values_list("kind", "state"))
+    assert states == {"disconnect": "superseded", "coa": "pending"}
+
+
+def test_an_unanswered_coa_is_not_sent_again_after_a_newer_one(online, monkeypatch):
+    """Two top-ups: the first CoA times out while the second is queued; retrying the
+    first would give the gateway the shorter Session-Timeout back."""
+    nas, alice, cls = online
+    give_credit(alice, 600)
+    first = hs.credit_changed(alice)[0]
+    claimed = coa_jobs.claim_due()  # being sent (no answer yet)
+    assert [j.pk for j in claimed] == [first.pk]
+    give_credit(alice, 600)
+    second = hs.credit_changed(alice)[0]
+    assert second.session_timeout > first.session_timeout
+    coa_jobs.record(claimed[0], coa_sender.Answer("timeout"))  # the first one's answer
+    first.refresh_from_db()
+    assert first.state == "superseded"
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("ack")))
+    with clock.frozen(T0 + dt.timedelta(hours=1)):
+        assert coa_jobs.send_due() == 1
+    assert dict(CoaJob.objects.values_list("pk", "state")) == {
+        first.pk: "superseded", second.pk: "acked"}
+
+
+def test_a_refused_run_out_disconnect_is_asked_again_later(online, monkeypatch):
+    """Expiry that really ends live sessions: a gateway that refused (or never answered)
+    the Disconnect is asked again after a few minutes while the session goes on."""
+    nas, alice, cls = online
+    monkeypatch.setattr(coa_sender, "send", answers(coa_sender.Answer("nak", 404)))
+    at = T0 + dt.timedelta(seconds=700)
+    with clock.frozen(at):
+        hs.account(nas, acct("interim", t=700, klass=cls))
+        assert hs.review_sessions() == 1
+        coa_jobs.send_due()
+    with clock.frozen(at + dt.timedelta(minutes=1)):
+        assert hs.review_sessions() == 0  # refused just now: not at every worker run
+    with clock.frozen(at + hs.coa.DISCONNECT_AGAIN_AFTER + dt.timedelta(seconds=1)):
+        assert hs.review_sessions() == 1
+    states = list(CoaJob.objects.order_by("pk").values_list("kind", "state"))
+    assert states == [("disconnect", "naked"), ("disconnect", "pending")]
+    alert = Alert.objects.get(kind="gateway")  # the owner is told
+    assert "refused it (Error-Cause 404)" in alert.message and "alice" in alert.message
+
+
+def test_a_top_up_between_the_access_accept_and_the_start_reaches_the_gateway(db, alice):
+    """The Access-Accept gave 600 s for 600; a recharge lands before the Start (the
+    ledger hook does not know the session yet): the worker's first look sees the credit
+    differs from what the Access-Accept counted on (its Class says) and sends a CoA."""
+    nas = make_nas(vendor="mikrotik")
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    give_credit(alice, 600)
+    with clock.frozen(T0):
+        d = login(nas)
+        assert d.session_timeout == 600
+        give_credit(alice, 600)
+        hs.account(nas, acct("start", klass=klass(d)))
+    with clock.frozen(T0 + dt.timedelta(seconds=30)):
+        assert hs.review_sessions() == 1
+    job = CoaJob.objects.get()
+    assert (job.kind, job.reason, job.session_timeout) == ("coa", "topup", 1200)

@@ -58,8 +58,9 @@ def kick(request, pk: int):
             messages.warning(request, _("This gateway cannot be told to disconnect anyone "
                                         "(no CoA support): end the session on the gateway."))
         else:
-            messages.success(request, _("Disconnect sent for %(user)s.")
-                             % {"user": job.session.username})
+            messages.success(request, _(
+                "Disconnect requested for %(user)s: the gateway's answer shows under "
+                "Requests to gateways.") % {"user": job.session.username})
     if getattr(request, "htmx", False):
         response = render(request, "console/hotspot/_live.html",
                           {"live": hotspot.live_sessions()})

@@ -28,6 +28,7 @@ from .accounting_sql import WRITTEN as _WRITTEN
 from .accounting_sql import sql as _sql
 from .authorize import (
     _looks_like_code,
+    class_parts,
     normalize_mac,
     parse_class,
 )
@@ -418,6 +419,10 @@ def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> H
         first = (HotspotAccount.objects.filter(customer=customer)
                  .values_list("first_login_at", flat=True).first())
         paid = minimum_paid(plan, customer.pk, first)
+    # the credit the Access-Accept counted on (its Class): the first CoA decision
+    # compares with it, so a top-up made before this record reaches the gateway
+    parts = class_parts(req.klass) if req.klass and customer is not None else None
+    decided = parts[2] if parts is not None and parts[0] == customer.pk else None
     # a session whose Start was lost began Acct-Session-Time before its first record
     started = now if req.status == START else now - dt.timedelta(
         seconds=min(max(0, int(req.session_time)), MAX_COUNTER // 2**32))
@@ -426,7 +431,7 @@ def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> H
         username=req.username[:150], customer=customer, plan=plan,
         mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
         framed_ip=_ip_or_none(req.framed_ip), started_at=started, updated_at=now,
-        pass_paid=paid)
+        pass_paid=paid, decided_credit=decided, decided_at=now if decided is not None else None)
 
 
 def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotSession, bool]:

@@ -485,28 +485,41 @@ def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
 _CLASS_VALUES: dict[tuple[int, int], str] = {}  # signing costs ~0.1 ms per login
 
 
-def _class_value(customer: Customer, plan: Plan) -> str:
-    key = (customer.pk, plan.pk)
+def _class_value(customer: Customer, plan: Plan, credit: int | None = None) -> str:
+    """The Class of an Access-Accept: customer, plan and the credit the decision counted
+    on (the session's first CoA decision compares the credit with it: a top-up between
+    the Access-Accept and the first look reaches the gateway)."""
+    key = (customer.pk, plan.pk, credit)
     value = _CLASS_VALUES.get(key)
     if value is None:
         if len(_CLASS_VALUES) > 50_000:
             _CLASS_VALUES.clear()
-        value = _CLASS_VALUES[key] = CLASS_PREFIX + _class_signer.sign(
-            f"{customer.pk}.{plan.pk}")
+        text = f"{customer.pk}.{plan.pk}" + (f".{credit}" if credit is not None else "")
+        value = _CLASS_VALUES[key] = CLASS_PREFIX + _class_signer.sign(text)
     return value
 
 
-def parse_class(value) -> tuple[int, int] | None:
-    """(customer id, plan id) from a Class we issued, or None (forged or foreign)."""
+def class_parts(value) -> tuple[int, int, int | None] | None:
+    """(customer id, plan id, credit decided on or None) from a Class we issued, or None
+    (forged or foreign)."""
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str) or not value.startswith(CLASS_PREFIX):
         return None
     try:
-        customer_id, plan_id = _class_signer.unsign(value[len(CLASS_PREFIX):]).split(".")
-        return int(customer_id), int(plan_id)
+        parts = _class_signer.unsign(value[len(CLASS_PREFIX):]).split(".")
+        if len(parts) not in (2, 3):
+            return None
+        credit = int(parts[2]) if len(parts) == 3 else None
+        return int(parts[0]), int(parts[1]), credit
     except (signing.BadSignature, ValueError):
         return None
+
+
+def parse_class(value) -> tuple[int, int] | None:
+    """(customer id, plan id) from a Class we issued, or None (forged or foreign)."""
+    parts = class_parts(value)
+    return None if parts is None else parts[:2]
 
 
 def _grant_in_their_language(nas: Nas, customer: Customer, mac: str) -> Decision:
@@ -567,7 +580,7 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
         HotspotAccount.objects.filter(
             pk=hotspot.pk, first_login_at=hotspot.first_login_at).update(first_login_at=now)
     attrs = vendor_attributes(nas.vendor, plan, seconds, quota, valid_until)
-    attrs.append(("Class", _class_value(customer, plan)))
+    attrs.append(("Class", _class_value(customer, plan, max(0, balance))))
     return Decision(True, attrs, "", "accepted", customer, plan, seconds, quota)
 
 

@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from ficha.accounts import services as accounts
@@ -118,21 +119,42 @@ def _open_sessions(customer_ids) -> list[HotspotSession]:
         .select_related("customer", "plan", "nas"))
 
 
+# An automatic Disconnect the gateway refused or never answered is asked again after
+# this long (the session is still reported: it did not end), and the owner is told.
+DISCONNECT_AGAIN_AFTER = dt.timedelta(minutes=5)
+
+
+def _disconnect_blocked(session: HotspotSession, now: dt.datetime) -> bool:
+    """Whether an automatic Disconnect must wait: one is waiting or being sent, the
+    gateway cannot take one (skipped), or the last one was refused or went unanswered
+    less than DISCONNECT_AGAIN_AFTER ago (an acknowledged one ended the session)."""
+    return CoaJob.objects.filter(session=session, kind=CoaJob.Kind.DISCONNECT).filter(
+        Q(state__in=(*CoaJob.ACTIVE, CoaJob.State.SKIPPED))
+        | Q(state__in=(CoaJob.State.NAKED, CoaJob.State.FAILED),
+            finished_at__gt=now - DISCONNECT_AGAIN_AFTER)).exists()
+
+
 def _queue(session: HotspotSession, kind: str, reason: str, *, timeout=None, quota=None,
            requested_by: str = "") -> CoaJob | None:
-    """Queue one request for ``session``; a newer CoA replaces a waiting one, and a
-    session already being disconnected gets nothing more. An automatic Disconnect is
-    queued once per session (answered or not, the gateway's Stop or the stale-session
-    job ends it); staff may kick again once the earlier one is finished. Runs inside a
-    transaction."""
+    """Queue one request for ``session``; a newer CoA replaces an earlier one (waiting,
+    or being sent: its retry would undo the newer one), a CoA for credit that came back
+    replaces a run-out Disconnect still waiting, and a session being disconnected
+    otherwise gets nothing more. An automatic Disconnect is asked again only
+    DISCONNECT_AGAIN_AFTER after one was refused or unanswered; staff may kick again
+    once the earlier one is finished. Runs inside a transaction."""
+    now = clock.now()
     active = CoaJob.objects.filter(session=session, state__in=CoaJob.ACTIVE)
+    if kind == CoaJob.Kind.COA:
+        # the credit is back (a top-up): the run-out Disconnect not sent yet is void
+        active.filter(kind=CoaJob.Kind.DISCONNECT, state=CoaJob.State.PENDING,
+                      reason=CoaJob.Reason.CREDIT).update(
+            state=CoaJob.State.SUPERSEDED, finished_at=now, last_answer="credit added")
     if active.filter(kind=CoaJob.Kind.DISCONNECT).exists():
         return None
     if (kind == CoaJob.Kind.DISCONNECT and reason != CoaJob.Reason.KICK
-            and CoaJob.objects.filter(session=session, kind=kind).exists()):
+            and _disconnect_blocked(session, now)):
         return None
-    now = clock.now()
-    active.filter(kind=CoaJob.Kind.COA, state=CoaJob.State.PENDING).update(
+    active.filter(kind=CoaJob.Kind.COA).update(
         state=CoaJob.State.SUPERSEDED, finished_at=now)
     supported = session.nas.vendor in COA_VENDORS
     return CoaJob.objects.create(
@@ -152,10 +174,15 @@ def _decide(session: HotspotSession, now: dt.datetime, *, force: bool,
     lim = limits(session, now, balance)
     before = session.decided_credit
     kind = reason = None
+    # First look: the Access-Accept was decided on this credit — the credit its Class
+    # named (recorded when the session began), or, from an older Class, assumed.
+    first_look = not lim.ended and (
+        (before is None and not force)
+        or (before is not None and session.decided_timeout is None and lim.credit == before))
     if lim.ended:
         kind, reason = CoaJob.Kind.DISCONNECT, lim.ended
-    elif before is None and not force:
-        pass  # first look: the Access-Accept was decided on this credit
+    elif first_look:
+        pass
     elif (force or lim.credit > before) and (
             before is None or (lim.credit, lim.timeout)
             != (before, session.decided_timeout)):
@@ -164,12 +191,10 @@ def _decide(session: HotspotSession, now: dt.datetime, *, force: bool,
         reason = CoaJob.Reason.REDUCED if reduced else CoaJob.Reason.TOPUP
     # The decision remembers what the gateway was told (or, first time, what the
     # Access-Accept counted on); less credit is left to the run-out check.
-    first_look = before is None and not lim.ended
     if kind is None and not first_look:
         return None  # nothing to write: no transaction (the worker looks every run)
-    if kind == CoaJob.Kind.DISCONNECT and CoaJob.objects.filter(
-            session=session, kind=kind).exists():
-        return None  # already disconnected once (read outside a write transaction)
+    if kind == CoaJob.Kind.DISCONNECT and _disconnect_blocked(session, now):
+        return None  # being disconnected, or refused lately (read outside a transaction)
     with transaction.atomic():
         job = None
         if kind is not None:

@@ -30,14 +30,21 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from ficha.core import clock
+from ficha.core import alerts, clock
 
 from .. import coa_sender
 from ..models import CoaJob, HotspotSession, Nas
 from .coa import _queue, credit_accounts_changed, queue_credit_changed
 
 log = logging.getLogger("ficha.hotspot.coa")
+
+# The owner is told when a gateway refuses or never answers a Disconnect for a session
+# whose credit or validity ran out (it is asked again: coa.DISCONNECT_AGAIN_AFTER).
+GATEWAY_ALERT = "gateway"
+alerts.KINDS.setdefault(GATEWAY_ALERT, gettext_lazy("Wi-Fi gateway"))
 
 BACKOFF = (5, 15, 60, 300, 900)  # seconds before attempt 2, 3, …
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -144,7 +151,28 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
             setattr(job, key, value)
         if job.state == CoaJob.State.NAKED:
             _after_nak(job, now)
+        if (job.state in (CoaJob.State.NAKED, CoaJob.State.FAILED)
+                and job.kind == CoaJob.Kind.DISCONNECT
+                and job.reason in (CoaJob.Reason.CREDIT, CoaJob.Reason.VALIDITY)
+                and job.error_cause != SESSION_NOT_FOUND):
+            _not_disconnected(job)
     return job
+
+
+def _not_disconnected(job: CoaJob) -> None:
+    """Tell the owner: a session that should have ended goes on at the gateway."""
+    session = job.session
+    nas = Nas.objects.filter(pk=job.nas_id).values_list("name", flat=True).first() or "?"
+    with alerts.in_venue_language():
+        answer = (_("refused it (Error-Cause %(n)s)") % {"n": job.error_cause}
+                  if job.state == CoaJob.State.NAKED else _("did not answer"))
+        message = _("Gateway %(nas)s %(answer)s: the Wi-Fi session of %(user)s should "
+                    "have ended (%(reason)s) and goes on. Ficha asks again every few "
+                    "minutes; check the gateway's CoA settings (port, secret).") % {
+            "nas": nas, "answer": answer, "user": session.username or "?",
+            "reason": job.get_reason_display()}
+    alerts.raise_alert(GATEWAY_ALERT, message, source=f"nas {nas}",
+                       data={"nas": job.nas_id, "session": session.pk, "job": job.pk})
 
 
 def _after_nak(job: CoaJob, now) -> None:

@@ -11,7 +11,7 @@ from ficha.core.models import AuditLog
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import CoaJob, HotspotSession, Nas, Plan
 
-from .hotspot_support import acct, give_credit, make_nas, make_plan
+from .hotspot_support import OWNER, acct, give_credit, make_nas, make_plan
 
 
 @pytest.fixture
@@ -248,3 +248,23 @@ def test_the_plans_table_tells_passes_and_limits_apart(as_manager):
     assert "billed per 5 min · 1 device" in rows["Hour"] and "pass" not in rows["Hour"]
     assert ("billed per 1 min · pass of 24 h · 5 GB of data · 2 devices · MAC login"
             in rows["Day"])
+
+
+def test_the_requests_page_says_what_the_gateway_answered_in_words(as_manager, alice_online):
+    from django.utils import translation
+
+    from ficha.console.templatetags.console_hotspot import coa_answer
+    from ficha.hotspot import coa_sender
+    from ficha.hotspot.services import coa_jobs
+
+    nas, alice, session = alice_online
+    job = hs.kick(session.pk, OWNER)
+    coa_jobs.record(coa_jobs.claim_due()[0], coa_sender.Answer("nak", 404))
+    page = as_manager.get(reverse("console:hotspot_coa")).content.decode()
+    assert "Refused · Error-Cause 404 Invalid-Request" in page
+    assert "Session-Timeout" not in page  # a Disconnect carries none
+    job.refresh_from_db()
+    with translation.override("fr"):
+        french = coa_answer(job)
+    assert "nak" not in french and french.endswith("Error-Cause 404 Invalid-Request")
+    assert french.split(" · ")[0] != "Refused"

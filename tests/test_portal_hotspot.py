@@ -306,6 +306,16 @@ def test_pages_speak_the_phones_language(client, mikrotik):
     assert '<html lang="fr"' in page(resp)
 
 
+def test_a_link_may_choose_the_language_and_it_sticks(client, chilli):
+    """CoovaChilli passes its lang; any portal link may carry ?lang=: the page speaks it,
+    and so do the next ones (the POST of the form has no query string)."""
+    resp = client.get("/hotspot/status?lang=es", HTTP_ACCEPT_LANGUAGE="fr")
+    assert resp["Content-Language"] == "es"
+    assert client.get("/login", HTTP_ACCEPT_LANGUAGE="fr")["Content-Language"] == "es"
+    assert client.get("/login?lang=xx")["Content-Language"] == "es"  # unknown: ignored
+    assert client.get("/login?lang=de-AT")["Content-Language"] == "de"
+
+
 # --- Host names ---------------------------------------------------------------------------
 def _lan_address() -> str | None:
     try:

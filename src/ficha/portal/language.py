@@ -2,7 +2,8 @@
 
 1. The customer's choice: the language buttons at the foot of every page post to
    Django's ``set_language``, which stores it in the ``django_language`` cookie (a plain
-   form: no JavaScript needed).
+   form: no JavaScript needed). A link may choose too: ``?lang=fr`` (CoovaChilli passes
+   its ``lang`` that way) is used for the page and kept in the same cookie.
 2. Else the phone's or browser's languages (``Accept-Language``), in the order of
    preference it gives, the first one Ficha speaks ("fr-SN" → French).
 3. Else the venue's default language (Settings).
@@ -57,8 +58,16 @@ def from_accept_language(header: str) -> str | None:
     return None
 
 
+def from_link(request) -> str | None:
+    """A supported language the page's link asks for (``?lang=``), else None."""
+    return supported(request.GET.get("lang", "")[:35]) if request.method == "GET" else None
+
+
 def preferred_language(request) -> str:
     """The portal's language for this request (see the module docstring)."""
+    linked = from_link(request)
+    if linked:
+        return linked
     chosen = supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""))
     if chosen:
         return chosen

@@ -20,6 +20,7 @@ import unicodedata
 from functools import wraps
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -69,6 +70,10 @@ def _language(request) -> str:
     return language.preferred_language(request)
 
 
+def _linked_language(request) -> str | None:
+    return language.from_link(request)
+
+
 def portal_page(view):
     """Never cached (balances, shared PCs), in the portal's language."""
 
@@ -83,6 +88,15 @@ def portal_page(view):
             if customer is not None:  # login, redeem, language switch: remember it
                 accounts.remember_language(customer, request.LANGUAGE_CODE)
         response.headers["Content-Language"] = request.LANGUAGE_CODE
+        linked = _linked_language(request)
+        if linked and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != linked:
+            # kept as the language buttons keep it: the next pages speak it too
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME, linked, max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
         return response
 
     return never_cache(wrapper)

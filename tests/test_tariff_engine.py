@@ -246,7 +246,7 @@ def test_wifi_explanation_reads_like_the_cafe():
     b = pricing.explain(t, 1000, 2_500_000, currency="XOF")
     assert b.total == 313  # 30 min of 600 an hour + 2.5 MB at 5 per MB, rounded half up
     assert b.text.splitlines() == [
-        "Used 16 min 40 s; billed 30 min (every 15 min started).",
+        "Used 16 min 40 s; billed 30 min (15 min steps, rounded up).",
         "Time: 30 min × 600 XOF an hour = 300 XOF",
         "Data: 2.5 MB × 5 XOF per MB = 12.5 XOF",
         "Rounded once, half up: 312.5 XOF → 313 XOF",

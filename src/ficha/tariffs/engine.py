@@ -225,7 +225,7 @@ def billing_line(seconds: int, billed: int, first_block: int, increment: int) ->
             "n": duration_text(increment),
         }
     else:
-        rule = _("every %(n)s started") % {"n": duration_text(increment)}
+        rule = _("%(n)s steps, rounded up") % {"n": duration_text(increment)}
     return Line(
         BILLING,
         _("Used %(used)s; billed %(billed)s (%(rule)s).")

@@ -41,7 +41,7 @@ def _rule(spec: cafe.TariffSpec) -> str:
     if spec.first_block:
         return _("first %(m)d min, then every %(n)s") % {
             "m": spec.first_block // 60, "n": cafe.duration_text(spec.increment)}
-    return _("every %(n)s started") % {"n": cafe.duration_text(spec.increment)}
+    return _("%(n)s steps, rounded up") % {"n": cafe.duration_text(spec.increment)}
 
 
 def _describe(tariff: CafeTariff) -> dict:

@@ -176,6 +176,9 @@ def test_kick_queues_one_disconnect_and_is_idempotent(api, online):
     assert api.get(f"{V1}/hotspot/sessions").json()["items"][0]["disconnecting"] is True
     [job] = api.get(f"{V1}/hotspot/coa").json()
     assert job["reason"] == "kick" and job["error_cause"] is None
+    # the gateway went silent and the stale-session job closed it: not "disconnecting"
+    HotspotSession.objects.filter(pk=online.pk).update(status="stale")
+    assert api.get(f"{V1}/hotspot/sessions").json()["items"][0]["disconnecting"] is False
 
 
 def test_kick_of_an_unknown_session_is_404_and_cashiers_are_refused(api, online, client,

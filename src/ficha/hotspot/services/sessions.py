@@ -31,8 +31,10 @@ class LiveSession:
 
     @property
     def being_disconnected(self) -> bool:
-        return (self.job is not None and self.job.kind == CoaJob.Kind.DISCONNECT
-                and self.job.is_active)
+        """A Disconnect is on its way to a session still open (one that ended meanwhile
+        is not being disconnected, whatever its last request waits for)."""
+        return (self.session.status == HotspotSession.Status.OPEN and self.job is not None
+                and self.job.kind == CoaJob.Kind.DISCONNECT and self.job.is_active)
 
 
 def live_sessions(limit: int = 200, now: dt.datetime | None = None) -> list[LiveSession]:

@@ -17,7 +17,7 @@ from ficha.hotspot import services as hs
 from ficha.hotspot.models import HotspotSession
 from ficha.tariffs import engine, pricing
 
-from .hotspot_support import acct, give_credit, make_nas, make_plan
+from .hotspot_support import OWNER, acct, give_credit, make_nas, make_plan
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 SECONDS = 150  # billed 3 minutes (increment 60 s)
@@ -120,6 +120,11 @@ def test_console_session_page_shows_the_same_lines(client, manager, cashier, onl
     b = expected(online)
     assert shown_lines(text) == [line.text for line in b.lines]
     assert 'id="charge-total">' in text
+    assert "No request sent for this session." in text
+    hs.kick(online.pk, OWNER)  # its requests to the gateway are listed on its page
+    text = client.get(url).content.decode()
+    requests = text.split('id="session-requests"', 1)[1]
+    assert "Kicked by staff" in requests and "Waiting" in requests
     assert client.get(reverse("console:hotspot_session", args=[99999])).status_code == 404
 
 

@@ -368,3 +368,72 @@ def test_metered_opennds_never_takes_more_than_the_time_costs_or_the_credit(
     assert taken <= credit - spent
     assert accounts.balance(customer) == credit - spent - taken
     assert ledger_sum() == before == 0
+
+
+def _script_report(tmp_path, args: list[str]) -> dict:
+    """Run the BinAuth script with ``args`` and a stand-in ``wget`` that records what it
+    would post; returns the posted fields and URL."""
+    import time
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    record = tmp_path / "posted"
+    record.unlink(missing_ok=True)
+    wget = bindir / "wget"
+    wget.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}.tmp && mv {record}.tmp {record}\n')
+    wget.chmod(0o755)
+    done = subprocess.run(
+        ["sh", str(BINAUTH), *args],
+        env={"FICHA_FASKEY": KEY, "FICHA_URL": "http://192.168.88.10",
+             "PATH": f"{bindir}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    for _ in range(100):
+        if record.exists():
+            break
+        time.sleep(0.05)
+    args_ = record.read_text().split("\n")
+    data = args_[args_.index("--post-data") + 1]
+    return {"url": args_[-2], "stdout": done.stdout,
+            **dict(kv.split("=", 1) for kv in data.split("&"))}
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="no sha256sum")
+def test_a_login_the_router_never_confirms_is_not_billed(client, kiosk, sold, tmp_path):
+    """Once the router's BinAuth script reports the logins it lets on, a portal session
+    whose phone never reached the router's auth link is stopped at no charge; a
+    confirmed one is metered as before."""
+    code = sold(600)
+    with clock.frozen(T0):
+        query = login(client, code)
+    # the router lets the phone on: BinAuth checks the link and tells Ficha
+    posted = _script_report(tmp_path, [
+        "auth_client", "aa:bb:cc:00:00:02", "", "", "http%3A", "ua", "192.168.8.20", TOKEN,
+        query["custom"]])
+    assert posted["stdout"].split()[0] == "3600"  # the router still gets its limits
+    assert (posted["method"], posted["hid"], posted["in"]) == ("auth_client", HID, "0")
+    fields = {k: v for k, v in posted.items() if k not in ("url", "stdout")}
+    assert client.post("/hotspot/opennds/ended", {**fields, "sig": "0" * 64},
+                       REMOTE_ADDR="192.168.8.1").status_code == 404  # forged
+    with clock.frozen(T0 + dt.timedelta(seconds=5)):
+        assert client.post("/hotspot/opennds/ended", fields,
+                           REMOTE_ADDR="192.168.8.1").status_code == 204
+    first = HotspotSession.objects.get()
+    assert first.gateway_confirmed_at is not None
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        assert hs.meter_portal_sessions() == 1  # confirmed: metered
+    first.refresh_from_db()
+    assert first.debited == 100
+    # another phone logs in; its phone never follows the link to the router
+    other_hid = hashlib.sha256(b"other-token").hexdigest()
+    with clock.frozen(T0 + dt.timedelta(minutes=20)):
+        client.post("/hotspot/logout")
+        login(client, code, hid=other_hid)
+    second = HotspotSession.objects.exclude(pk=first.pk).get()
+    with clock.frozen(T0 + dt.timedelta(minutes=21)):
+        assert hs.meter_portal_sessions() == 0  # waits for the router's word
+    with clock.frozen(T0 + dt.timedelta(minutes=23)):
+        assert hs.meter_portal_sessions() == 1
+    second.refresh_from_db()
+    assert (second.status, second.terminate_cause, second.debited) == (
+        "closed", hs.portal_meter.NOT_CONFIRMED, 0)
+    assert ledger_sum() == 0

@@ -10,9 +10,10 @@
 # Install: copy to /usr/lib/opennds/ficha-binauth.sh, chmod +x, and set
 #   option binauth '/usr/lib/opennds/ficha-binauth.sh'
 # The FAS key is read from openNDS's configuration (or set FICHA_FASKEY below).
-# When openNDS ends a client's session (log out, idle, timeout, quota, shutdown) the
-# script posts the client's byte counters to Ficha, signed the same way, so Ficha stops
-# metering it then (needs wget: uclient-fetch on OpenWrt).
+# When openNDS lets a client on, the script tells Ficha (which bills a portal session
+# only once its login is confirmed); when openNDS ends a client's session (log out,
+# idle, timeout, quota, shutdown) it posts the client's byte counters, signed the same
+# way, so Ficha stops metering it then (needs wget: uclient-fetch on OpenWrt).
 
 FICHA_FASKEY="${FICHA_FASKEY:-}"
 # Where Ficha's portal is; empty: http://<fasremoteip>:<fasport> from the configuration.
@@ -33,20 +34,25 @@ faskey="$FICHA_FASKEY"
 
 sha() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 
+# report HID METHOD IN OUT: post a signed event to Ficha in the background (a login
+# the router let on, or a session's end with its byte counters).
+report() {
+	[ -n "$faskey" ] || return 0
+	url="$FICHA_URL"
+	[ -n "$url" ] || url="http://$(option fasremoteip):$(option fasport)"
+	sig="$(sha "$1.$2.$3.$4.$faskey")"
+	( wget -q -T 10 -O /dev/null \
+		--post-data "hid=$1&method=$2&in=$3&out=$4&sig=$sig" \
+		"$url/hotspot/opennds/ended" ) >/dev/null 2>&1 &
+}
+
 case "$method" in
 client_deauth|idle_deauth|timeout_deauth|downquota_deauth|upquota_deauth|ndsctl_deauth|shutdown_deauth)
 	# The session ended on the router: tell Ficha, which stops metering it then.
 	# args: mac bytes_incoming bytes_outgoing session_start session_end token
-	[ -n "$faskey" ] || exit 0
-	url="$FICHA_URL"
-	[ -n "$url" ] || url="http://$(option fasremoteip):$(option fasport)"
 	in="${3:-0}"; out="${4:-0}"
 	case "$in$out" in *[!0-9]*) exit 0 ;; esac
-	hid="$(sha "$7")"
-	sig="$(sha "$hid.$method.$in.$out.$faskey")"
-	( wget -q -T 10 -O /dev/null \
-		--post-data "hid=$hid&method=$method&in=$in&out=$out&sig=$sig" \
-		"$url/hotspot/opennds/ended" ) >/dev/null 2>&1 &
+	report "$(sha "$7")" "$method" "$in" "$out"
 	exit 0
 	;;
 auth_client) ;;
@@ -77,6 +83,10 @@ esac
 hid="$(sha "$token")"
 want="$(sha "$hid.$fields.$faskey")"
 [ "$sig" = "$want" ] || exit 1
+
+# Tell Ficha the router lets this client on: it bills a portal session only once its
+# login is confirmed (a phone that never reached this link is not charged).
+report "$hid" auth_client 0 0
 
 # seconds uprate downrate upquota downquota (0: no limit); the quota is a total, so the
 # router's separate upload and download quotas each get it.

@@ -63,6 +63,10 @@ class Nas(models.Model):
                                   help_text=_("CoovaChilli's uamsecret."))
     fas_key = models.CharField(_("FAS key"), max_length=128, blank=True,
                                help_text=_("openNDS's faskey."))
+    # Learned: since when the gateway reports each login it lets on (openNDS: the BinAuth
+    # script's auth_client report); a portal session opened since then that it never
+    # confirms is not billed.
+    confirms_logins_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=clock.now)
     # Packets dropped, per reason (flushed from the RADIUS server's memory every few s).
     dropped_bad_authenticator = models.BigIntegerField(default=0)
@@ -216,6 +220,9 @@ class HotspotSession(models.Model):
     # period. True when an earlier session of the period had paid it when this one
     # began (this one is charged its usage only).
     pass_paid = models.BooleanField(default=False)
+    # When the gateway said it let the phone on (openNDS BinAuth auth_client; see
+    # Nas.confirms_logins), for sessions the portal opened.
+    gateway_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

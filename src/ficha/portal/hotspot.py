@@ -338,10 +338,11 @@ def _data(octets: int | None) -> str:
 @csrf_exempt  # a machine door: the report is signed with the NAS's FAS key instead
 @require_http_methods(["POST"])
 def opennds_ended(request):
-    """contrib/opennds/ficha-binauth.sh posts here when openNDS ends a client's session
-    (log out, idle, timeout, quota, shutdown): Ficha then stops metering it. 204 done;
-    404 nothing to do (unknown sender or session, already stopped, bad signature);
-    400 malformed."""
+    """contrib/opennds/ficha-binauth.sh posts here when openNDS lets a client on
+    (``auth_client``: the login is confirmed) and when it ends a client's session (log
+    out, idle, timeout, quota, shutdown): Ficha then stops metering it. 204 done; 404
+    nothing to do (unknown sender or session, already stopped, bad signature); 400
+    malformed."""
     try:
         incoming = int(request.POST.get("in", ""))
         outgoing = int(request.POST.get("out", ""))
@@ -350,6 +351,13 @@ def opennds_ended(request):
     if not (0 <= incoming < 2 ** 62 and 0 <= outgoing < 2 ** 62):
         return HttpResponse("bad counters\n", status=400, content_type="text/plain")
     hid = (request.POST.get("hid") or "").strip().lower()
+    if request.POST.get("method") == hotspot.AUTH_CLIENT:
+        confirmed = hotspot.gateway_authorised(
+            getattr(request, "client_ip", None), hid,
+            (request.POST.get("sig") or "").strip().lower())
+        if not confirmed:
+            return HttpResponse("no such session\n", status=404, content_type="text/plain")
+        return HttpResponse(status=204)
     result = hotspot.gateway_ended(
         getattr(request, "client_ip", None), hid, request.POST.get("method", ""),
         incoming, outgoing, (request.POST.get("sig") or "").strip().lower())

@@ -88,11 +88,13 @@ from .portal import (  # noqa: F401
     status,
 )
 from .portal_meter import (  # noqa: F401
+    AUTH_CLIENT,
     ENDED_CAUSES,
     METERED_VENDORS,
     binauth_custom,
     end_portal_session,
     ended_signature,
+    gateway_authorised,
     gateway_ended,
     log_out,
     meter_portal_sessions,

@@ -129,10 +129,19 @@ def open_portal_session(nas: Nas, customer: Customer, decision: Decision, *, hid
     return session
 
 
+# A gateway that confirms logins (Nas.confirms_logins_since) has this long to confirm one; a
+# session it never confirms (the phone never reached the router's auth link) is stopped
+# at no charge.
+CONFIRM_WAIT = dt.timedelta(minutes=2)
+NOT_CONFIRMED = "Gateway-Never-Let-On"
+
+
 def meter_portal_sessions(now: dt.datetime | None = None, limit: int = 5000) -> int:
     """Worker job: an Interim-Update by wall clock for each open portal-opened session
-    whose interim interval has passed, and a Stop for each whose grant has ended. Returns
-    how many records it wrote."""
+    whose interim interval has passed, and a Stop for each whose grant has ended. At a
+    gateway that confirms logins, a session waits for its confirmation (no record), and
+    one not confirmed within CONFIRM_WAIT is stopped at 0 s. Returns how many records it
+    wrote."""
     now = now or clock.now()
     done = 0
     sessions = (HotspotSession.objects.filter(
@@ -140,7 +149,13 @@ def meter_portal_sessions(now: dt.datetime | None = None, limit: int = 5000) -> 
         nas__vendor__in=METERED_VENDORS).select_related("nas", "plan")
         .order_by("pk")[:limit])
     for session in sessions:
-        if now >= session.granted_until:
+        since = session.nas.confirms_logins_since
+        if (since is not None and session.started_at >= since
+                and session.gateway_confirmed_at is None):
+            if now - session.started_at < CONFIRM_WAIT:
+                continue
+            result = account(session.nas, _request(session, STOP, 0, NOT_CONFIRMED))
+        elif now >= session.granted_until:
             result = end_portal_session(session, "Session-Timeout", now)
         else:
             interval = session.plan.interim_interval if session.plan else 300
@@ -173,6 +188,41 @@ ENDED_CAUSES = {
 }
 
 
+def gateway_authorised(address: str | None, hid: str, signature: str) -> bool:
+    """openNDS's BinAuth says it let a client on (``auth_client``, signed as an end
+    report with counters 0): the portal session of that ``hid`` is confirmed, and the
+    NAS is known to confirm its logins from now on. False when there is nothing to
+    confirm (unknown sender or session, bad signature)."""
+    session = _reported_session(address, hid)
+    if session is None:
+        return False
+    want = ended_signature(hid, AUTH_CLIENT, 0, 0, session.nas.fas_key)
+    if not hmac.compare_digest(want.encode(), (signature or "").encode()):
+        return False
+    now = clock.now()
+    HotspotSession.objects.filter(pk=session.pk, gateway_confirmed_at__isnull=True).update(
+        gateway_confirmed_at=now)
+    if session.nas.confirms_logins_since is None:  # from the sessions opened from now on
+        Nas.objects.filter(pk=session.nas_id, confirms_logins_since__isnull=True).update(
+            confirms_logins_since=now)
+    return True
+
+
+AUTH_CLIENT = "auth_client"
+
+
+def _reported_session(address: str | None, hid: str) -> HotspotSession | None:
+    """The open portal-opened session of ``hid`` at the openNDS NAS at ``address``."""
+    nas = find_nas(nas_table(), address) if address else None
+    if nas is None or not re.fullmatch(r"[0-9a-f]{64}", hid or ""):
+        return None
+    session = (HotspotSession.objects.filter(
+        nas_id=nas.pk, nas__vendor=Nas.Vendor.OPENNDS, granted_until__isnull=False,
+        acct_session_id=f"{SESSION_PREFIX}{hid[:24]}", status=HotspotSession.Status.OPEN)
+        .select_related("nas").first())
+    return session if session is not None and session.nas.fas_key else None
+
+
 def ended_signature(hid: str, method: str, incoming: int, outgoing: int,
                     faskey: str) -> str:
     """What the BinAuth script signs when it reports a session's end."""
@@ -191,15 +241,10 @@ def gateway_ended(address: str | None, hid: str, method: str, incoming: int,
     signed with that NAS's FAS key. Returns the Stop's result; None when the report is
     not one to act on (unknown method or session, already stopped, bad signature)."""
     cause = ENDED_CAUSES.get(method)
-    nas = find_nas(nas_table(), address) if address else None
-    if (cause is None or nas is None or not re.fullmatch(r"[0-9a-f]{64}", hid or "")
-            or incoming < 0 or outgoing < 0):
+    if cause is None or incoming < 0 or outgoing < 0:
         return None
-    session = (HotspotSession.objects.filter(
-        nas_id=nas.pk, nas__vendor=Nas.Vendor.OPENNDS, granted_until__isnull=False,
-        acct_session_id=f"{SESSION_PREFIX}{hid[:24]}", status=HotspotSession.Status.OPEN)
-        .select_related("nas").first())
-    if session is None or not session.nas.fas_key:
+    session = _reported_session(address, hid)
+    if session is None:
         return None
     want = ended_signature(hid, method, incoming, outgoing, session.nas.fas_key)
     if not hmac.compare_digest(want.encode(), (signature or "").encode()):

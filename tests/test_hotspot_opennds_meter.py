@@ -221,30 +221,12 @@ def test_the_binauth_script_gives_the_router_exactly_the_signed_limits(tmp_path)
 
 def _deauth_report(tmp_path, method: str, incoming: int, outgoing: int,
                    token: str = TOKEN) -> dict:
-    """Run the BinAuth script as openNDS does when it ends a session, with a stand-in
-    ``wget`` that records what it would post; returns the posted fields and URL."""
-    import time
-
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    record = tmp_path / "posted"
-    record.unlink(missing_ok=True)
-    wget = bindir / "wget"
-    wget.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}.tmp && mv {record}.tmp {record}\n')
-    wget.chmod(0o755)
-    done = subprocess.run(
-        ["sh", str(BINAUTH), method, "aa:bb:cc:00:00:02", str(incoming), str(outgoing),
-         "1764072000", "1764075600", token],
-        env={"FICHA_FASKEY": KEY, "FICHA_URL": "http://192.168.88.10",
-             "PATH": f"{bindir}:/usr/bin:/bin"}, capture_output=True, timeout=10)
-    assert done.returncode == 0
-    for _ in range(100):
-        if record.exists():
-            break
-        time.sleep(0.05)
-    args = record.read_text().split("\n")
-    data = args[args.index("--post-data") + 1]
-    return {"url": args[-2], **dict(kv.split("=", 1) for kv in data.split("&"))}
+    """Run the BinAuth script as openNDS does when it ends a session (see
+    :func:`_script_report`); returns the posted fields and URL."""
+    posted = _script_report(tmp_path, [method, "aa:bb:cc:00:00:02", str(incoming),
+                                       str(outgoing), "1764072000", "1764075600", token])
+    posted.pop("stdout")
+    return posted
 
 
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="no sha256sum")

@@ -28,6 +28,20 @@ _CODES = {DISCONNECT: rp.DisconnectRequest, COA: rp.CoARequest}
 _ACKS = {rp.DisconnectACK, rp.CoAACK}
 _NAKS = {rp.DisconnectNAK, rp.CoANAK}
 
+# RFC 5176 section 3.5: what a gateway's Error-Cause says (protocol names, as the
+# gateways' own logs and manuals write them).
+ERROR_CAUSES = {
+    201: "Residual-Session-Context-Removed", 202: "Invalid-EAP-Packet",
+    401: "Unsupported-Attribute", 402: "Missing-Attribute",
+    403: "NAS-Identification-Mismatch", 404: "Invalid-Request",
+    405: "Unsupported-Service", 406: "Unsupported-Extension",
+    407: "Invalid-Attribute-Value", 501: "Administratively-Prohibited",
+    502: "Request-Not-Routable", 503: "Session-Context-Not-Found",
+    504: "Session-Context-Not-Removable", 505: "Other-Proxy-Processing-Error",
+    506: "Resources-Unavailable", 507: "Request-Initiated",
+    508: "Multiple-Session-Selection-Unsupported",
+}
+
 
 @dataclass
 class Request:

@@ -143,8 +143,13 @@ class Plan(models.Model):
         period paid the minimum charge (a pass's price is paid once per period, see
         ``services.plans.pass_period``)."""
         return Tariff(price_per_hour=self.price_per_hour, price_per_mb=self.price_per_mb,
-                      minimum=0 if pass_paid else self.minimum_charge,
+                      minimum=self.session_minimum(self.minimum_charge, pass_paid),
                       increment=self.increment_seconds)
+
+    @staticmethod
+    def session_minimum(minimum_charge: int, pass_paid: bool) -> int:
+        """The minimum charge a session pays: none once its pass period's is paid."""
+        return 0 if pass_paid else minimum_charge
 
 
 class HotspotAccount(models.Model):

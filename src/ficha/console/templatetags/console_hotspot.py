@@ -6,6 +6,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ficha.hotspot import coa_sender
 from ficha.tariffs.engine import duration_text
 
 register = template.Library()
@@ -38,21 +39,6 @@ def plan_limits(plan) -> str:
     return " · ".join(parts)
 
 
-# RFC 5176 section 3.5: what a gateway's Error-Cause says (protocol names, as the
-# gateways' own logs and manuals write them).
-ERROR_CAUSES = {
-    201: "Residual-Session-Context-Removed", 202: "Invalid-EAP-Packet",
-    401: "Unsupported-Attribute", 402: "Missing-Attribute",
-    403: "NAS-Identification-Mismatch", 404: "Invalid-Request",
-    405: "Unsupported-Service", 406: "Unsupported-Extension",
-    407: "Invalid-Attribute-Value", 501: "Administratively-Prohibited",
-    502: "Request-Not-Routable", 503: "Session-Context-Not-Found",
-    504: "Session-Context-Not-Removable", 505: "Other-Proxy-Processing-Error",
-    506: "Resources-Unavailable", 507: "Request-Initiated",
-    508: "Multiple-Session-Selection-Unsupported",
-}
-
-
 @register.filter
 def coa_answer(job) -> str:
     """``{{ job|coa_answer }}``: the gateway's last answer in words ("Refused: Error-Cause
@@ -60,15 +46,16 @@ def coa_answer(job) -> str:
     raw = job.last_answer or ""
     token, _sep, detail = raw.partition(": ")
     words = {
-        "ack": _("Acknowledged"), "nak": _("Refused"), "timeout": _("No answer"),
-        "error": _("Could not send"), "session ended": _("The session had ended"),
-        "credit added": _("Credit added"), "unsupported": _("Not supported by the gateway"),
+        coa_sender.ACK: _("Acknowledged"), coa_sender.NAK: _("Refused"),
+        coa_sender.TIMEOUT: _("No answer"), coa_sender.ERROR: _("Could not send"),
+        "session ended": _("The session had ended"), "credit added": _("Credit added"),
+        "unsupported": _("Not supported by the gateway"),
     }.get(token)
     if words is None:
         return raw or "—"
     if detail:
         words = f"{words}: {detail}"
     if job.error_cause:
-        name = ERROR_CAUSES.get(job.error_cause, "")
+        name = coa_sender.ERROR_CAUSES.get(job.error_cause, "")
         words += f" · Error-Cause {job.error_cause}" + (f" {name}" if name else "")
     return words

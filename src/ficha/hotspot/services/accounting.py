@@ -338,7 +338,8 @@ def _owned(found: list[tuple]) -> dict[tuple[int, str], HotspotSession]:
     for session, username, credit_id, kind, per_hour, per_mb, minimum, increment in found:
         session.owner = (username, credit_id, kind) if credit_id is not None else None
         session.tariff = (None if session.owner is None or per_hour is None
-                          else _tariff(per_hour, per_mb, 0 if session.pass_paid else minimum,
+                          else _tariff(per_hour, per_mb,
+                                       Plan.session_minimum(minimum, session.pass_paid),
                                        increment))
         out[(session.nas_id, session.session_key)] = session
     return out

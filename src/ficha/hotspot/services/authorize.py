@@ -482,7 +482,7 @@ def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
     return False
 
 
-_CLASS_VALUES: dict[tuple[int, int], str] = {}  # signing costs ~0.1 ms per login
+_CLASS_VALUES: dict[tuple[int, int, int | None], str] = {}  # signing costs ~0.1 ms per login
 
 
 def _class_value(customer: Customer, plan: Plan, credit: int | None = None) -> str:

@@ -161,8 +161,7 @@ def record(job: CoaJob, answer: coa_sender.Answer) -> CoaJob:
 
 def _not_disconnected(job: CoaJob) -> None:
     """Tell the owner: a session that should have ended goes on at the gateway."""
-    session = job.session
-    nas = Nas.objects.filter(pk=job.nas_id).values_list("name", flat=True).first() or "?"
+    session, nas = job.session, job.nas.name
     with alerts.in_venue_language():
         answer = (_("refused it (Error-Cause %(n)s)") % {"n": job.error_cause}
                   if job.state == CoaJob.State.NAKED else _("did not answer"))

@@ -188,6 +188,10 @@ ENDED_CAUSES = {
 }
 
 
+# openNDS BinAuth's method when it lets a client on (the script reports it).
+AUTH_CLIENT = "auth_client"
+
+
 def gateway_authorised(address: str | None, hid: str, signature: str) -> bool:
     """openNDS's BinAuth says it let a client on (``auth_client``, signed as an end
     report with counters 0): the portal session of that ``hid`` is confirmed, and the
@@ -207,8 +211,6 @@ def gateway_authorised(address: str | None, hid: str, signature: str) -> bool:
             confirms_logins_since=now)
     return True
 
-
-AUTH_CLIENT = "auth_client"
 
 
 def _reported_session(address: str | None, hid: str) -> HotspotSession | None:

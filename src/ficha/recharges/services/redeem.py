@@ -216,13 +216,13 @@ def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int,
     nothing but cost four statements more.
     """
     at = connection.ops.adapt_datetimefield_value(now)
-    stale, gateway_stale = (connection.ops.adapt_datetimefield_value(
+    stale = [connection.ops.adapt_datetimefield_value(
         now - dt.timedelta(seconds=throttle.policy(THROTTLE_SCOPE, key).window_seconds))
-        for key in ("", throttle.GATEWAY_KEY_PREFIX))
+        for key in keys]  # each key's window, as its policy says
     cur.execute(
         _claim_sql(connection.vendor, len(keys)),
         [v for key in keys for v in (THROTTLE_SCOPE, key, at)]
-        + [f"{throttle.GATEWAY_KEY_PREFIX}%", gateway_stale, stale],
+        + [v for pair in zip(keys, stale, strict=True) for v in pair],
     )
     rows, wait = [], 0.0
     for pk, key, failures, locked in cur.fetchall():
@@ -240,11 +240,11 @@ def _claim_sql(vendor: str, n_keys: int) -> str:
         f"INSERT INTO {table} ({_q('scope')}, {_q('key')}, {_q('failures')}, "
         f"{_q('last_failure_at')}) VALUES " + ", ".join(["(%s, %s, 0, %s)"] * n_keys)
         + f" ON CONFLICT ({_q('scope')}, {_q('key')}) DO UPDATE SET "
-        # a window that ran out starts again (a gateway key's window is its own); only
+        # a window that ran out starts again (each key's window as its policy says); only
         # a failure moves the window (_count_failure): a gateway's customers who log in
         # all day long must not keep a typo of the morning counted
-        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < (CASE WHEN "
-        f"{table}.{_q('key')} LIKE %s THEN %s ELSE %s END) THEN 0 "
+        f"{_q('failures')} = CASE WHEN {table}.{_q('last_failure_at')} < (CASE "
+        f"{table}.{_q('key')} " + " ".join(["WHEN %s THEN %s"] * n_keys) + " END) THEN 0 "
         f"ELSE {table}.{_q('failures')} END "
         f"RETURNING {_q('id')}, {_q('key')}, {_q('failures')}, {_q('locked_until')}"
     )

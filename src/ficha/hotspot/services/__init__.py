@@ -35,7 +35,6 @@ from .authorize import (  # noqa: F401
     Decision,
     _authorize,
     _check_customer,
-    _class_value,
     _grant,
     _language,
     _least,
@@ -45,7 +44,6 @@ from .authorize import (  # noqa: F401
     authorize,
     authorize_many,
     normalize_mac,
-    parse_class,
     reason_text,
     vendor_attributes,
 )
@@ -100,6 +98,11 @@ from .portal_meter import (  # noqa: F401
     meter_portal_sessions,
     open_portal_session,
     portal_login,
+)
+from .radius_class import (  # noqa: F401
+    _class_value,
+    class_parts,
+    parse_class,
 )
 from .registry import (  # noqa: F401
     _DROP_FIELDS,

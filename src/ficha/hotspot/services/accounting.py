@@ -28,14 +28,13 @@ from .accounting_sql import WRITTEN as _WRITTEN
 from .accounting_sql import sql as _sql
 from .authorize import (
     _looks_like_code,
-    class_parts,
     normalize_mac,
-    parse_class,
 )
 from .plans import (
     minimum_paid,
     plan_for,
 )
+from .radius_class import class_parts, parse_class
 
 log = logging.getLogger("ficha.hotspot")
 

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
-from django.core import signing
 from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -37,16 +36,15 @@ from ..models import (
 )
 from . import mac_login
 from .base import (
-    CLASS_PREFIX,
     MIKROTIK_MAX_TIMEOUT,
     MIN_INTERIM,
     THROTTLE_SCOPE,
-    _class_signer,
 )
 from .plans import (
     pass_period,
     plan_for,
 )
+from .radius_class import _class_value
 
 log = logging.getLogger("ficha.hotspot")
 
@@ -480,46 +478,6 @@ def _use_ticket(customer: Customer, req: AuthRequest) -> bool:
                 cursor.execute(use, [now, pk])
                 return cursor.rowcount == 1
     return False
-
-
-_CLASS_VALUES: dict[tuple[int, int, int | None], str] = {}  # signing costs ~0.1 ms per login
-
-
-def _class_value(customer: Customer, plan: Plan, credit: int | None = None) -> str:
-    """The Class of an Access-Accept: customer, plan and the credit the decision counted
-    on (the session's first CoA decision compares the credit with it: a top-up between
-    the Access-Accept and the first look reaches the gateway)."""
-    key = (customer.pk, plan.pk, credit)
-    value = _CLASS_VALUES.get(key)
-    if value is None:
-        if len(_CLASS_VALUES) > 50_000:
-            _CLASS_VALUES.clear()
-        text = f"{customer.pk}.{plan.pk}" + (f".{credit}" if credit is not None else "")
-        value = _CLASS_VALUES[key] = CLASS_PREFIX + _class_signer.sign(text)
-    return value
-
-
-def class_parts(value) -> tuple[int, int, int | None] | None:
-    """(customer id, plan id, credit decided on or None) from a Class we issued, or None
-    (forged or foreign)."""
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if not isinstance(value, str) or not value.startswith(CLASS_PREFIX):
-        return None
-    try:
-        parts = _class_signer.unsign(value[len(CLASS_PREFIX):]).split(".")
-        if len(parts) not in (2, 3):
-            return None
-        credit = int(parts[2]) if len(parts) == 3 else None
-        return int(parts[0]), int(parts[1]), credit
-    except (signing.BadSignature, ValueError):
-        return None
-
-
-def parse_class(value) -> tuple[int, int] | None:
-    """(customer id, plan id) from a Class we issued, or None (forged or foreign)."""
-    parts = class_parts(value)
-    return None if parts is None else parts[:2]
 
 
 def _grant_in_their_language(nas: Nas, customer: Customer, mac: str) -> Decision:

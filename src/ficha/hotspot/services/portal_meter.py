@@ -33,7 +33,8 @@ from ficha.core import clock
 
 from ..models import HotspotSession, Nas
 from .accounting import INTERIM, START, STOP, AcctRequest, AcctResult, account
-from .authorize import AuthRequest, Decision, _authorize, _class_value, normalize_mac
+from .authorize import AuthRequest, Decision, _authorize, normalize_mac
+from .radius_class import _class_value
 from .registry import find_nas, nas_table
 
 # Gateways whose sessions the portal opens and the worker meters.

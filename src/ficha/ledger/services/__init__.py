@@ -13,12 +13,11 @@ account may take is :func:`spendable` — balance − open holds — read after
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from ficha.core import audit, clock
@@ -527,65 +526,8 @@ def next_id_sql() -> str:
     return bulk.next_id_sql(connections[router.db_for_write(Transaction)], Transaction)
 
 
-# --- reading ----------------------------------------------------------------------------
-# Σ of one account's entries, for callers that append it to a statement of their own
-# (a redemption reads the new balance in the round trip that writes its last rows).
-RAW_SUM_SQL = 'SELECT SUM("amount") FROM "ledger_entry" WHERE "account_id" = %s'
-
-
-def raw_sum(acct: Account | str | int) -> int:
-    """Σ of an account's entries (read after every redemption and top-up: plain SQL)."""
-    conn = connections[router.db_for_read(Entry)]
-    with conn.cursor() as cur:
-        cur.execute(RAW_SUM_SQL, [_resolve(acct)])
-        total = cur.fetchone()[0]
-    return int(total or 0)
-
-
-def sum_sql(account_column: str) -> str:
-    """Σ of the entries of the account in ``account_column`` (a qualified, quoted column of
-    an outer query) as a written-out scalar subquery, 0 without entries, so a balance can
-    be read with the row that names the account (``account.normal_sign × the sum``). A
-    read only: a balance that decides a debit is read after locking the account. The
-    value may come back as a Decimal (PostgreSQL's SUM of bigint): pass it through int()."""
-    q = connections[router.db_for_read(Entry)].ops.quote_name
-    table = q(Entry._meta.db_table)
-    return (f"(SELECT COALESCE(SUM({table}.{q('amount')}), 0) FROM {table} "
-            f"WHERE {table}.{q('account_id')} = {account_column})")
-
-
-def balance(acct: Account | str) -> int:
-    """Balance in minor units, in the account's normal sign (customer credit positive)."""
-    if isinstance(acct, str):
-        acct = account(acct)
-    return acct.normal_sign * raw_sum(acct)
-
-
-def balances(accounts: Iterable[Account]) -> dict[int, int]:
-    accounts = list(accounts)
-    sums = dict(
-        Entry.objects.filter(account__in=accounts)
-        .values_list("account_id")
-        .annotate(s=Sum("amount"))
-        .values_list("account_id", "s")
-    )
-    return {a.pk: a.normal_sign * (sums.get(a.pk) or 0) for a in accounts}
-
-
-def credited_since(acct: Account | str | int, since) -> bool:
-    """Whether money came into the account (its balance went up) after ``since``."""
-    acct = acct if isinstance(acct, Account) else Account.objects.get(pk=_resolve(acct))
-    rising = {"amount__gt": 0} if acct.normal_sign > 0 else {"amount__lt": 0}
-    return Entry.objects.filter(account=acct, transaction__created_at__gt=since,
-                                **rising).exists()
-
-
-def has_entries() -> bool:
-    return Entry.objects.exists()
-
-
-# Shifts (the cash drawer) and holds (credit set aside for a debit still to come) are
-# their own modules of this door; their names are the door's.
+# Reading (sums and balances), shifts (the cash drawer) and holds (credit set aside for a
+# debit still to come) are their own modules of this door; their names are the door's.
 from .holds import (  # noqa: E402, F401
     InsufficientCredit,
     held,
@@ -600,5 +542,14 @@ from .holds import (  # noqa: E402, F401
     spendable_sql,
     within_credit,
     within_credit_many,
+)
+from .reading import (  # noqa: E402, F401
+    RAW_SUM_SQL,
+    balance,
+    balances,
+    credited_since,
+    has_entries,
+    raw_sum,
+    sum_sql,
 )
 from .shifts import close_shift, current_shift, open_shift, require_shift, shift_cash  # noqa: E402, F401

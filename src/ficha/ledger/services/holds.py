@@ -14,7 +14,8 @@ from ficha.core.db import prepared
 from ficha.core.services import currency
 
 from ..models import Account, Entry, Hold, Transaction
-from . import LedgerError, Line, _resolve, post, sum_sql
+from . import LedgerError, Line, _resolve, post
+from .reading import sum_sql
 
 # --- holds: credit set aside for a debit still to come -----------------------------------
 # The locking rule: every debit of a customer's credit (and every hold) first locks the

@@ -151,6 +151,13 @@ class Plan(models.Model):
         """The minimum charge a session pays: none once its pass period's is paid."""
         return 0 if pass_paid else minimum_charge
 
+    def valid_until(self, first_login_at: dt.datetime | None) -> dt.datetime | None:
+        """When the pass period that began at ``first_login_at`` ends (None: the plan is
+        not a pass, or no period began)."""
+        if not self.validity_seconds or first_login_at is None:
+            return None
+        return first_login_at + dt.timedelta(seconds=self.validity_seconds)
+
 
 class HotspotAccount(models.Model):
     """A customer's hotspot state: plan override and the first login (validity)."""

@@ -11,6 +11,24 @@ from .base import ConsoleForm, MoneyField
 _INT_MAX = 2**31 - 1  # the columns' range (PostgreSQL integer)
 
 
+class SuggestInput(forms.TextInput):
+    """A text input with suggestions (an HTML datalist: no JavaScript needed)."""
+
+    template_name = "console/forms/suggest_input.html"
+
+    def __init__(self, attrs=None, suggestions=()):
+        super().__init__(attrs)
+        self.suggestions = list(suggestions)
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        widget["list_id"] = f"{widget['attrs'].get('id') or name}-suggestions"
+        widget["attrs"]["list"] = widget["list_id"]
+        widget["suggestions"] = self.suggestions
+        return context
+
+
 class NasForm(ConsoleForm):
     name = forms.CharField(label=_("Name"), max_length=64)
     address = forms.CharField(
@@ -74,13 +92,18 @@ class PlanForm(ConsoleForm):
         help_text=_("Makes the plan a pass: its minimum charge is the pass's price, paid "
                     "once per period (a 24 h pass: price 0 an hour, minimum 500)."))
     price_group = forms.CharField(
-        label=_("For the price group"), max_length=60, required=False,
-        help_text=_("member, guest, or a custom group's name; empty: no group."))
+        label=_("For the price group"), max_length=60, required=False, widget=SuggestInput,
+        help_text=_("member, guest, or a custom group's name as customers have it; "
+                    "empty: no group."))
     is_default = forms.BooleanField(label=_("Default plan"), required=False)
     mac_login = forms.BooleanField(
         label=_("Returning devices log in by MAC"), required=False,
         help_text=_("A device this account used before gets on without a password. "
                     "A MAC can be copied: only for venues that accept that."))
+
+    def __init__(self, *args, price_groups=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["price_group"].widget.suggestions = list(price_groups)
 
     def plan_fields(self, plan=None) -> dict:
         """The plan's fields as the form gives them; editing ``plan``, a quota or a

@@ -25,8 +25,22 @@ def _page(request, nas_form=None, plan_form=None, status=200):
         "overview": hotspot.overview(),
         "live": hotspot.live_sessions(),
         "nas_form": nas_form or NasForm(prefix="nas"),
-        "plan_form": plan_form or PlanForm(prefix="plan"),
+        "plan_form": plan_form or _plan_form(prefix="plan"),
     }, status=status)
+
+
+def _plan_form(*args, **kwargs) -> PlanForm:
+    return PlanForm(*args, price_groups=hotspot.known_price_groups(), **kwargs)
+
+
+def _warn_empty_group(request, plan: Plan) -> None:
+    """A plan for a group no customer is in yet applies to nobody (a typo, or customers
+    still to be put in it): say so."""
+    if plan.price_group and plan.price_group not in hotspot.known_price_groups():
+        messages.warning(request, _(
+            "No customer is in the price group “%(group)s” yet: the plan applies to "
+            "customers once their custom price group is “%(group)s”.")
+            % {"group": plan.price_group})
 
 
 @never_cache
@@ -35,7 +49,7 @@ def hotspot_page(request):
     if request.method != "POST":
         return _page(request)
     if request.POST.get("add") == "plan":
-        form = PlanForm(request.POST, prefix="plan")
+        form = _plan_form(request.POST, prefix="plan")
         if form.is_valid():
             try:
                 plan = hotspot.create_plan(actor(request), **form.plan_fields())
@@ -43,6 +57,7 @@ def hotspot_page(request):
                 form.add_service_error(exc)
             else:
                 messages.success(request, _("Plan %(name)s added.") % {"name": plan.name})
+                _warn_empty_group(request, plan)
                 return redirect("console:hotspot")
         return _page(request, plan_form=form, status=400)
     form = NasForm(request.POST, prefix="nas")
@@ -87,7 +102,7 @@ def nas_edit(request, pk: int):
 def plan_edit(request, pk: int):
     plan = get_object_or_404(Plan, pk=pk)
     if request.method == "POST":
-        form = PlanForm(request.POST, initial=PlanForm.initial_for(plan))
+        form = _plan_form(request.POST, initial=PlanForm.initial_for(plan))
         if form.is_valid():
             try:
                 hotspot.update_plan(actor(request), plan, **form.plan_fields(plan))
@@ -95,10 +110,11 @@ def plan_edit(request, pk: int):
                 form.add_service_error(exc)
             else:
                 messages.success(request, _("Plan %(name)s saved.") % {"name": plan.name})
+                _warn_empty_group(request, plan)
                 return redirect("console:hotspot")
         status = 400
     else:
-        form = PlanForm(initial=PlanForm.initial_for(plan))
+        form = _plan_form(initial=PlanForm.initial_for(plan))
         status = 200
     return render(request, "console/hotspot/edit.html",
                   {"form": form, "title": plan.name, "plan": plan}, status=status)

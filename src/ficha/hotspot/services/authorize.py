@@ -39,6 +39,7 @@ from .base import (
     MIKROTIK_MAX_TIMEOUT,
     MIN_INTERIM,
     THROTTLE_SCOPE,
+    least,
 )
 from .plans import (
     pass_period,
@@ -524,11 +525,11 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     if seconds == 0 or octets == 0:
         return _reject("credit", _("Your credit is used up: enter a recharge code."),
                        customer=customer, plan=plan)
-    quota = _least(plan.quota_bytes, octets)
+    quota = least(plan.quota_bytes, octets)
     if valid_until is not None:
-        seconds = _least(seconds, int((valid_until - now).total_seconds()))
+        seconds = least(seconds, int((valid_until - now).total_seconds()))
     if nas.vendor == Nas.Vendor.MIKROTIK:
-        seconds = _least(seconds, MIKROTIK_MAX_TIMEOUT)
+        seconds = least(seconds, MIKROTIK_MAX_TIMEOUT)
     if plan.validity_seconds and (hotspot is None or hotspot.first_login_at is None
                                   or period.renew):
         # the period starts (again) at this login; a parallel login that started it
@@ -540,11 +541,6 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     attrs = vendor_attributes(nas.vendor, plan, seconds, quota, valid_until)
     attrs.append(("Class", _class_value(customer, plan, max(0, balance))))
     return Decision(True, attrs, "", "accepted", customer, plan, seconds, quota)
-
-
-def _least(*values):
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 def vendor_attributes(vendor: str, plan: Plan, seconds: int | None, quota: int | None,

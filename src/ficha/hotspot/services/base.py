@@ -12,6 +12,12 @@ CLASS_PREFIX = "ficha1:"
 _class_signer = signing.Signer(salt="ficha.hotspot.class")
 
 
+def least(*limits):
+    """The tightest of the limits given (None: no limit; None if none is given)."""
+    present = [v for v in limits if v is not None]
+    return min(present) if present else None
+
+
 class HotspotError(ValueError):
     """A hotspot setting that cannot be saved; the message is for people.
 

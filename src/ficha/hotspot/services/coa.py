@@ -38,7 +38,7 @@ from ficha.ledger.models import Account
 from ficha.tariffs import pricing
 
 from ..models import CoaJob, HotspotAccount, HotspotSession, Nas
-from .base import MIKROTIK_MAX_TIMEOUT, HotspotError
+from .base import MIKROTIK_MAX_TIMEOUT, HotspotError, least
 
 log = logging.getLogger("ficha.hotspot.coa")
 
@@ -83,7 +83,7 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
     elapsed = _elapsed(session, now)
     timeout = pricing.seconds_for(tariff, credit, octets=session.octets)
     quota = pricing.octets_for(tariff, credit, seconds=session.session_time)
-    quota = _least(plan.quota_bytes, quota if tariff.charges_data else None)
+    quota = least(plan.quota_bytes, quota if tariff.charges_data else None)
     ended = ""
     # the gateway ends a session at its Session-Timeout itself: a Disconnect only when it
     # did not (or the credit shrank), not racing it
@@ -95,22 +95,17 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
             or pricing.charge(tariff, late, session.octets) > credit):
         ended = "credit"
     if plan.validity_seconds:
-        first = (HotspotAccount.objects.filter(customer=customer)
-                 .values_list("first_login_at", flat=True).first())
-        if first is not None:
-            valid_until = first + dt.timedelta(seconds=plan.validity_seconds)
+        valid_until = plan.valid_until(
+            HotspotAccount.objects.filter(customer=customer)
+            .values_list("first_login_at", flat=True).first())
+        if valid_until is not None:
             if valid_until <= now:
                 ended = ended or "validity"
-            timeout = _least(timeout, max(0, int((valid_until - session.started_at)
+            timeout = least(timeout, max(0, int((valid_until - session.started_at)
                                                  .total_seconds())))
     if session.nas.vendor == Nas.Vendor.MIKROTIK:
-        timeout = _least(timeout, MIKROTIK_MAX_TIMEOUT)
+        timeout = least(timeout, MIKROTIK_MAX_TIMEOUT)
     return Limits(credit, timeout, quota, ended)
-
-
-def _least(*values):
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 def _open_sessions(customer_ids) -> list[HotspotSession]:

@@ -68,6 +68,8 @@ def _clean_plan(fields: dict) -> dict:
                            % {"n": MIN_INTERIM})
     if "mac_login" in out:
         out["mac_login"] = bool(out["mac_login"])
+    if "price_group" in out:
+        out["price_group"] = _clean_group(out["price_group"])
     if "devices" in out and out["devices"] < 1:
         raise HotspotError(_("Allow at least one device."))
     try:
@@ -78,6 +80,36 @@ def _clean_plan(fields: dict) -> dict:
     except pricing.TariffError as exc:
         raise HotspotError(str(exc)) from None
     return out
+
+
+def _clean_group(value) -> str:
+    """A plan's price group as customers have it: "member", "guest", a custom group's
+    name (spelled as the customers' when it differs only in case: a plan applies to the
+    exact name), or "" (none)."""
+    group = " ".join(str(value or "").split())
+    if not group:
+        return ""
+    if len(group) > Plan._meta.get_field("price_group").max_length:
+        raise HotspotError(_("A price group's name is at most %(n)d characters.")
+                           % {"n": Plan._meta.get_field("price_group").max_length})
+    folded = group.casefold()
+    if folded == Customer.PriceGroup.CUSTOM:
+        raise HotspotError(_("Write the custom group's name, as customers have it in "
+                             "their custom price group, not “custom”."))
+    for known in known_price_groups():
+        if known.casefold() == folded:
+            return known
+    return group
+
+
+def known_price_groups() -> list[str]:
+    """The groups a plan can be for: member, guest, then the custom groups customers
+    are in (sorted)."""
+    custom = (Customer.objects.filter(price_group=Customer.PriceGroup.CUSTOM)
+              .exclude(custom_group="").values_list("custom_group", flat=True)
+              .distinct().order_by("custom_group"))
+    return [Customer.PriceGroup.MEMBER.value, Customer.PriceGroup.GUEST.value,
+            *(str(g) for g in custom)]
 
 
 def create_plan(actor: audit.Actor, **fields) -> Plan:
@@ -162,17 +194,16 @@ def pass_period(plan: Plan, hotspot: HotspotAccount | None, customer_id: int,
     period ended (a recharge, a top-up). Else the pass has expired until a recharge."""
     if not plan.validity_seconds:
         return PassPeriod(None)
-    length = dt.timedelta(seconds=plan.validity_seconds)
     first = hotspot.first_login_at if hotspot is not None else None
-    if first is None:
-        return PassPeriod(now + length)
-    end = first + length
+    end = plan.valid_until(first)
+    if end is None:  # the first login starts the first period
+        return PassPeriod(plan.valid_until(now))
     if end <= now:
         if balance > 0 and (balance >= plan.minimum_charge if plan.minimum_charge > 0
                             else _credited_since(customer_id, end)):
-            return PassPeriod(now + length, renew=True)
+            return PassPeriod(plan.valid_until(now), renew=True)
         return PassPeriod(end, expired=True)
-    return PassPeriod(first + length, paid=minimum_paid(plan, customer_id, first))
+    return PassPeriod(end, paid=minimum_paid(plan, customer_id, first))
 
 
 def _credited_since(customer_id: int, when: dt.datetime) -> bool:

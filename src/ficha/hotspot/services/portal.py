@@ -16,7 +16,8 @@ from ficha.tariffs import pricing
 from .. import gateways
 from ..models import HotspotAccount, HotspotSession, Nas, Plan
 from . import coa
-from .authorize import _least, normalize_mac
+from .authorize import normalize_mac
+from .base import least
 from .plans import pass_period, plan_for
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,7 @@ def status(customer: Customer, mac: str = "") -> Status:
     if plan is None:
         return Status(balance, None, session, 0, 0, None)
     now = clock.now()
-    valid_until = None
-    if plan.validity_seconds and hotspot is not None and hotspot.first_login_at:
-        valid_until = hotspot.first_login_at + dt.timedelta(seconds=plan.validity_seconds)
+    valid_until = plan.valid_until(hotspot.first_login_at if hotspot is not None else None)
     if session is not None:
         # What the gateway was (or will be, by CoA) told, from the session's start.
         lim = coa.limits(session, now, balance)
@@ -104,10 +103,10 @@ def status(customer: Customer, mac: str = "") -> Status:
     tariff = plan.tariff_for(period.paid)
     seconds = pricing.seconds_for(tariff, money)
     data = pricing.octets_for(tariff, money) if tariff.charges_data else None
-    data = _least(plan.quota_bytes, data)
+    data = least(plan.quota_bytes, data)
     valid_until = None if period.renew else valid_until  # a new period starts at login
     if period.valid_until is not None:
-        seconds = _least(seconds, max(0, int((period.valid_until - now).total_seconds())))
+        seconds = least(seconds, max(0, int((period.valid_until - now).total_seconds())))
     return Status(balance, plan, session, seconds, data, valid_until)
 
 

@@ -59,7 +59,14 @@ def test_the_failure_rate_alarm_counts_refused_guesses(db, settings):
     with clock.frozen(T0 + dt.timedelta(minutes=5)):
         total = rs.check_failure_rate()
     assert total >= 40
-    assert Alert.objects.get(kind=alerts.BRUTEFORCE).data["failures"] == total
+    alarm = Alert.objects.get(kind=alerts.BRUTEFORCE)
+    assert alarm.data["failures"] == total
+    # the source whose guesses the throttle refused unchecked is named with their count
+    refused = Throttle.objects.get(scope="redeem", key="ip:10.6.6.8").refused
+    assert refused >= 20
+    assert f"Held back by the throttle (guesses refused unchecked): ip:10.6.6.8 ({refused})" \
+        in alarm.message
+    assert [list(row) for row in alarm.data["held_back"]] == [["ip:10.6.6.8", refused]]
 
 
 def test_a_flood_from_many_sources_alarms(db, make_customer):

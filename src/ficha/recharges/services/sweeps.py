@@ -162,6 +162,9 @@ def check_failure_rate() -> int:
     total += throttle.refused_count(THROTTLE_SCOPE, window)  # refused guesses count too
     if total < threshold:
         return 0
+    # the sources the throttle held back: their guesses were refused unchecked, so the
+    # failures checked (``top``) may not show them at all
+    held = throttle.top_refused(THROTTLE_SCOPE, window)
     with alerts.in_venue_language():
         sources = ", ".join(f"{k} ({n})" for k, n in top) or _("many sources")
         message = _(
@@ -169,9 +172,13 @@ def check_failure_rate() -> int:
             "%(threshold)d). Someone may be guessing codes. Most from: %(sources)s."
         ) % {"n": total, "minutes": max(1, window // 60), "threshold": threshold,
              "sources": sources}
+        if held:
+            message += " " + _("Held back by the throttle (guesses refused unchecked): "
+                               "%(sources)s.") % {
+                "sources": ", ".join(f"{k} ({n})" for k, n in held)}
     alerts.raise_alert(alerts.BRUTEFORCE, message, source="",
                        data={"failures": total, "window": window, "threshold": threshold,
-                             "top": top},
+                             "top": top, "held_back": held},
                        dedupe_key="bruteforce")
     return total
 

@@ -32,10 +32,10 @@ def test_an_exact_amount_finer_than_the_currency_keeps_its_digits():
 
     hour = 3600
     # 21 min at 701 an hour is 245.35 exactly: shown so, not "245" (then "245 → 245")
-    assert cafe.format_exact(21 * 60 * 701, "XOF") == "245.35 XOF"
-    assert cafe.format_exact(21 * 60 * 701, "EUR") == "2.4535 EUR"
-    assert cafe.format_exact(21 * 60 * 700, "XOF") == "245 XOF"
-    assert cafe.format_exact(245 * hour + hour // 10, "XOF") == "245.1 XOF"
+    assert cafe.format_exact(21 * 60 * 701, "XOF") == "F\u202fCFA\xa0245.35"
+    assert cafe.format_exact(21 * 60 * 701, "EUR") == "€2.4535"
+    assert cafe.format_exact(21 * 60 * 700, "XOF") == "F\u202fCFA\xa0245"
+    assert cafe.format_exact(245 * hour + hour // 10, "XOF") == "F\u202fCFA\xa0245.1"
 
 
 def test_the_machine_names_the_session_that_just_ended_once():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,8 @@ H = 3600
 UTC = dt.UTC
 # Wednesday 2 December 2026
 WED = dt.datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+
+CFA = "F\u202fCFA\xa0"  # English writes XOF amounts "F CFA 300" (CLDR)
 
 
 def at(day_offset: int, hh: int, mm: int = 0, ss: int = 0, tz=UTC) -> dt.datetime:
@@ -220,9 +223,15 @@ def test_lines_carry_json_for_the_agent():
 
 
 def test_format_of_exact_amounts():
-    assert cafe.format_exact(450 * H, "EUR") == "4.50 EUR"
-    assert cafe.format_exact(H // 3, "EUR") == "≈0.0033 EUR"
-    assert cafe.format_exact(1500 * H, "XOF") == "1500 XOF"
+    assert cafe.format_exact(450 * H, "EUR") == "€4.50"
+    assert cafe.format_exact(H // 3, "EUR") == "≈€0.0033"
+    assert cafe.format_exact(1500 * H, "XOF") == "F\u202fCFA\xa01,500"
+    # as the active language writes money, exact or not
+    with translation.override("fr"):
+        assert cafe.format_exact(H // 3, "EUR") == "≈0,0033\xa0€"
+        assert cafe.format_exact(1500 * H, "XOF") == "1\u202f500\xa0F\u202fCFA"
+    with translation.override("de"):
+        assert cafe.format_exact(-450 * H, "EUR") == "-4,50\xa0€"
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -414,19 +423,19 @@ def test_the_worked_examples_of_docs_tariffs_md():
     lines, cost = texts(wed, 10 * MIN)
     assert cost == 300 and lines == [
         "Used 10 min; billed 30 min (first 30 min, then every 15 min).",
-        "Wednesday 14:00:00–14:30:00, day, from the start: 30 min × 600 XOF an hour = 300 XOF"]
+        f"Wednesday 14:00:00–14:30:00, day, from the start: 30 min × {CFA}600 an hour = {CFA}300"]
     assert texts(wed, 47 * MIN + 12)[1] == 600
     assert texts(wed, 47 * MIN + 12, "member")[1] == 500
     lines, cost = texts(wed, 100 * MIN)
     assert cost == 900 and lines[2] == (
-        "Wednesday 15:00:00–15:45:00, day, from 1 h on: 45 min × 400 XOF an hour = 300 XOF")
+        f"Wednesday 15:00:00–15:45:00, day, from 1 h on: 45 min × {CFA}400 an hour = {CFA}300")
     lines, cost = texts(wed.replace(hour=21, minute=20), 80 * MIN)
     assert cost == 650 and lines[2] == (
-        "Wednesday 22:00:00–22:50:00, night: 50 min × 300 XOF an hour = 250 XOF")
+        f"Wednesday 22:00:00–22:50:00, night: 50 min × {CFA}300 an hour = {CFA}250")
     lines, cost = texts(dt.datetime(2026, 12, 4, 23, 50, tzinfo=tz), 20 * MIN)
     assert cost == 200 and lines[1:] == [
-        "Friday 23:50:00–00:20:00, night: 30 min × 300 XOF an hour = 150 XOF",
-        "Raised to the minimum of 200 XOF: + 50 XOF"]
+        f"Friday 23:50:00–00:20:00, night: 30 min × {CFA}300 an hour = {CFA}150",
+        f"Raised to the minimum of {CFA}200: + {CFA}50"]
     assert seconds_for(spec, wed.replace(hour=21), 1000) == 2 * H + 15 * MIN
     assert seconds_for(spec, wed, 1000) == 2 * H
 

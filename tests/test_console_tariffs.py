@@ -88,8 +88,8 @@ def test_quote_shows_the_lines(client, cashier, owner):
     assert r.status_code == 200
     # 21:30–22:00 day 3.00, 22:00–22:20 night 1.00 (47 min billed as 50)
     assert "billed 50 min" in page
-    assert "Wednesday 21:30:00–22:00:00, day: 30 min × 6.00 EUR an hour = 3.00 EUR" in page
-    assert "Wednesday 22:00:00–22:20:00, night: 20 min × 3.00 EUR an hour = 1.00 EUR" in page
+    assert "Wednesday 21:30:00–22:00:00, day: 30 min × €6.00 an hour = €3.00" in page
+    assert "Wednesday 22:00:00–22:20:00, night: 20 min × €3.00 an hour = €1.00" in page
     assert "€4.00" in page or "4.00" in page.split('id="charge-total"')[1][:40]
     r = client.get(reverse("console:tariff_quote"), {
         "tariff": t.pk, "start": "2026-12-02T21:00", "minutes": "10", "price_group": "guest",

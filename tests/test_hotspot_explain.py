@@ -100,6 +100,13 @@ def test_portal_status_page_in_french(client, online):
     b = expected(online, "fr")
     assert shown_lines(text) == [line.text for line in b.lines]
     assert sums_to_total(b)
+    # amounts are written as French writes money, as the balance above them is
+    cfa = "\xa0F\u202fCFA"
+    lines = shown_lines(text)
+    assert not any("XOF" in line for line in lines)
+    assert any(f"600{cfa}" in line for line in lines)  # the price of an hour
+    assert re.search(r'id="balance">([^<]+)<', text)[1].endswith(cfa)
+    assert re.search(r'id="charge-total">([^<]+)<', text)[1].endswith(cfa)
 
 
 def test_portal_shows_no_charge_when_offline(client, online):
@@ -138,7 +145,7 @@ def test_api_session_detail_includes_the_lines(client, manager, online):
     assert [row["kind"] for row in body["charge_lines"]] == [line.kind for line in b.lines]
     assert body["charge_total"]["amount_minor"] == b.total == body["charged"]["amount_minor"]
     assert body["charge_lines"][0]["amount"] == ""  # the billing line has no amount
-    assert body["charge_lines"][1]["amount"] == "30 XOF"  # 3 min at 10 a minute
+    assert body["charge_lines"][1]["amount"] == "F\u202fCFA\xa030"  # 3 min at 10 a minute
 
 
 def test_api_session_without_a_plan_has_no_lines(client, manager, online):

@@ -247,9 +247,9 @@ def test_wifi_explanation_reads_like_the_cafe():
     assert b.total == 313  # 30 min of 600 an hour + 2.5 MB at 5 per MB, rounded half up
     assert b.text.splitlines() == [
         "Used 16 min 40 s; billed 30 min (15 min steps, rounded up).",
-        "Time: 30 min × 600 XOF an hour = 300 XOF",
-        "Data: 2.5 MB × 5 XOF per MB = 12.5 XOF",
-        "Rounded once, half up: 312.5 XOF → 313 XOF",
+        "Time: 30 min × F\u202fCFA\xa0600 an hour = F\u202fCFA\xa0300",
+        "Data: 2.5 MB × F\u202fCFA\xa05 per MB = F\u202fCFA\xa012.5",
+        "Rounded once, half up: F\u202fCFA\xa0312.5 → F\u202fCFA\xa0313",
     ]
     short = pricing.explain(t, 5)
     assert short.minimum_applied and short.total == 200

@@ -167,6 +167,20 @@ def _locale(locale: str | None) -> Locale:
     return _babel_locale(locale)
 
 
+def format_fraction(value: Decimal, currency: str, locale: str | None = None) -> str:
+    """An amount in major units that may hold more decimals than the currency has (a
+    price per second, a rate's exact cost before its one rounding), written as
+    :meth:`Money.format` writes money: "F CFA 0.1667" (en), "0,1667 F CFA" (fr),
+    "1,50 €"; at least the currency's decimals, every further one kept."""
+    return _fraction_formatted(value, currency, _locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _fraction_formatted(value: Decimal, currency: str, locale: Locale) -> str:
+    text = format_currency(value, currency, locale=locale, decimal_quantization=False)
+    return _currency_spacing(text, get_currency_symbol(currency, locale=locale))
+
+
 @lru_cache(maxsize=4096)
 def _formatted(minor: int, currency: str, locale: Locale) -> str:
     """``Money.format``, remembered: amounts repeat (face values, prices) on every page

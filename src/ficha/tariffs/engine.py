@@ -76,7 +76,9 @@ def _exponent(currency: str) -> int:
 
 
 def format_exact(exact: int, currency: str, unit: int = HOUR) -> str:
-    """An amount in 1/unit minor units, in major units ("≈0.1667" when not exact)."""
+    """An amount in 1/unit minor units, in major units, as the active language writes
+    money ("F CFA 75", "75 F CFA"; "≈F CFA 0.1667" when not exact: two decimals more
+    than the currency has, rounded half up). Without a currency, the number alone."""
     exp = _exponent(currency)
     sign = "-" if exact < 0 else ""
     exact = abs(exact)
@@ -91,7 +93,14 @@ def format_exact(exact: int, currency: str, unit: int = HOUR) -> str:
     # the currency's decimals always when exact; the two extra ones only if not zero
     decimals = decimals[:exp] + decimals[exp:].rstrip("0") if not approx else decimals.rstrip("0")
     text = f"{whole}.{decimals}" if decimals else str(whole)
-    return ("≈" if approx else "") + sign + text + (f" {currency}" if currency else "")
+    if currency:
+        from decimal import Decimal
+
+        from ficha.core.money import format_fraction
+
+        text = format_fraction(Decimal(sign + text), currency)
+        sign = ""
+    return ("≈" if approx else "") + sign + text
 
 
 def format_minor(minor: int, currency: str) -> str:

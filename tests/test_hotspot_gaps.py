@@ -80,7 +80,7 @@ def test_the_dashboard_shows_the_hotspot_revenue_accounting_debited(client, owne
 
 def test_an_opennds_refusal_is_in_the_phones_language(client, db, make_customer):
     make_plan(price_per_hour=600, devices=1)
-    nas = make_nas(name="kiosk", vendor="opennds", address="192.168.8.1", fas_key="k-1",
+    nas = make_nas(name="kiosk", vendor="opennds", address="192.168.8.1", fas_key="fas-key-12345",
                    language="de")
     alice = make_customer("alice", password="alice-secret-1")
     give_credit(alice, 600)

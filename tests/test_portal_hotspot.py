@@ -165,7 +165,7 @@ def test_a_gateway_not_in_the_registry_is_refused(client, mikrotik):
 def chilli(db):
     make_plan(price_per_hour=600, increment_seconds=60)
     return make_nas(name="cafe", vendor="coovachilli", address="10.1.0.1",
-                    uam_secret="uam-secret")
+                    uam_secret="uam-secret-123")
 
 
 def chilli_url(res="notyet", **extra) -> str:
@@ -173,7 +173,7 @@ def chilli_url(res="notyet", **extra) -> str:
              "called": "AA-BB-CC-DD-EE-FF", "mac": "11-22-33-44-55-66", "ip": "10.1.0.5",
              "nasid": "cafe", "userurl": "http://example.com/", **extra}
     url = "http://testserver/hotspot/chilli?" + urlencode(query)
-    return url + "&md=" + g.chilli_md(url, "uam-secret")
+    return url + "&md=" + g.chilli_md(url, "uam-secret-123")
 
 
 def test_chilli_uam_login_with_a_code(client, chilli, sold):
@@ -190,7 +190,7 @@ def test_chilli_uam_login_with_a_code(client, chilli, sold):
     query = parse_qs(parts.query)
     assert query["username"] == [code] and query["userurl"] == ["http://example.com/"]
     # chilli sends CHAP ident 0 with CHAP-Challenge = K
-    key = g.chilli_key(CHALLENGE, "uam-secret")
+    key = g.chilli_key(CHALLENGE, "uam-secret-123")
     decision = hs.authorize(chilli, hs.AuthRequest(
         username=code, chap_id=0, chap_response=bytes.fromhex(query["response"][0]),
         chap_challenge=key, mac="11:22:33:44:55:66"))
@@ -221,7 +221,7 @@ def test_opennds_fas_login(client, sold, db):
     import hashlib
 
     make_plan(price_per_hour=600, increment_seconds=60)
-    make_nas(name="kiosk", vendor="opennds", address="192.168.8.1", fas_key="fas-key-1")
+    make_nas(name="kiosk", vendor="opennds", address="192.168.8.1", fas_key="fas-key-12345")
     (code,) = sold(600)
     hid = hashlib.sha256(b"token123").hexdigest()
     fas = base64.b64encode(
@@ -230,9 +230,9 @@ def test_opennds_fas_login(client, sold, db):
     assert client.get(f"/hotspot/opennds?fas={fas}").status_code == 200
     text = page(client.post("/hotspot/opennds", {"action": "code", "code": code}))
     go = htmllib.unescape(re.search(r'id="handoff-link" href="([^"]+)"', text).group(1))
-    assert go == ("http://192.168.8.1:2050/opennds_auth/?tok=" + g.fas_rhid(hid, "fas-key-1")
+    assert go == ("http://192.168.8.1:2050/opennds_auth/?tok=" + g.fas_rhid(hid, "fas-key-12345")
                   + "&redir=http%3A%2F%2Ftestserver%2Fhotspot%2Fstatus&custom="
-                  + hs.binauth_custom(hid, "fas-key-1", 3600))
+                  + hs.binauth_custom(hid, "fas-key-12345", 3600))
 
 
 # --- connected: status and recharge -------------------------------------------------------
@@ -406,13 +406,13 @@ def test_nas_portal_settings_through_the_api(client, manager):
     client.force_login(manager)
     resp = client.post("/api/v1/hotspot/nas", {
         "name": "cafe", "address": "10.1.0.1", "secret": "testing123",
-        "vendor": "coovachilli", "portal_hosts": "10.1.0.1", "uam_secret": "s3cret-uam"},
+        "vendor": "coovachilli", "portal_hosts": "10.1.0.1", "uam_secret": "s3cret-uam-12"},
         content_type="application/json")
     assert resp.status_code == 201, resp.content
     body = resp.json()
     assert body["portal_hosts"] == "10.1.0.1" and "uam_secret" not in body
     assert hs.portal_nas(g.parse(g.COOVACHILLI, {"uamip": "10.1.0.1", "challenge": CHALLENGE,
-                                                 "res": "notyet"})).uam_secret == "s3cret-uam"
+                                                 "res": "notyet"})).uam_secret == "s3cret-uam-12"
 
 
 def test_code_guessing_behind_a_gateways_nat_is_throttled_per_phone(client, mikrotik, sold):

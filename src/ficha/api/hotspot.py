@@ -23,6 +23,7 @@ from .auth import actor, require
 from .customers import get_customer
 from .schemas import (
     ERRORS,
+    BodyId,
     Id,
     In,
     Major,
@@ -33,6 +34,7 @@ from .schemas import (
     Text40,
     Text60,
     Text64,
+    Text128,
     Text150,
     Text255,
     money,
@@ -74,7 +76,8 @@ class NasOut(Schema):
 class NasPatch(In):
     name: Text64 | None = None
     address: Text60 | None = Field(None, description="IP address or network (CIDR)")
-    secret: Text60 | None = Field(None, description="Shared secret (never shown again)")
+    secret: Text128 | None = Field(None, description="Shared secret, 8 to 128 characters "
+                                                   "(never shown again)")
     vendor: Vendor | None = None
     coa_port: StrictInt | None = Port
     coa_address: Text60 | None = Field(None, description="One IP address; \"\": none")
@@ -85,14 +88,16 @@ class NasPatch(In):
     portal_hosts: Text255 | None = Field(
         None, description="Captive portal: addresses or names of the gateway's login "
                           "page, comma-separated (empty: the NAS address)")
-    uam_secret: Text60 | None = Field(None, description="CoovaChilli uamsecret (never shown)")
-    fas_key: Text60 | None = Field(None, description="openNDS faskey (never shown)")
+    uam_secret: Text128 | None = Field(None, description="CoovaChilli uamsecret, 12 to 128 "
+                                       "characters; \"\": none (never shown)")
+    fas_key: Text128 | None = Field(None, description="openNDS faskey, 12 to 128 characters; "
+                                    "\"\": none (never shown)")
 
 
 class NasIn(NasPatch):
     name: Text64
     address: Text60
-    secret: Text60
+    secret: Text128
 
 
 def nas_out(nas: Nas) -> dict:
@@ -474,7 +479,7 @@ class CustomerPlanOut(Schema):
 
 
 class CustomerPlanIn(In):
-    plan_id: Id | None = Field(..., description="A plan's id; null: back to the price "
+    plan_id: BodyId | None = Field(..., description="A plan's id; null: back to the price "
                                                 "group's plan")
 
 

@@ -65,7 +65,10 @@ Major = Annotated[
 ]
 Minor = Annotated[StrictInt, Field(ge=-MAX_MINOR, le=MAX_MINOR)]
 CurrencyCode = _text(3, 3)
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # in a path or query (text there)
+# an id in a JSON body: a JSON integer, not true, "1" or 1.0
+BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Text128 = _text(128)
 
 
 class In(Schema):

@@ -20,7 +20,7 @@ from ficha.stations.models import CafeSession, Station
 
 from . import errors
 from .auth import actor, require
-from .schemas import ERRORS, Id, In, MoneyOut, Out, Text60, _text, money
+from .schemas import ERRORS, BodyId, Id, In, MoneyOut, Out, Text60, _text, money
 
 router = Router(tags=["stations"])
 
@@ -114,7 +114,7 @@ class StartIn(In):
 
 
 class MoveIn(In):
-    target: Id = Field(..., description="The (free, unlocked) station to move to")
+    target: BodyId = Field(..., description="The (free, unlocked) station to move to")
 
 
 class CommandIn(In):

@@ -51,6 +51,32 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict:
     return out
 
 
+HIDDEN = "(changed)"  # what the log says of a secret that changed: never its value
+
+
+def changes(obj: models.Model, new: dict, hidden=()) -> tuple[dict, dict]:
+    """What saving ``new`` (field → value) on ``obj`` changes, as the before/after of an
+    audit record: only the fields whose value differs (JSON-safe, as :func:`snapshot`);
+    a ``hidden`` field (a secret) that changed is named, its values are not."""
+    names = list(new)
+    old = snapshot(obj, names)
+    fresh = {name: new[name] for name in names}
+    before, after = {}, {}
+    for name in names:
+        value = fresh[name]
+        if isinstance(value, models.Model):
+            value = value.pk
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            value = str(value)
+        if value == old[name]:
+            continue
+        if name in hidden:
+            after[name] = HIDDEN
+        else:
+            before[name], after[name] = old[name], value
+    return before, after
+
+
 def record(
     actor: Actor,
     action: str,

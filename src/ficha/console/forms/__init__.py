@@ -4,7 +4,7 @@ One module an area; every form is importable from ``ficha.console.forms`` as bef
 
 from __future__ import annotations
 
-from .base import LIMIT_LABELS, ConfirmInput, ConsoleForm, MoneyField, language
+from .base import LIMIT_LABELS, ConfirmInput, ConsoleForm, DayField, MoneyField, language
 from .customers import (
     AdjustForm,
     CredentialsForm,
@@ -30,7 +30,7 @@ from .venue import OutputSettingsFields, SettingsForm
 
 __all__ = [
     "LIMIT_LABELS", "AdjustForm", "AuditFilterForm", "CloseShiftForm", "ConfirmInput",
-    "ConsoleForm", "CredentialsForm", "CustomerForm", "DepositForm", "LoginForm",
+    "ConsoleForm", "CredentialsForm", "CustomerForm", "DayField", "DepositForm", "LoginForm",
     "MoneyField", "NasForm", "NewCustomerForm", "OpenShiftForm", "OutputSettingsFields",
     "OwnPasswordForm", "PlanForm", "RefundForm", "SessionFilterForm", "SettingsForm",
     "StaffForm", "StaffPasswordForm", "StaffRoleForm", "TokenForm", "language",

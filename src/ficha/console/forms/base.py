@@ -3,6 +3,8 @@ typed as people write them (MoneyField) and confirmed above the venue's limits."
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -170,3 +172,18 @@ class MoneyField(forms.CharField):
                                locale=language()).minor
         except MoneyError as exc:
             raise ValidationError(str(exc), code="money")
+
+
+class DayField(forms.DateField):
+    """A calendar day for a filter or an expiry: between 1900 and 9998, so the day after
+    it (the end of a "to" day) still exists (9999-12-31 + 1 day does not)."""
+
+    FIRST, LAST = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+    def to_python(self, value):
+        day = super().to_python(value)
+        if day is not None and not self.FIRST <= day <= self.LAST:
+            raise ValidationError(_("Give a day between %(first)s and %(last)s.")
+                                  % {"first": self.FIRST.year, "last": self.LAST.year},
+                                  code="out_of_range")
+        return day

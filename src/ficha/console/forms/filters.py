@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .base import ConsoleForm
+from .base import ConsoleForm, DayField
 
 
 class AuditFilterForm(ConsoleForm):
@@ -15,9 +15,9 @@ class AuditFilterForm(ConsoleForm):
     actor = forms.TypedChoiceField(label=_("Who"), required=False, coerce=int, empty_value=None)
     action = forms.ChoiceField(label=_("Action"), required=False)
     object_type = forms.ChoiceField(label=_("Object"), required=False)
-    since = forms.DateField(label=_("From"), required=False,
+    since = DayField(label=_("From"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False,
+    until = DayField(label=_("To"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, actors=(), actions=(), object_types=(), **kwargs):
@@ -36,9 +36,9 @@ class SessionFilterForm(ConsoleForm):
     customer = forms.CharField(label=_("Customer"), required=False, max_length=150)
     nas = forms.TypedChoiceField(label=_("Gateway"), required=False, coerce=int,
                                  empty_value=None)
-    since = forms.DateField(label=_("From"), required=False,
+    since = DayField(label=_("From"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False,
+    until = DayField(label=_("To"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, nas=(), **kwargs):

@@ -36,6 +36,7 @@ class NasForm(ConsoleForm):
         help_text=_("The gateway's IP address as Ficha sees it, or a network such as "
                     "10.0.0.0/24."))
     secret = forms.CharField(label=_("Shared secret"), min_length=8, max_length=128,
+                             widget=forms.PasswordInput(render_value=False),
                              help_text=_("The same on the gateway; 8 characters or more."))
     vendor = forms.ChoiceField(label=_("Gateway"), choices=())
     coa_port = forms.IntegerField(label=_("CoA/Disconnect port"), min_value=1,
@@ -56,15 +57,35 @@ class NasForm(ConsoleForm):
         help_text=_("Captive portal: the hotspot's LAN address or name its login links "
                     "use (e.g. 10.5.50.1), separated by commas; empty: the address above."))
     uam_secret = forms.CharField(label=_("UAM secret (CoovaChilli)"), max_length=128,
-                                 required=False)
-    fas_key = forms.CharField(label=_("FAS key (openNDS)"), max_length=128, required=False)
+                                 required=False,
+                                 widget=forms.PasswordInput(render_value=False))
+    fas_key = forms.CharField(label=_("FAS key (openNDS)"), max_length=128, required=False,
+                              widget=forms.PasswordInput(render_value=False))
 
-    def __init__(self, *args, **kwargs):
+    SECRETS = ("secret", "uam_secret", "fas_key")
+
+    def __init__(self, *args, nas=None, **kwargs):
+        """``nas``: the gateway being changed. Its secrets are never sent back to the
+        browser; a secret field left empty keeps the one it has."""
         super().__init__(*args, **kwargs)
         from ficha.hotspot.models import Nas
 
         self.fields["vendor"].choices = Nas.Vendor.choices
         self.fields["language"].choices = [("", _("The venue's"))] + list(settings.LANGUAGES)
+        self.nas = nas
+        if nas is not None:
+            for name in self.SECRETS:
+                field = self.fields[name]
+                field.required = False
+                field.help_text = (_("Set: leave empty to keep it.") if getattr(nas, name)
+                                   else _("Not set."))
+
+    def nas_fields(self, names) -> dict:
+        """The values to save: every field of ``names``, except a secret left empty on a
+        gateway being changed (it keeps the one it has)."""
+        data = self.cleaned_data
+        return {k: data[k] for k in names
+                if not (self.nas is not None and k in self.SECRETS and not data[k])}
 
 
 class PlanForm(ConsoleForm):

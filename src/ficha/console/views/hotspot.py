@@ -63,8 +63,7 @@ def hotspot_page(request):
     form = NasForm(request.POST, prefix="nas")
     if form.is_valid():
         try:
-            nas = hotspot.create_nas(actor(request),
-                                     **{k: form.cleaned_data[k] for k in NAS_FIELDS})
+            nas = hotspot.create_nas(actor(request), **form.nas_fields(NAS_FIELDS))
         except hotspot.HotspotError as exc:
             form.add_service_error(exc)
         else:
@@ -79,11 +78,10 @@ def hotspot_page(request):
 def nas_edit(request, pk: int):
     nas = get_object_or_404(Nas, pk=pk)
     if request.method == "POST":
-        form = NasForm(request.POST)
+        form = NasForm(request.POST, nas=nas)
         if form.is_valid():
             try:
-                hotspot.update_nas(actor(request), nas,
-                                   **{k: form.cleaned_data[k] for k in NAS_FIELDS})
+                hotspot.update_nas(actor(request), nas, **form.nas_fields(NAS_FIELDS))
             except hotspot.HotspotError as exc:
                 form.add_service_error(exc)
             else:
@@ -91,7 +89,8 @@ def nas_edit(request, pk: int):
                 return redirect("console:hotspot")
         status = 400
     else:
-        form = NasForm(initial={k: getattr(nas, k) for k in NAS_FIELDS})
+        form = NasForm(initial={k: getattr(nas, k) for k in NAS_FIELDS
+                                if k not in NasForm.SECRETS}, nas=nas)
         status = 200
     return render(request, "console/hotspot/edit.html",
                   {"form": form, "title": nas.name, "nas": nas}, status=status)

@@ -120,8 +120,8 @@ def create_plan(actor: audit.Actor, **fields) -> Plan:
         if fields.get("is_default"):
             Plan.objects.filter(is_default=True).update(is_default=False)
         plan = Plan.objects.create(**fields)
-    audit.record(actor, "hotspot.plan.create", plan, after=fields,
-                 summary=_("Hotspot plan %(name)s added") % {"name": plan.name})
+        audit.record(actor, "hotspot.plan.create", plan, after=fields,
+                     summary=_("Hotspot plan %(name)s added") % {"name": plan.name})
     return plan
 
 
@@ -136,11 +136,13 @@ def update_plan(actor: audit.Actor, plan: Plan, **fields) -> Plan:
     with transaction.atomic():
         if fields.get("is_default"):
             Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
+        plan.refresh_from_db(from_queryset=Plan.objects.select_for_update())
+        before, after = audit.changes(plan, fields)
         for key, value in fields.items():
             setattr(plan, key, value)
         plan.save(update_fields=list(fields))
-    audit.record(actor, "hotspot.plan.update", plan, after=fields,
-                 summary=_("Hotspot plan %(name)s changed") % {"name": plan.name})
+        audit.record(actor, "hotspot.plan.update", plan, before=before, after=after,
+                     summary=_("Hotspot plan %(name)s changed") % {"name": plan.name})
     return plan
 
 
@@ -148,12 +150,16 @@ def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None
                       ) -> HotspotAccount:
     """Give one account its own plan (None: back to its price group's). Returns the
     account's hotspot state."""
-    hotspot, _created = HotspotAccount.objects.update_or_create(
-        customer=customer, defaults={"plan": plan})
-    audit.record(actor, "hotspot.customer_plan", customer,
-                 after={"plan": plan.pk if plan else None},
-                 summary=_("Hotspot plan of %(name)s set to %(plan)s")
-                 % {"name": customer.username, "plan": plan.name if plan else "—"})
+    with transaction.atomic():
+        hotspot, created = HotspotAccount.objects.select_for_update().get_or_create(
+            customer=customer)
+        before = {"plan": None if created else hotspot.plan_id}
+        hotspot.plan = plan
+        hotspot.save(update_fields=["plan"])
+        audit.record(actor, "hotspot.customer_plan", customer, before=before,
+                     after={"plan": plan.pk if plan else None},
+                     summary=_("Hotspot plan of %(name)s set to %(plan)s")
+                     % {"name": customer.username, "plan": plan.name if plan else "—"})
     return hotspot
 
 

@@ -71,6 +71,7 @@ def find_nas(table: list[NasEntry], address: str) -> Nas | None:
 
 
 _SECRETS = ("secret", "uam_secret", "fas_key")  # never written to the audit log
+MIN_PORTAL_KEY = 12  # characters of a UAM secret or a FAS key, at least
 
 
 def _clean_nas(fields: dict) -> dict:
@@ -97,6 +98,14 @@ def _clean_nas(fields: dict) -> dict:
             out[key] = str(out[key] or "").strip()
             if len(out[key]) > (255 if key == "portal_hosts" else 128):
                 raise HotspotError(_("This value is too long."))
+    for key in ("uam_secret", "fas_key"):
+        # a phone sees values signed with them (CoovaChilli's md, openNDS's rhid): a short
+        # one could be found by trying keys offline
+        if out.get(key) and len(out[key]) < MIN_PORTAL_KEY:
+            raise HotspotError(errors={key: _(
+                "The UAM secret and the FAS key have %(n)d characters or more: phones see "
+                "values signed with them, and a short one can be guessed.")
+                % {"n": MIN_PORTAL_KEY}})
     if out.get("portal_hosts"):
         for host in out["portal_hosts"].replace(",", " ").split():
             if not (_is_network(host) or _HOST_RE.fullmatch(host)):
@@ -164,11 +173,12 @@ def update_nas(actor: audit.Actor, nas: Nas, **fields) -> Nas:
         if "address" in fields or "active" in fields:
             _refuse_same_address(fields.get("address", nas.address),
                                  fields.get("active", nas.active), nas)
+        nas.refresh_from_db(from_queryset=Nas.objects.select_for_update())
+        before, after = audit.changes(nas, fields, hidden=_SECRETS)
         for key, value in fields.items():
             setattr(nas, key, value)
         nas.save(update_fields=list(fields))
-        audit.record(actor, "hotspot.nas.update", nas,
-                     after={k: v for k, v in fields.items() if k not in _SECRETS},
+        audit.record(actor, "hotspot.nas.update", nas, before=before, after=after,
                      summary=_("NAS %(name)s changed") % {"name": nas.name})
     return nas
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from ficha.recharges import services as rs
 
-from ...forms import ConsoleForm, MoneyField
+from ...forms import ConsoleForm, DayField, MoneyField
 from .common import DEFAULT_SORT, PER_PAGE, PER_PAGE_CHOICES, SORTS, STATUSES, S, payment_choices
 
 
@@ -32,17 +32,17 @@ class FilterForm(ConsoleForm):
                             widget=forms.TextInput(attrs={"list": "batch-list",
                                                           "autocomplete": "off"}))
     amount = MoneyField(label=gettext_lazy("Amount"), required=False)
-    sold_from = forms.DateField(label=gettext_lazy("Sold from"), required=False,
+    sold_from = DayField(label=gettext_lazy("Sold from"), required=False,
                                 widget=DateInput())
-    sold_to = forms.DateField(label=gettext_lazy("Sold until"), required=False,
+    sold_to = DayField(label=gettext_lazy("Sold until"), required=False,
                               widget=DateInput())
-    used_from = forms.DateField(label=gettext_lazy("Used from"), required=False,
+    used_from = DayField(label=gettext_lazy("Used from"), required=False,
                                 widget=DateInput())
-    used_to = forms.DateField(label=gettext_lazy("Used until"), required=False,
+    used_to = DayField(label=gettext_lazy("Used until"), required=False,
                               widget=DateInput())
-    created_from = forms.DateField(label=gettext_lazy("Created from"), required=False,
+    created_from = DayField(label=gettext_lazy("Created from"), required=False,
                                    widget=DateInput())
-    created_to = forms.DateField(label=gettext_lazy("Created until"), required=False,
+    created_to = DayField(label=gettext_lazy("Created until"), required=False,
                                  widget=DateInput())
     per_page = forms.TypedChoiceField(
         label=gettext_lazy("Per page"), required=False, coerce=int, empty_value=PER_PAGE,
@@ -78,7 +78,7 @@ class GenerateForm(ConsoleForm):
     amount = MoneyField(label=gettext_lazy("Amount of each code"), limit="max_face_value")
     validity = forms.ChoiceField(label=gettext_lazy("Valid for"), choices=VALIDITY,
                                  required=False, initial="", widget=forms.RadioSelect)
-    expires_on = forms.DateField(label=gettext_lazy("Expiry date"), required=False,
+    expires_on = DayField(label=gettext_lazy("Expiry date"), required=False,
                                  widget=DateInput(),
                                  help_text=gettext_lazy("The code works until the end of "
                                                         "that day."))

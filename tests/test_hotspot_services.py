@@ -376,6 +376,29 @@ def test_stop_without_start_debits_the_whole_session(online):
     assert (session.started_at, session.stopped_at) == (T0 - dt.timedelta(hours=1), T0)
 
 
+def test_a_gateways_minus_one_session_time_is_refused_not_charged(online):
+    nas, alice, cls = online
+    hs.account(nas, acct("start", sid="s9", klass=cls))
+    for status in ("interim", "stop"):  # 2**32 - 1: a signed -1
+        with pytest.raises(hs.AccountingError, match="Acct-Session-Time"):
+            hs.account(nas, acct(status, sid="s9", t=4_294_967_295, klass=cls))
+        with pytest.raises(hs.AccountingError):  # and without a Start
+            hs.account(nas, acct(status, sid="no-start", t=2**31, klass=cls))
+    assert accounts.balance(alice) == 10_000
+    assert hs.account(nas, acct("stop", sid="s9", t=60, klass=cls)).debit == 60
+
+
+def test_a_session_without_start_began_no_earlier_than_its_customer(db, make_customer):
+    nas = make_nas()
+    make_plan(price_per_hour=3600, increment_seconds=1)
+    with clock.frozen(T0 - dt.timedelta(minutes=10)):
+        dave = make_customer("dave")
+    give_credit(dave, 100_000)
+    with clock.frozen(T0):  # a gateway reporting 30 days for a 10-minute-old account
+        r = hs.account(nas, acct("interim", sid="d1", user="dave", t=30 * 86400))
+    assert r.session.started_at == T0 - dt.timedelta(minutes=10)
+
+
 def test_gigawords_count_past_four_gibibytes(db, alice):
     nas = make_nas(vendor="generic")
     make_plan(price_per_hour=0, price_per_mb=1)  # 1 per MB
@@ -391,13 +414,29 @@ def test_gigawords_count_past_four_gibibytes(db, alice):
 
 def test_the_balance_never_goes_below_zero_and_the_rest_stays_unpaid(online):
     nas, alice, cls = online
-    hs.account(nas, acct("start", klass=cls))
-    r = hs.account(nas, acct("stop", t=4 * 3600, klass=cls))  # 14 400 owed, 10 000 there
-    assert r.debit == 10_000 and accounts.balance(alice) == 0
-    assert r.session.unpaid == 4_400
-    give_credit(alice, 5_000)  # a late record for the session takes what was owed
-    r = hs.account(nas, acct("interim", t=4 * 3600 + 1, klass=cls))
-    assert r.debit == 4_460 and accounts.balance(alice) == 540
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+    with clock.frozen(T0 + dt.timedelta(hours=4)):  # 14 400 owed, 10 000 there
+        r = hs.account(nas, acct("stop", t=4 * 3600, klass=cls))
+        assert r.debit == 10_000 and accounts.balance(alice) == 0
+        assert r.session.unpaid == 4_400
+        give_credit(alice, 5_000)  # a late record for the session takes what was owed
+        r = hs.account(nas, acct("interim", t=4 * 3600 + 1, klass=cls))
+        assert r.debit == 4_460 and accounts.balance(alice) == 540
+
+
+def test_a_session_time_beyond_what_the_session_can_have_lasted_is_not_charged(online):
+    nas, alice, cls = online
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):  # a gateway reporting 3 hours
+        r = hs.account(nas, acct("interim", t=3 * 3600, klass=cls))
+    # charged for what the session can have lasted (10 min, plus an hour for a Start
+    # that reached us late), not for 3 hours
+    assert r.debit == 4_200 and r.session.session_time == 70 * 60
+    with clock.frozen(T0 + dt.timedelta(hours=3)):  # later, the same counter is real
+        r = hs.account(nas, acct("stop", t=3 * 3600, klass=cls))
+    assert accounts.balance(alice) == 10_000 - 10_000  # 3 h = 10 800, all it had
 
 
 def test_accounting_without_class_finds_the_customer_by_name(db, alice):

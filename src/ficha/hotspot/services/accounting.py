@@ -144,11 +144,20 @@ def _parse(index: int, nas: Nas, req: AcctRequest) -> _Item:
         inp, out = out, inp
     if inp > MAX_COUNTER or out > MAX_COUNTER:
         raise AccountingError("octet counter out of range")
-    seconds = min(max(0, int(req.session_time)), MAX_COUNTER)
+    seconds = max(0, int(req.session_time))
+    if seconds > MAX_SESSION_TIME:  # a gateway's "-1" (4294967295), or garbage
+        raise AccountingError("Acct-Session-Time out of range")
     return _Item(index, nas, req, key, seconds, inp, out)
 
 
 MAX_COUNTER = 2**62  # bigint columns; no real counter comes near
+# Acct-Session-Time is an unsigned 32-bit value; from 2**31 on (68 years) it is a signed
+# -1 or another sentinel, never a duration: refused, never charged
+MAX_SESSION_TIME = 2**31 - 1
+# How far a reported session time may run ahead of the time since the session began on
+# this server's clock (its Start reached us late; a Start-less session began when its
+# first record says, not before its customer's account existed): more is not charged.
+AHEAD = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -244,7 +253,10 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
             out[n] = AcctResult(session, None, 0, duplicate=True)
             continue
         try:
-            seconds = max(session.session_time, it.seconds)
+            # never more than the session can have lasted (see AHEAD): a gateway's wrong
+            # counter must not take a customer's whole credit
+            lasted = int((now - session.started_at + AHEAD).total_seconds())
+            seconds = max(session.session_time, min(it.seconds, max(0, lasted)))
             inp = max(session.input_octets, it.inp)
             outp = max(session.output_octets, it.out)
             charged = session.charged
@@ -423,9 +435,12 @@ def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> H
     # compares with it, so a top-up made before this record reaches the gateway
     parts = class_parts(req.klass) if req.klass and customer is not None else None
     decided = parts[2] if parts is not None and parts[0] == customer.pk else None
-    # a session whose Start was lost began Acct-Session-Time before its first record
+    # a session whose Start was lost began Acct-Session-Time before its first record,
+    # not before its customer's account existed
     started = now if req.status == START else now - dt.timedelta(
-        seconds=min(max(0, int(req.session_time)), MAX_COUNTER // 2**32))
+        seconds=min(max(0, int(req.session_time)), MAX_SESSION_TIME))
+    if customer is not None and customer.created_at and started < customer.created_at <= now:
+        started = customer.created_at
     return HotspotSession.objects.create(
         nas=nas, session_key=key, acct_session_id=req.session_id[:100],
         username=req.username[:150], customer=customer, plan=plan,

@@ -105,6 +105,7 @@ def test_portal_status_page_in_french(client, online):
     lines = shown_lines(text)
     assert not any("XOF" in line for line in lines)
     assert any(f"600{cfa}" in line for line in lines)  # the price of an hour
+    assert any("1,234567 Mo ×" in line for line in lines)  # megabytes as French writes them
     assert re.search(r'id="balance">([^<]+)<', text)[1].endswith(cfa)
     assert re.search(r'id="charge-total">([^<]+)<', text)[1].endswith(cfa)
 

@@ -675,3 +675,15 @@ def test_a_start_after_a_stale_session_in_one_batch_with_its_interim(online):
     statuses = list(HotspotSession.objects.order_by("pk").values_list("status", "debited"))
     assert statuses == [("stale", 120), ("open", 60)]
     assert accounts.balance(alice) == 10_000 - 180
+
+
+def test_credit_below_the_minimum_is_refused_saying_so(db, alice):
+    nas = make_nas()
+    make_plan(price_per_hour=600, minimum_charge=50)
+    give_credit(alice, 40)
+    d = hs.authorize(nas, pap("alice", "alice-secret-1"))
+    assert not d.accept and d.reason == "credit"
+    assert d.message == ("Your credit (F\u202fCFA\xa040) is less than the Wi-Fi's "
+                          "minimum charge (F\u202fCFA\xa050): enter a recharge code.")
+    give_credit(alice, 10)
+    assert hs.authorize(nas, pap("alice", "alice-secret-1")).accept

@@ -21,7 +21,7 @@ from ficha.recharges import services as rs
 from ficha.recharges.models import RedeemAttempt
 
 from .conftest import actor_for
-from .hotspot_support import give_credit, make_nas, make_plan
+from .hotspot_support import acct, give_credit, make_nas, make_plan
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 MAC = "AA:BB:CC:00:00:01"
@@ -549,3 +549,42 @@ def test_status_counts_data_and_quota(db, make_customer):
     give_credit(ada, 9000)  # 1,000 MB of credit: the quota is the limit now
     assert hs.status(ada).remaining_bytes == 500 * 10**6
     assert not hs.status(ada).used_up
+
+
+def test_a_phone_is_online_only_with_its_own_session(db, make_customer):
+    """Two phones, one account: the one the router refused is not shown "online" because
+    the other one is; a session the gateway reported no MAC for still counts."""
+    nas = make_nas()
+    make_plan(price_per_hour=600)
+    ada = make_customer("ada")
+    give_credit(ada, 1000)
+    hs.account(nas, acct("start", sid="p1", user="ada", mac="AA:BB:CC:00:00:05"))
+    assert hs.status(ada, "AA-BB-CC-00-00-05").online
+    assert not hs.status(ada, "AA:BB:CC:00:00:06").online  # the refused phone
+    assert hs.status(ada).online  # no device known: the account's newest session
+    hs.account(nas, acct("start", sid="p2", user="ada", mac=""))
+    state = hs.status(ada, "AA:BB:CC:00:00:06")
+    assert state.online and state.session.acct_session_id == "p2"
+
+
+def test_credit_used_up_while_online_says_so(client, mikrotik, sold):
+    first = sold(600)
+    with clock.frozen(T0):
+        client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
+        fields = hidden_fields(page(client.post("/hotspot/mikrotik",
+                                                {"action": "code", "code": first[0]})))
+        challenge = g.unescape_mikrotik(r"\015\212+Ln\037:[|\235\016/Jk\214\035")
+        decision = chap_auth(mikrotik, fields, challenge)
+        hs.account(mikrotik, hs.AcctRequest(status=hs.START, session_id="s1",
+                                            username=fields["username"], mac=MAC,
+                                            klass=decision.attributes[-1][1]))
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        assert 'id="used-up"' not in page(client.get("/hotspot/status"))
+    with clock.frozen(T0 + dt.timedelta(minutes=60)):
+        hs.account(mikrotik, hs.AcctRequest(status=hs.INTERIM, session_id="s1",
+                                            username=fields["username"], mac=MAC,
+                                            session_time=3600,
+                                            klass=decision.attributes[-1][1]))
+        text = page(client.get("/hotspot/status"))
+    assert "You are online" in text and 'id="time-left">0 min<' in text
+    assert "Your credit is used up: the Wi-Fi ends your session." in text

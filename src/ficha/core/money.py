@@ -167,6 +167,12 @@ def _locale(locale: str | None) -> Locale:
     return _babel_locale(locale)
 
 
+def format_quantity(value: Decimal | int, locale: str | None = None) -> str:
+    """A number that is not money (megabytes, minutes) as the language writes it, every
+    decimal kept: "12.5" (en), "12,5" (fr), "1,234.567891" (en)."""
+    return format_decimal(value, locale=_locale(locale), decimal_quantization=False)
+
+
 def format_fraction(value: Decimal, currency: str, locale: str | None = None) -> str:
     """An amount in major units that may hold more decimals than the currency has (a
     price per second, a rate's exact cost before its one rounding), written as

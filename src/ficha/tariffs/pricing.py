@@ -140,8 +140,11 @@ class Breakdown:
 
 
 def _megabytes(octets: int) -> str:
+    """Octets in megabytes, exactly, as the active language writes numbers."""
+    from ficha.core.money import format_quantity
+
     whole, frac = divmod(octets, MB)
-    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
+    return format_quantity(Decimal(f"{whole}.{frac:06d}".rstrip("0").rstrip(".")))
 
 
 def explain(tariff: Tariff, seconds: int = 0, octets: int = 0, currency: str = ""

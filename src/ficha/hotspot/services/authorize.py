@@ -21,6 +21,8 @@ from ficha.accounts import services as accounts
 from ficha.accounts.models import Customer, username_key
 from ficha.core import clock, codes, rows, throttle
 from ficha.core.db import pipeline, prepared
+from ficha.core.money import Money
+from ficha.core.services import currency as venue_currency
 from ficha.core.services import venue_settings
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Account
@@ -523,6 +525,14 @@ def _grant(nas: Nas, customer: Customer, mac: str) -> Decision:
     seconds = pricing.seconds_for(tariff, balance)
     octets = pricing.octets_for(tariff, balance) if tariff.charges_data else None
     if seconds == 0 or octets == 0:
+        if 0 < balance < tariff.minimum:  # some credit, but less than a session's minimum
+            currency = venue_currency()
+            return _reject("credit", _(
+                "Your credit (%(credit)s) is less than the Wi-Fi's minimum charge "
+                "(%(minimum)s): enter a recharge code.")
+                % {"credit": Money(balance, currency).format(),
+                   "minimum": Money(tariff.minimum, currency).format()},
+                customer=customer, plan=plan)
         return _reject("credit", _("Your credit is used up: enter a recharge code."),
                        customer=customer, plan=plan)
     quota = least(plan.quota_bytes, octets)

@@ -63,6 +63,17 @@ class Status:
         return self.plan is None or self.remaining_seconds == 0 or self.remaining_bytes == 0
 
 
+def this_device(open_sessions: list[HotspotSession], mac: str) -> HotspotSession | None:
+    """The open session of the device with ``mac``: the one with that MAC, else one the
+    gateway reported no MAC for; never another device's (a phone the router refused is
+    not online because the account is, elsewhere). Without a MAC, the newest."""
+    wanted = gateways.clean_mac(mac).lower() if mac else ""
+    if not wanted:
+        return open_sessions[0] if open_sessions else None
+    return (next((s for s in open_sessions if s.mac.lower() == wanted), None)
+            or next((s for s in open_sessions if not s.mac), None))
+
+
 def status(customer: Customer, mac: str = "") -> Status:
     """Time and data left for ``customer``. Online: the live session's limits as the
     gateway is told them (``coa.limits``: the credit the session already spent counted
@@ -74,9 +85,7 @@ def status(customer: Customer, mac: str = "") -> Status:
     plan = plan_for(customer, hotspot)
     open_sessions = list(HotspotSession.objects.filter(
         customer=customer, status=HotspotSession.Status.OPEN).order_by("-started_at"))
-    wanted = gateways.clean_mac(mac).lower()
-    session = next((s for s in open_sessions if wanted and s.mac.lower() == wanted),
-                   open_sessions[0] if open_sessions else None)
+    session = this_device(open_sessions, mac)
     if plan is None:
         return Status(balance, None, session, 0, 0, None)
     now = clock.now()

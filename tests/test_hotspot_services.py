@@ -687,3 +687,27 @@ def test_credit_below_the_minimum_is_refused_saying_so(db, alice):
                           "minimum charge (F\u202fCFA\xa050): enter a recharge code.")
     give_credit(alice, 10)
     assert hs.authorize(nas, pap("alice", "alice-secret-1")).accept
+
+
+def test_a_new_price_is_for_new_sessions_never_for_time_already_used(online):
+    """Sessions already open keep the plan they started with: its prices too. The
+    owner's new price must not re-price the minutes a customer already used."""
+    nas, alice, cls = online  # 3600 an hour, per minute
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", sid="old", klass=cls))
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        assert hs.account(nas, acct("interim", sid="old", t=600, klass=cls)).debit == 600
+        the_plan = HotspotSession.objects.get(acct_session_id="old").plan
+        hs.update_plan(hs_actor(), the_plan, price_per_hour=7200)
+        r = hs.account(nas, acct("interim", sid="old", t=660, klass=cls))
+    assert r.debit == 60 and r.session.charged == 660  # one more minute at the old price
+    session = HotspotSession.objects.get(acct_session_id="old")
+    assert hs.charge_so_far(session).total == 660
+    # what the gateway is told (CoA) is what the credit buys at the session's prices
+    old, new = (pricing.Tariff(price_per_hour=p, increment=60) for p in (3600, 7200))
+    timeout = hs.limits(session, T0 + dt.timedelta(minutes=11)).timeout
+    assert timeout == pricing.seconds_for(old, 10_000) != pricing.seconds_for(new, 10_000)
+    with clock.frozen(T0 + dt.timedelta(minutes=12)):  # a new session: the new price
+        hs.account(nas, acct("start", sid="new", klass=cls))
+    with clock.frozen(T0 + dt.timedelta(minutes=13)):
+        assert hs.account(nas, acct("interim", sid="new", t=60, klass=cls)).debit == 120

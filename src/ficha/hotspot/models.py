@@ -235,6 +235,13 @@ class HotspotSession(models.Model):
     # When the gateway said it let the phone on (openNDS BinAuth auth_client; see
     # Nas.confirms_logins), for sessions the portal opened.
     gateway_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The plan's prices when the session began: a session is charged at them to its end
+    # (a price changed meanwhile is for new sessions; it never re-prices time already
+    # used). None: a session from before they were kept, charged at its plan's prices.
+    price_per_hour = models.BigIntegerField(null=True, blank=True)
+    price_per_mb = models.BigIntegerField(null=True, blank=True)
+    minimum_charge = models.BigIntegerField(null=True, blank=True)
+    increment_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -278,6 +285,23 @@ class HotspotSession(models.Model):
     @property
     def unpaid(self) -> int:
         return self.charged - self.debited
+
+    PRICES = ("price_per_hour", "price_per_mb", "minimum_charge", "increment_seconds")
+
+    def keep_prices(self, plan: Plan) -> None:
+        """Keep ``plan``'s prices as this session's (when it begins)."""
+        for name in self.PRICES:
+            setattr(self, name, getattr(plan, name))
+
+    def session_tariff(self) -> Tariff | None:
+        """What this session is charged at: the prices kept when it began (its plan's
+        for a session from before they were kept), without the minimum once its pass
+        period's is paid. None: no plan, not charged."""
+        if self.price_per_hour is None:
+            return None if self.plan is None else self.plan.tariff_for(self.pass_paid)
+        return Tariff(price_per_hour=self.price_per_hour, price_per_mb=self.price_per_mb,
+                      minimum=Plan.session_minimum(self.minimum_charge, self.pass_paid),
+                      increment=self.increment_seconds)
 
 
 class AccountingRecord(models.Model):

@@ -441,12 +441,16 @@ def _new_session(nas: Nas, key: str, req: AcctRequest, now, customer, plan) -> H
         seconds=min(max(0, int(req.session_time)), MAX_SESSION_TIME))
     if customer is not None and customer.created_at and started < customer.created_at <= now:
         started = customer.created_at
-    return HotspotSession.objects.create(
+    session = HotspotSession(
         nas=nas, session_key=key, acct_session_id=req.session_id[:100],
         username=req.username[:150], customer=customer, plan=plan,
         mac=normalize_mac(req.mac) if req.mac else "", called_station=req.called[:100],
         framed_ip=_ip_or_none(req.framed_ip), started_at=started, updated_at=now,
         pass_paid=paid, decided_credit=decided, decided_at=now if decided is not None else None)
+    if plan is not None:
+        session.keep_prices(plan)
+    session.save(force_insert=True)
+    return session
 
 
 def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotSession, bool]:
@@ -459,7 +463,7 @@ def _create_session(nas: Nas, key: str, req: AcctRequest, now) -> tuple[HotspotS
     except IntegrityError:  # a parallel batch created it
         return _lock_sessions([(nas.pk, key)])[(nas.pk, key)], False
     session.owner = (customer.username, customer.credit_account_id, None) if customer else None
-    session.tariff = plan.tariff_for(session.pass_paid) if (customer and plan) else None
+    session.tariff = session.session_tariff() if (customer and plan) else None
     return session, True
 
 

@@ -51,8 +51,9 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
                  f"LEFT OUTER JOIN {p} ON {p}.{q('id')} = {s}.{q('plan_id')}")
         columns = (f"{rows.columns(HotspotSession)}, {c}.{q('username')}, "
                    f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, "
-                   f"{p}.{q('price_per_hour')}, {p}.{q('price_per_mb')}, "
-                   f"{p}.{q('minimum_charge')}, {p}.{q('increment_seconds')}")
+                   # the prices the session kept when it began (else its plan's)
+                   + ", ".join(f"COALESCE({s}.{q(n)}, {p}.{q(n)})"
+                               for n in HotspotSession.PRICES))
         if not pg:  # SQLite: the write transaction excludes every other writer
             where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
                              [sf("nas"), sf("session_key")], n)

@@ -79,7 +79,7 @@ def limits(session: HotspotSession, now: dt.datetime | None = None,
         return Limits(credit, 0, 0, "disabled")
     if plan is None:
         return Limits(credit, None, None)
-    tariff = plan.tariff_for(session.pass_paid)
+    tariff = session.session_tariff()
     elapsed = _elapsed(session, now)
     timeout = pricing.seconds_for(tariff, credit, octets=session.octets)
     quota = pricing.octets_for(tariff, credit, seconds=session.session_time)

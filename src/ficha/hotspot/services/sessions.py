@@ -91,7 +91,7 @@ def charge_so_far(session: HotspotSession, currency: str = "") -> pricing.Breakd
     if session.customer_id is None or session.plan is None:
         return None
     currency = currency or venue_currency()
-    return pricing.explain(session.plan.tariff_for(session.pass_paid), session.session_time,
+    return pricing.explain(session.session_tariff(), session.session_time,
                            session.octets, currency)
 
 

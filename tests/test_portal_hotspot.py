@@ -293,11 +293,21 @@ def test_logout_ends_the_portal_session_and_sends_the_browser_to_the_gateway(
     # a link to the log-out address (typed, or followed) logs nobody out: the status page
     followed = client.get("/hotspot/logout")
     assert followed.status_code == 302 and followed["Location"] == "/hotspot/status"
-    assert client.get("/hotspot/status").status_code == 200
+    status = page(client.get("/hotspot/status"))
+    # the header's "Log out" ends the Wi-Fi session too (it only ended the portal's, and
+    # the phone stayed online, charged), like the status page's own button
+    assert status.count('action="/hotspot/logout"') == 2
     resp = client.post("/hotspot/logout")
     assert resp.status_code == 200
     assert '<meta http-equiv="refresh" content="0; url=http://10.5.50.1/logout">' in page(resp)
-    assert client.get("/hotspot/status").status_code == 302  # logged out of the portal
+    # logged out of the portal; the Back button says how to get on again, not a café login
+    back = client.get("/hotspot/status")
+    assert back.status_code == 200
+    assert "You are disconnected from the Wi-Fi. Open any web page" in page(back)
+    assert 'action="/hotspot/logout"' not in page(back)
+    # the router's next redirect is a new visit: its login page, then the status page
+    client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
+    assert client.get("/hotspot/status").status_code == 302
 
 
 def test_pages_speak_the_phones_language(client, mikrotik):

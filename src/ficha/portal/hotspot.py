@@ -51,6 +51,7 @@ from .views import (
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "hotspot_gateway"
+LOGGED_OUT_KEY = "hotspot_logged_out"  # logged out of the Wi-Fi on this browser
 VENDORS = {"mikrotik": gateways.MIKROTIK, "chilli": gateways.COOVACHILLI,
            "opennds": gateways.OPENNDS}
 
@@ -123,17 +124,23 @@ def gateway_login(request, vendor: str):
             request.build_absolute_uri(), nas.uam_secret):
         return _refuse(request, "bad_md")
     request.session[SESSION_KEY] = gw.as_dict()
+    request.session.pop(LOGGED_OUT_KEY, None)
     res = gw.extra.get("res", "")
     if res in ("success", "already"):
         return HttpResponseRedirect(reverse("portal:hotspot_status"))
     if res == "logoff" or (res not in ("notyet", "failed", "") and not gw.challenge):
-        return _page(request, "portal/hotspot/problem.html", {
-            "problem": _("You are disconnected from the Wi-Fi. Open any web page to log "
-                         "in again."), "title": _("Disconnected")})
+        return _disconnected(request)
     error = ""
     if res == "failed" or gw.error:
         error = gw.error or _("The Wi-Fi gateway refused the login.")
     return _login_page(request, gw, login_error=error)
+
+
+def _disconnected(request):
+    """Off the Wi-Fi: the way back on is the gateway's own redirect to its login page."""
+    return _page(request, "portal/hotspot/problem.html", {
+        "problem": _("You are disconnected from the Wi-Fi. Open any web page to log "
+                     "in again."), "title": _("Disconnected")})
 
 
 def _login_page(request, gw: gateways.Gateway, status: int = 200, **context):
@@ -276,6 +283,8 @@ def _slug(vendor: str) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 def status(request):
     if request.customer is None:
+        if request.session.get(LOGGED_OUT_KEY):  # back from the gateway's log-out page
+            return _disconnected(request)
         return HttpResponseRedirect(
             reverse("portal:login") + "?next=" + reverse("portal:hotspot_status"))
     if request.method != "POST":
@@ -308,7 +317,8 @@ def logout(request):
         # Sessions Ficha meters itself (openNDS) end here; RADIUS gateways send a Stop.
         hotspot.log_out(request.customer, gw.mac if gw else "")
         auth.logout(request)
-    request.session.pop(SESSION_KEY, None)
+    if request.session.pop(SESSION_KEY, None) is not None:
+        request.session[LOGGED_OUT_KEY] = True  # the Back button lands on "disconnected"
     if gw is None or not gw.logout_url:
         messages.info(request, _("You are logged out."))
         return HttpResponseRedirect(reverse("portal:login"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from ficha.core.models import AuditLog
@@ -185,11 +186,15 @@ def test_history_lists_ended_sessions_filtered(as_manager, alice_online, make_cu
     hs.account(other, acct("stop", sid="b1", t=60, user="bob"))
     url = reverse("console:hotspot_history")
     page = as_manager.get(url).content.decode()
-    assert "User-Request" in page and "bob" in page
+    # why a session ended, in words (RFC 2866's name stays in the API)
+    assert "logged out" in page and "User-Request" not in page and "bob" in page
     page = as_manager.get(url, {"customer": "alice"}).content.decode()
-    assert "User-Request" in page and f"/customers/{bob.pk}/" not in page
+    assert "logged out" in page and f"/customers/{bob.pk}/" not in page
     page = as_manager.get(url, {"nas": other.pk}).content.decode()
-    assert "User-Request" not in page and "terrace" in page
+    assert "logged out" not in page and "terrace" in page
+    as_manager.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    assert "déconnecté par le client" in as_manager.get(url).content.decode()
+    as_manager.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = as_manager.get(url, {"since": "2000-01-01", "until": "2000-01-02"}).content.decode()
     assert "No session matches" in page
     rows = as_manager.get(url, {"customer": "bob"}, HTTP_HX_REQUEST="true",
@@ -268,3 +273,23 @@ def test_the_requests_page_says_what_the_gateway_answered_in_words(as_manager, a
         french = coa_answer(job)
     assert "nak" not in french and french.endswith("Error-Cause 404 Invalid-Request")
     assert french.split(" · ")[0] != "Refused"
+
+
+def test_the_session_page_says_why_it_ended_and_records_to_the_second(as_manager, alice_online):
+    nas, alice, session = alice_online
+    hs.account(nas, acct("stop", sid="s9", t=1000, mac="AA-BB-CC-DD-EE-FF",
+                         terminate_cause="Idle-Timeout"))
+    page = as_manager.get(reverse("console:hotspot_session", args=[session.pk])).content.decode()
+    assert 'title="Idle-Timeout">idle too long<' in page
+    assert ">16 min 40 s<" in page  # the Stop's time, as the charge lines write time
+
+
+def test_the_customer_page_shows_what_wifi_still_owes(as_manager, make_customer):
+    nas = make_nas(name="hall")
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    bob = make_customer("bob")
+    give_credit(bob, 100)
+    hs.account(nas, acct("stop", sid="b2", user="bob", t=130))  # 180 owed, 100 there
+    page = as_manager.get(reverse("console:customer", args=[bob.pk])).content.decode()
+    assert 'id="wifi-owed">Owed for Wi-Fi: F\u202fCFA\xa080 (taken from the next top-up)<' \
+        in page

@@ -187,6 +187,31 @@ class LoginTicket(models.Model):
                                 name="hotspot_ticket_usable")]
 
 
+# Why a session ended, for people: RFC 2866's Acct-Terminate-Cause names as gateways send
+# them, and the ones Ficha writes itself. Others are shown as sent.
+END_CAUSES = {
+    "User-Request": _("logged out"),
+    "Lost-Carrier": _("connection lost"),
+    "Lost-Service": _("service lost"),
+    "Idle-Timeout": _("idle too long"),
+    "Session-Timeout": _("time or data used up"),
+    "Admin-Reset": _("disconnected by staff"),
+    "Admin-Reboot": _("gateway restarted by staff"),
+    "Port-Error": _("gateway port error"),
+    "NAS-Error": _("gateway error"),
+    "NAS-Request": _("ended by the gateway"),
+    "NAS-Reboot": _("gateway restarted"),
+    "Service-Unavailable": _("service unavailable"),
+    "User-Error": _("device error"),
+    "Host-Request": _("ended by the device"),
+    "NAS-Accounting-On": _("gateway restarted"),
+    "NAS-Accounting-Off": _("gateway stopped"),
+    "Stale": _("no news from the gateway"),
+    "Not-On-NAS": _("not on the gateway any more"),
+    "Disconnected": _("disconnected: credit or pass used up"),
+}
+
+
 class HotspotSession(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -285,6 +310,12 @@ class HotspotSession(models.Model):
     @property
     def unpaid(self) -> int:
         return self.charged - self.debited
+
+    @property
+    def end_cause(self) -> str:
+        """Why the session ended, for people ("" while it runs without a cause)."""
+        cause = self.terminate_cause
+        return str(END_CAUSES.get(cause, cause))
 
     PRICES = ("price_per_hour", "price_per_mb", "minimum_charge", "increment_seconds")
 

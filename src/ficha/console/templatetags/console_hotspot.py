@@ -22,6 +22,12 @@ def _bytes(octets: int) -> str:
 
 
 @register.filter
+def seconds_text(seconds) -> str:
+    """``{{ record.session_time|seconds_text }}``: "16 min 40 s", as charge lines say it."""
+    return duration_text(int(seconds or 0))
+
+
+@register.filter
 def plan_limits(plan) -> str:
     """``{{ plan|plan_limits }}``: "billed per 5 min · pass of 24 h · 5 GB · 2 devices ·
     MAC login" — the settings the plans table has no column for."""

@@ -13,6 +13,7 @@ from ficha.accounts.models import Customer
 from ficha.core import roles
 from ficha.core.money import Money
 from ficha.core.services import currency
+from ficha.hotspot import services as hotspot
 from ficha.ledger import services as ledger
 from ficha.reports import services as reports
 
@@ -156,6 +157,7 @@ def _money_context(request, customer: Customer, forms: dict | None = None,
         "customer": customer,
         "balance": accounts.balance(customer),
         "available": accounts.available(customer),  # less what live calls hold
+        "wifi_owed": hotspot.owed(customer.pk),
         "currency": currency(),
         "history": rows,
         "history_page": page_no,

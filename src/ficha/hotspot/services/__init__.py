@@ -131,5 +131,6 @@ from .sessions import (  # noqa: F401
     live_sessions,
     open_sessions,
     overview,
+    owed,
     session_detail,
 )

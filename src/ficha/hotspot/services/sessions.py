@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from ficha.core import clock
 from ficha.core.services import currency as venue_currency
@@ -80,6 +80,17 @@ def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
         out.append(LiveSession(s, elapsed, remaining, remaining_octets, jobs.get(s.pk),
                                charge_so_far(s)))
     return out
+
+
+def owed(customer_id: int) -> int:
+    """What the customer's Wi-Fi sessions charged beyond what their credit could pay:
+    taken from their next top-up (by the sessions' next records)."""
+    total = 0
+    for charged, debited in HotspotSession.objects.filter(
+            customer_id=customer_id, charged__gt=F("debited")).values_list("charged",
+                                                                           "debited"):
+        total += charged - debited
+    return total
 
 
 def charge_so_far(session: HotspotSession, currency: str = "") -> pricing.Breakdown | None:

@@ -468,6 +468,29 @@ def test_accounting_on_closes_the_nas_sessions(online):
     assert r.closed == 1 and HotspotSession.objects.get().status == "stale"
 
 
+def test_a_session_closed_without_a_stop_opens_again_when_the_gateway_reports_it(online):
+    """Closed by an Accounting-On (or as stale) while the gateway still had it: its next
+    Interim opens it again, so the run-out check and the device count see it; its Stop
+    ends it with the gateway's own cause; a late copy of an older record changes nothing."""
+    nas, alice, cls = online
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+        hs.account(nas, hs.AcctRequest(status="on"))
+    with clock.frozen(T0 + dt.timedelta(seconds=30)):
+        hs.account(nas, acct("start", klass=cls))  # a late copy of its Start: still closed
+        assert HotspotSession.objects.get().status == "stale"
+    with clock.frozen(T0 + dt.timedelta(minutes=10)):
+        r = hs.account(nas, acct("interim", t=600, klass=cls))
+    session = HotspotSession.objects.get()
+    assert r.debit == 600 and (session.status, session.stopped_at) == ("open", None)
+    assert [s.pk for s in hs.open_sessions()] == [session.pk]
+    with clock.frozen(T0 + dt.timedelta(minutes=12)):
+        hs.account(nas, acct("stop", t=720, klass=cls, terminate_cause="User-Request"))
+    session.refresh_from_db()
+    assert (session.status, session.terminate_cause, session.charged) == (
+        "closed", "User-Request", 720)
+
+
 def test_worker_closes_stale_sessions(online):
     nas, alice, cls = online
     with clock.frozen(T0):

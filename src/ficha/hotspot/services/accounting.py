@@ -272,10 +272,22 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
             out[n] = exc
             continue
         seen.add(sig)
+        grew = (seconds > session.session_time or inp > session.input_octets
+                or outp > session.output_octets)
         session.session_time, session.input_octets, session.output_octets = seconds, inp, outp
         session.charged = charged
         session.updated_at = now
-        if it.req.status == STOP and session.status == HotspotSession.Status.OPEN:
+        if session.status == HotspotSession.Status.STALE and grew and it.req.status != START:
+            # closed without a Stop (NAS restart, silence, "not on the NAS"), yet the
+            # gateway reports more use: it still has the session. An Interim opens it
+            # again (run-out checks and device counts see it); a Stop ends it for real.
+            if it.req.status == INTERIM:
+                session.status = HotspotSession.Status.OPEN
+                session.stopped_at, session.terminate_cause = None, ""
+            else:
+                session.status = HotspotSession.Status.CLOSED
+                session.stopped_at, session.terminate_cause = now, cause
+        elif it.req.status == STOP and session.status == HotspotSession.Status.OPEN:
             session.status = HotspotSession.Status.CLOSED
             session.stopped_at = now
             session.terminate_cause = cause

@@ -293,3 +293,13 @@ def test_the_customer_page_shows_what_wifi_still_owes(as_manager, make_customer)
     page = as_manager.get(reverse("console:customer", args=[bob.pk])).content.decode()
     assert 'id="wifi-owed">Owed for Wi-Fi: F\u202fCFA\xa080 (taken from the next top-up)<' \
         in page
+
+
+def test_time_and_data_left_are_whole_units_rounded_down_in_the_staffs_language():
+    from django.utils import translation
+
+    from ficha.console.templatetags.console_hotspot import megabytes_left, minutes_left
+
+    assert (minutes_left(119), megabytes_left(1_999_999)) == ("1 min", "1 MB")  # not 2
+    with translation.override("fr"):
+        assert megabytes_left(487_900_000) == "487 Mo"  # as the portal says it

@@ -28,6 +28,20 @@ def seconds_text(seconds) -> str:
 
 
 @register.filter
+def minutes_left(seconds) -> str:
+    """``{{ row.remaining|minutes_left }}``: whole minutes left, never rounded up (the
+    portal tells the customer the same)."""
+    return _("%(n)d min") % {"n": int(seconds or 0) // 60}
+
+
+@register.filter
+def megabytes_left(octets) -> str:
+    """``{{ row.remaining_octets|megabytes_left }}``: whole megabytes left, rounded down
+    as the portal shows them."""
+    return _("%(n)d MB") % {"n": int(octets or 0) // 10**6}
+
+
+@register.filter
 def plan_limits(plan) -> str:
     """``{{ plan|plan_limits }}``: "billed per 5 min · pass of 24 h · 5 GB · 2 devices ·
     MAC login" — the settings the plans table has no column for."""

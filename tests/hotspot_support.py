@@ -55,3 +55,8 @@ def acct(status, sid="s1", t=0, i=0, o=0, ig=0, og=0, user="alice", **kw):
     return hs.AcctRequest(status=status, session_id=sid, username=user, session_time=t,
                           input_octets=i, output_octets=o, input_gigawords=ig,
                           output_gigawords=og, mac=kw.pop("mac", "AA-BB-CC-00-00-01"), **kw)
+
+
+def post_json(client, url, body):
+    """A JSON POST, as API clients send them."""
+    return client.post(url, body, content_type="application/json")

@@ -7,7 +7,7 @@ import pytest
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import CoaJob, HotspotSession, Nas, Plan
 
-from .hotspot_support import acct, give_credit, make_nas, make_plan
+from .hotspot_support import acct, give_credit, make_nas, make_plan, post_json
 
 V1 = "/api/v1"
 
@@ -18,8 +18,7 @@ def api(client, manager):
     return client
 
 
-def post(client, url, body):
-    return client.post(url, body, content_type="application/json")
+post = post_json
 
 
 def test_gateways_are_created_listed_and_changed_without_showing_the_secret(api):

@@ -10,7 +10,7 @@ from ficha.core.models import AuditLog
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import HotspotAccount, Nas
 
-from .hotspot_support import OWNER, make_nas, make_plan
+from .hotspot_support import OWNER, make_nas, make_plan, post_json
 
 V1 = "/api/v1"
 
@@ -19,10 +19,6 @@ V1 = "/api/v1"
 def as_manager(client, manager):
     client.force_login(manager)
     return client
-
-
-def post_json(client, url, body):
-    return client.post(url, body, content_type="application/json")
 
 
 def test_the_edit_page_never_shows_a_secret_and_empty_keeps_it(as_manager):

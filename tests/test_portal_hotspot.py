@@ -236,22 +236,29 @@ def test_opennds_fas_login(client, sold, db):
 
 
 # --- connected: status and recharge -------------------------------------------------------
+def online_with_code(client, mikrotik, code):
+    """At T0: the router's redirect, a code typed on its login page, the router's CHAP
+    login accepted and its accounting Start. Returns (the hand-off's fields, decision)."""
+    with clock.frozen(T0):
+        client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
+        fields = hidden_fields(page(client.post("/hotspot/mikrotik",
+                                                {"action": "code", "code": code})))
+        challenge = g.unescape_mikrotik(r"\015\212+Ln\037:[|\235\016/Jk\214\035")
+        decision = chap_auth(mikrotik, fields, challenge)
+        hs.account(mikrotik, hs.AcctRequest(status=hs.START, session_id="s1",
+                                            username=fields["username"], mac=MAC,
+                                            klass=decision.attributes[-1][1]))
+    return fields, decision
+
+
 def test_status_and_recharge_while_connected_extends_the_session(client, mikrotik, sold,
                                                                  monkeypatch):
     first, second = sold(600), sold(1200)
     changed = []
     monkeypatch.setattr(hs, "credit_changed", lambda customer: changed.append(customer),
                         raising=False)
-    with clock.frozen(T0):
-        client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
-        fields = hidden_fields(page(client.post("/hotspot/mikrotik",
-                                                {"action": "code", "code": first[0]})))
-        challenge = g.unescape_mikrotik(r"\015\212+Ln\037:[|\235\016/Jk\214\035")
-        decision = chap_auth(mikrotik, fields, challenge)
-        assert decision.session_timeout == 3600
-        hs.account(mikrotik, hs.AcctRequest(status=hs.START, session_id="s1",
-                                            username=fields["username"], mac=MAC,
-                                            klass=decision.attributes[-1][1]))
+    fields, decision = online_with_code(client, mikrotik, first[0])
+    assert decision.session_timeout == 3600
     with clock.frozen(T0 + dt.timedelta(minutes=10)):
         text = page(client.get("/hotspot/status"))
         assert "You are online" in text
@@ -579,15 +586,7 @@ def test_a_phone_is_online_only_with_its_own_session(db, make_customer):
 
 def test_credit_used_up_while_online_says_so(client, mikrotik, sold):
     first = sold(600)
-    with clock.frozen(T0):
-        client.get(f"/hotspot/mikrotik?{mikrotik_query()}")
-        fields = hidden_fields(page(client.post("/hotspot/mikrotik",
-                                                {"action": "code", "code": first[0]})))
-        challenge = g.unescape_mikrotik(r"\015\212+Ln\037:[|\235\016/Jk\214\035")
-        decision = chap_auth(mikrotik, fields, challenge)
-        hs.account(mikrotik, hs.AcctRequest(status=hs.START, session_id="s1",
-                                            username=fields["username"], mac=MAC,
-                                            klass=decision.attributes[-1][1]))
+    fields, decision = online_with_code(client, mikrotik, first[0])
     with clock.frozen(T0 + dt.timedelta(minutes=10)):
         assert 'id="used-up"' not in page(client.get("/hotspot/status"))
     with clock.frozen(T0 + dt.timedelta(minutes=60)):

@@ -291,8 +291,10 @@ def test_the_customer_page_shows_what_wifi_still_owes(as_manager, make_customer)
     give_credit(bob, 100)
     hs.account(nas, acct("stop", sid="b2", user="bob", t=130))  # 180 owed, 100 there
     page = as_manager.get(reverse("console:customer", args=[bob.pk])).content.decode()
-    assert 'id="wifi-owed">Owed for Wi-Fi: F\u202fCFA\xa080 (taken from the next top-up)<' \
-        in page
+    assert ('id="wifi-owed">Wi-Fi use not paid: F\u202fCFA\xa080 (more than the credit at '
+            'the time; an open session takes it from the next top-up)<') in page
+    # who wrote each movement, in words: the gateway's records, not "hotspot"
+    assert "<td class=\"hide-sm\">Wi-Fi gateway</td>" in page
 
 
 def test_time_and_data_left_are_whole_units_rounded_down_in_the_staffs_language():

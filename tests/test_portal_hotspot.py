@@ -597,3 +597,13 @@ def test_credit_used_up_while_online_says_so(client, mikrotik, sold):
         text = page(client.get("/hotspot/status"))
     assert "You are online" in text and 'id="time-left">0 min<' in text
     assert "Your credit is used up: the Wi-Fi ends your session." in text
+
+
+def test_the_portals_activity_says_what_credit_was_spent_on(client, db, make_customer):
+    nas = make_nas()
+    make_plan(price_per_hour=3600, increment_seconds=60)
+    give_credit(make_customer("ada", password="ada-secret"), 1000)
+    hs.account(nas, acct("stop", sid="a1", user="ada", t=60))
+    client.post("/login", {"action": "password", "username": "ada", "password": "ada-secret"})
+    home = page(client.get("/"))
+    assert '<span class="what">Wi-Fi usage<small>' in home and ">Spent<" not in home

@@ -38,6 +38,7 @@ from ficha.core.money import Money, exponent
 from ficha.core.services import currency
 from ficha.recharges import services as recharges
 from ficha.recharges.models import Recharge
+from ficha.reports import labels as kinds
 
 from . import auth, language, texts
 
@@ -201,6 +202,8 @@ def _kind_label(kind: str, amount: int) -> str:
     }
     if kind in labels:
         return labels[kind]
+    if kind in kinds.KINDS:  # what was spent on: café time, Wi-Fi, a phone call, ...
+        return kinds.kind_label(kind)
     return _("Credit") if amount >= 0 else _("Spent")
 
 

@@ -14,8 +14,9 @@ from ficha.core import roles
 from ficha.core.money import Money
 from ficha.core.services import currency
 from ficha.ledger import services as ledger
+from ficha.reports import labels
 
-from .. import labels, nav
+from .. import nav
 
 register = template.Library()
 
@@ -64,6 +65,11 @@ def role_label(user_or_role) -> str:
 @register.filter
 def kind_label(kind: str) -> str:
     return labels.kind_label(kind or "")
+
+
+@register.filter
+def source_label(source: str) -> str:
+    return labels.source_label(source or "")
 
 
 _NAV_URLS: dict[tuple[str, str], str] = {}  # (script prefix, URL name) -> path

@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 from ficha.core import alerts, roles
 from ficha.core.models import Alert
 from ficha.ledger import services as ledger
+from ficha.reports import labels
 from ficha.reports import services as reports
 
-from .. import labels
 from ..access import actor, capability_required
 from ..forms import CloseShiftForm, OpenShiftForm
 from .common import safe_next

@@ -83,8 +83,9 @@ def describe(sessions: list[HotspotSession], now: dt.datetime | None = None
 
 
 def owed(customer_id: int) -> int:
-    """What the customer's Wi-Fi sessions charged beyond what their credit could pay:
-    taken from their next top-up (by the sessions' next records)."""
+    """What the customer's Wi-Fi sessions charged beyond what their credit could pay (an
+    open session takes it from the next top-up, with its next record; an ended one never
+    does: the rule of "What is debited", docs/hotspot.md)."""
     total = 0
     for charged, debited in HotspotSession.objects.filter(
             customer_id=customer_id, charged__gt=F("debited")).values_list("charged",

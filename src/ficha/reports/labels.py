@@ -1,4 +1,5 @@
-"""Words for codes stored in the database (transaction kinds, revenue streams)."""
+"""Words for codes stored in the database (transaction kinds, revenue streams), for the
+console, the portal and reports alike."""
 
 from __future__ import annotations
 
@@ -33,6 +34,24 @@ STREAMS = {
     "products": _("Products"),
     "breakage": _("Expired recharges (breakage)"),
 }
+
+
+# Who wrote a transaction when no staff member did (``Transaction.source``).
+SOURCES = {
+    "portal": _("customer portal"),
+    "station": _("café PC"),
+    "hotspot": _("Wi-Fi gateway"),
+    "pbx": _("phone exchange"),
+    "cdr": _("call records import"),
+    "api": _("API"),
+    "cli": _("command line"),
+    "worker": _("Ficha (automatic)"),
+    "system": _("Ficha (automatic)"),
+}
+
+
+def source_label(source: str) -> str:
+    return str(SOURCES.get(source, source))
 
 
 def kind_label(kind: str) -> str:

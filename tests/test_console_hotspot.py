@@ -300,8 +300,16 @@ def test_the_customer_page_shows_what_wifi_still_owes(as_manager, make_customer)
 def test_time_and_data_left_are_whole_units_rounded_down_in_the_staffs_language():
     from django.utils import translation
 
-    from ficha.console.templatetags.console_hotspot import megabytes_left, minutes_left
+    from ficha.console.templatetags.console_hotspot import (
+        megabytes_left,
+        minutes_left,
+        plan_limits,
+    )
 
     assert (minutes_left(119), megabytes_left(1_999_999)) == ("1 min", "1 MB")  # not 2
+    assert minutes_left(5_999) == "1 h 39 min"  # as the portal says it, not "99 min"
     with translation.override("fr"):
         assert megabytes_left(487_900_000) == "487 Mo"  # as the portal says it
+        plan = Plan(increment_seconds=300, quota_bytes=1_500_000_000, devices=1)
+        assert "1,5 Go de données" in plan_limits(plan)
+        assert str(HotspotSession.Status.CLOSED.label) == "Fermée"

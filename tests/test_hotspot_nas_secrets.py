@@ -106,3 +106,21 @@ def test_a_day_at_the_end_of_the_calendar_is_a_form_error_not_a_500(client, owne
     r = client.get(url)
     assert r.status_code in (200, 400)
     assert "Give a day between 1900 and 9998." in r.content.decode()
+
+
+def test_an_opennds_gateway_address_with_its_port_is_taken_without_it(db):
+    nas = make_nas(name="kiosk", vendor="opennds", portal_hosts="192.168.8.1:2050, hall.lan",
+                   fas_key="a-long-fas-key")
+    assert nas.portal_hosts == "192.168.8.1, hall.lan"
+    hs.update_nas(OWNER, nas, portal_hosts="[fe80::1]:2050")
+    assert Nas.objects.get(pk=nas.pk).portal_hosts == "fe80::1"
+
+
+def test_the_console_says_how_long_portal_keys_must_be_before_saving(as_manager):
+    r = as_manager.post(reverse("console:hotspot"), {
+        "add": "nas", "nas-name": "kiosk", "nas-address": "10.9.0.1", "nas-vendor": "opennds",
+        "nas-coa_port": "3799", "nas-active": "on", "nas-secret": "radius-secret-1",
+        "nas-fas_key": "short"})
+    assert r.status_code == 400 and not Nas.objects.exists()
+    page = r.content.decode()
+    assert "12 characters or more" in page and 'minlength="12"' in page

@@ -8,7 +8,7 @@ from django.urls import reverse
 from ficha.hotspot import services as hs
 from ficha.hotspot.models import Plan
 
-from .hotspot_support import make_plan
+from .hotspot_support import OWNER, make_plan
 
 
 def test_a_group_typed_in_another_case_reaches_its_customers(db, make_customer):
@@ -23,6 +23,26 @@ def test_a_group_typed_in_another_case_reaches_its_customers(db, make_customer):
     assert (lounge.price_group, members.price_group) == ("VIP lounge", "member")
     assert hs.plan_for(vip) == lounge and hs.plan_for(member) == members
     assert hs.plan_for(guest).name == "Default"
+
+
+def test_a_plan_made_before_its_customers_reaches_them_whatever_the_case(db, make_customer):
+    make_plan(name="Default", price_per_hour=600)
+    students = make_plan(name="Students", price_per_hour=300, price_group="students",
+                         is_default=False)
+    ama = make_customer("ama", price_group="custom", custom_group="Students")
+    assert hs.plan_for(ama) == students
+    assert hs.plan_for(ama, cached=True) == students  # the RADIUS door's plan cache too
+
+
+def test_one_plan_per_price_group(db, make_customer):
+    make_plan(name="Students", price_group="students", is_default=False)
+    with pytest.raises(hs.HotspotError, match="“Students” is already for the price group"):
+        make_plan(name="Students 2", price_group="STUDENTS", is_default=False)
+    other = make_plan(name="Staff", price_group="staff", is_default=False)
+    with pytest.raises(hs.HotspotError, match="already for the price group"):
+        hs.update_plan(OWNER, other, price_group="Students")
+    hs.update_plan(OWNER, other, price_group="Staff")  # its own group, spelled anew
+    assert not Plan.objects.filter(name="Students 2").exists()
 
 
 def test_custom_is_not_a_group_name(db):

@@ -8,6 +8,7 @@ import ipaddress
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ficha.accounts.models import Customer
 from ficha.core import clock
@@ -215,7 +216,7 @@ END_CAUSES = {
 class HotspotSession(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
-        CLOSED = "closed", _("Closed")
+        CLOSED = "closed", pgettext_lazy("a session", "Closed")
         STALE = "stale", _("Closed (no Stop received)")
 
     # No index of its own: the unique (NAS, session key) index starts with it and serves

@@ -56,11 +56,15 @@ class NasForm(ConsoleForm):
         label=_("Login page addresses"), max_length=255, required=False,
         help_text=_("Captive portal: the hotspot's LAN address or name its login links "
                     "use (e.g. 10.5.50.1), separated by commas; empty: the address above."))
-    uam_secret = forms.CharField(label=_("UAM secret (CoovaChilli)"), max_length=128,
-                                 required=False,
-                                 widget=forms.PasswordInput(render_value=False))
-    fas_key = forms.CharField(label=_("FAS key (openNDS)"), max_length=128, required=False,
-                              widget=forms.PasswordInput(render_value=False))
+    uam_secret = forms.CharField(label=_("UAM secret (CoovaChilli)"), min_length=12,
+                                 max_length=128, required=False,
+                                 widget=forms.PasswordInput(render_value=False),
+                                 help_text=_("The same as on the gateway; 12 characters or "
+                                             "more."))
+    fas_key = forms.CharField(label=_("FAS key (openNDS)"), min_length=12, max_length=128,
+                              required=False, widget=forms.PasswordInput(render_value=False),
+                              help_text=_("The same as on the gateway; 12 characters or "
+                                          "more."))
 
     SECRETS = ("secret", "uam_secret", "fas_key")
 
@@ -77,8 +81,9 @@ class NasForm(ConsoleForm):
             for name in self.SECRETS:
                 field = self.fields[name]
                 field.required = False
-                field.help_text = (_("Set: leave empty to keep it.") if getattr(nas, name)
-                                   else _("Not set."))
+                state = (_("Set: leave empty to keep it.") if getattr(nas, name)
+                         else _("Not set."))
+                field.help_text = f"{field.help_text} {state}".strip()
 
     def nas_fields(self, names) -> dict:
         """The values to save: every field of ``names``, except a secret left empty on a

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ficha.core.money import format_quantity
 from ficha.hotspot import coa_sender
 from ficha.tariffs.engine import duration_text
 
@@ -13,12 +16,12 @@ register = template.Library()
 
 
 def _bytes(octets: int) -> str:
-    for unit, size in (("GB", 10**9), ("MB", 10**6)):
+    """"5 GB", "1.5 GB", "500 MB" (one decimal at most), in the language's words."""
+    for unit, size in ((_("%(n)s GB"), 10**9), (_("%(n)s MB"), 10**6)):
         if octets >= size:
-            value = octets / size
-            text = f"{value:.1f}".rstrip("0").rstrip(".")
-            return f"{text} {unit}"
-    return f"{octets} B"
+            tenths = (octets * 10 + size // 2) // size
+            return unit % {"n": format_quantity(Decimal(tenths) / 10)}
+    return _("%(n)s bytes") % {"n": format_quantity(octets)}
 
 
 @register.filter
@@ -29,9 +32,10 @@ def seconds_text(seconds) -> str:
 
 @register.filter
 def minutes_left(seconds) -> str:
-    """``{{ row.remaining|minutes_left }}``: whole minutes left, never rounded up (the
-    portal tells the customer the same)."""
-    return _("%(n)d min") % {"n": int(seconds or 0) // 60}
+    """``{{ row.remaining|minutes_left }}``: the time left in whole minutes, never
+    rounded up ("1 h 39 min", as the portal tells the customer)."""
+    minutes = int(seconds or 0) // 60
+    return duration_text(minutes * 60) if minutes else _("%(n)d min") % {"n": 0}
 
 
 @register.filter

@@ -75,6 +75,7 @@ from .plans import (  # noqa: F401
     pass_period,
     plan_for,
     purge_tickets,
+    same_group,
     set_customer_plan,
     update_plan,
 )

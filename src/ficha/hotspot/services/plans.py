@@ -92,14 +92,25 @@ def _clean_group(value) -> str:
     if len(group) > Plan._meta.get_field("price_group").max_length:
         raise HotspotError(_("A price group's name is at most %(n)d characters.")
                            % {"n": Plan._meta.get_field("price_group").max_length})
-    folded = group.casefold()
-    if folded == Customer.PriceGroup.CUSTOM:
+    if same_group(group, Customer.PriceGroup.CUSTOM):
         raise HotspotError(_("Write the custom group's name, as customers have it in "
                              "their custom price group, not “custom”."))
     for known in known_price_groups():
-        if known.casefold() == folded:
+        if same_group(known, group):
             return known
     return group
+
+
+def _refuse_second_plan_for(group: str, plan: Plan | None = None) -> None:
+    """One plan per price group: with two, which one a customer gets would depend on
+    which was made first."""
+    if not group:
+        return
+    for other in Plan.objects.exclude(price_group="").exclude(pk=plan.pk if plan else None):
+        if same_group(other.price_group, group):
+            raise HotspotError(errors={"price_group": _(
+                "The plan “%(plan)s” is already for the price group “%(group)s”.")
+                % {"plan": other.name, "group": other.price_group}})
 
 
 def known_price_groups() -> list[str]:
@@ -116,6 +127,7 @@ def create_plan(actor: audit.Actor, **fields) -> Plan:
     fields = _clean_plan(fields)
     if Plan.objects.filter(name=fields.get("name", "")).exists():
         raise HotspotError(_("A plan with this name exists already."))
+    _refuse_second_plan_for(fields.get("price_group", ""))
     with transaction.atomic():
         if fields.get("is_default"):
             Plan.objects.filter(is_default=True).update(is_default=False)
@@ -133,6 +145,8 @@ def update_plan(actor: audit.Actor, plan: Plan, **fields) -> Plan:
     if "name" in fields and Plan.objects.filter(name=fields["name"]).exclude(
             pk=plan.pk).exists():
         raise HotspotError(_("A plan with this name exists already."))
+    if "price_group" in fields:
+        _refuse_second_plan_for(fields["price_group"], plan)
     with transaction.atomic():
         if fields.get("is_default"):
             Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
@@ -167,16 +181,22 @@ _GROUP_SQL: dict[str, str] = {}
 
 
 def _group_sql() -> str:
-    """The plans of a price group and the group-less ones, default first: written out
-    once per database vendor (it runs on every login)."""
+    """Every plan (a venue has a few), default first: written out once per database vendor
+    (it runs on every login); :func:`plan_for` picks the group's."""
     sql = _GROUP_SQL.get(connection.vendor)
     if sql is None:
         q = connection.ops.quote_name
         t = q(Plan._meta.db_table)
         sql = _GROUP_SQL[connection.vendor] = (
-            f"SELECT {rows.columns(Plan)} FROM {t} WHERE {t}.{q('price_group')} IN (%s, %s) "
+            f"SELECT {rows.columns(Plan)} FROM {t} "
             f"ORDER BY {t}.{q('is_default')} DESC, {t}.{q('id')} ASC")
     return sql
+
+
+def same_group(a: str, b: str) -> bool:
+    """Whether two price groups' names are one group: case does not tell groups apart
+    ("Students" and "students"), so a plan reaches its customers however either was typed."""
+    return a.casefold() == b.casefold()
 
 
 @dataclass(frozen=True)
@@ -248,12 +268,12 @@ def plan_for(customer: Customer, hotspot: HotspotAccount | None = None, *,
     if cached:
         plans = cached_plans()[1]
     else:
-        plans = [row[0] for row in rows.read(Plan, _group_sql(), [group, ""])]
+        plans = [row[0] for row in rows.read(Plan, _group_sql(), [])]
     for plan in plans:
-        if plan.price_group and plan.price_group == group:
+        if plan.price_group and same_group(plan.price_group, group):
             return plan
     for plan in plans:
-        if plan.is_default and plan.price_group in (group, ""):
+        if plan.is_default and (not plan.price_group or same_group(plan.price_group, group)):
             return plan
     if cached:
         defaults = [plan for plan in plans if plan.is_default]

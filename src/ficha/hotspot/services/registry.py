@@ -27,6 +27,14 @@ from .base import (
 _HOST_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
 
 
+def _without_port(host: str) -> str:
+    """"10.0.0.1:2050" → "10.0.0.1"; "[fe80::1]:80" → "fe80::1"; others as they are."""
+    if host.startswith("[") and "]" in host:
+        return host[1:host.index("]")]
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() and name.count(":") == 0 else host
+
+
 def _is_network(text: str) -> bool:
     try:
         ipaddress.ip_network(text, strict=False)
@@ -107,6 +115,9 @@ def _clean_nas(fields: dict) -> dict:
                 "values signed with them, and a short one can be guessed.")
                 % {"n": MIN_PORTAL_KEY}})
     if out.get("portal_hosts"):
+        # "192.168.8.1:2050", as openNDS sends its gatewayaddress: the port is not the host's
+        out["portal_hosts"] = ", ".join(_without_port(h) for h in
+                                        out["portal_hosts"].replace(",", " ").split())
         for host in out["portal_hosts"].replace(",", " ").split():
             if not (_is_network(host) or _HOST_RE.fullmatch(host)):
                 raise HotspotError(_("“%(host)s” is not an address, a network or a host "

@@ -734,3 +734,21 @@ def test_a_new_price_is_for_new_sessions_never_for_time_already_used(online):
         hs.account(nas, acct("start", sid="new", klass=cls))
     with clock.frozen(T0 + dt.timedelta(minutes=13)):
         assert hs.account(nas, acct("interim", sid="new", t=60, klass=cls)).debit == 120
+
+
+def test_an_ended_session_does_not_grow_after_its_end(online):
+    """After our Disconnect was acknowledged (or the session's Stop), a gateway that goes
+    on reporting adds at most its last minute (its own Stop, arriving late), not more."""
+    nas, alice, cls = online
+    with clock.frozen(T0):
+        hs.account(nas, acct("start", klass=cls))
+    with clock.frozen(T0 + dt.timedelta(minutes=6)):
+        hs.account(nas, acct("interim", t=360, klass=cls))
+        HotspotSession.objects.update(status="closed", stopped_at=clock.now(),
+                                      terminate_cause="Disconnected")  # the ACK came
+    with clock.frozen(T0 + dt.timedelta(minutes=7)):
+        r = hs.account(nas, acct("stop", t=390, klass=cls))  # its Stop: the last seconds
+    assert r.debit == 60 and r.session.session_time == 390
+    with clock.frozen(T0 + dt.timedelta(minutes=9)):  # a gateway that went on reporting
+        r = hs.account(nas, acct("interim", t=540, klass=cls))
+    assert r.session.session_time == 420 and r.session.charged == 420

@@ -158,6 +158,9 @@ MAX_SESSION_TIME = 2**31 - 1
 # this server's clock (its Start reached us late; a Start-less session began when its
 # first record says, not before its customer's account existed): more is not charged.
 AHEAD = dt.timedelta(hours=1)
+# Usage a gateway reports for an ended session after its end: its Stop, arriving after
+# our acknowledged Disconnect, has the last seconds; a record after that, no more.
+AFTER_END = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -254,8 +257,12 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
             continue
         try:
             # never more than the session can have lasted (see AHEAD): a gateway's wrong
-            # counter must not take a customer's whole credit
-            lasted = int((now - session.started_at + AHEAD).total_seconds())
+            # counter must not take a customer's whole credit; an ended session (its Stop,
+            # or our Disconnect the gateway acknowledged) no longer grows
+            ended = (session.stopped_at + AFTER_END
+                     if session.status == HotspotSession.Status.CLOSED and session.stopped_at
+                     else now + AHEAD)
+            lasted = int((ended - session.started_at).total_seconds())
             seconds = max(session.session_time, min(it.seconds, max(0, lasted)))
             inp = max(session.input_octets, it.inp)
             outp = max(session.output_octets, it.out)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils import translation
 
-from ficha.console import labels
+from ficha.reports import labels
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ficha"
 # ledger.post("kind", ...), Posting("kind", ...), and kinds named in a constant

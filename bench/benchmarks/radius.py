@@ -745,7 +745,7 @@ def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
                                        + s.log_tail())
             # The run packs days of accounting into minutes (every interim adds a minute):
             # its sessions began long ago, or Ficha would believe no session time beyond
-            # what a session can have lasted on its clock (hotspot accounting, AHEAD).
+            # what a session can have lasted on its clock (HotspotSession.AHEAD).
             HotspotSession.objects.filter(acct_session_id__startswith=f"{tag}-").update(
                 started_at=clock.now() - dt.timedelta(days=365))
             connections.close_all()

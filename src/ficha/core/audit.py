@@ -38,17 +38,18 @@ class Actor:
 SYSTEM = Actor(source="system", label="system")
 
 
+def _json_safe(value):
+    """A field's value as an audit record keeps it: a row by its id, else a JSON scalar."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        return str(value)
+    return value
+
+
 def snapshot(obj: models.Model, fields: list[str]) -> dict:
     """A JSON-safe dict of some fields of ``obj``, for before/after."""
-    out = {}
-    for name in fields:
-        value = getattr(obj, name)
-        if isinstance(value, models.Model):
-            value = value.pk
-        elif value is not None and not isinstance(value, (str, int, float, bool)):
-            value = str(value)
-        out[name] = value
-    return out
+    return {name: _json_safe(getattr(obj, name)) for name in fields}
 
 
 HIDDEN = "(changed)"  # what the log says of a secret that changed: never its value
@@ -58,16 +59,10 @@ def changes(obj: models.Model, new: dict, hidden=()) -> tuple[dict, dict]:
     """What saving ``new`` (field → value) on ``obj`` changes, as the before/after of an
     audit record: only the fields whose value differs (JSON-safe, as :func:`snapshot`);
     a ``hidden`` field (a secret) that changed is named, its values are not."""
-    names = list(new)
-    old = snapshot(obj, names)
-    fresh = {name: new[name] for name in names}
+    old = snapshot(obj, list(new))
     before, after = {}, {}
-    for name in names:
-        value = fresh[name]
-        if isinstance(value, models.Model):
-            value = value.pk
-        elif value is not None and not isinstance(value, (str, int, float, bool)):
-            value = str(value)
+    for name, value in new.items():
+        value = _json_safe(value)
         if value == old[name]:
             continue
         if name in hidden:

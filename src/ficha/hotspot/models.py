@@ -318,6 +318,39 @@ class HotspotSession(models.Model):
         cause = self.terminate_cause
         return str(END_CAUSES.get(cause, cause))
 
+    # How far a reported session time may run ahead of the time since the session began
+    # on this server's clock (its Start reached us late; a Start-less session began when
+    # its first record says, not before its customer's account existed): more is not
+    # charged. An ended session (its Stop, or our Disconnect the gateway acknowledged)
+    # grows at most AFTER_END past its end: its Stop, arriving after the acknowledgement,
+    # has the last seconds.
+    AHEAD = dt.timedelta(hours=1)
+    AFTER_END = dt.timedelta(minutes=1)
+
+    def believable_seconds(self, reported: int, now: dt.datetime) -> int:
+        """``reported`` Acct-Session-Time, at most what the session can have lasted (see
+        AHEAD): a gateway's wrong counter must not take a customer's whole credit."""
+        if self.status == self.Status.CLOSED and self.stopped_at:
+            end = self.stopped_at + self.AFTER_END
+        else:
+            end = now + self.AHEAD
+        return min(reported, max(0, int((end - self.started_at).total_seconds())))
+
+    def record_came(self, kind: str, grew: bool, now: dt.datetime, cause: str) -> None:
+        """The status after an accounting record of ``kind`` (an AccountingRecord.Kind
+        value) that raised the counters or not (``grew``). A Stop ends an open session.
+        A session closed without a Stop (NAS restart, silence, "not on the NAS") for
+        which the gateway reports more use still runs there: an Interim opens it again
+        (run-out checks and device counts see it), a Stop ends it for real."""
+        if self.status == self.Status.STALE and grew and kind != AccountingRecord.Kind.START:
+            if kind == AccountingRecord.Kind.INTERIM:
+                self.status, self.stopped_at, self.terminate_cause = self.Status.OPEN, None, ""
+            else:
+                self.status, self.stopped_at, self.terminate_cause = (
+                    self.Status.CLOSED, now, cause)
+        elif kind == AccountingRecord.Kind.STOP and self.status == self.Status.OPEN:
+            self.status, self.stopped_at, self.terminate_cause = self.Status.CLOSED, now, cause
+
     PRICES = ("price_per_hour", "price_per_mb", "minimum_charge", "increment_seconds")
 
     def keep_prices(self, plan: Plan) -> None:

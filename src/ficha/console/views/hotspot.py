@@ -36,8 +36,7 @@ def _plan_form(*args, **kwargs) -> PlanForm:
 def _warn_empty_group(request, plan: Plan) -> None:
     """A plan for a group no customer is in yet applies to nobody (a typo, or customers
     still to be put in it): say so."""
-    if plan.price_group and not any(hotspot.same_group(plan.price_group, known)
-                                    for known in hotspot.known_price_groups()):
+    if plan.price_group and hotspot.known_group(plan.price_group) is None:
         messages.warning(request, _(
             "No customer is in the price group “%(group)s” yet: the plan applies to "
             "customers once their custom price group is “%(group)s”.")

@@ -22,13 +22,11 @@ from .accounting import (  # noqa: F401
     AccountingError,
     AcctRequest,
     AcctResult,
-    _close_nas_sessions,
     _counter,
     _ip_or_none,
     _owner,
     account,
     account_many,
-    close_stale_sessions,
 )
 from .authorize import (  # noqa: F401
     AuthRequest,
@@ -55,6 +53,7 @@ from .base import (  # noqa: F401
     HotspotError,
     _class_signer,
 )
+from .closing import _close_nas_sessions, close_stale_sessions  # noqa: F401
 from .coa import (  # noqa: F401
     COA_VENDORS,
     Limits,
@@ -71,6 +70,7 @@ from .plans import (  # noqa: F401
     _clean_plan,
     create_plan,
     issue_ticket,
+    known_group,
     known_price_groups,
     pass_period,
     plan_for,

@@ -1,4 +1,4 @@
-"""Accounting: what a record debits (exactly once), and stale sessions."""
+"""Accounting: what a record debits (exactly once)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .authorize import (
     _looks_like_code,
     normalize_mac,
 )
+from .closing import _close_nas_sessions
 from .plans import (
     minimum_paid,
     plan_for,
@@ -154,13 +155,6 @@ MAX_COUNTER = 2**62  # bigint columns; no real counter comes near
 # Acct-Session-Time is an unsigned 32-bit value; from 2**31 on (68 years) it is a signed
 # -1 or another sentinel, never a duration: refused, never charged
 MAX_SESSION_TIME = 2**31 - 1
-# How far a reported session time may run ahead of the time since the session began on
-# this server's clock (its Start reached us late; a Start-less session began when its
-# first record says, not before its customer's account existed): more is not charged.
-AHEAD = dt.timedelta(hours=1)
-# Usage a gateway reports for an ended session after its end: its Stop, arriving after
-# our acknowledged Disconnect, has the last seconds; a record after that, no more.
-AFTER_END = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -256,14 +250,7 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
             out[n] = AcctResult(session, None, 0, duplicate=True)
             continue
         try:
-            # never more than the session can have lasted (see AHEAD): a gateway's wrong
-            # counter must not take a customer's whole credit; an ended session (its Stop,
-            # or our Disconnect the gateway acknowledged) no longer grows
-            ended = (session.stopped_at + AFTER_END
-                     if session.status == HotspotSession.Status.CLOSED and session.stopped_at
-                     else now + AHEAD)
-            lasted = int((ended - session.started_at).total_seconds())
-            seconds = max(session.session_time, min(it.seconds, max(0, lasted)))
+            seconds = max(session.session_time, session.believable_seconds(it.seconds, now))
             inp = max(session.input_octets, it.inp)
             outp = max(session.output_octets, it.out)
             charged = session.charged
@@ -284,20 +271,7 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
         session.session_time, session.input_octets, session.output_octets = seconds, inp, outp
         session.charged = charged
         session.updated_at = now
-        if session.status == HotspotSession.Status.STALE and grew and it.req.status != START:
-            # closed without a Stop (NAS restart, silence, "not on the NAS"), yet the
-            # gateway reports more use: it still has the session. An Interim opens it
-            # again (run-out checks and device counts see it); a Stop ends it for real.
-            if it.req.status == INTERIM:
-                session.status = HotspotSession.Status.OPEN
-                session.stopped_at, session.terminate_cause = None, ""
-            else:
-                session.status = HotspotSession.Status.CLOSED
-                session.stopped_at, session.terminate_cause = now, cause
-        elif it.req.status == STOP and session.status == HotspotSession.Status.OPEN:
-            session.status = HotspotSession.Status.CLOSED
-            session.stopped_at = now
-            session.terminate_cause = cause
+        session.record_came(it.req.status, grew, now, cause)
         if framed:
             session.framed_ip = framed
         touched[session.pk] = session
@@ -605,32 +579,3 @@ def _owner(req: AcctRequest) -> tuple[Customer | None, Plan | None]:
         return None, None
     return customer, plan_for(customer, HotspotAccount.objects.filter(
         customer=customer).first())
-
-
-def _close_nas_sessions(nas: Nas, why: str) -> int:
-    """Accounting-On/Off: the NAS (re)started, none of its sessions survive."""
-    return HotspotSession.objects.filter(nas=nas, status=HotspotSession.Status.OPEN).update(
-        status=HotspotSession.Status.STALE, stopped_at=clock.now(),
-        terminate_cause=f"NAS-Accounting-{why.title()}")
-
-
-def close_stale_sessions() -> int:
-    """Worker job: close open sessions that sent nothing for three interim intervals (at
-    least 10 minutes): their NAS forgot them or the Stop was lost. The usage up to their
-    last record is already debited."""
-    now = clock.now()
-    done = 0
-    candidates = (HotspotSession.objects.filter(
-        status=HotspotSession.Status.OPEN, updated_at__lt=now - dt.timedelta(minutes=10),
-        granted_until__isnull=True)  # the portal's metered sessions end by their grant
-        .select_related("plan").only("pk", "updated_at", "plan__interim_interval"))
-    for session in candidates[:1000]:
-        interval = session.plan.interim_interval if session.plan else 300
-        if session.updated_at > now - dt.timedelta(seconds=max(600, 3 * interval)):
-            continue
-        done += HotspotSession.objects.filter(
-            pk=session.pk, status=HotspotSession.Status.OPEN,
-            updated_at=session.updated_at,
-        ).update(status=HotspotSession.Status.STALE, stopped_at=now,
-                 terminate_cause="Stale")
-    return done

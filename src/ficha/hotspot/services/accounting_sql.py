@@ -52,8 +52,8 @@ def _build_sql(name: str, n: int, pg: bool) -> str:
         columns = (f"{rows.columns(HotspotSession)}, {c}.{q('username')}, "
                    f"{c}.{q('credit_account_id')}, {a}.{q('kind')}, "
                    # the prices the session kept when it began (else its plan's)
-                   + ", ".join(f"COALESCE({s}.{q(n)}, {p}.{q(n)})"
-                               for n in HotspotSession.PRICES))
+                   + ", ".join(f"COALESCE({s}.{q(price)}, {p}.{q(price)})"
+                               for price in HotspotSession.PRICES))
         if not pg:  # SQLite: the write transaction excludes every other writer
             where = _rows_in(pg, f"{s}.{q('nas_id')}, {s}.{q('session_key')}",
                              [sf("nas"), sf("session_key")], n)

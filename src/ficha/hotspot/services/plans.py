@@ -95,10 +95,13 @@ def _clean_group(value) -> str:
     if same_group(group, Customer.PriceGroup.CUSTOM):
         raise HotspotError(_("Write the custom group's name, as customers have it in "
                              "their custom price group, not “custom”."))
-    for known in known_price_groups():
-        if same_group(known, group):
-            return known
-    return group
+    return known_group(group) or group
+
+
+def known_group(group: str) -> str | None:
+    """``group`` as customers spell it (member, guest, a custom group someone is in),
+    or None: no customer is in that group."""
+    return next((known for known in known_price_groups() if same_group(known, group)), None)
 
 
 def _refuse_second_plan_for(group: str, plan: Plan | None = None) -> None:
@@ -165,9 +168,9 @@ def set_customer_plan(actor: audit.Actor, customer: Customer, plan: Plan | None
     """Give one account its own plan (None: back to its price group's). Returns the
     account's hotspot state."""
     with transaction.atomic():
-        hotspot, created = HotspotAccount.objects.select_for_update().get_or_create(
+        hotspot, _created = HotspotAccount.objects.select_for_update().get_or_create(
             customer=customer)
-        before = {"plan": None if created else hotspot.plan_id}
+        before = {"plan": hotspot.plan_id}
         hotspot.plan = plan
         hotspot.save(update_fields=["plan"])
         audit.record(actor, "hotspot.customer_plan", customer, before=before,

@@ -116,12 +116,12 @@ def _clean_nas(fields: dict) -> dict:
                 % {"n": MIN_PORTAL_KEY}})
     if out.get("portal_hosts"):
         # "192.168.8.1:2050", as openNDS sends its gatewayaddress: the port is not the host's
-        out["portal_hosts"] = ", ".join(_without_port(h) for h in
-                                        out["portal_hosts"].replace(",", " ").split())
-        for host in out["portal_hosts"].replace(",", " ").split():
+        hosts = [_without_port(h) for h in out["portal_hosts"].replace(",", " ").split()]
+        for host in hosts:
             if not (_is_network(host) or _HOST_RE.fullmatch(host)):
                 raise HotspotError(_("“%(host)s” is not an address, a network or a host "
                                      "name.") % {"host": host[:64]})
+        out["portal_hosts"] = ", ".join(hosts)
     if "language" in out:  # "" = the venue's language
         out["language"] = str(out["language"] or "").strip()
         if out["language"] and out["language"] not in dict(settings.LANGUAGES):

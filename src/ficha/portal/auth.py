@@ -18,6 +18,12 @@ from ficha.accounts.models import Customer
 CUSTOMER_KEY = "portal_customer_id"
 TOKEN_KEY = "portal_customer_token"
 SEEN_KEY = "portal_customer_seen"
+WIFI_GATEWAY_KEY = "hotspot_gateway"  # the Wi-Fi gateway this browser came through
+
+
+def on_wifi(request) -> bool:
+    """Whether this browser came through a Wi-Fi gateway's login page."""
+    return WIFI_GATEWAY_KEY in request.session
 # Café PCs are shared: a portal session ends after this long without a page view, and
 # its cookie when the browser closes.
 IDLE_SECONDS = 3600

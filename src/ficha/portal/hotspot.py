@@ -50,7 +50,7 @@ from .views import (
 
 log = logging.getLogger(__name__)
 
-SESSION_KEY = "hotspot_gateway"
+SESSION_KEY = auth.WIFI_GATEWAY_KEY
 LOGGED_OUT_KEY = "hotspot_logged_out"  # logged out of the Wi-Fi on this browser
 VENDORS = {"mikrotik": gateways.MIKROTIK, "chilli": gateways.COOVACHILLI,
            "opennds": gateways.OPENNDS}

@@ -209,7 +209,8 @@ def _kind_label(kind: str, amount: int) -> str:
 
 def _page(request, template: str, context: dict, status: int = 200):
     customer = request.customer
-    base = {"customer": customer, "next": context.get("next", "")}
+    base = {"customer": customer, "next": context.get("next", ""),
+            "on_wifi": auth.on_wifi(request)}
     if customer is not None:
         bal = accounts.balance(customer)
         free = accounts.available(customer)  # less what live calls hold

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 
 from ficha.core import clock
 from ficha.core.services import currency as venue_currency
@@ -86,12 +86,9 @@ def owed(customer_id: int) -> int:
     """What the customer's Wi-Fi sessions charged beyond what their credit could pay (an
     open session takes it from the next top-up, with its next record; an ended one never
     does: the rule of "What is debited", docs/hotspot.md)."""
-    total = 0
-    for charged, debited in HotspotSession.objects.filter(
-            customer_id=customer_id, charged__gt=F("debited")).values_list("charged",
-                                                                           "debited"):
-        total += charged - debited
-    return total
+    return HotspotSession.objects.filter(
+        customer_id=customer_id, charged__gt=F("debited")).aggregate(
+        owed=Sum(F("charged") - F("debited")))["owed"] or 0
 
 
 def charge_so_far(session: HotspotSession, currency: str = "") -> pricing.Breakdown | None:

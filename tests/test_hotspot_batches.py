@@ -129,10 +129,10 @@ def test_a_failed_batch_is_retried_one_by_one(shop, monkeypatch):
     nas, alice = shop
     real = ledger.post_many
 
-    def fail_for_bob(postings, ids=None):
+    def fail_for_bob(postings, ids=None, **kwargs):
         if any("bob" in p.actor.label for p in postings):
             raise RuntimeError("database hiccup")
-        return real(postings, ids=ids)
+        return real(postings, ids=ids, **kwargs)
 
     monkeypatch.setattr(ledger, "post_many", fail_for_bob)
     bob = accounts.create_customer(audit.SYSTEM, "bob", password="pw-bob-123")

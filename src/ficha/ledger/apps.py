@@ -10,6 +10,9 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from . import guard
+        from ficha.core import jobs
+
+        from . import guard, services
 
         connection_created.connect(guard.on_connection_created)
+        jobs.register("ledger.checkpoint_long_histories", services.checkpoint_long_histories)

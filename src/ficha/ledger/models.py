@@ -207,3 +207,26 @@ class Hold(models.Model):
     @property
     def is_open(self) -> bool:
         return self.released_at is None
+
+
+class Checkpoint(models.Model):
+    """Σ of a customer account's entries up to a transaction, so that a balance sums only
+    the entries after it (``services.sum_sql``: total + Σ entries of later transactions).
+
+    Not a money row: a cache of what the entries say, which ``services`` alone writes
+    (``checkpoint``, and ``post_many`` for a batch that read the balances under lock).
+    It is sound because of the locking rule (``services.holds``): every posting to a
+    customer account locks the account's row before drawing its transaction id, and a
+    checkpoint is written under that lock, so no entry with an id at or below ``upto``
+    can still commit after it. System accounts (revenue, cash…) are never checkpointed:
+    their postings do not lock them.
+    """
+
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, primary_key=True,
+                                   related_name="checkpoint")
+    upto = models.BigIntegerField()  # the last ledger transaction id it covers
+    total = models.BigIntegerField()  # Σ amount of the account's entries up to it
+    taken_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ≤ #{self.upto}: {self.total:+d}"

@@ -283,6 +283,7 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
                     if s.owner is not None and s.charged > start[s.pk]} - set(available))
     if owing:  # owners of sessions created by this batch (and every owner on SQLite)
         available.update(_lock_credit(owing))
+        ids = None  # any drawn came before these locks (ledger.post_many): draw anew
     postings: list[ledger.Posting] = []
     posted: list[AccountingRecord] = []
     for _n, session, record, charged in applied:
@@ -303,7 +304,12 @@ def _apply(items: list[_Item], create: bool) -> list[AcctResult | Exception] | _
     if pg and ids is None and applied:
         ids = _draw_ids(len(applied))
     tx_ids, record_ids = ids if ids is not None else (None, None)
-    for record, tx_id in zip(posted, ledger.post_many(postings, ids=tx_ids), strict=True):
+    # the accounts locked before the ids were drawn, with the Σ read under the lock (the
+    # one round trip's balances): their checkpoints can move with these postings
+    raw = {pk: int(total) for pk, (total, _held) in sums.items()}
+    done = ledger.post_many(postings, ids=tx_ids,
+                            locked={pk: raw.get(pk) for pk in available})
+    for record, tx_id in zip(posted, done, strict=True):
         record.transaction_id = tx_id
 
     # 3. Write the records and the sessions.

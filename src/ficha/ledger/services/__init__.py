@@ -13,7 +13,7 @@ account may take is :func:`spendable` — balance − open holds — read after
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,7 +24,7 @@ from ficha.core import audit, clock
 from ficha.core.db import bulk, prepared
 from ficha.core.services import currency
 
-from ..models import Account, Entry, Shift, Transaction
+from ..models import Account, Checkpoint, Entry, Shift, Transaction
 
 # --- chart of accounts ------------------------------------------------------------------
 CASH = "cash"  # the cash drawer
@@ -53,6 +53,7 @@ SYSTEM_ACCOUNTS: dict[str, tuple[str, str]] = {
 REVENUE_ACCOUNTS = (REVENUE_CAFE, REVENUE_HOTSPOT, REVENUE_CALLS, REVENUE_PRODUCTS, BREAKAGE)
 
 _ids: dict[str, int] = {}
+_system: set[int] = set()  # ids of SYSTEM_ACCOUNTS seen so far (never checkpointed or locked)
 log = logging.getLogger("ficha.ledger")
 
 # --- after-commit listeners ---------------------------------------------------------------
@@ -87,6 +88,8 @@ class NoOpenShift(LedgerError):
 
 def clear_cache() -> None:
     _ids.clear()
+    _system.clear()
+    _swept.clear()
 
 
 def customer_code(customer_id: int) -> str:
@@ -111,10 +114,16 @@ def account(code: str) -> Account:
                 # deferred foreign-key check of their entries would fail): remember the
                 # id at commit, forget it on rollback.
                 pk = acct.pk
-                transaction.on_commit(lambda: _ids.__setitem__(code, pk))
+                transaction.on_commit(lambda: _remember(code, pk))
                 return acct
-    _ids[code] = acct.pk
+    _remember(code, acct.pk)
     return acct
+
+
+def _remember(code: str, pk: int) -> None:
+    _ids[code] = pk
+    if code in SYSTEM_ACCOUNTS:
+        _system.add(pk)
 
 
 def account_id(code: str) -> int:
@@ -189,6 +198,7 @@ def post(
         if any(acct == cash_id for acct, _a in clean):
             closed = not _lock_open_shift(conn, cursor, shift.pk)
         if not closed:
+            _lock_parties(conn, cursor, {acct for acct, _a in clean})
             row["id"] = _insert(conn, cursor, row, clean, cur)
     if closed:
         raise NoOpenShift(_("This shift is closed; open a new one."))
@@ -311,6 +321,30 @@ def _lock_open_shift(conn, cursor, shift_id: int) -> bool:
     return found is not None and found[0] is None
 
 
+def _lock_parties(conn, cursor, accounts: set[int], locked=()) -> None:
+    """The locking rule's half for credits (PostgreSQL): lock the customer accounts a
+    posting writes to, in id order, before its transaction id is drawn — debits and holds
+    already hold the lock (``holds.lock_accounts``; locking again is free), redemptions
+    and deposits take it here. A checkpoint (``Checkpoint``) is written under the same
+    lock, so no entry below it can commit after it. System accounts are not locked (every
+    posting writes to them; they are never checkpointed). SQLite: the IMMEDIATE write
+    transaction already excludes every other writer."""
+    if conn.vendor != "postgresql":
+        return
+    pks = sorted(accounts - _system - set(locked))
+    if pks:
+        cursor.execute(_LOCK_SQL, [pks])
+        cursor.fetchall()
+
+
+def _lock_sql() -> str:
+    return (f'SELECT "id" FROM "{Account._meta.db_table}" WHERE "id" = ANY(%s) '
+            'ORDER BY "id" FOR UPDATE')
+
+
+_LOCK_SQL = _lock_sql()
+
+
 def _insert(conn, cursor, row: dict, lines: list[tuple[int, int]], cur: str) -> int:
     """Write the transaction ``row`` and its entries; return the transaction's id.
 
@@ -358,6 +392,87 @@ def reverse(
             raise LedgerError(_("This transaction was already reversed."))
 
 
+# --- checkpoints ----------------------------------------------------------------------------
+def checkpoint(accounts: Iterable[Account | str | int]) -> dict[int, tuple[int, int]]:
+    """Move the checkpoints of customer ``accounts`` to their last entries, under their
+    locks (see ``Checkpoint``); a balance then sums only the entries posted after it.
+    Returns {account id: (upto, total)} of the checkpoints it moved. Balances do not
+    change: they are the same Σ, read in two parts."""
+    pks = sorted({_resolve(a) for a in accounts})
+    if not pks:
+        return {}
+    system = list(Account.objects.filter(pk__in=pks, code__in=SYSTEM_ACCOUNTS)
+                  .values_list("code", flat=True))
+    if system:
+        raise LedgerError(f"system accounts are not checkpointed: {', '.join(system)}")
+    alias = router.db_for_write(Checkpoint)
+    conn = connections[alias]
+    q = conn.ops.quote_name
+    entries, points = q(Entry._meta.db_table), q(Checkpoint._meta.db_table)
+    moved: dict[int, tuple[int, int]] = {}
+    with transaction.atomic(using=alias), conn.cursor() as cursor:
+        _lock_parties(conn, cursor, set(pks))
+        cursor.execute(
+            f"SELECT e.{q('account_id')}, MAX(e.{q('transaction_id')}), SUM(e.{q('amount')}), "
+            f"COALESCE(MAX(c.{q('total')}), 0) FROM {entries} AS e "
+            f"LEFT OUTER JOIN {points} AS c ON c.{q('account_id')} = e.{q('account_id')} "
+            f"WHERE e.{q('account_id')} IN ({', '.join(['%s'] * len(pks))}) "
+            f"AND e.{q('transaction_id')} > COALESCE(c.{q('upto')}, 0) "
+            f"GROUP BY e.{q('account_id')}", pks)
+        now = clock.now()
+        for pk, upto, later, before in cursor.fetchall():
+            total = int(before) + int(later)
+            Checkpoint.objects.using(alias).update_or_create(
+                account_id=pk, defaults={"upto": upto, "total": total, "taken_at": now})
+            moved[pk] = (int(upto), total)
+    return moved
+
+
+# Entries after its checkpoint from which the worker moves a customer account's
+# checkpoint (``checkpoint_long_histories``); every reading of the balance sums at most
+# about this many, whatever the account's age.
+LONG_HISTORY = 64
+# Entries the worker looks back at when it starts (it remembers where it got to after).
+_FIRST_LOOK = 100_000
+_swept: dict[str, int] = {}  # database alias → the last entry id looked at
+
+
+def checkpoint_long_histories(limit: int = 500) -> int:
+    """The worker's job: move the checkpoints of up to ``limit`` customer accounts that
+    took LONG_HISTORY entries or more since theirs (café minutes, calls, top-ups; the
+    hotspot's batches move their own). Only accounts with entries since the last round
+    are looked at. Returns how many checkpoints moved."""
+    alias = router.db_for_write(Checkpoint)
+    conn = connections[alias]
+    q = conn.ops.quote_name
+    entries, points = q(Entry._meta.db_table), q(Checkpoint._meta.db_table)
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT MAX({q('id')}) FROM {entries}")
+        newest = cursor.fetchone()[0] or 0
+        since = _swept.get(alias)
+        if since is None:
+            since = max(0, newest - _FIRST_LOOK)
+        if newest <= since:
+            return 0
+        cursor.execute(
+            f"SELECT e.{q('account_id')} FROM {entries} AS e "
+            f"LEFT OUTER JOIN {points} AS c ON c.{q('account_id')} = e.{q('account_id')} "
+            f"WHERE e.{q('account_id')} IN (SELECT DISTINCT {q('account_id')} FROM {entries} "
+            f"WHERE {q('id')} > %s AND {q('id')} <= %s) "
+            f"AND e.{q('transaction_id')} > COALESCE(c.{q('upto')}, 0) "
+            f"GROUP BY e.{q('account_id')} HAVING COUNT(*) >= %s", [since, newest, LONG_HISTORY])
+        busy = {row[0] for row in cursor.fetchall()}
+    busy -= set(Account.objects.filter(pk__in=busy, code__in=SYSTEM_ACCOUNTS)
+                .values_list("pk", flat=True))
+    moved = 0
+    chosen = sorted(busy)[:limit]
+    for start in range(0, len(chosen), 50):  # short transactions: locks held briefly
+        moved += len(checkpoint(chosen[start:start + 50]))
+    if len(busy) <= limit:  # the rest is looked at again next round
+        _swept[alias] = newest
+    return moved
+
+
 # --- batches ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Posting:
@@ -370,7 +485,8 @@ class Posting:
     reference: str = ""
 
 
-def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None) -> list[int]:
+def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None, *,
+              locked: Mapping[int, int | None] | None = None) -> list[int]:
     """Record several balanced transactions at once; return their ids, in order.
 
     The same rules as :func:`post` for every posting (integer lines, at least two
@@ -383,6 +499,14 @@ def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None) -> 
     least one per posting (the first ones are used): the statement then returns nothing
     the caller must wait for, so in a pipelined transaction (``core.db.pipeline``) it
     travels with the statements after it.
+
+    ``locked``: {account id: its Σ of entries read in this transaction, or None} for the
+    customer accounts the caller locked (``lock_accounts``) before drawing ``ids``; the
+    others are locked here, and with ``ids`` given every customer account must be in it
+    (an id drawn before the lock could commit below a checkpoint). With a Σ given, the
+    account's checkpoint moves to its last posting here now and then (PostgreSQL, with
+    ``ids``: in the same statement), so its balance stays a short sum however many
+    debits it takes.
     """
     if not postings:
         return []
@@ -399,12 +523,22 @@ def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None) -> 
     } for p in postings]
     alias = router.db_for_write(Transaction)
     conn = connections[alias]
+    locked = locked or {}
+    parties = {acct for clean in cleaned for acct, _a in clean}
+    if ids is not None and conn.vendor == "postgresql":
+        unlocked_ = parties - _system - locked.keys()
+        if unlocked_:
+            raise LedgerError(f"accounts {sorted(unlocked_)} were not locked before the "
+                              "transaction ids were drawn")
     with transaction.atomic(using=alias, savepoint=False), prepared.cursor(conn) as cursor:
+        _lock_parties(conn, cursor, parties, locked)
         if conn.vendor == "postgresql":
             if ids is None:
                 ids = _insert_many_pg(conn, cursor, rows_, cleaned, cur)
             else:
-                ids = _insert_many_pg_with_ids(conn, cursor, rows_, cleaned, cur, ids)
+                ids = [int(i) for i in ids[:len(rows_)]]
+                points = _due_checkpoints(ids, cleaned, locked)
+                ids = _insert_many_pg_with_ids(conn, cursor, rows_, cleaned, cur, ids, points)
         else:  # one writer (SQLite): a row each, their entries together
             if ids is not None:
                 raise LedgerError("ids drawn in advance are for PostgreSQL")
@@ -493,12 +627,35 @@ def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[
     return ids
 
 
-def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
-                             ids: Sequence[int]) -> list[int]:
-    """:func:`_insert_many_pg` with the ids given: nothing comes back to wait for."""
-    if len(ids) < len(rows_):
+# A customer account's checkpoint moves when a batch posts to it with a transaction id
+# that is a multiple of this: about every CHECKPOINT_EVERY-th debit, so a balance sums
+# that many entries on average (each a heap visit while VACUUM has not yet marked their
+# pages all-visible) at the cost of a one-row upsert as often.
+CHECKPOINT_EVERY = 8
+
+
+def _due_checkpoints(ids: list[int], cleaned, locked: Mapping[int, int | None]
+                     ) -> list[tuple[int, int, int]]:
+    """(account, upto, total) of the checkpoints a batch moves: accounts whose Σ the caller
+    read under the lock, whose last posting in the batch has an id that is a multiple of
+    CHECKPOINT_EVERY; total = that Σ + the batch's lines."""
+    if len(ids) < len(cleaned):
         raise LedgerError("fewer transaction ids than postings")
-    ids = [int(i) for i in ids[:len(rows_)]]
+    last: dict[int, int] = {}
+    moved: dict[int, int] = {}
+    for tx_id, clean in zip(ids, cleaned, strict=False):
+        for acct, amount in clean:
+            if locked.get(acct) is not None:
+                last[acct] = max(last.get(acct, 0), tx_id)
+                moved[acct] = moved.get(acct, 0) + amount
+    return [(acct, upto, int(locked[acct]) + moved[acct]) for acct, upto in last.items()
+            if upto % CHECKPOINT_EVERY == 0]
+
+
+def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
+                             ids: list[int], points: list[tuple[int, int, int]]) -> list[int]:
+    """:func:`_insert_many_pg` with the ids given: nothing comes back to wait for. The
+    checkpoints ``points`` move in the same statement."""
     sql = _many_sql.get("tx_ids")
     if sql is None:
         q, meta, fields, emeta, efields = _many_fields(conn)
@@ -506,7 +663,8 @@ def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
         sql = _many_sql["tx_ids"] = (
             f"WITH t AS (INSERT INTO {q(meta.db_table)} "
             f"({', '.join(q(f.column) for f in fields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, fields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, fields)}), "
+            f"c AS ({_checkpoint_upsert_sql(conn)}) "
             f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
             f"SELECT * FROM {bulk.unnest(conn, efields)}")
     columns = _tx_columns(conn, rows_)
@@ -516,8 +674,25 @@ def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
             txs.append(tx_id)
             accts.append(acct)
             amounts.append(amount)
-    cursor.execute(sql, [ids, *columns, txs, accts, amounts, [cur] * len(txs)])
+    point_columns = [list(c) for c in zip(*points, strict=True)] or [[], [], []]
+    cursor.execute(sql, [ids, *columns, *point_columns, [clock.now()] * len(points),
+                         txs, accts, amounts, [cur] * len(txs)])
     return ids
+
+
+def _checkpoint_upsert_sql(conn) -> str:
+    """PostgreSQL: INSERT ... ON CONFLICT of checkpoints given as arrays (account, upto,
+    total, taken_at); a checkpoint only moves forward."""
+    q = conn.ops.quote_name
+    meta = Checkpoint._meta
+    fields = [meta.get_field(n) for n in ("account", "upto", "total", "taken_at")]
+    table = q(meta.db_table)
+    return (f"INSERT INTO {table} ({', '.join(q(f.column) for f in fields)}) "
+            f"SELECT * FROM {bulk.unnest(conn, fields)} "
+            f"ON CONFLICT ({q('account_id')}) DO UPDATE SET {q('upto')} = EXCLUDED.{q('upto')}, "
+            f"{q('total')} = EXCLUDED.{q('total')}, "
+            f"{q('taken_at')} = EXCLUDED.{q('taken_at')} "
+            f"WHERE {table}.{q('upto')} < EXCLUDED.{q('upto')}")
 
 
 def next_id_sql() -> str:

@@ -14,11 +14,12 @@ from ficha.core.db import prepared
 from ficha.core.services import currency
 
 from ..models import Account, Entry, Hold, Transaction
-from . import LedgerError, Line, _resolve, post
+from . import _LOCK_SQL, LedgerError, Line, _resolve, post
 from .reading import sum_sql
 
 # --- holds: credit set aside for a debit still to come -----------------------------------
-# The locking rule: every debit of a customer's credit (and every hold) first locks the
+# The locking rule: every posting to a customer's credit (``post`` and ``post_many`` lock
+# it for credits too, so checkpoints are sound) and every hold first locks the
 # credit account's ledger_account row (``SELECT ... FOR UPDATE`` in account-id order; on
 # SQLite the IMMEDIATE write transaction already excludes every other writer), then reads
 # ``spendable`` and takes at most that. A hold placed under the lock is seen by every
@@ -39,10 +40,8 @@ def lock_accounts(ids: Iterable[Account | str | int]) -> None:
     if conn.vendor == "postgresql":
         # Written out, one shape for any number of accounts: planned once per connection
         # (a CDR batch locks hundreds of accounts; the ORM's IN list is a new text each time).
-        q = conn.ops.quote_name
         with prepared.cursor(conn) as cur:
-            cur.execute(f"SELECT {q('id')} FROM {q(Account._meta.db_table)} "
-                        f"WHERE {q('id')} = ANY(%s) ORDER BY {q('id')} FOR UPDATE", [pks])
+            cur.execute(_LOCK_SQL, [pks])
             cur.fetchall()
         return
     list(Account.objects.select_for_update().filter(pk__in=pks).order_by("pk")

@@ -6,14 +6,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connections, router
-from django.db.models import Sum
 
-from ..models import Account, Entry
+from ..models import Account, Checkpoint, Entry
 from . import _resolve, account
 
-# Σ of one account's entries, for callers that append it to a statement of their own
-# (a redemption reads the new balance in the round trip that writes its last rows).
-RAW_SUM_SQL = 'SELECT SUM("amount") FROM "ledger_entry" WHERE "account_id" = %s'
+
+def sum_sql(account_column: str) -> str:
+    """Σ of the entries of the account in ``account_column`` (a qualified, quoted column of
+    an outer query) as a written-out scalar expression, 0 without entries, so a balance
+    can be read with the row that names the account (``account.normal_sign × the sum``):
+    the account's checkpoint (``Checkpoint``: Σ up to a transaction) plus Σ of its
+    entries of later transactions, read through ``ledger_entry_balance``. A read only: a
+    balance that decides a debit is read after locking the account. The value may come
+    back as a Decimal (PostgreSQL's SUM of bigint): pass it through int()."""
+    return _sum_sql(connections[router.db_for_read(Entry)].ops.quote_name, account_column)
+
+
+def _sum_sql(q, account_column: str) -> str:
+    entries, points = q(Entry._meta.db_table), q(Checkpoint._meta.db_table)
+    point = f"FROM {points} WHERE {points}.{q('account_id')} = {account_column}"
+    return (f"(COALESCE((SELECT {points}.{q('total')} {point}), 0) + "
+            f"(SELECT COALESCE(SUM({entries}.{q('amount')}), 0) FROM {entries} "
+            f"WHERE {entries}.{q('account_id')} = {account_column} AND "
+            f"{entries}.{q('transaction_id')} > "
+            f"COALESCE((SELECT {points}.{q('upto')} {point}), 0)))")
+
+
+# Σ of one account's entries (its id the one parameter), for callers that append it to a
+# statement of their own (a redemption reads the new balance in the round trip that
+# writes its last rows). Both databases quote names with double quotes.
+RAW_SUM_SQL = (f"SELECT {_sum_sql(lambda name: f'{chr(34)}{name}{chr(34)}', 'p.id')} "
+               "FROM (SELECT CAST(%s AS BIGINT) AS id) AS p")
 
 
 def raw_sum(acct: Account | str | int) -> int:
@@ -25,18 +48,6 @@ def raw_sum(acct: Account | str | int) -> int:
     return int(total or 0)
 
 
-def sum_sql(account_column: str) -> str:
-    """Σ of the entries of the account in ``account_column`` (a qualified, quoted column of
-    an outer query) as a written-out scalar subquery, 0 without entries, so a balance can
-    be read with the row that names the account (``account.normal_sign × the sum``). A
-    read only: a balance that decides a debit is read after locking the account. The
-    value may come back as a Decimal (PostgreSQL's SUM of bigint): pass it through int()."""
-    q = connections[router.db_for_read(Entry)].ops.quote_name
-    table = q(Entry._meta.db_table)
-    return (f"(SELECT COALESCE(SUM({table}.{q('amount')}), 0) FROM {table} "
-            f"WHERE {table}.{q('account_id')} = {account_column})")
-
-
 def balance(acct: Account | str) -> int:
     """Balance in minor units, in the account's normal sign (customer credit positive)."""
     if isinstance(acct, str):
@@ -46,13 +57,17 @@ def balance(acct: Account | str) -> int:
 
 def balances(accounts: Iterable[Account]) -> dict[int, int]:
     accounts = list(accounts)
-    sums = dict(
-        Entry.objects.filter(account__in=accounts)
-        .values_list("account_id")
-        .annotate(s=Sum("amount"))
-        .values_list("account_id", "s")
-    )
-    return {a.pk: a.normal_sign * (sums.get(a.pk) or 0) for a in accounts}
+    if not accounts:
+        return {}
+    conn = connections[router.db_for_read(Entry)]
+    q = conn.ops.quote_name
+    table = q(Account._meta.db_table)
+    col = f"{table}.{q('id')}"
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {col}, {sum_sql(col)} FROM {table} WHERE {col} IN "
+                    f"({', '.join(['%s'] * len(accounts))})", [a.pk for a in accounts])
+        sums = {pk: int(total or 0) for pk, total in cur.fetchall()}
+    return {a.pk: a.normal_sign * sums.get(a.pk, 0) for a in accounts}
 
 
 def credited_since(acct: Account | str | int, since) -> bool:

@@ -114,7 +114,12 @@ def test_a_checkpoint_during_a_phase_is_counted():
             conn.execute("CHECKPOINT")
         except psycopg.errors.InsufficientPrivilege:
             pytest.skip("CHECKPOINT needs a superuser or pg_checkpoint")
-    assert rb._checkpoints()[0] == before[0] + 1
+    # the checkpointer reports its statistics a moment after CHECKPOINT returns (seen late
+    # on a busy machine); another checkpoint may also have begun meanwhile
+    deadline = time.monotonic() + 10
+    while rb._checkpoints()[0] == before[0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rb._checkpoints()[0] >= before[0] + 1
 
 
 def test_the_machine_busy_share_sees_a_busy_core():

@@ -198,8 +198,8 @@ def post(
         if any(acct == cash_id for acct, _a in clean):
             closed = not _lock_open_shift(conn, cursor, shift.pk)
         if not closed:
-            _lock_parties(conn, cursor, {acct for acct, _a in clean})
-            row["id"] = _insert(conn, cursor, row, clean, cur)
+            row["id"] = _insert(conn, cursor, row, clean, cur,
+                                lock=_parties(conn, {acct for acct, _a in clean}))
     if closed:
         raise NoOpenShift(_("This shift is closed; open a new one."))
     if _listeners:
@@ -301,6 +301,23 @@ def _insert_sql(conn, n_entries: int) -> str:
     return sql
 
 
+def _locking_insert_sql(conn) -> str:
+    """PostgreSQL: the transaction's INSERT, its id drawn after the accounts in the first
+    parameter are locked (the aggregate reads every locked row before nextval runs)."""
+    sql = _sql.get((conn.vendor, -1))
+    if sql is None:
+        q = conn.ops.quote_name
+        meta = Transaction._meta
+        columns = [meta.get_field(attname).column for attname, _prep in _tx_layout()[1]]
+        next_id = bulk.next_id_sql(conn, Transaction)
+        sql = _sql[(conn.vendor, -1)] = (
+            f"INSERT INTO {q(meta.db_table)} ({q(meta.pk.column)}, "
+            f"{', '.join(q(c) for c in columns)}) VALUES ((SELECT {next_id} FROM "
+            f"(SELECT COUNT(*) FROM ({_LOCK_SQL}) AS locked) AS after_lock), "
+            f"{', '.join(['%s'] * len(columns))}) RETURNING {q(meta.pk.column)}")
+    return sql
+
+
 def _lock_open_shift(conn, cursor, shift_id: int) -> bool:
     """Lock the shift's row until the end of the transaction (``SELECT ... FOR UPDATE``,
     as ``Shift.objects.select_for_update()`` does; SQLite's IMMEDIATE transaction already
@@ -329,12 +346,17 @@ def _lock_parties(conn, cursor, accounts: set[int], locked=()) -> None:
     lock, so no entry below it can commit after it. System accounts are not locked (every
     posting writes to them; they are never checkpointed). SQLite: the IMMEDIATE write
     transaction already excludes every other writer."""
-    if conn.vendor != "postgresql":
-        return
-    pks = sorted(accounts - _system - set(locked))
+    pks = _parties(conn, accounts, locked)
     if pks:
         cursor.execute(_LOCK_SQL, [pks])
         cursor.fetchall()
+
+
+def _parties(conn, accounts: set[int], locked=()) -> list[int]:
+    """The accounts of ``accounts`` that a posting must lock (:func:`_lock_parties`)."""
+    if conn.vendor != "postgresql":
+        return []
+    return sorted(accounts - _system - set(locked))
 
 
 def _lock_sql() -> str:
@@ -345,15 +367,20 @@ def _lock_sql() -> str:
 _LOCK_SQL = _lock_sql()
 
 
-def _insert(conn, cursor, row: dict, lines: list[tuple[int, int]], cur: str) -> int:
+def _insert(conn, cursor, row: dict, lines: list[tuple[int, int]], cur: str,
+            lock: list[int] | None = None) -> int:
     """Write the transaction ``row`` and its entries; return the transaction's id.
 
     Entry values are already what the database stores: ints (ids, amounts) and the
-    currency code.
+    currency code. ``lock`` (PostgreSQL): accounts locked in the same statement before
+    the transaction's id is drawn (:func:`_lock_parties`' rule without a round trip of
+    its own: the id is a scalar subquery that first locks them).
     """
-    tx_sql = _insert_sql(conn, 0)
     params = [row[a] if prep is None else prep(row[a], conn) for a, prep in _tx_layout()[1]]
-    cursor.execute(tx_sql, params)
+    if lock:
+        cursor.execute(_locking_insert_sql(conn), [lock, *params])
+    else:
+        cursor.execute(_insert_sql(conn, 0), params)
     if _returning(conn):
         tx_id = cursor.fetchone()[0]
     else:

@@ -15,7 +15,7 @@ from ficha.core.services import currency
 
 from ..models import Account, Entry, Hold, Transaction
 from . import _LOCK_SQL, LedgerError, Line, _resolve, post
-from .reading import sum_sql
+from .reading import account_rows, sum_sql
 
 # --- holds: credit set aside for a debit still to come -----------------------------------
 # The locking rule: every posting to a customer's credit (``post`` and ``post_many`` lock
@@ -150,30 +150,10 @@ def within_credit(acct: Account | str | int, amount: int) -> int:
 def within_credit_many(amounts: dict[int, int]) -> dict[int, int]:
     """:func:`within_credit` for many accounts (ids → amounts) in one query (a CDR batch's
     customers): ids → what each debit may take. Read after :func:`lock_accounts`."""
-    if not amounts:
-        return {}
-    conn = connections[router.db_for_read(Entry)]
-    q = conn.ops.quote_name
-    table = q(Account._meta.db_table)
-    col = f"{table}.{q('id')}"
-    ids = sorted(amounts)
-    free: dict[int, int] = {}
-    head = f"SELECT {col}, {q('kind')}, {sum_sql(col)}, {held_sql(col)} FROM {table} WHERE "
-    with prepared.cursor(conn) as cur:
-        if conn.vendor == "postgresql":
-            # One statement of one shape for any number of accounts (an array parameter):
-            # PostgreSQL plans it once per connection (core.db.prepared).
-            cur.execute(head + f"{col} = ANY(%s)", [ids])
-            found = cur.fetchall()
-        else:
-            found = []
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                cur.execute(head + f"{col} IN ({', '.join(['%s'] * len(chunk))})", chunk)
-                found += cur.fetchall()
-    for pk, kind, total, holds in found:
-        free[pk] = spendable_of(kind, total, holds)
-    missing = set(ids) - set(free)
+    kind = connections[router.db_for_read(Entry)].ops.quote_name("kind")
+    found = account_rows(amounts, lambda col: [kind, sum_sql(col), held_sql(col)])
+    free = {pk: spendable_of(kind_, total, holds) for pk, kind_, total, holds in found}
+    missing = set(amounts) - set(free)
     if missing:
         raise LedgerError(f"unknown ledger accounts {sorted(missing)!r}")
     return {pk: max(0, min(amount, free[pk])) for pk, amount in amounts.items()}

@@ -3,9 +3,11 @@ reading part; the names are imported by ``ledger.services``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import connections, router
+
+from ficha.core.db import prepared
 
 from ..models import Account, Checkpoint, Entry
 from . import _resolve, account
@@ -57,17 +59,34 @@ def balance(acct: Account | str) -> int:
 
 def balances(accounts: Iterable[Account]) -> dict[int, int]:
     accounts = list(accounts)
-    if not accounts:
-        return {}
+    sums = {pk: int(total or 0)
+            for pk, total in account_rows([a.pk for a in accounts], lambda col: [sum_sql(col)])}
+    return {a.pk: a.normal_sign * sums.get(a.pk, 0) for a in accounts}
+
+
+def account_rows(ids: Iterable[int], columns: Callable[[str], list[str]]) -> list[tuple]:
+    """(id, *columns) of the accounts ``ids``, ``columns(col)`` being SQL expressions on
+    the account id column ``col`` (:func:`sum_sql`, ``held_sql``): one statement of one
+    shape for any number of accounts on PostgreSQL (an array parameter, planned once per
+    connection: ``core.db.prepared``), chunks of 500 on SQLite."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
     conn = connections[router.db_for_read(Entry)]
     q = conn.ops.quote_name
     table = q(Account._meta.db_table)
     col = f"{table}.{q('id')}"
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT {col}, {sum_sql(col)} FROM {table} WHERE {col} IN "
-                    f"({', '.join(['%s'] * len(accounts))})", [a.pk for a in accounts])
-        sums = {pk: int(total or 0) for pk, total in cur.fetchall()}
-    return {a.pk: a.normal_sign * sums.get(a.pk, 0) for a in accounts}
+    head = f"SELECT {col}, {', '.join(columns(col))} FROM {table} WHERE "
+    found: list[tuple] = []
+    with prepared.cursor(conn) as cur:
+        if conn.vendor == "postgresql":
+            cur.execute(head + f"{col} = ANY(%s)", [ids])
+            return list(cur.fetchall())
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cur.execute(head + f"{col} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            found += cur.fetchall()
+    return found
 
 
 def credited_since(acct: Account | str | int, since) -> bool:

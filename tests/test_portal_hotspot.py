@@ -284,7 +284,9 @@ def test_recharge_refusals_and_throttling_on_the_status_page(client, mikrotik, s
             resp = client.post("/hotspot/status", {"code": f"{n:04d}1111"})
             assert resp.status_code == 400 and "Invalid code." in page(resp)
         resp = client.post("/hotspot/status", {"code": "99991111"})
-        assert "Too many attempts. Wait" in page(resp)
+        # held back: 429 with the wait, in words on the page and in Retry-After
+        assert resp.status_code == 429 and "Too many attempts. Wait" in page(resp)
+        assert int(resp["Retry-After"]) > 0
 
 
 def test_status_needs_a_login(client, db):
@@ -446,7 +448,8 @@ def test_code_guessing_behind_a_gateways_nat_is_throttled_per_phone(client, mikr
                         REMOTE_ADDR=router)
         locked = client.post("/hotspot/mikrotik", {"action": "code", "code": code},
                              REMOTE_ADDR=router)
-        assert "Too many attempts. Wait" in page(locked)
+        assert locked.status_code == 429 and "Too many attempts. Wait" in page(locked)
+        assert int(locked["Retry-After"]) > 0
         other = Client()
         other.get(f"/hotspot/mikrotik?{mikrotik_query(mac='AA:BB:CC:00:00:02')}",
                   REMOTE_ADDR=router)
@@ -521,6 +524,24 @@ def test_wrong_passwords_from_the_gateways_address_do_not_lock_the_others_out(
     assert hidden_fields(page(resp))["username"] == "amina"
 
 
+def test_wrong_passwords_are_held_back_with_429_and_the_wait(client, mikrotik,
+                                                           make_customer):
+    make_customer("bintou", password="bintou-secret")
+    client.get(f"/hotspot/mikrotik?{mikrotik_query()}", REMOTE_ADDR="10.5.50.23")
+    statuses = []
+    with clock.frozen(T0):
+        for _n in range(30):
+            resp = client.post("/hotspot/mikrotik", {"action": "password",
+                                                     "username": "bintou",
+                                                     "password": "not-hers"},
+                               REMOTE_ADDR="10.5.50.23")
+            statuses.append(resp.status_code)
+            if "Too many attempts. Wait" in page(resp):
+                break
+    assert statuses[0] == 400 and statuses[-1] == 429 and set(statuses) == {400, 429}
+    assert int(resp["Retry-After"]) > 0
+
+
 def test_no_credit_then_a_code_on_the_status_page_then_connect(client, mikrotik, sold,
                                                                 make_customer):
     make_customer("bob", password="bob-secret")
@@ -531,7 +552,7 @@ def test_no_credit_then_a_code_on_the_status_page_then_connect(client, mikrotik,
     assert "Connect to the Wi-Fi" not in page(client.get("/hotspot/status"))
     client.post("/hotspot/status", {"code": code})
     text = page(client.get("/hotspot/status"))
-    assert 'id="time-left">1 h 00 min<' in text and "You are not connected" in text
+    assert 'id="time-left">1 h<' in text and "You are not connected" in text
     assert 'action="/hotspot/mikrotik"' in text and "Connect to the Wi-Fi" in text
     resp = client.post("/hotspot/mikrotik", {"action": "connect"})
     assert hidden_fields(page(resp))["username"] == "bob"

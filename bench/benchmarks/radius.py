@@ -381,6 +381,19 @@ def _checkpoints() -> tuple[int, int]:
         return int(begun), int(pages)
 
 
+def _autovacuums(database: str) -> dict[str, int]:
+    """{table: autovacuums and autoanalyzes finished so far} in a server's database. A
+    phase during which autovacuum finished on a table is marked in the log and the JSON:
+    on two cores, a worker vacuuming a table the run fills takes CPU from the servers
+    (counted when it ends: one still running is not seen)."""
+    if not database:
+        return {}
+    with _pg_connect(database) as conn:
+        return {name: int(n) for name, n in conn.execute(
+            "SELECT relname, autovacuum_count + autoanalyze_count FROM pg_stat_user_tables "
+            "WHERE autovacuum_count + autoanalyze_count > 0")}
+
+
 @contextlib.contextmanager
 def freeradius_database(users: list[str], sessions_users: list[str]):
     """A scratch database with FreeRADIUS' schema, the users (Cleartext-Password, a
@@ -466,12 +479,15 @@ class Server:
 
     def run(self, coro) -> radload.Result:
         before, began = self.cpu(), _checkpoints()
+        cleaned = _autovacuums(self.database)
         machine, generator = _machine_jiffies(), time.process_time()
         result = asyncio.run(coro)
         generator, machine = time.process_time() - generator, _busy(machine, _machine_jiffies())
         after, ended = self.cpu(), _checkpoints()
         result.cpu = (_cpu_used(before[0], after[0]), _cpu_used(before[1], after[1]))
         result.checkpoints = {"begun": ended[0] - began[0], "pages": ended[1] - began[1]}
+        now = _autovacuums(self.database)
+        result.autovacuum = sorted(t for t, n in now.items() if n > cleaned.get(t, 0))
         # the whole machine (both servers, PostgreSQL, this generator) and the generator's
         # own share: on a small machine they run on the same cores as the server measured
         result.machine_busy, result.generator_cpu = machine, generator
@@ -487,6 +503,7 @@ class Server:
                 getattr(result, "generator_cpu", 0.0) * 1000 / result.answered, 3)
         row["machine_busy"] = getattr(result, "machine_busy", None)
         row["checkpoints"] = getattr(result, "checkpoints", {"begun": 0, "pages": 0})
+        row["autovacuum"] = getattr(result, "autovacuum", [])
         self.results.setdefault(phase, []).append(row)
         self.last_row = row
 
@@ -891,6 +908,9 @@ def _marks(s: Server) -> str:
     """What the log says of the phase just recorded beyond its numbers."""
     busy = s.last_row.get("machine_busy")
     text = f"; machine {busy:.0%} busy" if busy is not None else ""
+    tables = s.last_row.get("autovacuum")
+    if tables:
+        text += f"; autovacuum of {', '.join(tables)} finished during it"
     return text + _checkpoint_marks(s)
 
 

@@ -36,6 +36,7 @@ from ficha.hotspot import gateways
 from ficha.hotspot import services as hotspot
 from ficha.hotspot.models import Nas
 from ficha.recharges import services as recharges
+from ficha.reports import labels
 from ficha.tariffs import engine
 
 from . import auth, texts
@@ -151,6 +152,7 @@ def _login_page(request, gw: gateways.Gateway, status: int = 200, **context):
 def _login_post(request, gw: gateways.Gateway, nas: Nas):
     action = request.POST.get("action")
     ip = _throttle_ip(request)
+    wait = 0  # seconds to wait after too many failed attempts
     if action == "connect" and request.customer is not None:
         customer = request.customer
     elif action == "code":
@@ -164,13 +166,13 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
             try:
                 redemption = recharges.redeem_for_login(code, source=source)
             except recharges.RechargeError as exc:
-                error = texts.redeem_error(exc)
+                error, wait = texts.redeem_error(exc), texts.throttled_for(exc)
             else:
                 customer = redemption.customer
                 messages.success(request, _success_text(redemption))
         if customer is None:
-            return _login_page(request, gw, 400, code_error=error,
-                               code_value=_shown_code(typed))
+            return _held_back(_login_page(request, gw, 400, code_error=error,
+                                          code_value=_shown_code(typed)), wait)
     else:
         username = "".join((request.POST.get("username") or "").split())[:150]
         username = "".join(ch for ch in username if _printable(ch))
@@ -186,7 +188,7 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
             username, password, ip=ip, gateway=None if ip else f"nas:{nas.name}"[:64],
             device_entries_of=lambda c: logins.customer_device_tag(request, c))
         if result.wait:
-            error = texts.too_many_attempts(result.wait)
+            error, wait = texts.too_many_attempts(result.wait), result.wait
         elif result.disabled:
             error = _("This account is disabled; please ask at the counter.")
         elif result.customer is None:
@@ -194,7 +196,8 @@ def _login_post(request, gw: gateways.Gateway, nas: Nas):
         else:
             error = ""
         if error:
-            return _login_page(request, gw, 400, username=username, login_error=error)
+            return _held_back(_login_page(request, gw, 400, username=username,
+                                          login_error=error), wait)
         customer = result.customer
     if request.customer is None or request.customer.pk != customer.pk:
         auth.login(request, customer)
@@ -292,17 +295,28 @@ def status(request):
     gw, nas = _gateway(request)
     typed = request.POST.get("code", "")
     code, error = clean_code(typed)
+    wait = 0
     if error is None:
         try:
             redemption = hotspot.redeem_connected(
                 code, customer=request.customer, nas=nas, mac=gw.mac if gw else "",
                 ip=_throttle_ip(request))
         except recharges.RechargeError as exc:
-            error = texts.redeem_error(exc)
+            error, wait = texts.redeem_error(exc), texts.throttled_for(exc)
         else:
             messages.success(request, _success_text(redemption))
             return HttpResponseRedirect(reverse("portal:hotspot_status"))
-    return _status_page(request, 400, code_error=error, code_value=_shown_code(typed))
+    return _held_back(_status_page(request, 400, code_error=error,
+                                   code_value=_shown_code(typed)), wait)
+
+
+def _held_back(response, wait: int):
+    """A refusal because of too many failed attempts: 429 with Retry-After (the page says
+    the wait in words), like the API; other refusals keep their status."""
+    if wait:
+        response.status_code = 429
+        response["Retry-After"] = str(max(1, int(wait)))
+    return response
 
 
 @portal_page
@@ -327,21 +341,11 @@ def logout(request):
 
 
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return _("No time limit")
-    hours, rest = divmod(int(seconds), 3600)
-    minutes = rest // 60
-    if hours:
-        return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
-    return _("%(m)d min") % {"m": minutes}
+    return str(_("No time limit")) if seconds is None else labels.time_left(seconds)
 
 
 def _data(octets: int | None) -> str:
-    if octets is None:
-        return _("No data limit")
-    if octets >= 10 ** 10:
-        return _("%(n)d GB") % {"n": octets // 10 ** 9}
-    return _("%(n)d MB") % {"n": octets // 10 ** 6}
+    return labels.data_left(octets)
 
 
 # --- the openNDS router reports a session's end (BinAuth) --------------------------------

@@ -38,6 +38,13 @@ def venue_time(when: dt.datetime) -> dt.datetime:
     return when.astimezone(tz)
 
 
+def throttled_for(exc) -> int:
+    """Seconds to wait when a redemption was refused for too many failed attempts, else 0."""
+    if getattr(exc, "reason", "") == "throttled":
+        return int(getattr(exc, "retry_after", 0) or 0)
+    return 0
+
+
 def redeem_error(exc) -> str:
     """The message a customer sees for a refused code (a ``RechargeError``).
 
@@ -47,6 +54,7 @@ def redeem_error(exc) -> str:
     activates the customer's language before calling it. Only a locked-out source gets
     the portal's own wording, so that minutes and hours read the same as at login.
     """
-    if getattr(exc, "reason", "") == "throttled" and getattr(exc, "retry_after", 0):
-        return too_many_attempts(exc.retry_after)
+    wait = throttled_for(exc)
+    if wait:
+        return too_many_attempts(wait)
     return str(exc) or _("This code cannot be used.")

@@ -3,7 +3,12 @@ console, the portal and reports alike."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
+
+from ficha.core.money import format_quantity
+from ficha.tariffs.engine import duration_text
 
 KINDS = {
     "deposit": _("Deposit"),
@@ -61,3 +66,20 @@ def kind_label(kind: str) -> str:
         base = kind[: -len(".reversal")]
         return _("Reversal: %(what)s") % {"what": kind_label(base)}
     return kind
+
+
+def time_left(seconds) -> str:
+    """Time left in whole minutes, never rounded up ("1 h 9 min", "0 min"): what the
+    portal tells a customer and the console shows staff."""
+    minutes = max(0, int(seconds or 0)) // 60
+    return duration_text(minutes * 60) if minutes else str(_("%(n)d min") % {"n": 0})
+
+
+def data_left(octets) -> str:
+    """Data left rounded down to a tenth of its unit, as the language writes numbers
+    ("1.2 GB", "487.9 MB", "950 bytes"): what the portal and the console both show."""
+    octets = max(0, int(octets or 0))
+    for unit, size in ((_("%(n)s GB"), 10**9), (_("%(n)s MB"), 10**6)):
+        if octets >= size:
+            return str(unit % {"n": format_quantity(Decimal(octets * 10 // size) / 10)})
+    return str(_("%(n)s bytes") % {"n": format_quantity(octets)})

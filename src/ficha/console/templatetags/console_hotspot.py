@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from ficha.core.money import format_quantity
 from ficha.hotspot import coa_sender
+from ficha.reports import labels
 from ficha.tariffs.engine import duration_text
 
 register = template.Library()
@@ -33,16 +34,15 @@ def seconds_text(seconds) -> str:
 @register.filter
 def minutes_left(seconds) -> str:
     """``{{ row.remaining|minutes_left }}``: the time left in whole minutes, never
-    rounded up ("1 h 39 min", as the portal tells the customer)."""
-    minutes = int(seconds or 0) // 60
-    return duration_text(minutes * 60) if minutes else _("%(n)d min") % {"n": 0}
+    rounded up ("1 h 39 min"), in the words the portal tells the customer."""
+    return labels.time_left(seconds)
 
 
 @register.filter
 def megabytes_left(octets) -> str:
-    """``{{ row.remaining_octets|megabytes_left }}``: whole megabytes left, rounded down
-    as the portal shows them."""
-    return _("%(n)d MB") % {"n": int(octets or 0) // 10**6}
+    """``{{ row.remaining_octets|megabytes_left }}``: the data left rounded down, in the
+    words the portal shows ("487.9 MB", "1.2 GB")."""
+    return labels.data_left(octets)
 
 
 @register.filter

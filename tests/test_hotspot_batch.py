@@ -160,3 +160,62 @@ def test_the_server_batches_what_waits_and_answers_everything(
     assert sorted(answers) == list(range(40))
     assert all(decode_reply(r, answers[r.id]).code == rp.AccessAccept for r in requests)
     assert sum(sizes) == 40 and max(sizes) > 1
+
+
+def test_a_busy_reader_waits_a_moment_for_more_and_an_idle_one_never(settings):
+    """While busy (its last batch had more than one packet), a reader that finds nothing
+    more waiting waits up to FICHA_RADIUS_GATHER_MICROSECONDS for more packets; after a
+    lone packet it handles the next one at once, alone. (A wide window and 50 ms gaps:
+    what is asserted is which packets share a batch, not how fast.)"""
+    import queue
+    import time
+
+    settings.RADIUS_GATHER_MICROSECONDS = 300_000
+    inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    inbox.bind(("127.0.0.1", 0))
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    batches: queue.Queue = queue.Queue()
+
+    class Handler:
+        def handle_many(self, kind, items):
+            batches.put([data for data, _nas, _address in items])
+            return [None] * len(items)
+
+    class Server:
+        stopping = False
+        handler = Handler()
+
+        def _take(self, kind, sock, data, addr, batch):
+            batch.append((data, addr, data, None, addr[0]))
+
+        def _answer(self, sock, batch, replies):
+            pass
+
+    def send(*names):
+        for name in names:
+            out.sendto(name.encode(), inbox.getsockname())
+
+    server = Server()
+    send("p1", "p2")  # waiting together: one batch, and the reader is busy
+    reader = radius._Reader(server, "acct", inbox, 0)
+    reader.start()
+    try:
+        assert batches.get(timeout=10) == [b"p1", b"p2"]
+        send("p3")
+        time.sleep(0.05)
+        send("p4")  # arrives while the busy reader waits for more: same batch
+        assert batches.get(timeout=10) == [b"p3", b"p4"]
+        send("p5")  # alone in its window: a batch of one, and the reader is idle
+        assert batches.get(timeout=10) == [b"p5"]
+        send("p6")
+        time.sleep(0.05)
+        send("p7")  # the idle reader did not wait: p6 went alone
+        assert batches.get(timeout=10) == [b"p6"]
+        assert batches.get(timeout=10) == [b"p7"]
+    finally:
+        server.stopping = True
+        send("stop")
+        reader.join(10)
+        inbox.close()
+        out.close()
+    assert not reader.is_alive()

@@ -582,6 +582,17 @@ def test_overlapping_networks_of_different_sizes_are_allowed_the_most_specific_w
     assert hs.find_nas(table, "10.0.9.9") == wide
 
 
+def test_a_nas_network_may_be_as_wide_as_a_slash_8_and_no_wider(db):
+    assert make_nas(name="corp", address="10.0.0.0/8").address == "10.0.0.0/8"
+    # (an IPv6 /32 is a network: it was stored as the one address 2001:db8::)
+    assert make_nas(name="v6", address="2001:db8::/32").address == "2001:db8::/32"
+    assert make_nas(name="ap", address="2001:db8:1::7/128").address == "2001:db8:1::7"
+    assert make_nas(name="ap4", address="192.0.2.7/32").address == "192.0.2.7"
+    with pytest.raises(hs.HotspotError) as refused:
+        make_nas(name="any", address="0.0.0.0/0")
+    assert "too wide" in str(refused.value.errors["address"])
+
+
 def test_nas_table_breaks_ties_by_id_not_by_name(db):
     """Older data may hold two active NAS at one address: the older one answers, whatever
     the names (the database's order by name once decided)."""
@@ -594,6 +605,8 @@ def test_nas_table_breaks_ties_by_id_not_by_name(db):
 @pytest.mark.parametrize("fields", [
     {"address": "10.0.0.300"}, {"secret": "short"}, {"vendor": "cisco"}, {"name": " "},
     {"coa_port": 70000}, {"language": "klingon"}, {"language": "xx"},
+    {"address": "0.0.0.0/0"}, {"address": "10.0.0.0/7"}, {"address": "::/0"},
+    {"address": "2001:db8::/31"},
 ])
 def test_bad_nas_settings_are_refused(db, fields):
     with pytest.raises(hs.HotspotError):

@@ -721,6 +721,9 @@ def servers(ctx: Context, *, users: int = AUTH_USERS, sessions: int = SESSIONS,
                        FICHA_DATABASE_URL=(f"postgres://{quote(db['USER'] or '')}:"
                                            f"{quote(db['PASSWORD'] or '')}@{db['HOST']}:"
                                            f"{db['PORT'] or 5432}/{quote(db['NAME'])}"))
+            gather = os.environ.get("BENCH_RADIUS_GATHER_MICROSECONDS")
+            if gather:  # another batching wait than the default, for a comparison
+                env["FICHA_RADIUS_GATHER_MICROSECONDS"] = gather
             ficha = Server("ficha", f"ficha radiusd, {workers} processes x {threads} threads",
                            [sys.executable, "-c", "from ficha.cli import main; main()",
                             "radiusd", "--auth", f"127.0.0.1:{ports[2]}",

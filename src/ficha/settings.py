@@ -318,6 +318,9 @@ WEB_THREADS = env_int("WEB_THREADS", 1, minimum=1)
 # SQLite one process keeps every write (more is refused there).
 RADIUS_WORKERS = env_int("RADIUS_WORKERS", 0) or (
     1 if DATABASES["default"]["ENGINE"] == "ficha.core.db.sqlite" else _cores())
+# How long a busy RADIUS reader waits for more packets to handle them in one batch
+# (microseconds; 0: never waits; an idle one never waits). See hotspot.radius._Reader.
+RADIUS_GATHER_MICROSECONDS = env_int("RADIUS_GATHER_MICROSECONDS", 1000, minimum=0)
 # Request bodies larger than this are refused (413) before they are read; paths that take
 # uploads ask for more with ficha.core.middleware.allow_body().
 MAX_BODY_MB = env_int("MAX_BODY_MB", 4, minimum=1)

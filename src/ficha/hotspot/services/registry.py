@@ -80,6 +80,7 @@ def find_nas(table: list[NasEntry], address: str) -> Nas | None:
 
 _SECRETS = ("secret", "uam_secret", "fas_key")  # never written to the audit log
 MIN_PORTAL_KEY = 12  # characters of a UAM secret or a FAS key, at least
+WIDEST = {4: 8, 6: 32}  # the shortest prefix a NAS network may have (a /8, a /32)
 
 
 def _clean_nas(fields: dict) -> dict:
@@ -93,8 +94,15 @@ def _clean_nas(fields: dict) -> dict:
             out["address"] = str(parse_network(out["address"]))
         except Exception as exc:
             raise HotspotError(str(getattr(exc, "message", exc))) from None
-        if out["address"].endswith(("/32", "/128")):
-            out["address"] = out["address"].rsplit("/", 1)[0]
+        network = parse_network(out["address"])
+        if network.prefixlen < WIDEST[network.version]:
+            # 0.0.0.0/0 would let any address on the Internet ask with this secret
+            raise HotspotError(errors={"address": _(
+                "This network is too wide: any address in it could send requests with this "
+                "secret. Give the gateway's address or its network (for example "
+                "192.168.88.0/24).")})
+        if network.prefixlen == network.max_prefixlen:  # one address (an IPv6 /32 is not)
+            out["address"] = str(network.network_address)
     if "secret" in out:
         secret = str(out["secret"])
         if not 8 <= len(secret) <= 128:

@@ -588,6 +588,10 @@ def test_a_nas_network_may_be_as_wide_as_a_slash_8_and_no_wider(db):
     assert make_nas(name="v6", address="2001:db8::/32").address == "2001:db8::/32"
     assert make_nas(name="ap", address="2001:db8:1::7/128").address == "2001:db8:1::7"
     assert make_nas(name="ap4", address="192.0.2.7/32").address == "192.0.2.7"
+    # an IPv4-mapped IPv6 address is the IPv4 address its packets come from
+    assert make_nas(name="mapped", address="::ffff:192.0.2.9").address == "192.0.2.9"
+    with pytest.raises(hs.HotspotError):  # every IPv4 address
+        make_nas(name="all4", address="::ffff:0.0.0.0/96")
     with pytest.raises(hs.HotspotError) as refused:
         make_nas(name="any", address="0.0.0.0/0")
     assert "too wide" in str(refused.value.errors["address"])

@@ -52,9 +52,10 @@ def redeem_error(exc) -> str:
     codes both "Invalid code.", an expiry in the venue's time zone and the active
     language, the wait when throttled, "check what you typed" for typos); the portal
     activates the customer's language before calling it. Only a locked-out source gets
-    the portal's own wording, so that minutes and hours read the same as at login.
+    the portal's own wording, so that minutes and hours read the same as at login (a
+    gateway held back by other phones' guesses keeps the service's words, which say so).
     """
     wait = throttled_for(exc)
-    if wait:
+    if wait and not getattr(exc, "shared", False):  # shared: the service's own words
         return too_many_attempts(wait)
     return str(exc) or _("This code cannot be used.")

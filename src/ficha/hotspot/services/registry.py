@@ -95,6 +95,12 @@ def _clean_nas(fields: dict) -> dict:
         except Exception as exc:
             raise HotspotError(str(getattr(exc, "message", exc))) from None
         network = parse_network(out["address"])
+        mapped = getattr(network.network_address, "ipv4_mapped", None)
+        if mapped is not None and network.prefixlen >= 96:
+            # "::ffff:192.0.2.1": packets come from the IPv4 address (the server reads
+            # mapped senders as IPv4), so the NAS is stored as that
+            network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+            out["address"] = str(network)
         if network.prefixlen < WIDEST[network.version]:
             # 0.0.0.0/0 would let any address on the Internet ask with this secret
             raise HotspotError(errors={"address": _(

@@ -12,7 +12,9 @@ class RechargeError(ValueError):
 
     ``reason`` tells doors what happened: ``invalid`` (unknown, unsold, deleted or void
     code: always the same message), ``expired`` (``expired_at`` says when), ``used``,
-    ``throttled`` (``retry_after`` seconds), ``disabled`` (the customer), ``format`` (a
+    ``throttled`` (``retry_after`` seconds; ``shared`` when only the Wi-Fi gateway's key,
+    which every phone behind it shares, holds the attempt back), ``disabled`` (the
+    customer), ``format`` (a
     typo: wrong length or failed check digit, refused before costing an attempt),
     ``state`` (an operator action not allowed in the code's status), ``shift`` (the
     action needs the staff member's open shift), ``input`` (bad arguments: count,
@@ -20,12 +22,13 @@ class RechargeError(ValueError):
     """
 
     def __init__(self, reason: str, message: str, *, retry_after: int = 0,
-                 expired_at: dt.datetime | None = None):
+                 expired_at: dt.datetime | None = None, shared: bool = False):
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.retry_after = retry_after
         self.expired_at = expired_at
+        self.shared = shared
 
 
 def _error_input(message: str) -> RechargeError:

@@ -56,9 +56,13 @@ class Source:
             out.append(f"mac:{self._mac(str(self.mac))}")
         # A hotspot's "station" names the gateway every phone goes through: with the
         # phone's MAC known (a MAC the phone states), the gateway's key only holds back a
-        # guesser who rotates MACs (core.throttle's loose policy for gateway keys).
+        # guesser who rotates MACs (core.throttle's loose policy for gateway keys). A
+        # customer logged in to an account (the status page) is held back by the
+        # account's key instead: a stranger rotating MACs at the login page never keeps
+        # a paying customer from adding a code.
         if self.station and self.door == "hotspot" and self.mac:
-            out.append(f"{throttle.GATEWAY_KEY_PREFIX}{str(self.station).strip()}")
+            if not self.account:
+                out.append(f"{throttle.GATEWAY_KEY_PREFIX}{str(self.station).strip()}")
         elif self.station:
             out.append(f"station:{str(self.station).strip()}")
         if self.account:
@@ -101,7 +105,23 @@ def _check_format(raw) -> str:
         raise RechargeError("format", str(exc))
 
 
-def _wait_message(seconds: int) -> str:
+def _wait_message(seconds: int, shared: bool = False) -> str:
+    """The throttled refusal's words; ``shared``: only the gateway every phone goes through
+    is held back (someone else's guesses), so the customer is not told they tried too
+    often."""
+    if shared:
+        if seconds >= 120:
+            minutes = (seconds + 59) // 60
+            return ngettext(
+                "Too many wrong codes were tried on this Wi-Fi just now. Wait %(n)d minute "
+                "and try again.",
+                "Too many wrong codes were tried on this Wi-Fi just now. Wait %(n)d minutes "
+                "and try again.", minutes) % {"n": minutes}
+        return ngettext(
+            "Too many wrong codes were tried on this Wi-Fi just now. Wait %(n)d second and "
+            "try again.",
+            "Too many wrong codes were tried on this Wi-Fi just now. Wait %(n)d seconds and "
+            "try again.", seconds) % {"n": seconds}
     if seconds >= 120:
         minutes = (seconds + 59) // 60
         return ngettext("Too many attempts. Wait %(n)d minute and try again.",
@@ -205,10 +225,12 @@ def _when(value) -> dt.datetime | None:
     return value
 
 
-def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int, str, int]]]:
+def _claim(cur, keys: list[str], now: dt.datetime
+           ) -> tuple[int, list[tuple[int, str, int]], bool]:
     """Claim an attempt for the source's keys in one statement: the rows are created or
     locked (an upsert takes the row lock), a window that ran out starts again. Returns
-    (seconds to wait, 0 when the attempt may go on; [(id, key, failures)]).
+    (seconds to wait, 0 when the attempt may go on; [(id, key, failures)]; whether only
+    a gateway's shared key is locked).
 
     The attempt is counted at the end, in the same transaction (:func:`_count_failure`),
     and only if it failed: claim and count commit together or not at all, so counting
@@ -224,13 +246,15 @@ def _claim(cur, keys: list[str], now: dt.datetime) -> tuple[int, list[tuple[int,
         [v for key in keys for v in (THROTTLE_SCOPE, key, at)]
         + [v for pair in zip(keys, stale, strict=True) for v in pair],
     )
-    rows, wait = [], 0.0
+    rows, wait, held = [], 0.0, []
     for pk, key, failures, locked in cur.fetchall():
         locked = _when(locked)
         if locked is not None and locked > now:
             wait = max(wait, (locked - now).total_seconds())
+            held.append(key)
         rows.append((pk, key, failures))
-    return (max(1, int(wait + 0.999)) if wait else 0), rows
+    shared = bool(held) and all(k.startswith(throttle.GATEWAY_KEY_PREFIX) for k in held)
+    return (max(1, int(wait + 0.999)) if wait else 0), rows, shared
 
 
 @functools.cache
@@ -382,11 +406,12 @@ def _redeem(code: str, *, source: Source, customer: Customer | None, actor,
     # code commits its counted failure (nothing below raises); only a refused claim rolls
     # back, and it had nothing to keep.
     with transaction.atomic(), prepared.cursor() as cur:
-        wait, claimed = _claim(cur, keys, now)
+        wait, claimed, shared = _claim(cur, keys, now)
         if wait:
             # counted although this transaction rolls back (aggregated, flood alarm)
             throttle.note_refused(THROTTLE_SCOPE, keys)
-            raise RechargeError("throttled", _wait_message(wait), retry_after=wait)
+            raise RechargeError("throttled", _wait_message(wait, shared), retry_after=wait,
+                                shared=shared)
         row = _take(cur, code, now, door)
         if row is not None:
             # the code is ours: nobody else can take it until this transaction ends

@@ -310,6 +310,7 @@ def test_time_and_data_left_are_whole_units_rounded_down_in_the_staffs_language(
     assert minutes_left(5_999) == "1 h 39 min"  # as the portal says it, not "99 min"
     assert (minutes_left(3_600 + 9 * 60 + 59), minutes_left(59)) == ("1 h 9 min", "0 min")
     assert megabytes_left(5_369_000_000) == "5.3 GB"  # not "5.4", not "5,369 MB"
+    assert (megabytes_left(999_999), megabytes_left(99_999)) == ("0.9 MB", "99,999 bytes")
     with translation.override("fr"):
         assert megabytes_left(487_990_000) == "487,9 Mo"  # as the portal says it
         plan = Plan(increment_seconds=300, quota_bytes=1_500_000_000, devices=1)

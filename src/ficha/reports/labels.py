@@ -77,9 +77,11 @@ def time_left(seconds) -> str:
 
 def data_left(octets) -> str:
     """Data left rounded down to a tenth of its unit, as the language writes numbers
-    ("1.2 GB", "487.9 MB", "950 bytes"): what the portal and the console both show."""
+    ("1.2 GB", "487.9 MB", "0.9 MB", "950 bytes"): what the portal and the console both
+    show."""
     octets = max(0, int(octets or 0))
-    for unit, size in ((_("%(n)s GB"), 10**9), (_("%(n)s MB"), 10**6)):
-        if octets >= size:
+    # from a tenth of a megabyte on in MB ("0.9 MB", not "999,999 bytes")
+    for unit, size, least in ((_("%(n)s GB"), 10**9, 10**9), (_("%(n)s MB"), 10**6, 10**5)):
+        if octets >= least:
             return str(unit % {"n": format_quantity(Decimal(octets * 10 // size) / 10)})
     return str(_("%(n)s bytes") % {"n": format_quantity(octets)})

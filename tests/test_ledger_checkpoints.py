@@ -15,6 +15,7 @@ from ficha.accounts import services as accounts
 from ficha.hotspot import services as hs
 from ficha.ledger import services as ledger
 from ficha.ledger.models import Checkpoint, Entry
+from ficha.ledger.services import checkpoints
 
 from .concurrency_support import run_together
 from .conftest import actor_for
@@ -99,7 +100,7 @@ def test_a_credit_still_uncommitted_is_never_left_below_a_checkpoint(make_custom
 @postgres_only
 def test_a_batch_that_read_the_balance_under_lock_moves_the_checkpoint(db, make_customer,
                                                                        monkeypatch):
-    monkeypatch.setattr(ledger, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY", 1)
     dave = make_customer("dave")
     credit(dave, 1_000)
     pk = dave.credit_account_id
@@ -146,7 +147,7 @@ def test_hotspot_debits_keep_balances_exact_as_their_checkpoints_move(db, make_c
     """Interims debited in batches (PostgreSQL: the checkpoint moves in the batch's own
     statement) with a credit and a checkpoint between them: the balance is always the
     credit less the usage, and Σ of the entries."""
-    monkeypatch.setattr(ledger, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY", 1)
     nas = make_nas(vendor="mikrotik")
     make_plan(price_per_hour=3600, increment_seconds=60)
     alice = make_customer("alice")
@@ -186,7 +187,7 @@ def test_credits_and_checkpoints_from_many_threads_lose_nothing(make_customer, m
 
 def test_the_worker_checkpoints_accounts_with_long_histories_only(db, make_customer,
                                                                    monkeypatch):
-    monkeypatch.setattr(ledger, "LONG_HISTORY", 5)
+    monkeypatch.setattr(checkpoints, "LONG_HISTORY", 5)
     busy, quiet = make_customer("busy"), make_customer("quiet")
     for n in range(6):
         credit(busy, 10 + n)

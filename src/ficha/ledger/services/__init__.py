@@ -8,13 +8,16 @@ Holds set credit aside for a debit still to come (a live call): ``place_hold``,
 ``release_hold``, ``settle_hold``. The one rule for the credit a debit of a customer's
 account may take is :func:`spendable` — balance − open holds — read after
 :func:`lock_accounts` (``spendable_sql`` is the same rule for set-based statements).
+
+Its modules, whose names are this door's: ``reading`` (sums and balances), ``holds``,
+``shifts``, ``batches`` (``post_many``) and ``checkpoints`` (balance checkpoints, sound
+because every posting to a customer account locks it before drawing its id).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from django.db import IntegrityError, connections, router, transaction
@@ -24,7 +27,7 @@ from ficha.core import audit, clock
 from ficha.core.db import bulk, prepared
 from ficha.core.services import currency
 
-from ..models import Account, Checkpoint, Entry, Shift, Transaction
+from ..models import Account, Entry, Shift, Transaction
 
 # --- chart of accounts ------------------------------------------------------------------
 CASH = "cash"  # the cash drawer
@@ -89,7 +92,7 @@ class NoOpenShift(LedgerError):
 def clear_cache() -> None:
     _ids.clear()
     _system.clear()
-    _swept.clear()
+    checkpoints.clear()
 
 
 def customer_code(customer_id: int) -> str:
@@ -211,6 +214,22 @@ def post(
         if obj is not None:
             setattr(tx, name, obj)
     return tx
+
+
+def _clean_lines(lines: Sequence[Line]) -> list[tuple[int, int]]:
+    """``lines`` as (account id, amount), checked as every posting is."""
+    clean: list[tuple[int, int]] = []
+    for acct, amount in lines:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError("ledger amounts are integers of minor units")
+        if amount:
+            # int(): the value the ORM's integer fields would store for an int subclass
+            clean.append((int(_resolve(acct)), int(amount)))
+    if len(clean) < 2:
+        raise LedgerError(_("A transaction needs at least two non-zero lines."))
+    if sum(a for _acct, a in clean) != 0:
+        raise LedgerError(_("A transaction's lines must sum to zero."))
+    return clean
 
 
 # --- writing rows -----------------------------------------------------------------------
@@ -359,12 +378,9 @@ def _parties(conn, accounts: set[int], locked=()) -> list[int]:
     return sorted(accounts - _system - set(locked))
 
 
-def _lock_sql() -> str:
-    return (f'SELECT "id" FROM "{Account._meta.db_table}" WHERE "id" = ANY(%s) '
-            'ORDER BY "id" FOR UPDATE')
-
-
-_LOCK_SQL = _lock_sql()
+# PostgreSQL: lock accounts (an array of ids) in id order, as every posting and hold does
+_LOCK_SQL = (f'SELECT "id" FROM "{Account._meta.db_table}" WHERE "id" = ANY(%s) '
+             'ORDER BY "id" FOR UPDATE')
 
 
 def _insert(conn, cursor, row: dict, lines: list[tuple[int, int]], cur: str,
@@ -419,317 +435,9 @@ def reverse(
             raise LedgerError(_("This transaction was already reversed."))
 
 
-# --- checkpoints ----------------------------------------------------------------------------
-def checkpoint(accounts: Iterable[Account | str | int]) -> dict[int, tuple[int, int]]:
-    """Move the checkpoints of customer ``accounts`` to their last entries, under their
-    locks (see ``Checkpoint``); a balance then sums only the entries posted after it.
-    Returns {account id: (upto, total)} of the checkpoints it moved. Balances do not
-    change: they are the same Σ, read in two parts."""
-    pks = sorted({_resolve(a) for a in accounts})
-    if not pks:
-        return {}
-    system = list(Account.objects.filter(pk__in=pks, code__in=SYSTEM_ACCOUNTS)
-                  .values_list("code", flat=True))
-    if system:
-        raise LedgerError(f"system accounts are not checkpointed: {', '.join(system)}")
-    alias = router.db_for_write(Checkpoint)
-    conn = connections[alias]
-    q = conn.ops.quote_name
-    entries, points = q(Entry._meta.db_table), q(Checkpoint._meta.db_table)
-    moved: dict[int, tuple[int, int]] = {}
-    with transaction.atomic(using=alias), conn.cursor() as cursor:
-        _lock_parties(conn, cursor, set(pks))
-        cursor.execute(
-            f"SELECT e.{q('account_id')}, MAX(e.{q('transaction_id')}), SUM(e.{q('amount')}), "
-            f"COALESCE(MAX(c.{q('total')}), 0) FROM {entries} AS e "
-            f"LEFT OUTER JOIN {points} AS c ON c.{q('account_id')} = e.{q('account_id')} "
-            f"WHERE e.{q('account_id')} IN ({', '.join(['%s'] * len(pks))}) "
-            f"AND e.{q('transaction_id')} > COALESCE(c.{q('upto')}, 0) "
-            f"GROUP BY e.{q('account_id')}", pks)
-        now = clock.now()
-        for pk, upto, later, before in cursor.fetchall():
-            total = int(before) + int(later)
-            Checkpoint.objects.using(alias).update_or_create(
-                account_id=pk, defaults={"upto": upto, "total": total, "taken_at": now})
-            moved[pk] = (int(upto), total)
-    return moved
-
-
-# Entries after its checkpoint from which the worker moves a customer account's
-# checkpoint (``checkpoint_long_histories``); every reading of the balance sums at most
-# about this many, whatever the account's age.
-LONG_HISTORY = 64
-# Entries the worker looks back at when it starts (it remembers where it got to after).
-_FIRST_LOOK = 100_000
-_swept: dict[str, int] = {}  # database alias → the last entry id looked at
-
-
-def checkpoint_long_histories(limit: int = 500) -> int:
-    """The worker's job: move the checkpoints of up to ``limit`` customer accounts that
-    took LONG_HISTORY entries or more since theirs (café minutes, calls, top-ups; the
-    hotspot's batches move their own). Only accounts with entries since the last round
-    are looked at. Returns how many checkpoints moved."""
-    alias = router.db_for_write(Checkpoint)
-    conn = connections[alias]
-    q = conn.ops.quote_name
-    entries, points = q(Entry._meta.db_table), q(Checkpoint._meta.db_table)
-    with conn.cursor() as cursor:
-        cursor.execute(f"SELECT MAX({q('id')}) FROM {entries}")
-        newest = cursor.fetchone()[0] or 0
-        since = _swept.get(alias)
-        if since is None:
-            since = max(0, newest - _FIRST_LOOK)
-        if newest <= since:
-            return 0
-        cursor.execute(
-            f"SELECT e.{q('account_id')} FROM {entries} AS e "
-            f"LEFT OUTER JOIN {points} AS c ON c.{q('account_id')} = e.{q('account_id')} "
-            f"WHERE e.{q('account_id')} IN (SELECT DISTINCT {q('account_id')} FROM {entries} "
-            f"WHERE {q('id')} > %s AND {q('id')} <= %s) "
-            f"AND e.{q('transaction_id')} > COALESCE(c.{q('upto')}, 0) "
-            f"GROUP BY e.{q('account_id')} HAVING COUNT(*) >= %s", [since, newest, LONG_HISTORY])
-        busy = {row[0] for row in cursor.fetchall()}
-    busy -= set(Account.objects.filter(pk__in=busy, code__in=SYSTEM_ACCOUNTS)
-                .values_list("pk", flat=True))
-    moved = 0
-    chosen = sorted(busy)[:limit]
-    for start in range(0, len(chosen), 50):  # short transactions: locks held briefly
-        moved += len(checkpoint(chosen[start:start + 50]))
-    if len(busy) <= limit:  # the rest is looked at again next round
-        _swept[alias] = newest
-    return moved
-
-
-# --- batches ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Posting:
-    """One balanced transaction of a batch (see :func:`post_many`)."""
-
-    kind: str
-    lines: Sequence[Line]
-    actor: audit.Actor = audit.SYSTEM
-    memo: str = ""
-    reference: str = ""
-
-
-def post_many(postings: Sequence[Posting], ids: Sequence[int] | None = None, *,
-              locked: Mapping[int, int | None] | None = None) -> list[int]:
-    """Record several balanced transactions at once; return their ids, in order.
-
-    The same rules as :func:`post` for every posting (integer lines, at least two
-    non-zero, Σ = 0), checked for all of them before anything is written; no cash (a
-    cash line needs its shift locked: use ``post``). The rows are written with one
-    INSERT for the transactions and one for all their entries, in the caller's database
-    transaction (``python -m bench hotspot.account_many``).
-
-    ``ids`` (PostgreSQL): ids the caller drew in advance from :func:`next_id_sql`, at
-    least one per posting (the first ones are used): the statement then returns nothing
-    the caller must wait for, so in a pipelined transaction (``core.db.pipeline``) it
-    travels with the statements after it.
-
-    ``locked``: {account id: its Σ of entries read in this transaction, or None} for the
-    customer accounts the caller locked (``lock_accounts``) before drawing ``ids``; the
-    others are locked here, and with ``ids`` given every customer account must be in it
-    (an id drawn before the lock could commit below a checkpoint). With a Σ given, the
-    account's checkpoint moves to its last posting here now and then (PostgreSQL, with
-    ``ids``: in the same statement), so its balance stays a short sum however many
-    debits it takes.
-    """
-    if not postings:
-        return []
-    cleaned = [_clean_lines(p.lines) for p in postings]
-    cash_id = account_id(CASH)
-    if any(acct == cash_id for clean in cleaned for acct, _a in clean):
-        raise NoOpenShift(_("Open a shift before moving cash."))
-    cur = currency()
-    now = clock.now()
-    rows_ = [{
-        "kind": p.kind, "created_at": now, "memo": p.memo[:255], "reference": p.reference[:64],
-        "staff_id": _related_pk("staff", p.actor.staff), "shift_id": None,
-        "source": p.actor.source[:20], "source_ip": p.actor.ip or None, "reverses_id": None,
-    } for p in postings]
-    alias = router.db_for_write(Transaction)
-    conn = connections[alias]
-    locked = locked or {}
-    parties = {acct for clean in cleaned for acct, _a in clean}
-    if ids is not None and conn.vendor == "postgresql":
-        unlocked_ = parties - _system - locked.keys()
-        if unlocked_:
-            raise LedgerError(f"accounts {sorted(unlocked_)} were not locked before the "
-                              "transaction ids were drawn")
-    with transaction.atomic(using=alias, savepoint=False), prepared.cursor(conn) as cursor:
-        _lock_parties(conn, cursor, parties, locked)
-        if conn.vendor == "postgresql":
-            if ids is None:
-                ids = _insert_many_pg(conn, cursor, rows_, cleaned, cur)
-            else:
-                ids = [int(i) for i in ids[:len(rows_)]]
-                points = _due_checkpoints(ids, cleaned, locked)
-                ids = _insert_many_pg_with_ids(conn, cursor, rows_, cleaned, cur, ids, points)
-        else:  # one writer (SQLite): a row each, their entries together
-            if ids is not None:
-                raise LedgerError("ids drawn in advance are for PostgreSQL")
-            ids = [_insert(conn, cursor, row, [], cur) for row in rows_]
-            lines = [(tx_id, acct, amount) for tx_id, clean in zip(ids, cleaned, strict=True)
-                     for acct, amount in clean]
-            for start in range(0, len(lines), _ENTRY_BATCH):
-                batch = lines[start:start + _ENTRY_BATCH]
-                values: list = []
-                for tx_id, acct, amount in batch:
-                    values += (tx_id, acct, amount, cur)
-                cursor.execute(_insert_sql(conn, len(batch)), values)
-    if _listeners:
-        for p, clean in zip(postings, cleaned, strict=True):
-            transaction.on_commit(partial(_notify, p.kind, [a for a, _x in clean]),
-                                  using=alias)
-    return ids
-
-
-def _clean_lines(lines: Sequence[Line]) -> list[tuple[int, int]]:
-    """``lines`` as (account id, amount), checked as every posting is."""
-    clean: list[tuple[int, int]] = []
-    for acct, amount in lines:
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise LedgerError("ledger amounts are integers of minor units")
-        if amount:
-            # int(): the value the ORM's integer fields would store for an int subclass
-            clean.append((int(_resolve(acct)), int(amount)))
-    if len(clean) < 2:
-        raise LedgerError(_("A transaction needs at least two non-zero lines."))
-    if sum(a for _acct, a in clean) != 0:
-        raise LedgerError(_("A transaction's lines must sum to zero."))
-    return clean
-
-
-_many_sql: dict[str, str] = {}
-
-
-def _many_fields(conn):
-    """(quote, Transaction meta, its written fields, Entry meta, the entry fields) of the
-    batch INSERTs."""
-    meta, emeta = Transaction._meta, Entry._meta
-    fields = [meta.get_field(a) for a, _prep in _tx_layout()[1]]
-    efields = [emeta.get_field(n) for n in ("transaction", "account", "amount", "currency")]
-    return conn.ops.quote_name, meta, fields, emeta, efields
-
-
-def _tx_columns(conn, rows_: list[dict]) -> list[list]:
-    """The transactions' column values, one list per written field (for ``unnest``)."""
-    return [[row[a] if prep is None else prep(row[a], conn) for row in rows_]
-            for a, prep in _tx_layout()[1]]
-
-
-def _insert_many_pg(conn, cursor, rows_: list[dict], cleaned, cur: str) -> list[int]:
-    """PostgreSQL: the transactions and their entries in one statement (the entries'
-    INSERT reads the new ids from a WITH ... INSERT ... RETURNING), the values as arrays
-    (``unnest``): one text whatever the batch's size, prepared once per connection. Ids
-    come from the sequence in row order within the statement, so the n-th smallest new id
-    is the n-th posting's."""
-    sql = _many_sql.get("tx")
-    if sql is None:
-        q, meta, fields, emeta, efields = _many_fields(conn)
-        sql = _many_sql["tx"] = (
-            f"WITH t AS (INSERT INTO {q(meta.db_table)} "
-            f"({', '.join(q(f.column) for f in fields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, fields)} RETURNING {q(meta.pk.column)}), "
-            f"n AS (SELECT {q(meta.pk.column)} AS id, "
-            f"row_number() OVER (ORDER BY {q(meta.pk.column)}) AS k FROM t) "
-            f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
-            f"SELECT n.id, e.account, e.amount, e.currency FROM "
-            f"{bulk.unnest(conn, efields, ['k', 'account', 'amount', 'currency'], 'e')} "
-            f"JOIN n ON n.k = e.k RETURNING {q(efields[0].column)}"
-        )
-    columns = _tx_columns(conn, rows_)
-    ks, accts, amounts = [], [], []
-    for k, clean in enumerate(cleaned, start=1):
-        for acct, amount in clean:
-            ks.append(k)
-            accts.append(acct)
-            amounts.append(amount)
-    cursor.execute(sql, [*columns, ks, accts, amounts, [cur] * len(ks)])
-    written = cursor.fetchall()
-    ids = sorted({r[0] for r in written})
-    if len(ids) != len(rows_) or len(written) != len(ks):
-        raise LedgerError("the ledger wrote a different number of transactions")
-    return ids
-
-
-# A customer account's checkpoint moves when a batch posts to it with a transaction id
-# that is a multiple of this: about every CHECKPOINT_EVERY-th debit, so a balance sums
-# that many entries on average (each a heap visit while VACUUM has not yet marked their
-# pages all-visible) at the cost of a one-row upsert as often.
-CHECKPOINT_EVERY = 8
-
-
-def _due_checkpoints(ids: list[int], cleaned, locked: Mapping[int, int | None]
-                     ) -> list[tuple[int, int, int]]:
-    """(account, upto, total) of the checkpoints a batch moves: accounts whose Σ the caller
-    read under the lock, whose last posting in the batch has an id that is a multiple of
-    CHECKPOINT_EVERY; total = that Σ + the batch's lines."""
-    if len(ids) < len(cleaned):
-        raise LedgerError("fewer transaction ids than postings")
-    last: dict[int, int] = {}
-    moved: dict[int, int] = {}
-    for tx_id, clean in zip(ids, cleaned, strict=False):
-        for acct, amount in clean:
-            if locked.get(acct) is not None:
-                last[acct] = max(last.get(acct, 0), tx_id)
-                moved[acct] = moved.get(acct, 0) + amount
-    return [(acct, upto, int(locked[acct]) + moved[acct]) for acct, upto in last.items()
-            if upto % CHECKPOINT_EVERY == 0]
-
-
-def _insert_many_pg_with_ids(conn, cursor, rows_: list[dict], cleaned, cur: str,
-                             ids: list[int], points: list[tuple[int, int, int]]) -> list[int]:
-    """:func:`_insert_many_pg` with the ids given: nothing comes back to wait for. The
-    checkpoints ``points`` move in the same statement."""
-    sql = _many_sql.get("tx_ids")
-    if sql is None:
-        q, meta, fields, emeta, efields = _many_fields(conn)
-        fields = [meta.pk, *fields]
-        sql = _many_sql["tx_ids"] = (
-            f"WITH t AS (INSERT INTO {q(meta.db_table)} "
-            f"({', '.join(q(f.column) for f in fields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, fields)}), "
-            f"c AS ({_checkpoint_upsert_sql(conn)}) "
-            f"INSERT INTO {q(emeta.db_table)} ({', '.join(q(f.column) for f in efields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, efields)}")
-    columns = _tx_columns(conn, rows_)
-    txs, accts, amounts = [], [], []
-    for tx_id, clean in zip(ids, cleaned, strict=True):
-        for acct, amount in clean:
-            txs.append(tx_id)
-            accts.append(acct)
-            amounts.append(amount)
-    point_columns = [list(c) for c in zip(*points, strict=True)] or [[], [], []]
-    cursor.execute(sql, [ids, *columns, *point_columns, [clock.now()] * len(points),
-                         txs, accts, amounts, [cur] * len(txs)])
-    return ids
-
-
-def _checkpoint_upsert_sql(conn) -> str:
-    """PostgreSQL: INSERT ... ON CONFLICT of checkpoints given as arrays (account, upto,
-    total, taken_at); a checkpoint only moves forward."""
-    q = conn.ops.quote_name
-    meta = Checkpoint._meta
-    fields = [meta.get_field(n) for n in ("account", "upto", "total", "taken_at")]
-    table = q(meta.db_table)
-    return (f"INSERT INTO {table} ({', '.join(q(f.column) for f in fields)}) "
-            f"SELECT * FROM {bulk.unnest(conn, fields)} "
-            f"ON CONFLICT ({q('account_id')}) DO UPDATE SET {q('upto')} = EXCLUDED.{q('upto')}, "
-            f"{q('total')} = EXCLUDED.{q('total')}, "
-            f"{q('taken_at')} = EXCLUDED.{q('taken_at')} "
-            f"WHERE {table}.{q('upto')} < EXCLUDED.{q('upto')}")
-
-
-def next_id_sql() -> str:
-    """An SQL expression drawing the next transaction id (PostgreSQL), for a caller that
-    draws the ids of :func:`post_many` in a statement it sends anyway."""
-    return bulk.next_id_sql(connections[router.db_for_write(Transaction)], Transaction)
-
-
-# Reading (sums and balances), shifts (the cash drawer) and holds (credit set aside for a
-# debit still to come) are their own modules of this door; their names are the door's.
+from . import checkpoints  # noqa: E402
+from .batches import Posting, next_id_sql, post_many  # noqa: E402, F401
+from .checkpoints import checkpoint, checkpoint_long_histories  # noqa: E402, F401
 from .holds import (  # noqa: E402, F401
     InsufficientCredit,
     held,

@@ -12,14 +12,14 @@ the server never crashes and never debits on a packet that failed its checks: a 
 answered or dropped, and drops are counted per NAS (per address for unknown senders).
 
 A retransmitted request (same sender, identifier and authenticator) is answered from a
-short cache, or ignored while the first copy is still being handled.
+short cache, or ignored while the first copy is still being handled. What a packet asks
+is read in ``radius_packets``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import logging
 import select
 import socket
@@ -28,22 +28,27 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 from pyrad import packet as rp
-from pyrad.dictionary import Dictionary
 
 from ficha.core import clock
 from ficha.core.door_thread import DoorThread
 
 from . import codec, services
 from .models import Nas
+from .radius_packets import (  # noqa: F401  (dictionary, DICTIONARY_PATH: this door's names)
+    DICTIONARY_PATH,
+    Drop,
+    _encode_value,
+    acct_request,
+    auth_request,
+    dictionary,
+)
 
 log = logging.getLogger("ficha.radiusd")
 
-DICTIONARY_PATH = Path(__file__).with_name("dictionaries") / "dictionary"
 MAX_PACKET = 4096  # RFC 2865 section 3
 REPLY_CACHE_SECONDS = 30.0
 NAS_REFRESH_SECONDS = 5.0
@@ -54,106 +59,7 @@ BATCH = 64  # packets of one kind handed to the services in one call, at most
 GATHER = 16
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; the kernel caps it (net.core.rmem_max)
 
-_dictionary: Dictionary | None = None
 _UNSEEN = object()
-
-
-def dictionary() -> Dictionary:
-    global _dictionary
-    if _dictionary is None:
-        _dictionary = Dictionary(str(DICTIONARY_PATH))
-    return _dictionary
-
-
-class Drop(Exception):
-    """The packet is dropped without an answer; ``reason`` says why (counted per NAS)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-# --- raw attribute access (never trust pyrad's decoding of what a stranger sent) -----------
-def _raw(pkt: codec.Request, key: int) -> bytes | None:
-    return pkt.first(key)
-
-
-def _text(pkt, key, limit: int = 253) -> str:
-    value = _raw(pkt, key)
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace")[:limit]
-
-
-def _int(pkt, key) -> int:
-    value = _raw(pkt, key)
-    if value is None:
-        return 0
-    if len(value) != 4:
-        raise Drop(services.DROP_MALFORMED)
-    return struct.unpack("!I", value)[0]
-
-
-def _ipaddr(pkt, key) -> str | None:
-    value = _raw(pkt, key)
-    if value is None or len(value) != 4:
-        return None
-    return str(ipaddress.IPv4Address(value))
-
-
-ACCT_STATUS = {1: services.START, 2: services.STOP, 3: services.INTERIM,
-               7: services.ACCOUNTING_ON, 8: services.ACCOUNTING_OFF}
-
-
-def auth_request(pkt) -> services.AuthRequest:
-    """What an Access-Request asks, as the services take it."""
-    username = _text(pkt, 1)
-    password = None
-    chap_id = chap_response = chap_challenge = None
-    chap = _raw(pkt, 3)
-    if chap is not None:
-        if len(chap) != 17:
-            raise Drop(services.DROP_MALFORMED)
-        chap_id, chap_response = chap[0], chap[1:]
-        chap_challenge = _raw(pkt, 60) or pkt.authenticator
-    else:
-        encrypted = _raw(pkt, 2)
-        if encrypted is not None:
-            if not encrypted or len(encrypted) % 16 or len(encrypted) > 128:
-                raise Drop(services.DROP_MALFORMED)
-            password = pkt.password(encrypted)
-    return services.AuthRequest(
-        username=username, password=password, chap_id=chap_id, chap_response=chap_response,
-        chap_challenge=chap_challenge, mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100))
-
-
-def acct_request(pkt) -> services.AcctRequest:
-    status = ACCT_STATUS.get(_int(pkt, 40))
-    if status is None:
-        raise Drop(services.DROP_MALFORMED)
-    cause = _int(pkt, 49)
-    cause_name = ""
-    if cause:
-        try:
-            cause_name = dictionary().attributes["Acct-Terminate-Cause"].values.GetBackward(
-                struct.pack("!I", cause))
-        except Exception:
-            cause_name = str(cause)
-    return services.AcctRequest(
-        status=status, session_id=_text(pkt, 44, 100), username=_text(pkt, 1, 150),
-        mac=_text(pkt, 31, 64), called=_text(pkt, 30, 100), framed_ip=_ipaddr(pkt, 8),
-        session_time=_int(pkt, 46), input_octets=_int(pkt, 42), input_gigawords=_int(pkt, 52),
-        output_octets=_int(pkt, 43), output_gigawords=_int(pkt, 53),
-        terminate_cause=cause_name, klass=_raw(pkt, 25))
-
-
-def _encode_value(name: str, value):
-    if name == "Reply-Message":
-        data = str(value).encode("utf-8")[:253]
-        return data.decode("utf-8", "ignore")
-    if name == "Class" and isinstance(value, str):
-        return value.encode("ascii")
-    return value
 
 
 class Handler:
@@ -411,29 +317,18 @@ class _Reader(threading.Thread):
                         log.exception("RADIUS packet from %s", addr)
                     if len(batch) >= BATCH:
                         break
-                    try:
-                        data, addr = _recv_waiting(sock)
-                        continue
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                    except OSError as exc:
-                        log.debug("RADIUS socket error: %s", exc)
+                    waiting = _next_waiting(sock)
+                    if waiting is None and busy and gather and len(batch) < GATHER:
+                        # Nothing waiting. Under load (the last batch was not a lone
+                        # packet), wait a moment for more: a bigger batch costs less
+                        # per packet.
+                        began = began or time.monotonic()
+                        left = began + gather - time.monotonic()
+                        if left > 0 and _readable(sock, left):
+                            waiting = _next_waiting(sock)
+                    if not waiting:
                         break
-                    # Nothing waiting. Under load (the last batch was not a lone packet),
-                    # wait a moment for more: a bigger batch costs less per packet.
-                    if not (busy and gather and len(batch) < GATHER):
-                        break
-                    began = began or time.monotonic()
-                    left = began + gather - time.monotonic()
-                    if left <= 0 or not _readable(sock, left):
-                        break
-                    try:
-                        data, addr = _recv_waiting(sock)
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError as exc:
-                        log.debug("RADIUS socket error: %s", exc)
-                        break
+                    data, addr = waiting
                 busy = len(batch) > 1
                 if not batch:
                     continue
@@ -451,6 +346,18 @@ class _Reader(threading.Thread):
 def _readable(sock: socket.socket, seconds: float) -> bool:
     """Whether a datagram arrives on ``sock`` within ``seconds``."""
     return bool(select.select([sock], [], [], seconds)[0])
+
+
+def _next_waiting(sock: socket.socket):
+    """(data, address) of a datagram already waiting; None when none is; False after a
+    socket error (logged)."""
+    try:
+        return _recv_waiting(sock)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as exc:
+        log.debug("RADIUS socket error: %s", exc)
+        return False
 
 
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", None)

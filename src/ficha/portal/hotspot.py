@@ -272,7 +272,7 @@ def _status_page(request, status: int = 200, **context):
         "charge_rows": hotspot.charge_rows(breakdown, currency),
         "charge_total": engine.format_minor(breakdown.total, currency) if breakdown else "",
         "remaining_time": _duration(state.remaining_seconds),
-        "remaining_data": _data(state.remaining_bytes),
+        "remaining_data": labels.data_left(state.remaining_bytes),
         "valid_until": texts.venue_time(state.valid_until) if state.valid_until else None,
         "connect_url": reverse("portal:hotspot_login", args=[_slug(gw.vendor)]) if gw else "",
         **context}, status=status)
@@ -343,9 +343,6 @@ def logout(request):
 def _duration(seconds: int | None) -> str:
     return str(_("No time limit")) if seconds is None else labels.time_left(seconds)
 
-
-def _data(octets: int | None) -> str:
-    return labels.data_left(octets)
 
 
 # --- the openNDS router reports a session's end (BinAuth) --------------------------------
